@@ -1,0 +1,96 @@
+/**
+ * Reading /proc: process existence, names, command lines, fault and context
+ * switch counters. Text read here comes from the traced process and is
+ * untrusted; callers escape it where it is rendered.
+ * @module
+ */
+
+/** Fields of /proc/PID/stat the agent uses. */
+export interface ProcStat {
+  pid: number;
+  comm: string;
+  state: string;
+  ppid: number;
+  minflt: number;
+  majflt: number;
+  utimeTicks: number;
+  stimeTicks: number;
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Parses the text of /proc/PID/stat. The comm field is in parentheses and may
+ * itself contain spaces and parentheses, so split at the last ')'.
+ * @param text the file's text
+ * @returns the parsed fields, or null when the text is not a stat line
+ */
+export function parseStat(text: string): ProcStat | null {
+  const open = text.indexOf("(");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return null;
+  const rest = text.slice(close + 2).trim().split(/\s+/);
+  const num = (i: number) => Number(rest[i] ?? NaN);
+  const stat = {
+    pid: Number(text.slice(0, open).trim()),
+    comm: text.slice(open + 1, close),
+    state: rest[0] ?? "?",
+    ppid: num(1),
+    minflt: num(7),
+    majflt: num(9),
+    utimeTicks: num(11),
+    stimeTicks: num(12),
+  };
+  return Number.isFinite(stat.pid) && Number.isFinite(stat.minflt) ? stat : null;
+}
+
+/** /proc/PID/stat, or null when the process does not exist. */
+export function readStat(pid: number): ProcStat | null {
+  const text = readText(`/proc/${pid}/stat`);
+  return text === null ? null : parseStat(text);
+}
+
+/** True while the process exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  const st = readStat(pid);
+  return st !== null && st.state !== "Z" && st.state !== "X";
+}
+
+/** The command line, arguments joined by spaces ("" for kernel threads or when gone). */
+export function readCmdline(pid: number): string {
+  const text = readText(`/proc/${pid}/cmdline`);
+  return text === null ? "" : text.replace(/\0+$/, "").split("\0").join(" ");
+}
+
+/** Every PID whose comm (the 15-character task name) equals `name`, ascending. */
+export function pidsByComm(name: string): number[] {
+  const found: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const comm = readText(`/proc/${entry.name}/comm`);
+    if (comm !== null && comm.replace(/\n$/, "") === name) found.push(Number(entry.name));
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/** Voluntary and involuntary context switches of a process, summed over its threads. */
+export function readCtxSwitches(pid: number): { voluntary: number; involuntary: number } | null {
+  let voluntary = 0;
+  let involuntary = 0;
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const text = readText(`/proc/${pid}/task/${t.name}/status`) ?? "";
+      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+      involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    }
+  } catch {
+    return null;
+  }
+  return { voluntary, involuntary };
+}

@@ -1,0 +1,82 @@
+/**
+ * ioscope: an I/O observability agent for Linux. `deno run -A mod.ts <command>`
+ * is the CLI; the library's pieces are exported below.
+ * @module
+ */
+
+import type { Command } from "./agent/command.ts";
+import { RunError, UsageError } from "./agent/errors.ts";
+import { traceCommand } from "./agent/cmd_trace.ts";
+import { benchCommand } from "./agent/cmd_bench.ts";
+import { reportCommand } from "./agent/cmd_report.ts";
+import { scheduleCommand } from "./agent/cmd_schedule.ts";
+import { doctorCommand } from "./agent/cmd_doctor.ts";
+import { demoCommand } from "./agent/cmd_demo.ts";
+
+export type * from "./agent/schema.ts";
+export { bucketBounds, bucketIndex, percentiles, quantile } from "./probes/loglinear.ts";
+export { RunError, UsageError };
+
+const COMMANDS: Record<string, Command> = {
+  trace: traceCommand,
+  bench: benchCommand,
+  report: reportCommand,
+  schedule: scheduleCommand,
+  doctor: doctorCommand,
+  demo: demoCommand,
+};
+
+function mainHelp(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
+  return [
+    "ioscope: which I/O paths a process takes, and what they cost",
+    "",
+    "Usage: ioscope <command> [options]     (ioscope <command> --help for more)",
+    "",
+    ...lines,
+  ].join("\n");
+}
+
+/**
+ * Runs the CLI with the given arguments.
+ * @param args the command line after `mod.ts`
+ * @returns the exit status
+ */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`ioscope: unknown command '${name}'; run 'ioscope --help' for the list`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    const dashdash = rest.indexOf("--");
+    const helpAt = Math.max(rest.indexOf("--help"), rest.indexOf("-h"));
+    if (dashdash === -1 || helpAt < dashdash) {
+      console.log(command.help);
+      return 0;
+    }
+  }
+  try {
+    return await command.run(rest);
+  } catch (e: unknown) {
+    if (e instanceof UsageError) {
+      console.error(`ioscope ${name}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof RunError) {
+      console.error(`ioscope ${name}: ${e.message}`);
+      return 1;
+    }
+    console.error(`ioscope ${name}: unexpected failure: ${e instanceof Error ? e.stack : e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

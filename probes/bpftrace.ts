@@ -1,0 +1,207 @@
+/**
+ * The bpftrace backend's pure half: the program text for a set of PIDs, and a
+ * parser for the `-f json` lines bpftrace prints. Starting bpftrace is the
+ * agent's job.
+ * @module
+ */
+
+import {
+  emptyOpTotals,
+  emptySnapshot,
+  type OpTotals,
+  type Snapshot,
+  TLB_FLUSH_REASONS,
+} from "./snapshot.ts";
+
+/** The program file, next to this module; runnable by hand with a PID argument. */
+export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
+
+/**
+ * The program for a set of processes: the `.bt` file with its `pid == $1`
+ * filters widened to every PID (`pid` is the thread group id, so every thread,
+ * including those created later, is traced).
+ * @param source the text of io_syscalls.bt
+ * @param pids the thread group ids to trace
+ * @returns the program text
+ * @example
+ * ```ts
+ * import { programFor } from "./bpftrace.ts";
+ * const p = programFor("/pid == $1/ { }", [7, 9]);
+ * console.assert(p === "/(pid == 7 || pid == 9)/ { }");
+ * ```
+ */
+export function programFor(source: string, pids: readonly number[]): string {
+  if (pids.length === 0) throw new RangeError("At least one PID is needed");
+  for (const p of pids) {
+    if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
+  }
+  const filter = pids.length === 1
+    ? `pid == ${pids[0]}`
+    : `(${pids.map((p) => `pid == ${p}`).join(" || ")})`;
+  return source.replaceAll("pid == $1", filter);
+}
+
+/** x86_64 syscall numbers of the traced calls, to the kernel's tracepoint names. */
+export const SYSCALL_NAMES_X86_64: ReadonlyMap<number, string> = new Map([
+  [0, "read"],
+  [1, "write"],
+  [9, "mmap"],
+  [11, "munmap"],
+  [17, "pread64"],
+  [18, "pwrite64"],
+  [19, "readv"],
+  [20, "writev"],
+  [28, "madvise"],
+  [40, "sendfile64"],
+  [44, "sendto"],
+  [45, "recvfrom"],
+  [46, "sendmsg"],
+  [47, "recvmsg"],
+  [74, "fsync"],
+  [75, "fdatasync"],
+  [275, "splice"],
+  [276, "tee"],
+  [278, "vmsplice"],
+  [295, "preadv"],
+  [296, "pwritev"],
+  [326, "copy_file_range"],
+  [327, "preadv2"],
+  [328, "pwritev2"],
+  [426, "io_uring_enter"],
+]);
+
+/** The tracepoint name of a syscall number as the program keys it. */
+function syscallName(key: string): string {
+  return SYSCALL_NAMES_X86_64.get(Number(key)) ?? `syscall_${key}`;
+}
+
+/**
+ * Accumulates bpftrace `-f json` output into snapshots. Maps arrive one per
+ * line, cumulative; a `tick` line closes a complete set.
+ */
+export class BpftraceParser {
+  #pending: Snapshot = emptySnapshot();
+  #complete: Snapshot | null = null;
+  attachedProbes = 0;
+  /** Lines bpftrace printed that were not understood (for diagnostics). */
+  readonly strays: string[] = [];
+
+  /**
+   * Feeds one line of output.
+   * @param line one line of bpftrace's stdout
+   * @returns true when the line completed a snapshot
+   */
+  feed(line: string): boolean {
+    const text = line.trim();
+    if (text === "") return false;
+    let msg: { type?: string; data?: unknown };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      if (this.strays.length < 20) this.strays.push(text);
+      return false;
+    }
+    switch (msg.type) {
+      case "attached_probes":
+        this.attachedProbes = (msg.data as { probes: number }).probes;
+        return false;
+      case "printf":
+        if (String(msg.data).includes('"tick"')) {
+          this.#complete = this.#pending;
+          this.#pending = cloneSnapshot(this.#complete);
+          return true;
+        }
+        return false;
+      case "map":
+      case "stats":
+        this.#applyMap(msg.data as Record<string, unknown>);
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  /** The last complete snapshot, or the pending one when none completed. */
+  latest(): Snapshot {
+    return this.#complete ?? this.#pending;
+  }
+
+  /** Everything seen so far, including maps printed at exit after the last tick. */
+  final(): Snapshot {
+    return this.#pending;
+  }
+
+  #op(name: string): OpTotals {
+    let op = this.#pending.syscalls.get(name);
+    if (!op) {
+      op = emptyOpTotals();
+      this.#pending.syscalls.set(name, op);
+    }
+    return op;
+  }
+
+  #applyMap(data: Record<string, unknown>): void {
+    for (const [mapName, value] of Object.entries(data)) {
+      switch (mapName) {
+        case "@stats":
+          for (const [probe, s] of entries(value)) {
+            const st = s as { count: number; total: number };
+            const op = this.#op(syscallName(probe));
+            op.count = st.count;
+            op.total_ns = st.total;
+          }
+          break;
+        case "@max_ns":
+          for (const [probe, v] of entries(value)) this.#op(syscallName(probe)).max_ns = Number(v);
+          break;
+        case "@bytes":
+          for (const [probe, v] of entries(value)) this.#op(syscallName(probe)).bytes = Number(v);
+          break;
+        case "@errors":
+          for (const [probe, v] of entries(value)) this.#op(syscallName(probe)).errors = Number(v);
+          break;
+        case "@hist": {
+          const seen = new Set<string>();
+          for (const [key, v] of entries(value)) {
+            const comma = key.lastIndexOf(",");
+            const name = syscallName(key.slice(0, comma));
+            const op = this.#op(name);
+            if (!seen.has(name)) {
+              op.hist = new Map();
+              seen.add(name);
+            }
+            op.hist.set(Number(key.slice(comma + 1)), Number(v));
+          }
+          break;
+        }
+        case "@faults":
+          this.#pending.faults = Number(value) || 0;
+          break;
+        case "@tlb":
+          this.#pending.tlb = new Map(
+            entries(value).map((
+              [k, v],
+            ) => [TLB_FLUSH_REASONS[Number(k)] ?? `reason_${k}`, Number(v)]),
+          );
+          break;
+        case "@cs":
+          for (const [k, v] of entries(value)) {
+            if (k === "1") this.#pending.voluntary = Number(v);
+            else this.#pending.involuntary = Number(v);
+          }
+          break;
+      }
+    }
+  }
+}
+
+function entries(value: unknown): [string, unknown][] {
+  return value && typeof value === "object" ? Object.entries(value as Record<string, unknown>) : [];
+}
+
+/** A deep copy, so later lines do not change a snapshot already handed out. */
+export function cloneSnapshot(s: Snapshot): Snapshot {
+  const ops = (m: Map<string, OpTotals>) =>
+    new Map([...m].map(([k, v]) => [k, { ...v, hist: new Map(v.hist) }]));
+  return { ...s, syscalls: ops(s.syscalls), io_uring: ops(s.io_uring), tlb: new Map(s.tlb) };
+}
