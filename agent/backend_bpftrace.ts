@@ -48,7 +48,18 @@ export function bpftraceProgram(pids: number[]): string {
   } catch {
     // no io_uring program or no io_uring tracepoints: syscalls only
   }
-  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids)}`;
+  // bpftrace prints "attached_probes" before it attaches, and BEGIN runs before
+  // the other probes attach; but it attaches in program order, so when this
+  // last probe fires on one of the agent's own syscalls, every probe is live.
+  const sentinel = `
+tracepoint:raw_syscalls:sys_exit
+/pid == ${Deno.pid} && @ioscope_ready == 0/
+{
+  @ioscope_ready = 1;
+  printf("{\\"type\\": \\"ready\\"}\\n");
+}
+`;
+  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids)}${sentinel}`;
 }
 
 /** Starts bpftrace for the given PIDs. */
@@ -81,7 +92,7 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
 
   const stdoutDone = forEachLine(child.stdout, (line) => {
     if (parser.feed(line)) options.onSnapshot?.(parser.latest());
-    if (!isAttached && parser.attachedProbes > 0) {
+    if (!isAttached && parser.ready) {
       isAttached = true;
       resolveAttached();
     }

@@ -210,10 +210,15 @@ async function runTrace(args: string[]): Promise<number> {
       backend: a.backend,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
     };
-    session = await startTrace(
-      { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) },
-      options,
-    );
+    const target = a.command
+      ? {
+        pids: a.pids,
+        // The name the kernel gives it at exec: the file name, at most 15 bytes.
+        comm: (a.command[0] ?? "").replace(/.*\//, "").slice(0, 15),
+        cmdline: a.command.join(" "),
+      }
+      : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
+    session = await startTrace(target, options);
     if (a.perf || a.flamegraph) {
       perf = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
     }

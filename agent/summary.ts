@@ -20,7 +20,6 @@ export function terminalSafe(text: string): string {
  */
 export function summaryText(run: RunDocument): string {
   const m = run.meta;
-  const secs = Math.max(m.duration_s, 0.001);
   const lines: string[] = [];
   const who = `pid ${m.pids.join(",")} (${terminalSafe(m.comm).slice(0, 30)})`;
   lines.push(

@@ -18,8 +18,10 @@ import type { Snapshot } from "../probes/snapshot.ts";
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
   pids: number[];
-  /** The name that selected the PIDs (`--comm`), for the document. */
+  /** The name that selected the PIDs (`--comm`, or a command's name), for the document. */
   comm?: string;
+  /** The command line, when the agent started the command itself. */
+  cmdline?: string;
 }
 
 /** How to trace. */
@@ -180,7 +182,7 @@ class Session implements TraceSession {
   describe(): void {
     const pid = this.#target.pids[0] ?? 0;
     this.#comm = this.#target.comm ?? readStat(pid)?.comm ?? "";
-    this.#cmdline = readCmdline(pid);
+    this.#cmdline = this.#target.cmdline ?? readCmdline(pid);
   }
 
   current(): RunDocument {

@@ -83,6 +83,8 @@ export class BpftraceParser {
   #pending: Snapshot = emptySnapshot();
   #complete: Snapshot | null = null;
   attachedProbes = 0;
+  /** True once the agent's sentinel probe (attached last) has fired. */
+  ready = false;
   /** Lines bpftrace printed that were not understood (for diagnostics). */
   readonly strays: string[] = [];
 
@@ -106,6 +108,10 @@ export class BpftraceParser {
         this.attachedProbes = (msg.data as { probes: number }).probes;
         return false;
       case "printf":
+        if (String(msg.data).includes('"ready"')) {
+          this.ready = true;
+          return false;
+        }
         if (String(msg.data).includes('"tick"')) {
           this.#complete = this.#pending;
           this.#pending = cloneSnapshot(this.#complete);
