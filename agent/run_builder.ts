@@ -28,13 +28,20 @@ function opStats(op: OpTotals): SyscallStats {
   const histCount = buckets.reduce((s, b) => s + b[2], 0);
   // The exact maximum when the backend kept one, else the top of the highest bucket.
   const top = buckets.length ? bucketBounds(Math.max(...counts.keys()))[1] : 0;
+  const max_ns = op.max_ns || top;
+  // Interpolating inside the top bucket can overshoot the exact maximum.
+  const p = percentiles(buckets);
+  const clamp = (v: number) => Math.min(v, max_ns);
   return {
     count: Math.max(op.count, histCount),
     errors: op.errors,
     bytes: op.bytes,
     total_ns: op.total_ns,
-    ...percentiles(buckets),
-    max_ns: op.max_ns || top,
+    p50_ns: clamp(p.p50_ns),
+    p90_ns: clamp(p.p90_ns),
+    p99_ns: clamp(p.p99_ns),
+    p999_ns: clamp(p.p999_ns),
+    max_ns,
     buckets,
   };
 }

@@ -251,6 +251,9 @@ Deno.test("every probe program compiles (bpftrace --emit-elf, a dry run)", async
       l && !l.includes("RLIMIT_MEMLOCK")
     );
     assert(out.success, `${entry.name}: ${err.join(" ")}`);
-    assert(Deno.statSync(`${dir.path}/${entry.name}.elf`).size > 0, `${entry.name}: no ELF written`);
+    assert(
+      Deno.statSync(`${dir.path}/${entry.name}.elf`).size > 0,
+      `${entry.name}: no ELF written`,
+    );
   }
 });
