@@ -83,7 +83,8 @@ export function buildRun(
   if (proc.minflt === null) {
     unsupported.push({
       metric: "faults.minor",
-      reason: "the target exited before /proc/PID/stat could be read",
+      reason:
+        "minor/major split needs /proc/PID/stat, gone when the target exited before the first sample",
     });
   }
   const tlbFlushes = snapshot.tlbSupported

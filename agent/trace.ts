@@ -113,6 +113,9 @@ class Session implements TraceSession {
     if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
   }
 
+  /** True once /proc was read after the probes attached, so fault deltas mean something. */
+  #sampledSinceAttach = false;
+
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
@@ -120,6 +123,7 @@ class Session implements TraceSession {
       const v = { minflt: st.minflt, majflt: st.majflt };
       if (!this.#firstStat.has(pid)) this.#firstStat.set(pid, v);
       this.#lastStat.set(pid, v);
+      if (this.#attachedAtMs) this.#sampledSinceAttach = true;
     }
   }
 
@@ -150,7 +154,8 @@ class Session implements TraceSession {
       minflt += last.minflt - first.minflt;
       majflt += last.majflt - first.majflt;
     }
-    const known = this.#firstStat.size > 0;
+    // A target that exited before its first one-second sample has no /proc to read.
+    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
     const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
