@@ -103,8 +103,22 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(
   options: T,
   allowPositionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  // `--duration -3s`: join a value that starts with '-' and a digit to its flag,
+  // so it is checked (and refused) as a value rather than taken for a flag.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? "";
+    const next = args[i + 1];
+    const name = a.startsWith("--") ? a.slice(2) : "";
+    if (name && options?.[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${a}=${next}`);
+      i++;
+    } else {
+      joined.push(a);
+    }
+  }
   try {
-    const parsed = parseArgs({ args, options, allowPositionals, strict: true });
+    const parsed = parseArgs({ args: joined, options, allowPositionals, strict: true });
     return {
       values: parsed.values as Record<string, string | boolean | undefined>,
       positionals: parsed.positionals,

@@ -38,7 +38,7 @@ export function summaryText(run: RunDocument): string {
       `(ratio ${(c.zero_copy_ratio * 100).toFixed(1)}%)` +
       (m.lost_events ? `, LOST EVENTS ${m.lost_events}` : ""),
   );
-  for (const u of m.unsupported) lines.push(`not measured: ${u.metric}: ${u.reason}`.slice(0, 80));
+  for (const u of m.unsupported) lines.push(...wrap(`not measured: ${u.metric}: ${u.reason}`, 80));
   lines.push("");
   const rows = Object.entries(run.syscalls).sort((a, b) => b[1].total_ns - a[1].total_ns);
   if (rows.length === 0) {
@@ -82,4 +82,23 @@ export function summaryText(run: RunDocument): string {
     );
   }
   return lines.join("\n");
+}
+
+/** Splits text into lines of at most `width` characters, at spaces where it can. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = "  ";
+    }
+    line += (line.trim() ? " " : "") + word;
+    while (line.length > width) {
+      lines.push(line.slice(0, width));
+      line = "  " + line.slice(width);
+    }
+  }
+  if (line.trim()) lines.push(line);
+  return lines;
 }
