@@ -202,7 +202,7 @@ async function runTrace(args: string[]): Promise<number> {
     }
     const backend = resolveBackendName(a.backend);
     const what = a.command
-      ? `command ${terminalSafe(a.command.join(" ")).slice(0, 40)} (pid ${a.pids[0]})`
+      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})`
       : a.comm !== undefined
       ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;

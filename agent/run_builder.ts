@@ -83,8 +83,7 @@ export function buildRun(
   if (proc.minflt === null) {
     unsupported.push({
       metric: "faults.minor",
-      reason:
-        "minor/major split needs /proc/PID/stat, gone when the target exited before the first sample",
+      reason: "the target exited before /proc/PID/stat was sampled",
     });
   }
   const tlbFlushes = snapshot.tlbSupported
