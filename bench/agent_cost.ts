@@ -1,0 +1,177 @@
+/**
+ * What the agent itself costs: CPU and memory while tracing a busy process,
+ * and the time from `ioscope trace` to probes attached.
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const TICKS = 100; // USER_HZ on Linux
+
+function procTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
+    } catch {
+      // gone
+    }
+  }
+  const all: number[] = [];
+  const walk = (p: number) => {
+    all.push(p);
+    for (const c of children.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return all;
+}
+
+function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number } {
+  let cpuS = 0;
+  let rssMiB = 0;
+  for (const p of pids) {
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpuS += (Number(f[11]) + Number(f[12])) / TICKS;
+      const status = Deno.readTextFileSync(`/proc/${p}/status`);
+      rssMiB += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    } catch {
+      // gone
+    }
+  }
+  return { cpuS, rssMiB };
+}
+
+/** The agent's CPU and peak RSS while tracing ~50k syscalls/s for 10 s. */
+export async function measureFootprint(): Promise<{
+  description: string;
+  steadyCpuPct: number | null;
+  totalCpuPct: number | null;
+  peakRssMiB: number | null;
+  syscallsPerSecond: number | null;
+}> {
+  const dir = Deno.makeTempDirSync({ prefix: "ioscope-bench-fp-" });
+  const rate = 50_000;
+  try {
+    Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
+    const fio = new Deno.Command("fio", {
+      args: [
+        "--name=fp",
+        `--filename=${dir}/f`,
+        "--size=16M",
+        "--rw=randread",
+        "--bs=4k",
+        "--ioengine=psync",
+        "--invalidate=0",
+        "--thread",
+        "--time_based",
+        "--runtime=16",
+        `--rate_iops=${rate}`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = performance.now();
+    const agent = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}mod.ts`,
+        "trace",
+        "--pid",
+        String(fio.pid),
+        "--duration",
+        "10s",
+        "--json",
+        `${dir}/r.json`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    let peak = 0;
+    let at2: { cpuS: number; t: number } | null = null;
+    let last = { cpuS: 0, t: 0 };
+    const sampler = setInterval(() => {
+      const now = cpuAndRss(procTree(agent.pid));
+      peak = Math.max(peak, now.rssMiB);
+      const t = (performance.now() - t0) / 1000;
+      if (t >= 2 && !at2) at2 = { cpuS: now.cpuS, t };
+      if (now.cpuS > 0) last = { cpuS: now.cpuS, t };
+    }, 100);
+    await agent.status;
+    clearInterval(sampler);
+    fio.kill("SIGKILL");
+    await fio.status;
+    const run = JSON.parse(Deno.readTextFileSync(`${dir}/r.json`));
+    const calls = Object.values(run.syscalls as Record<string, { count: number }>).reduce(
+      (s, v) => s + v.count,
+      0,
+    );
+    const a2 = at2 as { cpuS: number; t: number } | null;
+    return {
+      description:
+        `ioscope tracing fio (psync 4 KiB page-cached reads, \`--rate_iops=${rate}\`) for 10 s; CPU is ` +
+        "user+system of the agent and its children (bpftrace) from /proc/PID/stat, sampled every 100 ms; " +
+        "steady state is from 2 s after start to the last sample; RSS is the sum over those processes.",
+      steadyCpuPct: a2 && last.t > a2.t ? (last.cpuS - a2.cpuS) / (last.t - a2.t) * 100 : null,
+      totalCpuPct: last.t > 0 ? last.cpuS / last.t * 100 : null,
+      peakRssMiB: peak,
+      syscallsPerSecond: calls / run.meta.duration_s,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Seconds from starting `ioscope trace` to its "Tracing..." line (probes attached), 5 runs. */
+export async function measureTimeToFirstData(): Promise<
+  { description: string; medianS: number; minS: number; maxS: number }
+> {
+  const target = new Deno.Command("sleep", { args: ["60"] }).spawn();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const cli = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${ROOT}mod.ts`,
+          "trace",
+          "--pid",
+          String(target.pid),
+          "--duration",
+          "300ms",
+        ],
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let err = "";
+      const dec = new TextDecoder();
+      for await (const c of cli.stderr) {
+        err += dec.decode(c, { stream: true });
+        if (err.includes("Tracing pid") && times.length === i) {
+          times.push((performance.now() - t0) / 1000);
+        }
+      }
+      await cli.status;
+    }
+  } finally {
+    target.kill("SIGKILL");
+    await target.status;
+  }
+  times.sort((a, b) => a - b);
+  return {
+    description:
+      "From spawning `deno run -A mod.ts trace --pid PID` (Deno start-up included) to its " +
+      "`Tracing pid ...` line, printed once every probe is attached (the agent's sentinel probe, attached " +
+      "last, has fired). Five runs, bpftrace backend.",
+    medianS: times[2] ?? 0,
+    minS: times[0] ?? 0,
+    maxS: times[times.length - 1] ?? 0,
+  };
+}
