@@ -11,7 +11,7 @@ import { type BackendName, openBackend } from "./backends.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
 import type { RunDocument, TimelinePoint, Unsupported } from "./schema.ts";
-import { ensureTracefs } from "./tracefs.ts";
+import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "./errors.ts";
 import type { Snapshot } from "../probes/snapshot.ts";
 
@@ -95,6 +95,7 @@ class Session implements TraceSession {
       await this.#backend.attached;
     } catch (e: unknown) {
       await this.#backend.stop();
+      releaseTracefs();
       throw e;
     }
     this.attachMs = Math.round(performance.now() - t0);
@@ -198,6 +199,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       for (const t of this.#timers) clearTimeout(t);
       await this.#backend.stop();
+      releaseTracefs();
       this.#rejectDone(e);
       throw e;
     })();
@@ -212,6 +214,7 @@ class Session implements TraceSession {
       this.#sampleProc();
       const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
       const final = await this.#backend.stop();
+      releaseTracefs();
       const run = this.#build(final, exited);
       this.#resolveDone(run);
       return run;

@@ -16,6 +16,9 @@ function exists(path: string): boolean {
   }
 }
 
+/** True when this process mounted tracefs, so it unmounts it when done. */
+let weMounted = false;
+
 /**
  * Makes sure tracefs is mounted at /sys/kernel/tracing, mounting it if needed.
  * @returns null when tracefs is usable, else the reason it is not
@@ -39,7 +42,22 @@ export function ensureTracefs(): string | null {
   } catch (e: unknown) {
     return `tracefs is not mounted and mount could not run: ${e instanceof Error ? e.message : e}`;
   }
+  weMounted = true;
   return exists(`${TRACEFS}/events`) ? null : `tracefs mounted but ${TRACEFS}/events is missing`;
+}
+
+/**
+ * Unmounts tracefs if {@linkcode ensureTracefs} mounted it, leaving the host
+ * as it was found. A mount still in use (another tracer) stays.
+ */
+export function releaseTracefs(): void {
+  if (!weMounted) return;
+  weMounted = false;
+  try {
+    new Deno.Command("umount", { args: [TRACEFS], stdout: "null", stderr: "null" }).outputSync();
+  } catch {
+    // leave it mounted
+  }
 }
 
 /** True when the tracepoint `group:name` exists. */
