@@ -242,6 +242,11 @@ export async function startTrace(
   if (target.pids.length === 0) throw new RangeError("No process to trace");
   const session = new Session(target, options);
   session.describe();
-  await session.start();
+  try {
+    await session.start();
+  } catch (e: unknown) {
+    releaseTracefs();
+    throw e;
+  }
   return session;
 }

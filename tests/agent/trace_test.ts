@@ -257,3 +257,46 @@ Deno.test("every probe program compiles (bpftrace --emit-elf, a dry run)", async
     );
   }
 });
+
+Deno.test("on a host without tracefs mounted, trace mounts it and unmounts it after", async () => {
+  const mounted = () => {
+    try {
+      Deno.statSync("/sys/kernel/tracing/events");
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const umount = await new Deno.Command("umount", {
+    args: ["/sys/kernel/tracing"],
+    stderr: "piped",
+  }).output();
+  assert(
+    umount.success,
+    `could not unmount tracefs for the test: ${new TextDecoder().decode(umount.stderr)}`,
+  );
+  const target = new Deno.Command("sleep", { args: ["10"] }).spawn();
+  try {
+    assert(!mounted(), "tracefs unmounted before the trace");
+    await using dir = tmpDir();
+    const cli = spawnCli([
+      "trace",
+      "--pid",
+      String(target.pid),
+      "--duration",
+      "500ms",
+      "--json",
+      `${dir.path}/r.json`,
+    ]);
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    assert(!mounted(), "tracefs is unmounted again, as it was found");
+  } finally {
+    target.kill("SIGKILL");
+    await target.status;
+    if (!mounted()) {
+      await new Deno.Command("mount", { args: ["-t", "tracefs", "nodev", "/sys/kernel/tracing"] })
+        .output();
+    }
+  }
+});
