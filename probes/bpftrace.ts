@@ -8,6 +8,7 @@
 import {
   emptyOpTotals,
   emptySnapshot,
+  ioUringOpName,
   type OpTotals,
   type Snapshot,
   TLB_FLUSH_REASONS,
@@ -146,8 +147,62 @@ export class BpftraceParser {
     return op;
   }
 
+  #uringOp(opcode: string): OpTotals {
+    const name = ioUringOpName(Number(opcode));
+    let op = this.#pending.io_uring.get(name);
+    if (!op) {
+      op = { ...emptyOpTotals(), async: 0 };
+      this.#pending.io_uring.set(name, op);
+    }
+    return op;
+  }
+
+  /** The maps of probes/io_uring.bt, keyed by opcode number. */
+  #applyUringMap(mapName: string, value: unknown): void {
+    switch (mapName) {
+      case "@uring_stats":
+        for (const [k, s] of entries(value)) {
+          const st = s as { count: number; total: number };
+          const op = this.#uringOp(k);
+          op.count = st.count;
+          op.total_ns = st.total;
+        }
+        break;
+      case "@uring_max_ns":
+        for (const [k, v] of entries(value)) this.#uringOp(k).max_ns = Number(v);
+        break;
+      case "@uring_bytes":
+        for (const [k, v] of entries(value)) this.#uringOp(k).bytes = Number(v);
+        break;
+      case "@uring_errors":
+        for (const [k, v] of entries(value)) this.#uringOp(k).errors = Number(v);
+        break;
+      case "@uring_async":
+        for (const [k, v] of entries(value)) this.#uringOp(k).async = Number(v);
+        break;
+      case "@uring_hist": {
+        const seen = new Set<string>();
+        for (const [key, v] of entries(value)) {
+          const comma = key.lastIndexOf(",");
+          const opcode = key.slice(0, comma);
+          const op = this.#uringOp(opcode);
+          if (!seen.has(opcode)) {
+            op.hist = new Map();
+            seen.add(opcode);
+          }
+          op.hist.set(Number(key.slice(comma + 1)), Number(v));
+        }
+        break;
+      }
+    }
+  }
+
   #applyMap(data: Record<string, unknown>): void {
     for (const [mapName, value] of Object.entries(data)) {
+      if (mapName.startsWith("@uring_")) {
+        this.#applyUringMap(mapName, value);
+        continue;
+      }
       switch (mapName) {
         case "@stats":
           for (const [probe, s] of entries(value)) {

@@ -1,0 +1,399 @@
+/**
+ * The ftrace backend's pure half: turns trace event records, decoded with the
+ * kernel's own format descriptions, into the same cumulative Snapshot the
+ * bpftrace backend produces (probes/io_syscalls.bt and probes/io_uring.bt do
+ * in the kernel what this does in user space). Reading tracefs is the
+ * agent's job; this sees only bytes, in timestamp order.
+ * @module
+ */
+
+import { cloneSnapshot, SYSCALL_NAMES_X86_64 } from "./bpftrace.ts";
+import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
+import { bucketIndex } from "./loglinear.ts";
+import {
+  emptyOpTotals,
+  emptySnapshot,
+  IO_URING_DATA_OPS,
+  IORING_CQE_F_MORE,
+  IORING_CQE_F_NOTIF,
+  ioUringOpName,
+  type OpTotals,
+  type Snapshot,
+  TLB_FLUSH_REASONS,
+} from "./snapshot.ts";
+
+/** The events the ftrace backend can use, `group:name`, and what each is for. */
+export const FTRACE_EVENTS = {
+  sysEnter: "raw_syscalls:sys_enter",
+  sysExit: "raw_syscalls:sys_exit",
+  pageFault: "exceptions:page_fault_user",
+  tlbFlush: "tlb:tlb_flush",
+  schedSwitch: "sched:sched_switch",
+  newTask: "task:task_newtask",
+  uringSubmit: "io_uring:io_uring_submit_req",
+  uringComplete: "io_uring:io_uring_complete",
+  uringAsync: "io_uring:io_uring_queue_async_work",
+} as const;
+
+/** Syscall numbers whose return is not a byte count (an address, a count of SQEs, 0). */
+const NOT_BYTES = new Set([9, 11, 28, 74, 75, 426]);
+
+/** `clone_flags` bit: the new task is a thread of its parent's process. */
+const CLONE_THREAD = 0x10000;
+
+/**
+ * The ftrace filter for raw_syscalls events that keeps only the traced I/O
+ * syscalls (so the kernel records nothing for the others).
+ * @param ids syscall numbers
+ * @returns the filter expression
+ * @example
+ * ```ts
+ * import { syscallFilter } from "./ftrace.ts";
+ * console.assert(syscallFilter([0, 17]) === "id == 0 || id == 17");
+ * ```
+ */
+export function syscallFilter(ids: Iterable<number> = SYSCALL_NAMES_X86_64.keys()): string {
+  return [...ids].map((id) => `id == ${id}`).join(" || ");
+}
+
+/** Rings listed in completion filters at most; beyond, completions go unfiltered. */
+export const MAX_FILTER_RINGS = 64;
+
+/**
+ * The filters for `io_uring_complete` in the backend's two instances, which
+ * together record each completion of the target's rings once: the ring
+ * instance (no PID filter, so completions posted by any task) keeps the
+ * rings already seen; the main instance (the target's tasks only) keeps the
+ * others, so a ring's first completions are not lost while its address is
+ * learnt from its first submission. `"0"` clears a filter (keep all).
+ * @param rings ring (`struct io_ring_ctx`) addresses seen so far
+ * @returns the filter for each instance
+ * @example
+ * ```ts
+ * import { completionFilters } from "./ftrace.ts";
+ * const f = completionFilters([0xffff888001n]);
+ * console.assert(f.known === "ctx == 0xffff888001");
+ * console.assert(f.others === "ctx != 0xffff888001");
+ * ```
+ */
+export function completionFilters(rings: readonly bigint[]): { known: string; others: string } {
+  if (rings.length === 0) return { known: "ctx == 0", others: "0" };
+  if (rings.length > MAX_FILTER_RINGS) return { known: "0", others: "ctx == 0" };
+  const hex = rings.map((r) => `0x${r.toString(16)}`);
+  return {
+    known: hex.map((h) => `ctx == ${h}`).join(" || "),
+    others: hex.map((h) => `ctx != ${h}`).join(" && "),
+  };
+}
+
+/** A 64-bit little-endian signed value as a number (exact below 2^53). */
+function i64(view: DataView, at: number): number {
+  return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
+}
+
+/**
+ * A kernel address as a number key: the low 53 bits (kernel addresses differ
+ * only in their low 47 or 56 bits; the top bits are all ones).
+ */
+function ptrKey(view: DataView, at: number): number {
+  return (view.getUint32(at + 4, true) & 0x1fffff) * 4294967296 + view.getUint32(at, true);
+}
+
+interface Offsets {
+  pid: number;
+  enterId: number;
+  exitId: number;
+  exitRet: number;
+  tlbReason: number;
+  prevPid: number;
+  prevState: number;
+  newPid: number;
+  newFlags: number;
+  subCtx: number;
+  subReq: number;
+  subOp: number;
+  cmpReq: number;
+  cmpRes: number;
+  cmpFlags: number;
+  asyncReq: number;
+  asyncOp: number;
+}
+
+type Kind =
+  | "sysEnter"
+  | "sysExit"
+  | "pageFault"
+  | "tlbFlush"
+  | "schedSwitch"
+  | "newTask"
+  | "uringSubmit"
+  | "uringComplete"
+  | "uringAsync";
+
+/** What the aggregator is told at the start. */
+export interface FtraceAggregatorOptions {
+  /** Thread ids known to belong to the target when tracing starts. */
+  tids: Iterable<number>;
+  /** False when there is no tlb:tlb_flush tracepoint (not x86). @default true */
+  tlbSupported?: boolean;
+}
+
+/**
+ * Accumulates decoded trace records into a cumulative Snapshot.
+ *
+ * Syscalls: `sys_enter` to `sys_exit` of the same thread and syscall number.
+ * io_uring: `io_uring_submit_req` to `io_uring_complete` of the same request
+ * (any task may post the completion). Faults, TLB flushes and context
+ * switches are counted for the target's threads. Threads are the target's
+ * when they were listed at the start or created by one of its threads with
+ * CLONE_THREAD; processes it forks are not the target (as with bpftrace's
+ * `pid == PID`), and their records are dropped.
+ */
+export class FtraceAggregator {
+  #snap: Snapshot = emptySnapshot();
+  #kinds = new Map<number, Kind>();
+  #o: Offsets;
+  #ours = new Map<number, boolean>();
+  #startTs = new Map<number, number>();
+  #startId = new Map<number, number>();
+  #inflightTs = new Map<number, number>();
+  #inflightOp = new Map<number, number>();
+  #rings = new Map<number, bigint>();
+  #newRings: bigint[] = [];
+  #newThreads: number[] = [];
+  #foreign: number[] = [];
+  /** Records of the enabled events seen, for overhead figures. */
+  records = 0;
+
+  /**
+   * @param formats the formats of the enabled events, by `group:name`
+   * @param options the target's threads at the start
+   */
+  constructor(formats: ReadonlyMap<string, FtraceEventFormat>, options: FtraceAggregatorOptions) {
+    for (const tid of options.tids) this.#ours.set(tid, true);
+    this.#snap.tlbSupported = options.tlbSupported ?? true;
+    const f = (k: keyof typeof FTRACE_EVENTS) => formats.get(FTRACE_EVENTS[k]);
+    for (const k of Object.keys(FTRACE_EVENTS) as (keyof typeof FTRACE_EVENTS)[]) {
+      const fmt = f(k);
+      if (fmt) this.#kinds.set(fmt.id, k);
+    }
+    const off = (k: keyof typeof FTRACE_EVENTS, field: string, ...sizes: number[]) => {
+      const fmt = f(k);
+      return fmt ? fieldOffset(fmt, field, ...sizes) : -1;
+    };
+    const any = [...formats.values()][0];
+    this.#o = {
+      pid: any ? fieldOffset(any, "common_pid", 4) : 4,
+      enterId: off("sysEnter", "id", 8),
+      exitId: off("sysExit", "id", 8),
+      exitRet: off("sysExit", "ret", 8),
+      tlbReason: off("tlbFlush", "reason", 4),
+      prevPid: off("schedSwitch", "prev_pid", 4),
+      prevState: off("schedSwitch", "prev_state", 8, 4),
+      newPid: off("newTask", "pid", 4),
+      newFlags: off("newTask", "clone_flags", 8),
+      subCtx: off("uringSubmit", "ctx", 8),
+      subReq: off("uringSubmit", "req", 8),
+      subOp: off("uringSubmit", "opcode", 1),
+      cmpReq: off("uringComplete", "req", 8),
+      cmpRes: off("uringComplete", "res", 4),
+      cmpFlags: off("uringComplete", "cflags", 4),
+      asyncReq: off("uringAsync", "req", 8),
+      asyncOp: off("uringAsync", "opcode", 1),
+    };
+  }
+
+  /**
+   * Feeds one record. Records must come in timestamp order across CPUs.
+   * @param ts the record's timestamp, nanoseconds (any fixed origin)
+   * @param view the page holding the record
+   * @param at the record's offset in the page
+   */
+  feed(ts: number, view: DataView, at: number): void {
+    const kind = this.#kinds.get(view.getUint16(at, true));
+    if (kind === undefined) return;
+    this.records++;
+    const o = this.#o;
+    const pid = view.getInt32(at + o.pid, true);
+    switch (kind) {
+      case "sysEnter": {
+        if (!this.#isOurs(pid)) return;
+        this.#startTs.set(pid, ts);
+        this.#startId.set(pid, view.getInt32(at + o.enterId, true));
+        return;
+      }
+      case "sysExit": {
+        if (!this.#isOurs(pid)) return;
+        const start = this.#startTs.get(pid);
+        if (start === undefined) return;
+        this.#startTs.delete(pid);
+        const id = view.getInt32(at + o.exitId, true);
+        if (this.#startId.get(pid) !== id || ts < start) return;
+        const ret = i64(view, at + o.exitRet);
+        const op = this.#syscall(id);
+        const d = ts - start;
+        op.count++;
+        op.total_ns += d;
+        if (d > op.max_ns) op.max_ns = d;
+        const b = bucketIndex(d);
+        op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+        if (NOT_BYTES.has(id)) {
+          if (ret < 0 && ret > -4096) op.errors++;
+        } else if (ret < 0) {
+          op.errors++;
+        } else {
+          op.bytes += ret;
+        }
+        return;
+      }
+      case "pageFault":
+        if (this.#isOurs(pid)) this.#snap.faults++;
+        return;
+      case "tlbFlush": {
+        if (!this.#isOurs(pid)) return;
+        const r = view.getInt32(at + o.tlbReason, true);
+        const name = TLB_FLUSH_REASONS[r] ?? `reason_${r}`;
+        this.#snap.tlb.set(name, (this.#snap.tlb.get(name) ?? 0) + 1);
+        return;
+      }
+      case "schedSwitch": {
+        // Recorded when either side is traced; count the target's switches away.
+        const prev = view.getInt32(at + o.prevPid, true);
+        if (this.#ours.get(prev) !== true) return;
+        // prev_state without the preempt bit: 0 when it was still runnable.
+        if ((view.getUint32(at + o.prevState, true) & 0x7f) !== 0) this.#snap.voluntary++;
+        else this.#snap.involuntary++;
+        return;
+      }
+      case "newTask": {
+        const parent = this.#ours.get(pid) ?? true;
+        const child = view.getInt32(at + o.newPid, true);
+        const thread = (view.getUint32(at + o.newFlags, true) & CLONE_THREAD) !== 0;
+        if (parent && thread) {
+          this.#ours.set(child, true);
+          this.#newThreads.push(child);
+        } else {
+          this.#ours.set(child, false);
+          this.#foreign.push(child);
+        }
+        return;
+      }
+      case "uringSubmit": {
+        if (!this.#isOurs(pid)) return;
+        const ctx = ptrKey(view, at + o.subCtx);
+        if (!this.#rings.has(ctx)) {
+          const full = view.getBigUint64(at + o.subCtx, true);
+          this.#rings.set(ctx, full);
+          this.#newRings.push(full);
+        }
+        const req = ptrKey(view, at + o.subReq);
+        this.#inflightTs.set(req, ts);
+        this.#inflightOp.set(req, view.getUint8(at + o.subOp));
+        return;
+      }
+      case "uringAsync": {
+        const req = ptrKey(view, at + o.asyncReq);
+        if (!this.#inflightTs.has(req)) return;
+        const op = this.#uring(view.getUint8(at + o.asyncOp));
+        op.async = (op.async ?? 0) + 1;
+        return;
+      }
+      case "uringComplete": {
+        const req = ptrKey(view, at + o.cmpReq);
+        const start = this.#inflightTs.get(req);
+        if (start === undefined) return;
+        const opcode = this.#inflightOp.get(req) ?? 0;
+        const cflags = view.getUint32(at + o.cmpFlags, true);
+        if ((cflags & IORING_CQE_F_MORE) === 0) {
+          this.#inflightTs.delete(req);
+          this.#inflightOp.delete(req);
+        }
+        if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start) return;
+        const res = view.getInt32(at + o.cmpRes, true);
+        const op = this.#uring(opcode);
+        const d = ts - start;
+        op.count++;
+        op.total_ns += d;
+        if (d > op.max_ns) op.max_ns = d;
+        const b = bucketIndex(d);
+        op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+        if (res < 0) op.errors++;
+        else if (IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Marks a gap: records were lost up to `ts`. Syscalls entered before it
+   * might have had their exit lost, so they are no longer matched.
+   * @param ts where the gap ends
+   */
+  gap(ts: number): void {
+    for (const [tid, start] of this.#startTs) {
+      if (start <= ts) {
+        this.#startTs.delete(tid);
+        this.#startId.delete(tid);
+      }
+    }
+  }
+
+  /** Rings (io_ring_ctx addresses) seen for the first time since the last call. */
+  takeNewRings(): bigint[] {
+    return this.#newRings.splice(0);
+  }
+
+  /** Threads the target created since the last call (to add to set_event_pid). */
+  takeNewThreads(): number[] {
+    return this.#newThreads.splice(0);
+  }
+
+  /** Processes the target forked since the last call (not traced; to exclude). */
+  takeForeignTasks(): number[] {
+    return this.#foreign.splice(0);
+  }
+
+  /** Every ring seen so far. */
+  rings(): bigint[] {
+    return [...this.#rings.values()];
+  }
+
+  /**
+   * The cumulative snapshot so far (a copy).
+   * @param lostEvents events the kernel could not record (from per_cpu stats)
+   * @returns the snapshot
+   */
+  snapshot(lostEvents = 0): Snapshot {
+    const s = cloneSnapshot(this.#snap);
+    s.lostEvents = lostEvents;
+    return s;
+  }
+
+  /** A record that passed the kernel's PID filter is the target's unless known otherwise. */
+  #isOurs(tid: number): boolean {
+    const known = this.#ours.get(tid);
+    if (known !== undefined) return known;
+    this.#ours.set(tid, true);
+    return true;
+  }
+
+  #syscall(id: number): OpTotals {
+    const name = SYSCALL_NAMES_X86_64.get(id) ?? `syscall_${id}`;
+    let op = this.#snap.syscalls.get(name);
+    if (!op) {
+      op = emptyOpTotals();
+      this.#snap.syscalls.set(name, op);
+    }
+    return op;
+  }
+
+  #uring(opcode: number): OpTotals {
+    const name = ioUringOpName(opcode);
+    let op = this.#snap.io_uring.get(name);
+    if (!op) {
+      op = { ...emptyOpTotals(), async: 0 };
+      this.#snap.io_uring.set(name, op);
+    }
+    return op;
+  }
+}

@@ -1,0 +1,100 @@
+// Replaying recorded kernel pages through the aggregator gives the workload's
+// exact figures, as the live backend did when they were recorded.
+import { assert, assertEquals } from "../assert.ts";
+import {
+  completionFilters,
+  FtraceAggregator,
+  MAX_FILTER_RINGS,
+  syscallFilter,
+} from "../../probes/ftrace.ts";
+import { fixtureFormats, loadFixture, replay } from "./ftrace_fixture.ts";
+
+Deno.test("known workload: exact pread64, pwrite64 and sendfile64 counts, errors and bytes", () => {
+  const fixture = loadFixture("ftrace_known_io.json");
+  const s = replay(fixture).snapshot();
+  for (const [name, want] of Object.entries(fixture.expected)) {
+    const op = s.syscalls.get(name);
+    assert(op, `${name} seen`);
+    assertEquals({ count: op.count, errors: op.errors, bytes: op.bytes }, want, name);
+    const inHist = [...op.hist.values()].reduce((a, b) => a + b, 0);
+    assertEquals(inHist, op.count, `${name}: every call in a bucket`);
+    assert(op.max_ns > 0 && op.total_ns >= op.max_ns, `${name}: latency totals`);
+  }
+  assert(s.faults > 0, "page faults counted");
+  assert(s.voluntary + s.involuntary > 0, "context switches counted");
+  assertEquals(s.lostEvents, 0);
+});
+
+Deno.test("fio io_uring: every READ submission matched to its completion, bytes from res", () => {
+  const fixture = loadFixture("ftrace_fio_uring.json");
+  const agg = replay(fixture);
+  const s = agg.snapshot();
+  const read = s.io_uring.get("READ");
+  assert(read, "READ seen");
+  assertEquals(
+    { count: read.count, errors: read.errors, bytes: read.bytes },
+    fixture.expected.READ,
+  );
+  assert(read.async !== undefined && read.async <= read.count, "async punts counted");
+  // fio submits with io_uring_enter: two per I/O at this rate (submit, then wait).
+  assert((s.syscalls.get("io_uring_enter")?.count ?? 0) >= read.count, "io_uring_enter traced");
+  assertEquals(agg.rings().length, 1, "one ring");
+});
+
+Deno.test("records of a forked child process are not the target's", () => {
+  const fixture = loadFixture("ftrace_known_io.json");
+  const formats = fixtureFormats(fixture);
+  const newTask = formats.get("task:task_newtask");
+  const enter = formats.get("raw_syscalls:sys_enter");
+  const exit = formats.get("raw_syscalls:sys_exit");
+  assert(newTask && enter && exit);
+  const agg = new FtraceAggregator(formats, { tids: [100] });
+  const rec = (id: number, fill: (v: DataView) => void, pid: number) => {
+    const v = new DataView(new ArrayBuffer(128));
+    v.setUint16(0, id, true);
+    v.setInt32(4, pid, true);
+    fill(v);
+    return v;
+  };
+  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  const spawn = (child: number, flags: number) =>
+    rec(newTask.id, (v) => {
+      v.setInt32(off(newTask, "pid"), child, true);
+      v.setBigUint64(off(newTask, "clone_flags"), BigInt(flags), true);
+    }, 100);
+  const call = (pid: number, t: number) => {
+    agg.feed(t, rec(enter.id, (v) => v.setBigInt64(off(enter, "id"), 17n, true), pid), 0);
+    agg.feed(
+      t + 500,
+      rec(exit.id, (v) => {
+        v.setBigInt64(off(exit, "id"), 17n, true);
+        v.setBigInt64(off(exit, "ret"), 4096n, true);
+      }, pid),
+      0,
+    );
+  };
+  agg.feed(1, spawn(101, 0x10000 | 0x100), 0); // a thread (CLONE_THREAD)
+  agg.feed(2, spawn(200, 0x11), 0); // a process (fork)
+  call(100, 10);
+  call(101, 20_000);
+  call(200, 30_000);
+  const op = agg.snapshot().syscalls.get("pread64");
+  assertEquals(op?.count, 2, "the target's two threads, not the child");
+  assertEquals(op?.bytes, 8192);
+  assertEquals(op?.max_ns, 500);
+  assertEquals(agg.takeNewThreads(), [101]);
+  assertEquals(agg.takeForeignTasks(), [200]);
+});
+
+Deno.test("filters: the I/O syscall numbers; completions split by ring between the instances", () => {
+  assert(syscallFilter().startsWith("id == 0 || id == 1 ||"));
+  assert(syscallFilter().includes("id == 426"));
+  // No ring known: the target's own tasks record every completion.
+  assertEquals(completionFilters([]), { known: "ctx == 0", others: "0" });
+  assertEquals(completionFilters([0xffff888012345678n, 0xffff8880aaaa0000n]), {
+    known: "ctx == 0xffff888012345678 || ctx == 0xffff8880aaaa0000",
+    others: "ctx != 0xffff888012345678 && ctx != 0xffff8880aaaa0000",
+  });
+  const many = Array.from({ length: MAX_FILTER_RINGS + 1 }, (_, i) => BigInt(i + 1));
+  assertEquals(completionFilters(many), { known: "0", others: "ctx == 0" });
+});

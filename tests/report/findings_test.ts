@@ -1,0 +1,280 @@
+// The findings rules: each fires on the data it needs, stays silent without it,
+// and carries its figures and a suggestion.
+import { assert, assertEquals } from "../assert.ts";
+import { type Finding, findings, RULES, THRESHOLDS } from "../../report/findings.ts";
+import { demoRun, emptyRun, runWith, stats } from "./docs.ts";
+import type { RunDocument } from "../../agent/schema.ts";
+
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+function only(doc: RunDocument, rule: string): Finding[] {
+  return findings(doc).filter((f) => f.rule === rule);
+}
+
+function wellFormed(f: Finding): void {
+  assert(f.title.length > 0 && f.suggestion.length > 20, `${f.rule}: title and suggestion`);
+  assert(f.evidence.length > 0, `${f.rule}: evidence`);
+  assert(Object.keys(f.figures).length > 0, `${f.rule}: figures`);
+  for (const [k, v] of Object.entries(f.figures)) {
+    assert(Number.isFinite(v), `${f.rule}: figure ${k} is ${v}`);
+  }
+  assert(f.score >= 0 && f.score <= 1, `${f.rule}: score ${f.score}`);
+}
+
+Deno.test("no findings without data: an empty run says nothing", () => {
+  assertEquals(findings(emptyRun()), []);
+  const noDuration = emptyRun(0);
+  assertEquals(findings(noDuration), []);
+});
+
+Deno.test("every rule is listed once and has a threshold-backed test below", () => {
+  assertEquals(Object.keys(RULES).sort(), [
+    "io_uring-async",
+    "lost-events",
+    "major-faults",
+    "mmap-faults",
+    "munmap-shootdowns",
+    "read-write-copy",
+    "small-reads",
+    "small-writes",
+    "syscall-errors",
+    "tail-latency",
+  ]);
+});
+
+Deno.test("read-write-copy fires when gigabytes are both read and written through user buffers", () => {
+  const doc = runWith({
+    read: stats({ count: 16_384, bytes: 1 * GIB, total_ns: 2e9 }),
+    write: stats({ count: 16_384, bytes: 1 * GIB, total_ns: 1e9 }),
+  });
+  const [f, ...rest] = only(doc, "read-write-copy");
+  assert(f, "finding");
+  assertEquals(rest, []);
+  wellFormed(f);
+  assertEquals(f.figures.forwarded_bytes, GIB);
+  assertEquals(f.figures.forwarded_bytes_per_s, GIB / 10);
+  assertEquals(f.severity, "high");
+  assert(/sendfile/.test(f.suggestion) && /splice/.test(f.suggestion));
+  assert(f.title.includes("read+write"), f.title);
+  assertEquals(f.score, 0.3);
+});
+
+Deno.test("read-write-copy stays silent for reads alone or small volumes", () => {
+  assertEquals(
+    only(runWith({ read: stats({ count: 16_384, bytes: 4 * GIB }) }), "read-write-copy"),
+    [],
+  );
+  const small = runWith({
+    read: stats({ count: 100, bytes: 32 * MIB }),
+    write: stats({ count: 100, bytes: 32 * MIB }),
+  });
+  assertEquals(only(small, "read-write-copy"), []);
+  // Enough bytes, but spread so thin that it is not a stream worth rewriting.
+  const slow = runWith({
+    read: stats({ count: 100, bytes: 100 * MIB }),
+    write: stats({ count: 100, bytes: 100 * MIB }),
+  }, { meta: { ...emptyRun().meta, duration_s: 3600 } });
+  assertEquals(only(slow, "read-write-copy"), []);
+});
+
+Deno.test("small-reads names the syscalls that read a few KiB per call, not the big ones", () => {
+  const doc = runWith({
+    pread64: stats({ count: 300_000, bytes: 300_000 * 4096, total_ns: 1.5e9 }),
+    read: stats({ count: 10_000, bytes: 10_000 * 65536 }),
+  });
+  const [f] = only(doc, "small-reads");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.calls, 300_000);
+  assertEquals(f.figures.avg_bytes, 4096);
+  assertEquals(f.figures.calls_per_s, 30_000);
+  assert(f.title.includes("pread64") && !f.title.includes("read,"), f.title);
+  assertEquals(f.severity, "high", "15 % of the time in these calls");
+  assert(/readv|preadv/.test(f.suggestion) && /io_uring/.test(f.suggestion));
+});
+
+Deno.test("small-reads stays silent for big reads, few reads, and failed reads", () => {
+  const big = runWith({ read: stats({ count: 300_000, bytes: 300_000 * 65536 }) });
+  assertEquals(only(big, "small-reads"), []);
+  const few = runWith({ read: stats({ count: THRESHOLDS.smallIoMinCalls - 1, bytes: 4096 }) });
+  assertEquals(only(few, "small-reads"), []);
+  const failing = runWith({ read: stats({ count: 50_000, errors: 50_000 }) });
+  assertEquals(only(failing, "small-reads"), []);
+});
+
+Deno.test("small-writes fires for many small pwrite64 calls", () => {
+  const doc = runWith({ pwrite64: stats({ count: 50_000, bytes: 50_000 * 1000, total_ns: 1e8 }) });
+  const [f] = only(doc, "small-writes");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.severity, "medium");
+  assert(/writev/.test(f.suggestion));
+  assertEquals(only(doc, "small-reads"), []);
+});
+
+Deno.test("mmap-faults fires with mmap calls and a high fault rate, not without mmap", () => {
+  const faults = { minor: 600_000, major: 0, total: 600_000 };
+  const doc = runWith({ mmap: stats({ count: 64 }), munmap: stats({ count: 64 }) }, { faults });
+  const [f] = only(doc, "mmap-faults");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.faults_per_s, 60_000);
+  assertEquals(f.figures.faults_per_mmap, 600_000 / 64);
+  assertEquals(f.severity, "high");
+  assert(/MAP_POPULATE/.test(f.suggestion) && /madvise/.test(f.suggestion));
+  assert(/huge pages/.test(f.suggestion));
+  assertEquals(only(runWith({ read: stats({ count: 5 }) }, { faults }), "mmap-faults"), []);
+  const few = { minor: 500, major: 0, total: 500 };
+  assertEquals(only(runWith({ mmap: stats({ count: 64 }) }, { faults: few }), "mmap-faults"), []);
+});
+
+Deno.test("major-faults fires on hundreds of major faults and not when they are unsupported", () => {
+  const [f] = only(
+    runWith({}, { faults: { minor: 10, major: 2_000, total: 2_010 } }),
+    "major-faults",
+  );
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.major_faults, 2_000);
+  assertEquals(f.severity, "high");
+  assertEquals(
+    only(runWith({}, { faults: { minor: 5, major: null, total: 5000 } }), "major-faults"),
+    [],
+  );
+  assertEquals(
+    only(runWith({}, { faults: { minor: 5, major: 99, total: 104 } }), "major-faults"),
+    [],
+  );
+});
+
+Deno.test("munmap-shootdowns counts only shootdown reasons and needs munmap calls and TLB data", () => {
+  const tlb = {
+    flushes: 30_000,
+    by_reason: { task_switch: 10_000, remote_shootdown: 12_000, local_mm_shootdown: 8_000 },
+    dtlb_load_misses: null,
+  };
+  const doc = runWith({ munmap: stats({ count: 5_000 }) }, { tlb });
+  const [f] = only(doc, "munmap-shootdowns");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.shootdowns, 20_000);
+  assertEquals(f.figures.shootdowns_per_s, 2_000);
+  assertEquals(f.severity, "high");
+  assert(!f.evidence.join().includes("task_switch"), "task switches are not shootdowns");
+  assertEquals(only(runWith({ read: stats({ count: 5 }) }, { tlb }), "munmap-shootdowns"), []);
+  const unsupported = { ...tlb, flushes: null };
+  assertEquals(
+    only(runWith({ munmap: stats({ count: 5 }) }, { tlb: unsupported }), "munmap-shootdowns"),
+    [],
+  );
+  const switches = { flushes: 9_000, by_reason: { task_switch: 9_000 }, dtlb_load_misses: null };
+  assertEquals(
+    only(runWith({ munmap: stats({ count: 5 }) }, { tlb: switches }), "munmap-shootdowns"),
+    [],
+  );
+});
+
+Deno.test("tail-latency names the syscall whose P99.9 is far above its P99", () => {
+  const doc = runWith({
+    fsync: stats({ count: 5_000, p99_ns: 800_000, p999_ns: 25_000_000, max_ns: 40_000_000 }),
+    read: stats({ count: 5_000, p99_ns: 10_000, p999_ns: 20_000 }),
+  });
+  const found = only(doc, "tail-latency");
+  assertEquals(found.length, 1);
+  const [f] = found;
+  assert(f, "finding");
+  wellFormed(f);
+  assert(f.title.startsWith("fsync:"), f.title);
+  assert(f.title.includes("31x"), f.title);
+  assertEquals(f.severity, "high");
+  assert(/sync/.test(f.suggestion));
+});
+
+Deno.test("tail-latency needs enough calls and a real gap, and reports at most three", () => {
+  const few = runWith({ fsync: stats({ count: 999, p99_ns: 1e5, p999_ns: 1e8 }) });
+  assertEquals(only(few, "tail-latency"), [], "P99.9 of 999 calls is not a percentile");
+  const tiny = runWith({ read: stats({ count: 1e6, p99_ns: 2_000, p999_ns: 20_000 }) });
+  assertEquals(only(tiny, "tail-latency"), [], "a 18 us gap is below the threshold");
+  const many = runWith(
+    Object.fromEntries(
+      ["read", "write", "pread64", "pwrite64", "fsync"].map((n, i) => [
+        n,
+        stats({ count: 10_000, p99_ns: 100_000, p999_ns: 1_000_000 * (i + 1) }),
+      ]),
+    ),
+  );
+  const top = only(many, "tail-latency");
+  assertEquals(top.map((f) => f.title.split(":")[0]), ["fsync", "pwrite64", "pread64"]);
+});
+
+Deno.test("syscall-errors fires when a share of calls fail", () => {
+  const [f] = only(
+    runWith({ recvfrom: stats({ count: 10_000, errors: 4_000 }) }),
+    "syscall-errors",
+  );
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.error_share, 0.4);
+  assertEquals(f.severity, "medium");
+  assert(f.suggestion.includes("trace=recvfrom"));
+  assertEquals(only(runWith({ read: stats({ count: 10_000, errors: 10 }) }), "syscall-errors"), []);
+});
+
+Deno.test("io_uring-async fires when most requests of an op are punted to io-wq", () => {
+  const op = { ...stats({ count: 1_000 }), async: 900 };
+  const [f] = only(runWith({}, { io_uring: { READ: op } }), "io_uring-async");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.async_share, 0.9);
+  assert(f.title.includes("READ"));
+  assertEquals(
+    only(runWith({}, { io_uring: { READ: { ...op, async: 10 } } }), "io_uring-async"),
+    [],
+  );
+});
+
+Deno.test("lost-events warns that counts are lower bounds", () => {
+  const doc = runWith({}, { meta: { ...emptyRun().meta, backend: "ftrace", lost_events: 1234 } });
+  const [f] = only(doc, "lost-events");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.lost_events, 1234);
+});
+
+Deno.test("findings are ranked by severity, then score", () => {
+  const doc = runWith({
+    pread64: stats({ count: 300_000, bytes: 300_000 * 4096, total_ns: 5e9 }),
+    pwrite64: stats({ count: 20_000, bytes: 20_000 * 4096, total_ns: 1e8 }),
+    recvfrom: stats({ count: 10_000, errors: 600 }),
+  }, { meta: { ...emptyRun().meta, lost_events: 5 } });
+  const list = findings(doc);
+  const order = { high: 0, medium: 1, low: 2 };
+  for (let i = 1; i < list.length; i++) {
+    const a = list[i - 1]!;
+    const b = list[i]!;
+    assert(
+      order[a.severity] < order[b.severity] ||
+        (order[a.severity] === order[b.severity] && a.score >= b.score),
+      `${a.rule} before ${b.rule}`,
+    );
+  }
+  assertEquals(list[0]?.rule, "small-reads");
+  assertEquals(list[list.length - 1]?.rule, "syscall-errors");
+});
+
+Deno.test("the recorded demo trace yields small pread64 reads, mmap faults and munmap shootdowns", () => {
+  const list = findings(demoRun());
+  const rules = list.map((f) => f.rule);
+  for (const r of ["small-reads", "mmap-faults", "munmap-shootdowns"]) {
+    assert(rules.includes(r), `${r} in ${rules}`);
+  }
+  list.forEach(wellFormed);
+  const small = list.find((f) => f.rule === "small-reads");
+  assert(small?.title.includes("pread64"), small?.title);
+  assertEquals(
+    Math.round(small?.figures.avg_bytes ?? 0),
+    4096,
+    "4 KiB preads (a few short at EOF)",
+  );
+});
