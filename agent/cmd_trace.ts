@@ -220,7 +220,10 @@ async function runTrace(args: string[]): Promise<number> {
       : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
     session = await startTrace(target, options);
     if (a.perf || a.flamegraph) {
-      perf = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
+      const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
+      perf = p;
+      // perf counts over the same window as the tracer: it ends when the window does.
+      session.ending.then(() => p.stop()).catch(() => {});
     }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";

@@ -45,6 +45,8 @@ export interface TraceSession {
   readonly attachMs: number;
   /** Resolves with the Run document when the session ends, however it ends. */
   readonly done: Promise<RunDocument>;
+  /** Resolves the moment the trace window closes, before the backend detaches. */
+  readonly ending: Promise<EndReason>;
   /** The Run document so far. */
   current(): RunDocument;
   /** Ends the session now (idempotent) and resolves with the Run document. */
@@ -56,6 +58,8 @@ const EXIT_POLL_MS = 200;
 class Session implements TraceSession {
   attachMs = 0;
   done: Promise<RunDocument>;
+  ending: Promise<EndReason>;
+  #resolveEnding!: (reason: EndReason) => void;
   #resolveDone!: (run: RunDocument) => void;
   #rejectDone!: (e: Error) => void;
   #backend!: TraceBackend;
@@ -80,6 +84,7 @@ class Session implements TraceSession {
       this.#rejectDone = rej;
     });
     this.done.catch(() => {});
+    this.ending = new Promise((res) => (this.#resolveEnding = res));
   }
 
   async start(): Promise<void> {
@@ -197,6 +202,7 @@ class Session implements TraceSession {
 
   #fail(e: Error): void {
     this.#finishing ??= (async () => {
+      this.#resolveEnding("stopped");
       for (const t of this.#timers) clearTimeout(t);
       await this.#backend.stop();
       releaseTracefs();
@@ -210,6 +216,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       this.#endReason = reason;
       this.#stoppedAtMs = performance.now();
+      this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
       this.#sampleProc();
       const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
