@@ -16,6 +16,12 @@ import { demoCommand } from "./agent/cmd_demo.ts";
 export type * from "./agent/schema.ts";
 export { bucketBounds, bucketIndex, percentiles, quantile } from "./probes/loglinear.ts";
 export { RunError, UsageError };
+export { startTrace, type TraceSession } from "./agent/trace.ts";
+export { type BenchOptions, type BenchReport, runBench } from "./agent/bench.ts";
+export { type Finding, findings, renderBenchHtml, renderRunHtml } from "./report/mod.ts";
+export { loadRuns, saveRun } from "./agent/store.ts";
+export { startExporter } from "./agent/prom.ts";
+export { renderMetrics } from "./agent/openmetrics.ts";
 
 const COMMANDS: Record<string, Command> = {
   trace: traceCommand,

@@ -78,8 +78,7 @@ export function checkWritable(path: string, flag: string): void {
   } catch (e: unknown) {
     if (e instanceof UsageError) throw e;
   }
-  const slash = path.lastIndexOf("/");
-  const dir = slash > 0 ? path.slice(0, slash) : slash === 0 ? "/" : ".";
+  const dir = dirOf(path);
   const probe = `${dir}/.ioscope-write-test-${Deno.pid}`;
   try {
     Deno.writeFileSync(probe, new Uint8Array());
@@ -90,6 +89,16 @@ export function checkWritable(path: string, flag: string): void {
       : "its directory is not writable";
     throw new UsageError(`cannot write ${flag} ${path}: ${why}`);
   }
+}
+
+/**
+ * The directory part of a path: "." for a bare name, "/" for a file at the root.
+ * @param path a file path
+ * @returns its directory
+ */
+export function dirOf(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
 }
 
 /**

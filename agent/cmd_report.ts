@@ -7,7 +7,7 @@
  * @module
  */
 
-import { parseFlags, writeFileAtomic } from "./args.ts";
+import { dirOf, parseFlags, writeFileAtomic } from "./args.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "./errors.ts";
 import { loadRuns } from "./store.ts";
@@ -130,11 +130,6 @@ function parseReportArgs(args: string[]): ReportArgs {
     }
   }
   return parsed;
-}
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
 }
 
 const OUR_REPORT = /^[A-Za-z0-9_.-]+-[0-9a-f]{8}-\d{8}T\d{6}Z(-\d+)?\.html$/;

@@ -6,19 +6,26 @@
  * @module
  */
 
-import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
+import {
+  checkWritable,
+  dirOf,
+  parseDurationMs,
+  parseFlags,
+  parsePid,
+  writeFileAtomic,
+} from "./args.ts";
 import { parseBackendName, resolveBackendName } from "./backends.ts";
 import { findBpftrace } from "./backend_bpftrace.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "./errors.ts";
-import { plainRunHtml } from "./plain_html.ts";
 import { isAlive, pidsByComm, readStat } from "./proc.ts";
 import type { RunDocument } from "./schema.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
 import { type EndReason, startTrace, type TraceSession } from "./trace.ts";
+import { renderRunHtml } from "../report/mod.ts";
 import { type Exporter, startExporter } from "./prom.ts";
 import { saveRun } from "./store.ts";
-import { type PerfSession, startPerf } from "./perf.ts";
+import { findPerf, type PerfSession, startPerf } from "./perf.ts";
 import { startStoppedCommand, type StoppedCommand } from "./spawn_target.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
@@ -128,6 +135,10 @@ export function parseTraceArgs(args: string[]): TraceArgs {
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
+  if ((parsed.perf || parsed.flamegraph) && !findPerf()) {
+    const flag = parsed.perf ? "--perf" : "--flamegraph";
+    throw new UsageError(`${flag} needs perf: apt-get install linux-perf, or leave out ${flag}`);
+  }
 
   if (pid !== undefined) {
     const p = parsePid(pid);
@@ -157,7 +168,7 @@ function checkStoreDir(dir: string): void {
   } catch (e: unknown) {
     if (e instanceof UsageError) throw e;
     // A store that does not exist yet is created; its parent must exist.
-    const parent = dir.replace(/\/+$/, "").replace(/\/[^/]*$/, "") || ".";
+    const parent = dirOf(dir.replace(/\/+$/, "") || "/");
     try {
       if (!Deno.statSync(parent).isDirectory) throw new Error();
     } catch {
@@ -218,6 +229,10 @@ async function runTrace(args: string[]): Promise<number> {
         cmdline: a.command.join(" "),
       }
       : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
+    if (a.prom !== undefined) {
+      exporter = await startExporter(a.prom, () => session?.current() ?? null);
+      console.error(`Serving metrics at http://${exporter.address}/metrics`);
+    }
     session = await startTrace(target, options);
     if (a.perf || a.flamegraph) {
       const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
@@ -228,11 +243,6 @@ async function runTrace(args: string[]): Promise<number> {
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
-    if (a.prom !== undefined) {
-      const s = session;
-      exporter = await startExporter(a.prom, () => s.current());
-      console.error(`Serving metrics at http://${exporter.address}/metrics`);
-    }
     if (signalled) session.stop("signal");
     let run = await session.done;
     if (perf) run = await mergePerf(run, perf);
@@ -267,7 +277,7 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
       console.error(`Wrote ${a.json}`);
     }
     if (a.out) {
-      await writeFileAtomic(a.out, plainRunHtml(run));
+      await writeFileAtomic(a.out, renderRunHtml(run));
       console.error(`Wrote ${a.out}`);
     }
     if (a.store !== undefined) {

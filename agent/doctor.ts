@@ -5,6 +5,7 @@
  */
 
 import { findBpftrace } from "./backend_bpftrace.ts";
+import { cpuPmuName, findPerf } from "./perf.ts";
 import { TRACEFS } from "./tracefs.ts";
 
 /** One facility: available or not, and why. */
@@ -41,13 +42,6 @@ function run(cmd: string, args: string[]): string | null {
   } catch {
     return null;
   }
-}
-
-function which(name: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    if (exists(`${dir}/${name}`)) return `${dir}/${name}`;
-  }
-  return null;
 }
 
 const TRACEPOINTS: [string, string][] = [
@@ -137,7 +131,7 @@ export function doctorChecks(): Check[] {
       : "not installed: apt-get install bpftrace (ftrace backend works without it)",
     "bpftrace backend (default)",
   );
-  const perf = which("perf");
+  const perf = findPerf();
   const perfVersion = perf ? run(perf, ["--version"]) : null;
   add(
     "perf",
@@ -147,12 +141,10 @@ export function doctorChecks(): Check[] {
       : "not installed: apt-get install linux-perf",
     "--perf, --flamegraph",
   );
-  const pmu = ["cpu", "cpu_core", "armv8_pmuv3", "armv8_pmuv3_0"].find((d) =>
-    exists(`/sys/bus/event_source/devices/${d}`)
-  );
+  const pmu = cpuPmuName();
   add(
     "hardware PMU",
-    pmu !== undefined,
+    pmu !== null,
     pmu ? `/sys/bus/event_source/devices/${pmu}` : "none exposed (a VM?): no TLB misses, cycles",
     "--perf TLB misses, cycles",
   );
@@ -182,10 +174,9 @@ export function doctorChecks(): Check[] {
 
 /** The checks as lines of at most 80 columns. */
 export function doctorText(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
   return checks.map((c) => {
-    const line = `${c.ok ? "yes" : "no "}  ${
-      c.name.padEnd(c.name.length > 30 ? 36 : 30)
-    } ${c.detail}`;
+    const line = `${c.ok ? "yes" : "no "}  ${c.name.padEnd(width)}  ${c.detail}`;
     return line.length > 80 ? line.slice(0, 77) + "..." : line;
   }).join("\n");
 }

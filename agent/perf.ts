@@ -53,17 +53,22 @@ export function findPerf(): string | null {
   return null;
 }
 
-/** True when the kernel exposes a hardware PMU to perf. */
-export function hasCpuPmu(): boolean {
-  for (const name of ["cpu", "cpu_core", "cpu_atom", "armv8_pmuv3_0"]) {
+/** The kernel's hardware PMU as perf sees it (`cpu`, `cpu_core`, ...), or null when none is exposed. */
+export function cpuPmuName(): string | null {
+  for (const name of ["cpu", "cpu_core", "cpu_atom", "armv8_pmuv3", "armv8_pmuv3_0"]) {
     try {
       Deno.statSync(`/sys/bus/event_source/devices/${name}`);
-      return true;
+      return name;
     } catch {
       // not this one
     }
   }
-  return false;
+  return null;
+}
+
+/** True when the kernel exposes a hardware PMU to perf. */
+export function hasCpuPmu(): boolean {
+  return cpuPmuName() !== null;
 }
 
 /** Open perf_event file descriptors of a process (perf's attached events). */

@@ -52,7 +52,10 @@ export function parseAddress(address: string): { hostname: string; port: number 
  * @throws {UsageError} when the address is invalid, the port is in use, or it
  *   cannot be bound here
  */
-export function startExporter(address: string, current: () => RunDocument): Promise<Exporter> {
+export function startExporter(
+  address: string,
+  current: () => RunDocument | null,
+): Promise<Exporter> {
   const { hostname, port } = parseAddress(address);
   let text = "";
   let renderedAt = -Infinity;
@@ -64,8 +67,16 @@ export function startExporter(address: string, current: () => RunDocument): Prom
     if (url.pathname === "/metrics") {
       const now = performance.now();
       if (now - renderedAt > MAX_AGE_MS) {
+        const run = current();
+        // Serving starts before the probes attach, so a busy port fails first.
+        if (!run) {
+          return new Response("attaching: no data yet\n", {
+            status: 503,
+            headers: { "retry-after": "1" },
+          });
+        }
         try {
-          text = renderMetrics(current());
+          text = renderMetrics(run);
           renderedAt = now;
         } catch (e: unknown) {
           const why = e instanceof Error ? e.message : String(e);

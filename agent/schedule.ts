@@ -7,6 +7,8 @@
  */
 
 /** Everything the units need. */
+import { dirOf } from "./args.ts";
+
 export interface SchedulePlan {
   /** The unit name without suffix, e.g. `ioscope-nginx`. */
   name: string;
@@ -100,11 +102,6 @@ function reportArgs(p: SchedulePlan): string[] {
     ...(p.threshold ? ["--threshold", p.threshold] : []),
     ...(p.failOnRegression ? ["--fail-on-regression"] : []),
   ];
-}
-
-function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
 }
 
 /** The directories the job needs before it starts: the store, and the report's. */

@@ -38,7 +38,14 @@ export function summaryText(run: RunDocument): string {
       `(ratio ${(c.zero_copy_ratio * 100).toFixed(1)}%)` +
       (m.lost_events ? `, LOST EVENTS ${m.lost_events}` : ""),
   );
-  for (const u of m.unsupported) lines.push(...wrap(`not measured: ${u.metric}: ${u.reason}`, 80));
+  // perf's counters share one reason (no PMU): one line names them all.
+  const byReason = new Map<string, string[]>();
+  for (const u of m.unsupported) {
+    byReason.set(u.reason, [...byReason.get(u.reason) ?? [], u.metric]);
+  }
+  for (const [reason, metrics] of byReason) {
+    lines.push(...wrap(`not measured: ${metrics.join(", ")}: ${reason}`, 80));
+  }
   lines.push("");
   const rows = Object.entries(run.syscalls).sort((a, b) => b[1].total_ns - a[1].total_ns);
   if (rows.length === 0) {
