@@ -112,11 +112,16 @@ Deno.test("ftrace, fio psync page-cached at 3000 IOPS: count + lost within 5% of
   // A 3 us cached read: fio's clat also holds the user/kernel transitions and
   // its own clock reads, a microsecond or two that the syscall tracepoints do
   // not see (ours is 0.6-0.9 of fio's on this VM, as with bpftrace).
+  // fio's P99 also holds the times fio was preempted between its clock read
+  // and the syscall (the reader shares the 2 CPUs): it can be several times
+  // ours, so only the P50 has a floor.
   for (const [ours, q] of [[s.p50_ns, "50.000000"], [s.p99_ns, "99.000000"]] as const) {
     const theirs = fio.clat_ns.percentile[q] ?? 0;
     assert(ours <= theirs * 1.07, `P${q.slice(0, 2)} ${ours} ns above fio's ${theirs} ns`);
-    assert(ours >= theirs * 0.45, `P${q.slice(0, 2)} ${ours} ns far below fio's ${theirs} ns`);
   }
+  const fioP50 = fio.clat_ns.percentile["50.000000"] ?? 0;
+  assert(s.p50_ns >= fioP50 * 0.45, `P50 ${s.p50_ns} ns far below fio's ${fioP50} ns`);
+  assert(s.p99_ns >= s.p50_ns, `P99 ${s.p99_ns} ns below our P50 ${s.p50_ns} ns`);
 });
 
 Deno.test("bpftrace and ftrace tracing one fio psync run at once agree on pread64", async () => {

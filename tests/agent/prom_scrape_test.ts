@@ -131,6 +131,8 @@ Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% 
     ]);
     agentPid = cli.child.pid;
     await cli.waitForStderr(`Serving metrics at http://${agent}/metrics`);
+    // It serves from before the probes attach (503 until then); data flows after.
+    await cli.waitForStderr("Tracing pid");
 
     // The agent's own /metrics: the pread64 count moves on at least every 2 s.
     const changes: number[] = [];

@@ -149,6 +149,24 @@ Deno.test("the exporter serves /metrics, 404 elsewhere, and refreshes from curre
   }
 });
 
+Deno.test("before the probes attach, /metrics is 503 with Retry-After, then the data", async () => {
+  const run = fixture();
+  let attached = false;
+  const exporter = await startExporter("127.0.0.1:0", () => attached ? run : null);
+  try {
+    const early = await fetch(`http://${exporter.address}/metrics`);
+    assertEquals(early.status, 503);
+    assertEquals(early.headers.get("retry-after"), "1");
+    assert((await early.text()).startsWith("attaching"));
+    attached = true;
+    const r = await fetch(`http://${exporter.address}/metrics`);
+    assertEquals(r.status, 200);
+    assert((await r.text()).includes("ioscope_syscall_duration_seconds_bucket"));
+  } finally {
+    await exporter.close();
+  }
+});
+
 Deno.test("parseAddress defaults to loopback and refuses bad ports", () => {
   assertEquals(parseAddress(":9464"), { hostname: "127.0.0.1", port: 9464 });
   assertEquals(parseAddress("0.0.0.0:80"), { hostname: "0.0.0.0", port: 80 });

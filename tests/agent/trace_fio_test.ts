@@ -69,11 +69,14 @@ Deno.test("fio psync on a page-cached file: pread64 count and rate match fio's, 
   // A syscall tracepoint sees the call from kernel entry to exit; fio's clat
   // also holds the user/kernel transitions and the probes' own cost, about
   // 1-2 us per call on this VM. On ~2 us reads ours is 0.55-0.75 of fio's
-  // (a bare bpftrace one-liner measures the same); never above it.
+  // (a bare bpftrace one-liner measures the same); never above it. fio's P99
+  // also holds its preemptions between clock read and syscall, so only the P50
+  // has a floor.
   for (const [ours, theirs, what] of [[s.p50_ns, p50, "P50"], [s.p99_ns, p99, "P99"]] as const) {
     assert(ours <= theirs * 1.07, `${what} ${ours} ns above fio's ${theirs} ns`);
-    assert(ours >= theirs * 0.45, `${what} ${ours} ns far below fio's ${theirs} ns`);
   }
+  assert(s.p50_ns >= p50 * 0.45, `P50 ${s.p50_ns} ns far below fio's ${p50} ns`);
+  assert(s.p99_ns >= s.p50_ns, `P99 ${s.p99_ns} ns below our P50 ${s.p50_ns} ns`);
 });
 
 Deno.test("fio psync O_DIRECT reads: pread64 P50 and P99 within 10% of fio's clat, count exact", async () => {

@@ -3,7 +3,7 @@
 // injected text stays text; screenshots land in out/ for a person to look at.
 import { assert, assertEquals } from "../assert.ts";
 import { renderBenchHtml, renderRunHtml } from "../../report/mod.ts";
-import { ROOT } from "../helpers.ts";
+import { ROOT, runCli } from "../helpers.ts";
 import { canvases, injection, inPage, launchBrowser, type PageLog } from "./browser.ts";
 import { benchDoc, demoRun, HOSTILE, hostileRun } from "./docs.ts";
 
@@ -116,6 +116,28 @@ Deno.test("a bench report draws every chart offline", async () => {
   );
   assertEquals(legend.length, 6, "one overlaid histogram per path");
   await page.screenshot({ path: `${OUT}/report-bench.png`, fullPage: true });
+  assertQuiet(log);
+  await page.close();
+});
+
+Deno.test("the report of a real traced `ioscope bench --scenario serve` draws every chart", async () => {
+  const path = `${OUT}/report-bench-serve.html`;
+  Deno.mkdirSync(OUT, { recursive: true });
+  const r = await runCli(
+    ["bench", "--scenario", "serve", "--size", "16MiB", "--out", path],
+    { timeoutMs: 120_000 },
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const html = Deno.readTextFileSync(path);
+  for (const p of ["read", "sendfile", "splice", "io_uring"]) {
+    assert(html.includes(`"${p}"`), `path ${p} in the page`);
+  }
+  await using browser = await launchBrowser();
+  const { page, log } = await browser.open(path);
+  const charts = (html.match(/<canvas /g) ?? []).length;
+  assert(charts >= 4, `${charts} charts`);
+  await assertDrawn(page, charts);
+  await page.screenshot({ path: `${OUT}/report-bench-serve.png`, fullPage: true });
   assertQuiet(log);
   await page.close();
 });
