@@ -28,9 +28,10 @@ function procTree(root: number): number[] {
   return all;
 }
 
-function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number } {
+function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number; anonMiB: number } {
   let cpuS = 0;
   let rssMiB = 0;
+  let anonMiB = 0;
   for (const p of pids) {
     try {
       const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
@@ -38,11 +39,13 @@ function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number } {
       cpuS += (Number(f[11]) + Number(f[12])) / TICKS;
       const status = Deno.readTextFileSync(`/proc/${p}/status`);
       rssMiB += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+      // What the processes allocated, without the mapped binaries and libraries.
+      anonMiB += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
     } catch {
       // gone
     }
   }
-  return { cpuS, rssMiB };
+  return { cpuS, rssMiB, anonMiB };
 }
 
 /** The agent's CPU and peak RSS while tracing ~50k syscalls/s for 10 s. */
@@ -51,6 +54,7 @@ export async function measureFootprint(): Promise<{
   steadyCpuPct: number | null;
   totalCpuPct: number | null;
   peakRssMiB: number | null;
+  peakAnonMiB: number | null;
   syscallsPerSecond: number | null;
 }> {
   const dir = Deno.makeTempDirSync({ prefix: "ioscope-bench-fp-" });
@@ -93,11 +97,13 @@ export async function measureFootprint(): Promise<{
       stderr: "null",
     }).spawn();
     let peak = 0;
+    let peakAnon = 0;
     let at2: { cpuS: number; t: number } | null = null;
     let last = { cpuS: 0, t: 0 };
     const sampler = setInterval(() => {
       const now = cpuAndRss(procTree(agent.pid));
       peak = Math.max(peak, now.rssMiB);
+      peakAnon = Math.max(peakAnon, now.anonMiB);
       const t = (performance.now() - t0) / 1000;
       if (t >= 2 && !at2) at2 = { cpuS: now.cpuS, t };
       if (now.cpuS > 0) last = { cpuS: now.cpuS, t };
@@ -120,6 +126,7 @@ export async function measureFootprint(): Promise<{
       steadyCpuPct: a2 && last.t > a2.t ? (last.cpuS - a2.cpuS) / (last.t - a2.t) * 100 : null,
       totalCpuPct: last.t > 0 ? last.cpuS / last.t * 100 : null,
       peakRssMiB: peak,
+      peakAnonMiB: peakAnon,
       syscallsPerSecond: calls / run.meta.duration_s,
     };
   } finally {

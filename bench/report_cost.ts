@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { RunDocument } from "../agent/schema.ts";
+
 /** Markdown lines describing the measurements, or why they were not made. */
 export async function measureReports(): Promise<string[]> {
   const lines: string[] = [];
@@ -32,10 +34,57 @@ export async function measureReports(): Promise<string[]> {
       (html.length / 1024).toFixed(0)
     } KiB | < 1 s |`,
   );
+  lines.push(await storeReport(run));
   return lines;
 }
 
-function hourLongRun(): unknown {
+/** `ioscope report` over a store of 365 nightly runs (one target), timed end to end. */
+async function storeReport(template: unknown): Promise<string> {
+  const { runFileName } = await import("../agent/store.ts");
+  const dir = Deno.makeTempDirSync({ prefix: "ioscope-bench-store-" });
+  try {
+    const base = template as RunDocument;
+    const day = 86_400_000;
+    const start = Date.parse("2025-11-30T03:00:00Z");
+    for (let i = 0; i < 365; i++) {
+      // A minute-long nightly run; P99 wanders a little from night to night.
+      const wobble = 1 + 0.05 * Math.sin(i);
+      const run: RunDocument = {
+        ...base,
+        meta: { ...base.meta, started_at: new Date(start + i * day).toISOString(), duration_s: 60 },
+        syscalls: Object.fromEntries(
+          Object.entries(base.syscalls).map((
+            [k, v],
+          ) => [k, { ...v, p99_ns: Math.round(v.p99_ns * wobble) }]),
+        ),
+        timeline: base.timeline.slice(0, 60),
+      };
+      Deno.writeTextFileSync(`${dir}/${runFileName(run)}`, JSON.stringify(run));
+    }
+    const t0 = performance.now();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}mod.ts`, "report", "--store", dir, "--out", `${dir}/index.html`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const s = (performance.now() - t0) / 1000;
+    if (!out.success) {
+      return `| trend report, store of 365 runs | not measured: ${
+        new TextDecoder().decode(out.stderr).trim().split("\n")[0]
+      } | | < 3 s |`;
+    }
+    const kib = Deno.statSync(`${dir}/index.html`).size / 1024;
+    return `| \`ioscope report\` over a store of 365 runs (Deno start-up included) | ${
+      s.toFixed(2)
+    } s | ${kib.toFixed(0)} KiB | < 3 s |`;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+function hourLongRun(): RunDocument {
   const names = [
     "read",
     "write",

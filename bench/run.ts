@@ -8,9 +8,17 @@
 
 import { parseArgs } from "node:util";
 import { startNginx, wrkRequestsPerSecond } from "./nginx.ts";
-import { bpftraceOneLiner, ioscope, perfTrace, straceC, type Tracer } from "./tracers.ts";
+import {
+  bpftraceFloor,
+  bpftraceOneLiner,
+  ioscope,
+  perfTrace,
+  straceC,
+  type Tracer,
+} from "./tracers.ts";
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
 import { measureReports } from "./report_cost.ts";
+import { measurePaths } from "./paths_cost.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -52,6 +60,7 @@ async function overhead(): Promise<OverheadRow[]> {
       ioscope("bpftrace"),
       ioscope("ftrace"),
       bpftraceOneLiner,
+      bpftraceFloor,
       perfTrace,
       straceC,
     ];
@@ -104,6 +113,7 @@ const overheadRows = await overhead();
 const footprint = await measureFootprint();
 const firstData = await measureTimeToFirstData();
 const reports = await measureReports();
+const paths = await measurePaths({ sizeBytes: 512 * 2 ** 20, repeat: 3 });
 
 const fmt = (x: number | null, d = 3) => x === null ? "n/a" : x.toFixed(d);
 const lines: string[] = [
@@ -138,6 +148,9 @@ const lines: string[] = [
     fmt(footprint.totalCpuPct, 2)
   }% of one core | |`,
   `| peak RSS, agent + bpftrace | ${fmt(footprint.peakRssMiB, 1)} MiB | < 100 MiB |`,
+  `| of which anonymous (RssAnon: not the mapped deno binary, LLVM and clang) | ${
+    fmt(footprint.peakAnonMiB, 1)
+  } MiB | |`,
   `| target's syscalls/s while traced | ${fmt(footprint.syscallsPerSecond, 0)} | ~50 000 |`,
   "",
   "## Time to first data",
@@ -153,6 +166,10 @@ const lines: string[] = [
   "## Report generation",
   "",
   ...reports,
+  "",
+  "## Bench paths against fio, and what zero-copy saves",
+  "",
+  ...paths.lines,
   "",
 ];
 Deno.writeTextFileSync(values.out as string, lines.join("\n"));

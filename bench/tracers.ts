@@ -96,6 +96,25 @@ export const bpftraceOneLiner: Tracer = {
   },
 };
 
+/**
+ * The floor of any syscall tracer built on tracepoints: both raw_syscalls
+ * probes with a PID filter and an empty body. Once a syscall tracepoint is
+ * enabled, every syscall on the host takes the kernel's slow path and runs
+ * the filter; what this costs nginx no program body can win back.
+ */
+export const bpftraceFloor: Tracer = {
+  name: "bpftrace, empty raw_syscalls probes (the floor)",
+  command: (pid) => [
+    "bpftrace",
+    "-e",
+    `tracepoint:raw_syscalls:sys_enter /pid == ${pid}/ { } ` +
+    `tracepoint:raw_syscalls:sys_exit /pid == ${pid}/ { }`,
+  ],
+  start(pid) {
+    return spawnUntil(this.command(pid), (_e, out) => out.includes("Attaching"), 1000);
+  },
+};
+
 /** `perf trace -s -p PID`: per-syscall summary. */
 export const perfTrace: Tracer = {
   name: "perf trace -s",
