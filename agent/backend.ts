@@ -29,6 +29,8 @@ export interface TraceBackend {
 export interface BackendOptions {
   /** Thread group ids to trace (every thread of each, new threads included). */
   pids: number[];
+  /** Also trace every process the targets fork (and theirs), as `strace -f` does. */
+  followChildren?: boolean;
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
 }

@@ -38,7 +38,7 @@ export function findBpftrace(): string | null {
 }
 
 /** The program text the agent runs for these PIDs. */
-export function bpftraceProgram(pids: number[]): string {
+export function bpftraceProgram(pids: number[], followChildren = false): string {
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -59,7 +59,7 @@ tracepoint:raw_syscalls:sys_exit
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids)}${sentinel}`;
+  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, { followChildren })}${sentinel}`;
 }
 
 /** Starts bpftrace for the given PIDs. */
@@ -70,7 +70,7 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
-  const program = bpftraceProgram(options.pids);
+  const program = bpftraceProgram(options.pids, options.followChildren === true);
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
     stdin: "null",

@@ -238,7 +238,11 @@ export async function startFtrace(
     }
     // An empty set_event_pid would trace every task: it is never left empty.
     main.write("set_event_pid", tids.join(" "));
-    aggregator = new FtraceAggregator(formats, { tids, tlbSupported: has(FTRACE_EVENTS.tlbFlush) });
+    aggregator = new FtraceAggregator(formats, {
+      tids,
+      tlbSupported: has(FTRACE_EVENTS.tlbFlush),
+      followChildren: options.followChildren === true,
+    });
     baseTs = main.nowNs();
     if (uring) {
       rings = new FtraceInstance(uringName);

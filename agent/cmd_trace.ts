@@ -219,6 +219,8 @@ async function runTrace(args: string[]): Promise<number> {
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
     const options = {
       backend: a.backend,
+      // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
+      followChildren: a.command !== undefined,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
     };
     const target = a.command

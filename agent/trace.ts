@@ -32,6 +32,8 @@ export interface TraceOptions {
   durationMs?: number;
   /** Called about once a second with the Run document so far (for /metrics). */
   onTick?: (run: RunDocument) => void;
+  /** Also trace the processes the targets fork (for a command ioscope starts). */
+  followChildren?: boolean;
   /** Extra entries for `meta.unsupported` (from perf, say). */
   unsupported?: Unsupported[];
 }
@@ -94,6 +96,7 @@ class Session implements TraceSession {
     this.#sampleProc();
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
+      ...(this.#options.followChildren ? { followChildren: true } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
     try {

@@ -23,6 +23,7 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
  * including those created later, is traced).
  * @param source the text of io_syscalls.bt
  * @param pids the thread group ids to trace
+ * @param options followChildren: also every process they fork, and its children
  * @returns the program text
  * @example
  * ```ts
@@ -31,10 +32,33 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
  * console.assert(p === "/(pid == 7 || pid == 9)/ { }");
  * ```
  */
-export function programFor(source: string, pids: readonly number[]): string {
+export function programFor(
+  source: string,
+  pids: readonly number[],
+  options: { followChildren?: boolean } = {},
+): string {
   if (pids.length === 0) throw new RangeError("At least one PID is needed");
   for (const p of pids) {
     if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
+  }
+  if (options.followChildren) {
+    // A map of traced processes, seeded with the targets and grown by every
+    // fork of one of them: the predicate is a lookup instead of a compare.
+    const seed = pids.map((p) => `  @ioscope_pid[${p}] = 1;`).join("\n");
+    const follow = `
+BEGIN
+{
+${seed}
+}
+
+tracepoint:sched:sched_process_fork
+/@ioscope_pid[pid]/
+{
+  @ioscope_pid[args->child_pid] = 1;
+}
+`;
+    return follow + source.replaceAll("pid == $1", "@ioscope_pid[pid]")
+      .replace(/^END\n\{\n/m, "END\n{\n  clear(@ioscope_pid);\n");
   }
   const filter = pids.length === 1
     ? `pid == ${pids[0]}`

@@ -136,6 +136,8 @@ export interface FtraceAggregatorOptions {
   tids: Iterable<number>;
   /** False when there is no tlb:tlb_flush tracepoint (not x86). @default true */
   tlbSupported?: boolean;
+  /** Processes the target forks are the target's too (`strace -f`). @default false */
+  followChildren?: boolean;
 }
 
 /**
@@ -162,6 +164,7 @@ export class FtraceAggregator {
   #newRings: bigint[] = [];
   #newThreads: number[] = [];
   #foreign: number[] = [];
+  #followChildren: boolean;
   /** Records of the enabled events seen, for overhead figures. */
   records = 0;
 
@@ -171,6 +174,7 @@ export class FtraceAggregator {
    */
   constructor(formats: ReadonlyMap<string, FtraceEventFormat>, options: FtraceAggregatorOptions) {
     for (const tid of options.tids) this.#ours.set(tid, true);
+    this.#followChildren = options.followChildren ?? false;
     this.#snap.tlbSupported = options.tlbSupported ?? true;
     const f = (k: keyof typeof FTRACE_EVENTS) => formats.get(FTRACE_EVENTS[k]);
     for (const k of Object.keys(FTRACE_EVENTS) as (keyof typeof FTRACE_EVENTS)[]) {
@@ -269,7 +273,7 @@ export class FtraceAggregator {
         const parent = this.#ours.get(pid) ?? true;
         const child = view.getInt32(at + o.newPid, true);
         const thread = (view.getUint32(at + o.newFlags, true) & CLONE_THREAD) !== 0;
-        if (parent && thread) {
+        if (parent && (thread || this.#followChildren)) {
           this.#ours.set(child, true);
           this.#newThreads.push(child);
         } else {

@@ -300,3 +300,31 @@ Deno.test("on a host without tracefs mounted, trace mounts it and unmounts it af
     }
   }
 });
+
+Deno.test("trace -- COMMAND follows the processes it forks, with both backends", async () => {
+  for (const backend of ["bpftrace", "ftrace"]) {
+    await using dir = tmpDir();
+    // sh forks two pythons; python makes no pwrite64 calls of its own.
+    const py = (n: number) =>
+      `python3 -c "import os; fd = os.open('${dir.path}/f', os.O_WRONLY | os.O_CREAT); ` +
+      `[os.pwrite(fd, b'x' * 100, 0) for _ in range(${n})]"`;
+    const cli = spawnCli([
+      "trace",
+      "--backend",
+      backend,
+      "--json",
+      `${dir.path}/run.json`,
+      "--",
+      "sh",
+      "-c",
+      `${py(300)}; ${py(200)}; true`,
+    ]);
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    const run = readRun(`${dir.path}/run.json`);
+    assertEquals(run.syscalls.pwrite64?.count, 500, `${backend}: both children's pwrite64 calls`);
+    assertEquals(run.syscalls.pwrite64?.bytes, 50_000, backend);
+    assertEquals(run.meta.lost_events, 0, backend);
+    assertEquals(leftovers(cli.child.pid), [], backend);
+  }
+});

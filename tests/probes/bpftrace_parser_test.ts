@@ -72,3 +72,13 @@ Deno.test("program filter widens to every PID given", () => {
   }
   assert(threw, "PID 0 refused");
 });
+
+Deno.test("programFor with followChildren seeds a PID map, grows it on fork, and clears it at END", () => {
+  const src = "tracepoint:x:y\n/pid == $1/\n{ @a = count(); }\n\nEND\n{\n  clear(@start);\n}\n";
+  const p = programFor(src, [7, 9], { followChildren: true });
+  assert(p.includes("@ioscope_pid[7] = 1;") && p.includes("@ioscope_pid[9] = 1;"), p);
+  assert(p.includes("tracepoint:sched:sched_process_fork\n/@ioscope_pid[pid]/"), p);
+  assert(p.includes("/@ioscope_pid[pid]/\n{ @a = count(); }"), p);
+  assert(!p.includes("pid == $1"), p);
+  assert(p.includes("END\n{\n  clear(@ioscope_pid);\n  clear(@start);"), p);
+});
