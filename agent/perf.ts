@@ -276,7 +276,15 @@ export async function startPerf(
         const result: PerfResult = { unsupported: [], dtlbLoadMisses: null, itlbLoadMisses: null };
         try {
           if (stat) Object.assign(result, countersResult(stat.stderr(), hasCpuPmu()));
-          if (record && dir) result.flamegraph = await foldRecording(perf, `${dir}/perf.data`);
+          if (record && dir) {
+            // A recording perf could not finish costs the flame graph, not the trace.
+            try {
+              result.flamegraph = await foldRecording(perf, `${dir}/perf.data`);
+            } catch (e: unknown) {
+              if (!(e instanceof RunError)) throw e;
+              result.unsupported.push({ metric: "flamegraph", reason: e.message });
+            }
+          }
         } finally {
           if (dir) Deno.removeSync(dir, { recursive: true });
         }
