@@ -74,7 +74,12 @@ export function servingVerdict(serve: BenchReport): string[] {
   if (read === undefined) return [];
   const cheaper = zc.filter(([, c]) => c !== undefined && c < read * 0.95);
   if (cheaper.length === zc.length) {
-    return [`sendfile and splice spend less CPU per GiB than read+write (${f(read, 3)} s/GiB).`];
+    return [
+      `sendfile and splice spend less CPU per GiB than read+write (${f(read, 3)} s/GiB). ` +
+      "On this shared 2-CPU VM these figures move by a quarter or more from one run of the bench " +
+      "to the next, and in some runs read+write comes out level with them: compare paths within " +
+      "one run, and repeat (`--repeat`).",
+    ];
   }
   return [
     `On this host the zero-copy paths do not spend measurably less CPU per GiB than read+write ` +
