@@ -8,6 +8,7 @@
 
 import { CHART_JS_VERSION, chartJsSource } from "./chartjs.ts";
 import { clientMain } from "./client.js";
+import { clientFormat } from "./client_format.js";
 import { type Html, htmlPage, markup } from "./html.ts";
 import type { Marker } from "./histogram.ts";
 import { REPORT_CSS } from "./styles.ts";
@@ -198,7 +199,11 @@ export function page(
     body,
     css: REPORT_CSS,
     data,
-    scripts: [chartJs ?? chartJsSource(), `(${clientMain.toString()})();`],
+    scripts: [
+      chartJs ?? chartJsSource(),
+      `(${clientFormat.toString()})();`,
+      `(${clientMain.toString()})();`,
+    ],
   });
 }
 

@@ -12,6 +12,7 @@ import { formatBytes, formatCount, formatNs, formatPercent } from "./format.ts";
 import { type Html, htmlPage, markup } from "./html.ts";
 import { REPORT_CSS } from "./styles.ts";
 import { trendClient } from "./trend_client.js";
+import { clientFormat } from "./client_format.js";
 import type { MetricTrend, TargetTrend, TrendSummary, TrendUnit, Verdict } from "./trend.ts";
 
 /** Options of {@linkcode renderTrendHtml}. */
@@ -292,6 +293,10 @@ ${summary.targets.map((t, i) => targetSection(t, charts[i] ?? []))}
     body,
     css: REPORT_CSS + TREND_CSS,
     data: { kind: "trend", charts: charts.flat() },
-    scripts: [chartJs ?? chartJsSource(), `(${trendClient.toString()})();`],
+    scripts: [
+      chartJs ?? chartJsSource(),
+      `(${clientFormat.toString()})();`,
+      `(${trendClient.toString()})();`,
+    ],
   });
 }

@@ -3,29 +3,11 @@
 // fio runs its job in a thread (--thread) after a start delay, so the trace
 // of its PID covers every one of its reads; the trace ends when fio exits.
 import { assert, assertEquals, assertWithin } from "../assert.ts";
-import { leftovers, spawnCli } from "../helpers.ts";
+import { diskDir, type FioRead, traceFio } from "../fio.ts";
 import type { RunDocument } from "../../agent/schema.ts";
 
-interface FioRead {
-  total_ios: number;
-  iops: number;
-  runtime: number;
-  clat_ns: { percentile: Record<string, number> };
-}
-
-/** A directory on a disk filesystem (O_DIRECT needs one: tmpfs refuses it). */
-function diskDir(): { path: string } & AsyncDisposable {
-  const path = Deno.makeTempDirSync({ dir: "/var/tmp", prefix: "ioscope-test-" });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
-    },
-  };
-}
-
 /** fio psync randread 4k at 3000 IOPS for 3 s, traced by each backend given, all at once. */
-async function traceFio(
+async function tracePsync(
   dir: string,
   backends: ("bpftrace" | "ftrace")[],
   options: { direct: boolean; startDelayS: number },
@@ -33,8 +15,10 @@ async function traceFio(
   const file = `${dir}/fio.dat`;
   // Lay the file out; without O_DIRECT it then stays in the page cache.
   Deno.writeFileSync(file, new Uint8Array(64 << 20).fill(1));
-  const fio = new Deno.Command("fio", {
-    args: [
+  return await traceFio(
+    dir,
+    [
+      "fio",
       "--name=psync",
       `--filename=${file}`,
       "--size=64M",
@@ -50,38 +34,9 @@ async function traceFio(
       "--output-format=json",
       `--output=${dir}/fio.json`,
     ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const started = performance.now();
-  const clis = backends.map((backend) => ({
-    backend,
-    cli: spawnCli([
-      "trace",
-      "--pid",
-      String(fio.pid),
-      "--backend",
-      backend,
-      "--json",
-      `${dir}/${backend}.json`,
-    ]),
-  }));
-  for (const { cli } of clis) await cli.waitForStderr("Tracing pid", 30_000);
-  const attachedS = (performance.now() - started) / 1000;
-  const out = await fio.output();
-  assert(out.success, `fio failed: ${new TextDecoder().decode(out.stderr)}`);
-  assert(
-    attachedS < options.startDelayS - 0.2,
-    `attaching took ${attachedS.toFixed(1)} s; fio started at ${options.startDelayS} s`,
+    backends,
+    options.startDelayS,
   );
-  const runs = new Map<string, RunDocument>();
-  for (const { backend, cli } of clis) {
-    const result = await cli.done;
-    assertEquals(result.code, 0, `${backend}: ${result.stderr}`);
-    assertEquals(leftovers(cli.child.pid), [], backend);
-    runs.set(backend, JSON.parse(Deno.readTextFileSync(`${dir}/${backend}.json`)));
-  }
-  return { fio: JSON.parse(Deno.readTextFileSync(`${dir}/fio.json`)).jobs[0].read, runs };
 }
 
 function pread64(run: RunDocument | undefined, backend: string) {
@@ -94,7 +49,7 @@ function pread64(run: RunDocument | undefined, backend: string) {
 
 Deno.test("ftrace, fio psync O_DIRECT at 3000 IOPS: pread64 count + lost within 5% of fio's, P50/P99 within 20% of its clat", async () => {
   await using dir = diskDir();
-  const { fio, runs } = await traceFio(dir.path, ["ftrace"], { direct: true, startDelayS: 1.5 });
+  const { fio, runs } = await tracePsync(dir.path, ["ftrace"], { direct: true, startDelayS: 1.5 });
   const { s, lost } = pread64(runs.get("ftrace"), "ftrace");
   assertWithin(s.count + lost, fio.total_ios, 0.05, "pread64 count + lost events vs fio total_ios");
   assertWithin(s.count / (fio.runtime / 1000), fio.iops, 0.05, "pread64 rate vs fio IOPS");
@@ -105,7 +60,7 @@ Deno.test("ftrace, fio psync O_DIRECT at 3000 IOPS: pread64 count + lost within 
 
 Deno.test("ftrace, fio psync page-cached at 3000 IOPS: count + lost within 5% of fio's, percentiles never above its clat", async () => {
   await using dir = diskDir();
-  const { fio, runs } = await traceFio(dir.path, ["ftrace"], { direct: false, startDelayS: 1.5 });
+  const { fio, runs } = await tracePsync(dir.path, ["ftrace"], { direct: false, startDelayS: 1.5 });
   const { s, lost } = pread64(runs.get("ftrace"), "ftrace");
   assertWithin(s.count + lost, fio.total_ios, 0.05, "pread64 count + lost events vs fio total_ios");
   assertEquals(lost, 0, "the reader kept up");
@@ -126,7 +81,7 @@ Deno.test("ftrace, fio psync page-cached at 3000 IOPS: count + lost within 5% of
 
 Deno.test("bpftrace and ftrace tracing one fio psync run at once agree on pread64", async () => {
   await using dir = diskDir();
-  const { fio, runs } = await traceFio(dir.path, ["bpftrace", "ftrace"], {
+  const { fio, runs } = await tracePsync(dir.path, ["bpftrace", "ftrace"], {
     direct: false,
     startDelayS: 3.5,
   });

@@ -13,19 +13,8 @@
 // time a posted CQE waits while fio finishes submitting the next requests.
 import * as fs from "node:fs";
 import { assert, assertEquals, assertWithin } from "../assert.ts";
-import { leftovers, spawnCli } from "../helpers.ts";
+import { diskDir, type FioRead, traceFio } from "../fio.ts";
 import type { IoUringOpStats, RunDocument } from "../../agent/schema.ts";
-
-/** A directory on a disk filesystem (O_DIRECT needs one: tmpfs refuses it). */
-function diskDir(): { path: string } & AsyncDisposable {
-  const path = Deno.makeTempDirSync({ dir: "/var/tmp", prefix: "ioscope-test-" });
-  return {
-    path,
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(path, { recursive: true }).catch(() => {});
-    },
-  };
-}
 
 /** Fails, saying so, when the filesystem refuses O_DIRECT. */
 function assertDirectIo(file: string): void {
@@ -41,14 +30,6 @@ function assertDirectIo(file: string): void {
   }
 }
 
-interface FioRead {
-  total_ios: number;
-  iops: number;
-  runtime: number;
-  clat_ns: { percentile: Record<string, number> };
-  lat_ns: { percentile: Record<string, number> };
-}
-
 const p = (fio: FioRead, which: "clat_ns" | "lat_ns", q: "50" | "99") =>
   fio[which].percentile[`${q}.000000`] ?? 0;
 
@@ -62,8 +43,10 @@ async function traceFioUring(
   Deno.writeFileSync(file, new Uint8Array(64 << 20).fill(1));
   assertDirectIo(file);
   // At nice -20 fio is rarely kept off a CPU by other work on a busy host.
-  const fio = new Deno.Command("nice", {
-    args: [
+  return await traceFio(
+    dir,
+    [
+      "nice",
       "-n",
       "-20",
       "fio",
@@ -83,38 +66,9 @@ async function traceFioUring(
       "--output-format=json",
       `--output=${dir}/fio.json`,
     ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const started = performance.now();
-  const clis = backends.map((backend) => ({
-    backend,
-    cli: spawnCli([
-      "trace",
-      "--pid",
-      String(fio.pid),
-      "--backend",
-      backend,
-      "--json",
-      `${dir}/${backend}.json`,
-    ]),
-  }));
-  for (const { cli } of clis) await cli.waitForStderr("Tracing pid", 30_000);
-  const attachedS = (performance.now() - started) / 1000;
-  const out = await fio.output();
-  assert(out.success, `fio failed: ${new TextDecoder().decode(out.stderr)}`);
-  assert(
-    attachedS < options.startDelayS - 0.2,
-    `attaching took ${attachedS.toFixed(1)} s; fio started at ${options.startDelayS} s`,
+    backends,
+    options.startDelayS,
   );
-  const runs = new Map<string, RunDocument>();
-  for (const { backend, cli } of clis) {
-    const result = await cli.done;
-    assertEquals(result.code, 0, `${backend}: ${result.stderr}`);
-    assertEquals(leftovers(cli.child.pid), [], backend);
-    runs.set(backend, JSON.parse(Deno.readTextFileSync(`${dir}/${backend}.json`)));
-  }
-  return { fio: JSON.parse(Deno.readTextFileSync(`${dir}/fio.json`)).jobs[0].read, runs };
 }
 
 function readOp(

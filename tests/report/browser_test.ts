@@ -147,7 +147,7 @@ Deno.test("hostile names in a document show as text and nothing injected runs", 
   await using browser = await launchBrowser();
   const { page, log } = await browser.open(path);
   assertQuiet(log);
-  assertEquals(await injection(page), { scripts: 3, loaders: [], handlers: [] });
+  assertEquals(await injection(page), { scripts: 4, loaders: [], handlers: [] });
   assertEquals(await page.locator("#cmdline").textContent(), HOSTILE.cmdline);
   assert((await page.locator("h1").textContent())?.includes(HOSTILE.comm), "comm as text");
   assertEquals(await page.title(), `ioscope: ${HOSTILE.comm} (pid ${hostileRun().meta.pid})`);
@@ -159,7 +159,7 @@ Deno.test("hostile names in a document show as text and nothing injected runs", 
   const frame = await page.locator("#flame g.frame title", { hasText: "alert(8)" }).count();
   assertEquals(frame, 1, "a hostile frame name is a title's text");
   await page.locator("#flame g.frame", { hasText: "<svg onload" }).first().click();
-  assertEquals(await injection(page), { scripts: 3, loaders: [], handlers: [] });
+  assertEquals(await injection(page), { scripts: 4, loaders: [], handlers: [] });
   assertEquals(log.dialogs, []);
   await page.close();
 });

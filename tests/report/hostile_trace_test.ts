@@ -61,7 +61,7 @@ Deno.test("a traced process named with injection strings shows them as text and 
     Deno.writeTextFileSync(reportPath, renderRunHtml(run));
     await using browser = await launchBrowser();
     const { page, log } = await browser.open(reportPath);
-    assertEquals(await injection(page), { scripts: 3, loaders: [], handlers: [] });
+    assertEquals(await injection(page), { scripts: 4, loaders: [], handlers: [] });
     assertEquals(await page.locator("#cmdline").textContent(), run.meta.cmdline);
     assert((await page.locator("h1").textContent())?.includes(NAME), "name shown as text");
     assertEquals(log, {

@@ -71,7 +71,7 @@ Deno.test("a run report inlines chart.js and allows only its own scripts and sty
   const page = renderRunHtml(demoRun());
   const p = parse(page);
   assert(page.startsWith("<!doctype html>"));
-  assertEquals(p.scripts.length, 3, "data, chart.js, page script");
+  assertEquals(p.scripts.length, 4, "data, chart.js, number formats, page script");
   assertEquals(p.scripts[0]?.attrs, ' type="application/json" id="ioscope-data"');
   assertEquals(p.scripts[1]?.text, chartJsSource());
   assert(p.scripts[1]?.text.includes(`Chart.js v${CHART_JS_VERSION}`), "pinned chart.js inlined");
@@ -79,7 +79,10 @@ Deno.test("a run report inlines chart.js and allows only its own scripts and sty
     p.csp.split(";").map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]),
   );
   assertEquals(directives["default-src"], ["'none'"]);
-  assertEquals(directives["script-src"], [sha(p.scripts[1]!.text), sha(p.scripts[2]!.text)]);
+  assertEquals(
+    directives["script-src"],
+    [sha(p.scripts[1]!.text), sha(p.scripts[2]!.text), sha(p.scripts[3]!.text)],
+  );
   assertEquals(directives["style-src"], [sha(p.styles[0] ?? "")]);
   assertEquals(directives["base-uri"], ["'none'"]);
   assert(!p.csp.includes("unsafe"), `no unsafe-inline or unsafe-eval: ${p.csp}`);
@@ -106,8 +109,8 @@ Deno.test("rendering is a pure function of the document", () => {
 Deno.test("hostile text from the traced process appears only escaped", () => {
   const page = renderRunHtml(hostileRun());
   const { markup, scripts } = parse(page);
-  assertEquals(scripts.length, 3, "no script element was injected");
-  assertEquals((page.match(/<\/script/gi) ?? []).length, 3, "no early end of a script element");
+  assertEquals(scripts.length, 4, "no script element was injected");
+  assertEquals((page.match(/<\/script/gi) ?? []).length, 4, "no early end of a script element");
   for (
     const bad of ["<img", "<svg", "<iframe", "<b ", "<!--", "</style><script"]
   ) {
@@ -125,7 +128,7 @@ Deno.test("hostile text from the traced process appears only escaped", () => {
 Deno.test("hostile path names and host facts in a bench document appear only escaped", () => {
   const page = renderBenchHtml(hostileBench());
   const { markup, scripts } = parse(page);
-  assertEquals(scripts.length, 3);
+  assertEquals(scripts.length, 4);
   assert(!markup.includes("<img") && !markup.includes("<svg"), "no injected elements");
   assert(markup.includes("&lt;img src=x onerror=alert(4)&gt;"), "path name shown as text");
 });
