@@ -117,6 +117,26 @@ function shortFile(spec: PathSpec, at: number): Error {
   );
 }
 
+/**
+ * Reads one block of `want` bytes at file offset `off`, calling `call(got)`
+ * (which reads the rest from `off + got`) until the block is whole.
+ * @returns the calls made
+ */
+function readBlock(
+  spec: PathSpec,
+  off: number,
+  want: number,
+  call: (got: number) => number,
+): number {
+  let calls = 0;
+  for (let got = 0; got < want; calls++) {
+    const n = call(got);
+    if (n === 0) throw shortFile(spec, off + got);
+    got += n;
+  }
+  return calls;
+}
+
 /** A stack of things to close, closed in reverse. */
 class Holder implements Disposable {
   #items: Disposable[] = [];
@@ -231,14 +251,12 @@ function prepareScan(spec: PathSpec, file: Fd, h: Holder): Prepared {
           for (let off = 0, i = 0; off < size; off += bs, i++) {
             const want = Math.min(bs, size - off);
             const t0 = performance.now();
-            let got = pread(fd, buf.pointer, want, off);
-            calls++;
-            while (got < want) {
-              const n = pread(fd, buf.address + got, want - got, off + got);
-              calls++;
-              if (n === 0) throw shortFile(spec, off + got);
-              got += n;
-            }
+            calls += readBlock(
+              spec,
+              off,
+              want,
+              (got) => pread(fd, buf.address + got, want - got, off + got),
+            );
             log?.add(performance.now() - t0);
             seen?.(i, view.subarray(0, want));
           }
@@ -258,14 +276,12 @@ function prepareScan(spec: PathSpec, file: Fd, h: Holder): Prepared {
           for (let off = 0, i = 0; off < size; off += bs, i++) {
             const want = Math.min(bs, size - off);
             const t0 = performance.now();
-            let got = preadv(fd, want === bs ? full : split(scratch, buf.address, want), off);
-            calls++;
-            while (got < want) {
-              const n = preadv(fd, split(scratch, buf.address + got, want - got), off + got);
-              calls++;
-              if (n === 0) throw shortFile(spec, off + got);
-              got += n;
-            }
+            calls += readBlock(spec, off, want, (got) =>
+              preadv(
+                fd,
+                got === 0 && want === bs ? full : split(scratch, buf.address + got, want - got),
+                off + got,
+              ));
             log?.add(performance.now() - t0);
             seen?.(i, view.subarray(0, want));
           }
