@@ -87,7 +87,7 @@ function readOp(
   return { op, lost: run.meta.lost_events };
 }
 
-Deno.test("fio io_uring iodepth 4, bpftrace and ftrace at once: every READ counted, rate within 5% of fio's IOPS, latencies inside fio's, backends agree", async () => {
+Deno.test("fio io_uring iodepth 4, bpftrace and ftrace at once: every READ counted, rate within 5% of fio's IOPS, P50 within 15% of fio's clat, backends agree", async () => {
   await using dir = diskDir();
   const { fio, runs } = await traceFioUring(dir.path, ["bpftrace", "ftrace"], {
     iodepth: 4,
@@ -111,11 +111,11 @@ Deno.test("fio io_uring iodepth 4, bpftrace and ftrace at once: every READ count
         ours <= p(fio, "lat_ns", q) * 1.07,
         `${backend}: P${q} ${ours} ns above fio's lat ${p(fio, "lat_ns", q)} ns`,
       );
-      assert(
-        ours >= p(fio, "clat_ns", q) * 0.5,
-        `${backend}: P${q} ${ours} ns far below fio's clat ${p(fio, "clat_ns", q)} ns`,
-      );
     }
+    // Against fio's clat: P50 within 15%; P99 measured 0.87-0.93 of it in 7 runs
+    // here (the CQE waits while fio submits), so the test allows 20%.
+    assertWithin(op.p50_ns, p(fio, "clat_ns", "50"), 0.15, `${backend}: READ P50 vs fio clat P50`);
+    assertWithin(op.p99_ns, p(fio, "clat_ns", "99"), 0.20, `${backend}: READ P99 vs fio clat P99`);
   }
   const b = ops.get("bpftrace");
   const f = ops.get("ftrace");
