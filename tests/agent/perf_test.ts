@@ -73,7 +73,9 @@ Deno.test("--perf counts the target's faults and switches; counters the host lac
   assert(perf, "run.perf present");
   const faults = perf.page_faults ?? 0;
   assert(faults > 10_000, `page faults ${faults}: ~2000 per round for ~2 s`);
-  assertEquals(perf.minor_faults, faults - (perf.major_faults ?? 0), "minor + major = all");
+  // Three counters, enabled and read one after another: a fault may fall between.
+  const split = (perf.minor_faults ?? 0) + (perf.major_faults ?? 0);
+  assert(Math.abs(split - faults) <= 3, `minor + major ${split} vs all ${faults}`);
   assert(
     typeof perf.context_switches === "number" && perf.context_switches > 10,
     "switches counted (it sleeps)",
