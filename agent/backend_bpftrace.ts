@@ -50,9 +50,11 @@ export function bpftraceProgram(pids: number[], followChildren = false): string 
   }
   // bpftrace prints "attached_probes" before it attaches, and BEGIN runs before
   // the other probes attach; but it attaches in program order, so when this
-  // last probe fires on one of the agent's own syscalls, every probe is live.
+  // last probe fires on the agent's own getppid() (it calls it until then),
+  // every probe is live. A syscall no one else makes: a probe on every
+  // syscall exit would cost every process on the host for the whole trace.
   const sentinel = `
-tracepoint:raw_syscalls:sys_exit
+tracepoint:syscalls:sys_exit_getppid
 /pid == ${Deno.pid} && @ioscope_ready == 0/
 {
   @ioscope_ready = 1;
@@ -119,6 +121,12 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
       : `bpftrace ended by itself (status ${status.code}): ${errors[0] ?? "no message"}`
   );
 
+  // The sentinel's trigger: one getppid() every 10 ms until it has fired.
+  const poke = setInterval(() => {
+    if (isAttached) clearInterval(poke);
+    else void Deno.ppid;
+  }, 10);
+  attached.finally(() => clearInterval(poke)).catch(() => {});
   const timer = setTimeout(() => {
     if (!isAttached) {
       rejectAttached(new RunError(`bpftrace did not attach within ${ATTACH_TIMEOUT_MS / 1000} s`));
