@@ -482,52 +482,21 @@ function memorySection(doc: RunDocument, charts: ChartSpec[]): Html {
   const itlb = doc.tlb?.itlb_load_misses;
   const minor = f?.minor;
   const major = f?.major;
+  /** A counter's card: its total and rate, or why it was not measured. */
+  const counter = (title: string, v: unknown, ...unsupported: string[]) =>
+    typeof v === "number"
+      ? card(title, formatCount(v), rate(v, seconds, formatCount))
+      : card(title, "n/a", notSupported(doc, ...unsupported));
   const cards = markup`<div class="cards">
 ${card("page faults", formatCount(num(f?.total)), rate(num(f?.total), seconds, formatCount))}
+${counter("minor faults", minor, "faults.minor")}
+${counter("major faults", major, "faults.major")}
+${counter("TLB flushes", flushes, "tlb.flushes")}
+${counter("dTLB load misses", dtlb, "tlb.dtlb_load_misses", "dTLB-load-misses")}
 ${
-    card(
-      "minor faults",
-      typeof minor === "number" ? formatCount(minor) : "n/a",
-      typeof minor === "number"
-        ? rate(minor, seconds, formatCount)
-        : notSupported(doc, "faults.minor"),
-    )
-  }
-${
-    card(
-      "major faults",
-      typeof major === "number" ? formatCount(major) : "n/a",
-      typeof major === "number"
-        ? rate(major, seconds, formatCount)
-        : notSupported(doc, "faults.major"),
-    )
-  }
-${
-    card(
-      "TLB flushes",
-      typeof flushes === "number" ? formatCount(flushes) : "n/a",
-      typeof flushes === "number"
-        ? rate(flushes, seconds, formatCount)
-        : notSupported(doc, "tlb.flushes"),
-    )
-  }
-${
-    card(
-      "dTLB load misses",
-      typeof dtlb === "number" ? formatCount(dtlb) : "n/a",
-      typeof dtlb === "number"
-        ? rate(dtlb, seconds, formatCount)
-        : notSupported(doc, "tlb.dtlb_load_misses", "dTLB-load-misses"),
-    )
-  }
-${
-    itlb === undefined ? false : card(
-      "iTLB load misses",
-      typeof itlb === "number" ? formatCount(itlb) : "n/a",
-      typeof itlb === "number"
-        ? rate(itlb, seconds, formatCount)
-        : notSupported(doc, "tlb.itlb_load_misses", "iTLB-load-misses"),
-    )
+    itlb === undefined
+      ? false
+      : counter("iTLB load misses", itlb, "tlb.itlb_load_misses", "iTLB-load-misses")
   }
 </div>`;
   return markup`<section id="memory"><h2>Page faults, TLB and scheduling</h2>${cards}
