@@ -45,6 +45,26 @@ const HW = [
   "instructions",
 ];
 
+/** `trace --pid PID --duration 2s FLAG --json`, after the target has run a moment; leaves nothing. */
+async function traceFor2s(pid: number, flag: string, dir: string): Promise<RunDocument> {
+  await new Promise((r) => setTimeout(r, 300));
+  const cli = spawnCli([
+    "trace",
+    "--pid",
+    String(pid),
+    "--duration",
+    "2s",
+    flag,
+    "--json",
+    `${dir}/r.json`,
+  ]);
+  const result = await cli.done;
+  assertEquals(result.code, 0, result.stderr);
+  // perf and bpftrace reaped, nothing left in tracefs.
+  assertEquals(leftovers(cli.child.pid), []);
+  return JSON.parse(Deno.readTextFileSync(`${dir}/r.json`));
+}
+
 Deno.test("--perf counts the target's faults and switches; counters the host lacks are null with a reason, never 0", async () => {
   await using dir = tmpDir();
   // Maps and touches 2000 fresh pages a round: about 2000 minor faults each.
@@ -55,20 +75,7 @@ Deno.test("--perf counts the target's faults and switches; counters the host lac
     "  for i in range(0, 2000*4096, 4096): m[i]=1",
     "  m.close(); time.sleep(0.05)",
   ].join("\n"));
-  await new Promise((r) => setTimeout(r, 300));
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(target.pid),
-    "--duration",
-    "2s",
-    "--perf",
-    "--json",
-    `${dir.path}/r.json`,
-  ]);
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+  const run = await traceFor2s(target.pid, "--perf", dir.path);
   const perf = run.perf;
   assert(perf, "run.perf present");
   const faults = perf.page_faults ?? 0;
@@ -105,7 +112,6 @@ Deno.test("--perf counts the target's faults and switches; counters the host lac
     );
   }
   assertEquals(perfFor(target.pid), []);
-  assertEquals(leftovers(cli.child.pid), []);
 });
 
 Deno.test("--flamegraph of a process that reads a cached file shows the kernel's read path", async () => {
@@ -118,20 +124,7 @@ Deno.test("--flamegraph of a process that reads a cached file shows the kernel's
     "while True:",
     "  os.read(fd, 1<<20) or os.lseek(fd, 0, 0)",
   ].join("\n"));
-  await new Promise((r) => setTimeout(r, 300));
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(target.pid),
-    "--duration",
-    "2s",
-    "--flamegraph",
-    "--json",
-    `${dir.path}/r.json`,
-  ]);
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/r.json`));
+  const run = await traceFor2s(target.pid, "--flamegraph", dir.path);
   const fg = run.flamegraph;
   assert(fg, "run.flamegraph present");
   // 99 Hz for ~2 s on a CPU-bound target (less when the host is busy).
@@ -151,5 +144,4 @@ Deno.test("--flamegraph of a process that reads a cached file shows the kernel's
     "the page cache copy is seen",
   );
   assertEquals(perfFor(target.pid), []);
-  assertEquals(leftovers(cli.child.pid), []);
 });
