@@ -118,23 +118,32 @@ function shortFile(spec: PathSpec, at: number): Error {
 }
 
 /**
- * Reads one block of `want` bytes at file offset `off`, calling `call(got)`
- * (which reads the rest from `off + got`) until the block is whole.
- * @returns the calls made
+ * Reads the whole file into one block buffer, block by block, timing each
+ * block: `readAt(off, got, want)` reads the rest of the block at `off` from
+ * `off + got` into the buffer at `got`, and is called until the block is whole.
+ * @returns the bytes and the calls made
  */
-function readBlock(
+function scanBlocks(
   spec: PathSpec,
-  off: number,
-  want: number,
-  call: (got: number) => number,
-): number {
+  view: Uint8Array,
+  seen: BlockSeen | undefined,
+  log: LatencyLog | undefined,
+  readAt: (off: number, got: number, want: number) => number,
+): PathCounters {
+  const { fileSize: size, blockSize: bs } = spec;
   let calls = 0;
-  for (let got = 0; got < want; calls++) {
-    const n = call(got);
-    if (n === 0) throw shortFile(spec, off + got);
-    got += n;
+  for (let off = 0, i = 0; off < size; off += bs, i++) {
+    const want = Math.min(bs, size - off);
+    const t0 = performance.now();
+    for (let got = 0; got < want; calls++) {
+      const n = readAt(off, got, want);
+      if (n === 0) throw shortFile(spec, off + got);
+      got += n;
+    }
+    log?.add(performance.now() - t0);
+    seen?.(i, view.subarray(0, want));
   }
-  return calls;
+  return { bytes: size, calls };
 }
 
 /** A stack of things to close, closed in reverse. */
@@ -245,23 +254,14 @@ function prepareScan(spec: PathSpec, file: Fd, h: Holder): Prepared {
       const buf = h.hold(allocPages(bs));
       return {
         op: "pread64",
-        run(seen, log) {
-          const view = buf.bytes();
-          let calls = 0;
-          for (let off = 0, i = 0; off < size; off += bs, i++) {
-            const want = Math.min(bs, size - off);
-            const t0 = performance.now();
-            calls += readBlock(
-              spec,
-              off,
-              want,
-              (got) => pread(fd, buf.address + got, want - got, off + got),
-            );
-            log?.add(performance.now() - t0);
-            seen?.(i, view.subarray(0, want));
-          }
-          return { bytes: size, calls };
-        },
+        run: (seen, log) =>
+          scanBlocks(
+            spec,
+            buf.bytes(),
+            seen,
+            log,
+            (off, got, want) => pread(fd, buf.address + got, want - got, off + got),
+          ),
       };
     }
     case "readv": {
@@ -270,23 +270,13 @@ function prepareScan(spec: PathSpec, file: Fd, h: Holder): Prepared {
       const scratch = iovecs(spec, buf.address, bs);
       return {
         op: "preadv",
-        run(seen, log) {
-          const view = buf.bytes();
-          let calls = 0;
-          for (let off = 0, i = 0; off < size; off += bs, i++) {
-            const want = Math.min(bs, size - off);
-            const t0 = performance.now();
-            calls += readBlock(spec, off, want, (got) =>
-              preadv(
-                fd,
-                got === 0 && want === bs ? full : split(scratch, buf.address + got, want - got),
-                off + got,
-              ));
-            log?.add(performance.now() - t0);
-            seen?.(i, view.subarray(0, want));
-          }
-          return { bytes: size, calls };
-        },
+        run: (seen, log) =>
+          scanBlocks(spec, buf.bytes(), seen, log, (off, got, want) =>
+            preadv(
+              fd,
+              got === 0 && want === bs ? full : split(scratch, buf.address + got, want - got),
+              off + got,
+            )),
       };
     }
     case "mmap": {
