@@ -140,6 +140,15 @@ export interface FtraceAggregatorOptions {
   followChildren?: boolean;
 }
 
+/** Counts one call or request of `d` ns into an op's totals and histogram. */
+function addLatency(op: OpTotals, d: number): void {
+  op.count++;
+  op.total_ns += d;
+  if (d > op.max_ns) op.max_ns = d;
+  const b = bucketIndex(d);
+  op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+}
+
 /**
  * Accumulates decoded trace records into a cumulative Snapshot.
  *
@@ -235,12 +244,7 @@ export class FtraceAggregator {
         if (this.#startId.get(pid) !== id || ts < start) return;
         const ret = i64(view, at + o.exitRet);
         const op = this.#syscall(id);
-        const d = ts - start;
-        op.count++;
-        op.total_ns += d;
-        if (d > op.max_ns) op.max_ns = d;
-        const b = bucketIndex(d);
-        op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+        addLatency(op, ts - start);
         if (NOT_BYTES.has(id)) {
           if (ret < 0 && ret > -4096) op.errors++;
         } else if (ret < 0) {
@@ -315,12 +319,7 @@ export class FtraceAggregator {
         if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start) return;
         const res = view.getInt32(at + o.cmpRes, true);
         const op = this.#uring(opcode);
-        const d = ts - start;
-        op.count++;
-        op.total_ns += d;
-        if (d > op.max_ns) op.max_ns = d;
-        const b = bucketIndex(d);
-        op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+        addLatency(op, ts - start);
         if (res < 0) op.errors++;
         else if (IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
         return;
