@@ -65,7 +65,10 @@ Deno.test("lower-is-worse metrics and improvements", () => {
 });
 
 Deno.test("a clearly slower latest run is flagged, with baseline, latest and change", () => {
-  const s = analyzeTrends(inputs([runOn(0), runOn(1, 1.05), runOn(2, 0.97), runOn(3, 8)]));
+  // Five baseline runs: enough to judge a P99.9 too.
+  const s = analyzeTrends(
+    inputs([runOn(0), runOn(1, 1.05), runOn(2, 0.97), runOn(3, 1.02), runOn(4), runOn(5, 8)]),
+  );
   const metrics = s.regressions.map((r) => r.metric).sort();
   assertEquals(metrics, [
     "syscalls.pread64.p50_ns",
@@ -77,7 +80,17 @@ Deno.test("a clearly slower latest run is flagged, with baseline, latest and cha
   assertEquals(p99.latest, Math.round(BASE.syscalls.pread64!.p99_ns * 8));
   assert(Math.abs(p99.change - 7) < 0.01, `change ${p99.change}`);
   assertEquals(p99.target, targetName(BASE.meta));
-  assertEquals(p99.run, "run-3.json");
+  assertEquals(p99.run, "run-5.json");
+});
+
+Deno.test("a P99.9 is shown but not judged until there are 5 baseline runs", () => {
+  const s = analyzeTrends(inputs([runOn(0), runOn(1, 1.05), runOn(2, 0.97), runOn(3, 8)]));
+  const metrics = s.regressions.map((r) => r.metric).sort();
+  assertEquals(metrics, ["syscalls.pread64.p50_ns", "syscalls.pread64.p99_ns"]);
+  const p999 = s.targets[0]!.metrics.find((m) => m.metric === "syscalls.pread64.p999_ns")!;
+  assertEquals(p999.verdict, "not-judged");
+  assert(p999.reason.includes("5 baseline runs"), p999.reason);
+  assertEquals(p999.values.length, 4, "still charted");
 });
 
 Deno.test("a percentile with too few calls above it is shown but not judged", () => {
