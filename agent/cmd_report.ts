@@ -40,7 +40,7 @@ A metric of the latest run is a regression when it is worse than the
 baseline median by more than the threshold, by more than the baseline runs'
 own spread allows (a 99% prediction interval), by more than its sampling
 noise in one run, and worse than every baseline run. Latencies are compared
-after adding 3 us (10 us for P99 and P99.9): calls of a microsecond or two
+after adding 3 us (20 us for P99 and P99.9): calls of a microsecond or two
 are that noisy on a VM. A P99.9 is judged only with 5 or more baseline runs.
 With fewer than 3 baseline runs only a 2x change counts.
 
