@@ -7,8 +7,10 @@
 
 import {
   cloneSnapshot,
+  emptyFdTotals,
   emptyOpTotals,
   emptySnapshot,
+  type FdTotals,
   ioUringOpName,
   type OpTotals,
   type Snapshot,
@@ -24,7 +26,8 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
  * including those created later, is traced).
  * @param source the text of io_syscalls.bt
  * @param pids the thread group ids to trace
- * @param options followChildren: also every process they fork, and its children
+ * @param options followChildren: also every process they fork, and its children;
+ *   agentWindow: counting starts closed (`@ioscope_window = 0`), for the agent to open
  * @returns the program text
  * @example
  * ```ts
@@ -36,35 +39,39 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
 export function programFor(
   source: string,
   pids: readonly number[],
-  options: { followChildren?: boolean } = {},
+  options: { followChildren?: boolean; agentWindow?: boolean } = {},
 ): string {
   if (pids.length === 0) throw new RangeError("At least one PID is needed");
   for (const p of pids) {
     if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
+  }
+  let text = source;
+  if (options.agentWindow) {
+    // The agent opens the window once every probe is attached, and closes it.
+    text = text.replace(/^(BEGIN\n\{\n\s*)@ioscope_window = 1;/m, "$1@ioscope_window = 0;");
   }
   if (options.followChildren) {
     // A map of traced processes, seeded with the targets and grown by every
     // fork of one of them: the predicate is a lookup instead of a compare.
     const seed = pids.map((p) => `  @ioscope_pid[${p}] = 1;`).join("\n");
     const follow = `
-BEGIN
-{
-${seed}
-}
-
 tracepoint:sched:sched_process_fork
 /@ioscope_pid[pid]/
 {
   @ioscope_pid[args->child_pid] = 1;
 }
 `;
-    return follow + source.replaceAll("pid == $1", "@ioscope_pid[pid]")
+    text = text.replaceAll("pid == $1", "@ioscope_pid[pid]")
       .replace(/^END\n\{\n/m, "END\n{\n  clear(@ioscope_pid);\n");
+    text = /^BEGIN\n\{\n/m.test(text)
+      ? text.replace(/^BEGIN\n\{\n/m, `BEGIN\n{\n${seed}\n`)
+      : `BEGIN\n{\n${seed}\n}\n${text}`;
+    return follow + text;
   }
   const filter = pids.length === 1
     ? `pid == ${pids[0]}`
     : `(${pids.map((p) => `pid == ${p}`).join(" || ")})`;
-  return source.replaceAll("pid == $1", filter);
+  return text.replaceAll("pid == $1", filter);
 }
 
 /** x86_64 syscall numbers of the traced calls, to the kernel's tracepoint names. */
@@ -182,6 +189,47 @@ export class BpftraceParser {
     return op;
   }
 
+  /** Per descriptor totals of "pid,fd,nr" keys, created on first sight. */
+  #fd(key: string): { fd: FdTotals; name: string } {
+    const [pid = 0, fd = 0, nr = 0] = key.split(",").map(Number);
+    const id = `${pid}:${fd}`;
+    let totals = this.#pending.fds.get(id);
+    if (!totals) {
+      totals = emptyFdTotals(pid, fd);
+      this.#pending.fds.set(id, totals);
+    }
+    return { fd: totals, name: syscallName(String(nr)) };
+  }
+
+  /** The per descriptor maps: each print is the whole cumulative map. */
+  #applyFdMap(mapName: string, value: unknown): void {
+    const all = [...this.#pending.fds.values()];
+    switch (mapName) {
+      case "@fd_stats":
+        for (const t of all) {
+          t.count = 0;
+          t.total_ns = 0;
+          t.calls = new Map();
+        }
+        for (const [key, s] of entries(value)) {
+          const st = s as { count: number; total: number };
+          const { fd, name } = this.#fd(key);
+          fd.count += st.count;
+          fd.total_ns += st.total;
+          fd.calls.set(name, (fd.calls.get(name) ?? 0) + st.count);
+        }
+        break;
+      case "@fd_bytes":
+        for (const t of all) t.bytes = 0;
+        for (const [key, v] of entries(value)) this.#fd(key).fd.bytes += Number(v);
+        break;
+      case "@fd_errors":
+        for (const t of all) t.errors = 0;
+        for (const [key, v] of entries(value)) this.#fd(key).fd.errors += Number(v);
+        break;
+    }
+  }
+
   /** The maps of probes/io_uring.bt, keyed by opcode number. */
   #applyUringMap(mapName: string, value: unknown): void {
     switch (mapName) {
@@ -205,27 +253,52 @@ export class BpftraceParser {
       case "@uring_async":
         for (const [k, v] of entries(value)) this.#uringOp(k).async = Number(v);
         break;
-      case "@uring_hist": {
-        const seen = new Set<string>();
+      case "@uring_hist":
+      case "@uring_ehist":
+      case "@uring_errno": {
+        const field = mapName === "@uring_hist"
+          ? "hist"
+          : mapName === "@uring_ehist"
+          ? "error_hist"
+          : "errnos";
+        for (const op of this.#pending.io_uring.values()) op[field] = new Map();
         for (const [key, v] of entries(value)) {
           const comma = key.lastIndexOf(",");
-          const opcode = key.slice(0, comma);
-          const op = this.#uringOp(opcode);
-          if (!seen.has(opcode)) {
-            op.hist = new Map();
-            seen.add(opcode);
-          }
-          op.hist.set(Number(key.slice(comma + 1)), Number(v));
+          this.#uringOp(key.slice(0, comma))[field].set(Number(key.slice(comma + 1)), Number(v));
+        }
+        break;
+      }
+      case "@uring_multishot":
+        for (const [k, v] of entries(value)) this.#uringOp(k).multishot = Number(v);
+        break;
+      case "@uring_skip":
+      case "@uring_skip_done": {
+        const into = mapName === "@uring_skip" ? this.#skipped : this.#skipDone;
+        into.clear();
+        for (const [k, v] of entries(value)) {
+          into.set(k, Number(v));
+          this.#uringOp(k);
+        }
+        for (const [k, n] of this.#skipped) {
+          this.#uringOp(k).untimed = Math.max(0, n - (this.#skipDone.get(k) ?? 0));
         }
         break;
       }
     }
   }
 
+  /** CQE_SKIP_SUCCESS requests submitted, and those that failed (posted a completion). */
+  #skipped = new Map<string, number>();
+  #skipDone = new Map<string, number>();
+
   #applyMap(data: Record<string, unknown>): void {
     for (const [mapName, value] of Object.entries(data)) {
       if (mapName.startsWith("@uring_")) {
         this.#applyUringMap(mapName, value);
+        continue;
+      }
+      if (mapName.startsWith("@fd_")) {
+        this.#applyFdMap(mapName, value);
         continue;
       }
       switch (mapName) {
@@ -246,20 +319,32 @@ export class BpftraceParser {
         case "@errors":
           for (const [probe, v] of entries(value)) this.#op(syscallName(probe)).errors = Number(v);
           break;
-        case "@hist": {
-          const seen = new Set<string>();
+        case "@hist":
+        case "@ehist":
+        case "@errno": {
+          const field = mapName === "@hist"
+            ? "hist"
+            : mapName === "@ehist"
+            ? "error_hist"
+            : "errnos";
+          for (const op of this.#pending.syscalls.values()) op[field] = new Map();
           for (const [key, v] of entries(value)) {
             const comma = key.lastIndexOf(",");
-            const name = syscallName(key.slice(0, comma));
-            const op = this.#op(name);
-            if (!seen.has(name)) {
-              op.hist = new Map();
-              seen.add(name);
-            }
-            op.hist.set(Number(key.slice(comma + 1)), Number(v));
+            this.#op(syscallName(key.slice(0, comma)))[field].set(
+              Number(key.slice(comma + 1)),
+              Number(v),
+            );
           }
           break;
         }
+        case "@restarts":
+          for (const [probe, v] of entries(value)) {
+            this.#op(syscallName(probe)).restarts = Number(v);
+          }
+          break;
+        case "@compat":
+          this.#pending.compatCalls = entries(value).reduce((s, [, v]) => s + Number(v), 0);
+          break;
         case "@faults":
           this.#pending.faults = Number(value) || 0;
           break;

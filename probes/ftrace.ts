@@ -11,12 +11,14 @@ import { cloneSnapshot, SYSCALL_NAMES_X86_64 } from "./bpftrace.ts";
 import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
 import { bucketIndex } from "./loglinear.ts";
 import {
+  emptyFdTotals,
   emptyOpTotals,
   emptySnapshot,
   IO_URING_DATA_OPS,
   IORING_CQE_F_MORE,
   IORING_CQE_F_NOTIF,
   ioUringOpName,
+  isRestartCode,
   type OpTotals,
   type Snapshot,
   TLB_FLUSH_REASONS,
@@ -35,8 +37,17 @@ export const FTRACE_EVENTS = {
   uringAsync: "io_uring:io_uring_queue_async_work",
 } as const;
 
-/** Syscall numbers whose return is not a byte count (an address, a count of SQEs, 0). */
-const NOT_BYTES = new Set([9, 11, 28, 74, 75, 426]);
+/**
+ * Syscall numbers whose return is not a byte count (an address, a count of
+ * SQEs, events or messages, 0), as in probes/io_syscalls.bt.
+ */
+const NOT_BYTES = new Set([9, 11, 26, 28, 74, 75, 208, 209, 277, 285, 299, 307, 333, 426]);
+
+/** Syscall numbers whose first argument is not a descriptor (not keyed per descriptor). */
+const NOT_FD = new Set([9, 11, 26, 28, 208, 209, 333, 426]);
+
+/** `req->flags` bit REQ_F_CQE_SKIP (= IOSQE_CQE_SKIP_SUCCESS): no completion on success. */
+const REQ_F_CQE_SKIP = 0x40;
 
 /** `clone_flags` bit: the new task is a thread of its parent's process. */
 const CLONE_THREAD = 0x10000;
@@ -102,6 +113,7 @@ function ptrKey(view: DataView, at: number): number {
 interface Offsets {
   pid: number;
   enterId: number;
+  enterArgs: number;
   exitId: number;
   exitRet: number;
   tlbReason: number;
@@ -112,6 +124,7 @@ interface Offsets {
   subCtx: number;
   subReq: number;
   subOp: number;
+  subFlags: number;
   cmpReq: number;
   cmpRes: number;
   cmpFlags: number;
@@ -138,15 +151,26 @@ export interface FtraceAggregatorOptions {
   tlbSupported?: boolean;
   /** Processes the target forks are the target's too (`strace -f`). @default false */
   followChildren?: boolean;
+  /** The process (thread group id) of each thread in `tids`; a thread missing is its own. */
+  tgidOf?: ReadonlyMap<number, number>;
 }
 
-/** Counts one call or request of `d` ns into an op's totals and histogram. */
-function addLatency(op: OpTotals, d: number): void {
+/**
+ * Counts one call or request of `d` ns into an op's totals, and into its
+ * successful or its failed histogram.
+ * @param errno the positive errno of a failed call, 0 for a successful one
+ */
+function addLatency(op: OpTotals, d: number, errno = 0): void {
   op.count++;
   op.total_ns += d;
   if (d > op.max_ns) op.max_ns = d;
   const b = bucketIndex(d);
-  op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+  const hist = errno ? op.error_hist : op.hist;
+  hist.set(b, (hist.get(b) ?? 0) + 1);
+  if (errno) {
+    op.errors++;
+    op.errnos.set(errno, (op.errnos.get(errno) ?? 0) + 1);
+  }
 }
 
 /**
@@ -167,6 +191,11 @@ export class FtraceAggregator {
   #ours = new Map<number, boolean>();
   #startTs = new Map<number, number>();
   #startId = new Map<number, number>();
+  #startFd = new Map<number, number>();
+  /** Multishot requests that posted a completion with IORING_CQE_F_MORE. */
+  #multishot = new Set<number>();
+  /** Requests submitted with IOSQE_CQE_SKIP_SUCCESS, and their opcode. */
+  #skipped = new Map<number, number>();
   #inflightTs = new Map<number, number>();
   #inflightOp = new Map<number, number>();
   #rings = new Map<number, bigint>();
@@ -174,6 +203,8 @@ export class FtraceAggregator {
   #newThreads: number[] = [];
   #foreign: number[] = [];
   #followChildren: boolean;
+  /** Thread id to process id, where it is not the thread's own. */
+  #tgid = new Map<number, number>();
   /** Records of the enabled events seen, for overhead figures. */
   records = 0;
 
@@ -183,6 +214,7 @@ export class FtraceAggregator {
    */
   constructor(formats: ReadonlyMap<string, FtraceEventFormat>, options: FtraceAggregatorOptions) {
     for (const tid of options.tids) this.#ours.set(tid, true);
+    for (const [tid, tgid] of options.tgidOf ?? []) this.#tgid.set(tid, tgid);
     this.#followChildren = options.followChildren ?? false;
     this.#snap.tlbSupported = options.tlbSupported ?? true;
     const f = (k: keyof typeof FTRACE_EVENTS) => formats.get(FTRACE_EVENTS[k]);
@@ -198,6 +230,7 @@ export class FtraceAggregator {
     this.#o = {
       pid: any ? fieldOffset(any, "common_pid", 4) : 4,
       enterId: off("sysEnter", "id", 8),
+      enterArgs: off("sysEnter", "args", 48),
       exitId: off("sysExit", "id", 8),
       exitRet: off("sysExit", "ret", 8),
       tlbReason: off("tlbFlush", "reason", 4),
@@ -208,6 +241,7 @@ export class FtraceAggregator {
       subCtx: off("uringSubmit", "ctx", 8),
       subReq: off("uringSubmit", "req", 8),
       subOp: off("uringSubmit", "opcode", 1),
+      subFlags: off("uringSubmit", "flags", 8),
       cmpReq: off("uringComplete", "req", 8),
       cmpRes: off("uringComplete", "res", 4),
       cmpFlags: off("uringComplete", "cflags", 4),
@@ -233,6 +267,7 @@ export class FtraceAggregator {
         if (!this.#isOurs(pid)) return;
         this.#startTs.set(pid, ts);
         this.#startId.set(pid, view.getInt32(at + o.enterId, true));
+        if (o.enterArgs >= 0) this.#startFd.set(pid, i64(view, at + o.enterArgs));
         return;
       }
       case "sysExit": {
@@ -244,13 +279,17 @@ export class FtraceAggregator {
         if (this.#startId.get(pid) !== id || ts < start) return;
         const ret = i64(view, at + o.exitRet);
         const op = this.#syscall(id);
-        addLatency(op, ts - start);
-        if (NOT_BYTES.has(id)) {
-          if (ret < 0 && ret > -4096) op.errors++;
-        } else if (ret < 0) {
-          op.errors++;
-        } else {
-          op.bytes += ret;
+        if (isRestartCode(ret)) {
+          // Restarted (or turned into EINTR) on the way out: its end comes later.
+          op.restarts++;
+          return;
+        }
+        const failed = NOT_BYTES.has(id) ? ret < 0 && ret > -4096 : ret < 0;
+        addLatency(op, ts - start, failed ? -ret : 0);
+        if (!failed && !NOT_BYTES.has(id)) op.bytes += ret;
+        const fd = this.#startFd.get(pid);
+        if (!NOT_FD.has(id) && fd !== undefined) {
+          this.#addFd(pid, fd, id, ts - start, failed ? -1 : NOT_BYTES.has(id) ? 0 : ret);
         }
         return;
       }
@@ -277,6 +316,7 @@ export class FtraceAggregator {
         const parent = this.#ours.get(pid) ?? true;
         const child = view.getInt32(at + o.newPid, true);
         const thread = (view.getUint32(at + o.newFlags, true) & CLONE_THREAD) !== 0;
+        if (thread) this.#tgid.set(child, this.#tgid.get(pid) ?? pid);
         if (parent && (thread || this.#followChildren)) {
           this.#ours.set(child, true);
           this.#newThreads.push(child);
@@ -295,8 +335,17 @@ export class FtraceAggregator {
           this.#newRings.push(full);
         }
         const req = ptrKey(view, at + o.subReq);
+        const opcode = view.getUint8(at + o.subOp);
         this.#inflightTs.set(req, ts);
-        this.#inflightOp.set(req, view.getUint8(at + o.subOp));
+        this.#inflightOp.set(req, opcode);
+        this.#multishot.delete(req);
+        if (o.subFlags >= 0 && (view.getUint32(at + o.subFlags, true) & REQ_F_CQE_SKIP) !== 0) {
+          this.#skipped.set(req, opcode);
+          const op = this.#uring(opcode);
+          op.untimed = (op.untimed ?? 0) + 1;
+        } else {
+          this.#skipped.delete(req);
+        }
         return;
       }
       case "uringAsync": {
@@ -312,16 +361,27 @@ export class FtraceAggregator {
         if (start === undefined) return;
         const opcode = this.#inflightOp.get(req) ?? 0;
         const cflags = view.getUint32(at + o.cmpFlags, true);
-        if ((cflags & IORING_CQE_F_MORE) === 0) {
+        const more = (cflags & IORING_CQE_F_MORE) !== 0;
+        const multishot = more || this.#multishot.has(req);
+        const skipped = this.#skipped.has(req);
+        if (more) {
+          // The next completion of this request is timed from this one.
+          this.#inflightTs.set(req, ts);
+          this.#multishot.add(req);
+        } else {
           this.#inflightTs.delete(req);
           this.#inflightOp.delete(req);
+          this.#multishot.delete(req);
+          this.#skipped.delete(req);
         }
         if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start) return;
         const res = view.getInt32(at + o.cmpRes, true);
         const op = this.#uring(opcode);
-        addLatency(op, ts - start);
-        if (res < 0) op.errors++;
-        else if (IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
+        // A CQE_SKIP_SUCCESS request that posted a completion failed: timed, not untimed.
+        if (skipped) op.untimed = Math.max(0, (op.untimed ?? 0) - 1);
+        addLatency(op, ts - start, res < 0 ? -res : 0);
+        if (multishot) op.multishot = (op.multishot ?? 0) + 1;
+        if (res >= 0 && IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
         return;
       }
     }
@@ -378,6 +438,23 @@ export class FtraceAggregator {
     if (known !== undefined) return known;
     this.#ours.set(tid, true);
     return true;
+  }
+
+  /** Counts a call of thread `tid` on descriptor `fd` of its process (`bytes` -1: failed). */
+  #addFd(tid: number, fd: number, id: number, d: number, bytes: number): void {
+    const pid = this.#tgid.get(tid) ?? tid;
+    const key = `${pid}:${fd}`;
+    let t = this.#snap.fds.get(key);
+    if (!t) {
+      t = emptyFdTotals(pid, fd);
+      this.#snap.fds.set(key, t);
+    }
+    t.count++;
+    t.total_ns += d;
+    if (bytes < 0) t.errors++;
+    else t.bytes += bytes;
+    const name = SYSCALL_NAMES_X86_64.get(id) ?? `syscall_${id}`;
+    t.calls.set(name, (t.calls.get(name) ?? 0) + 1);
   }
 
   #syscall(id: number): OpTotals {

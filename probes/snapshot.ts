@@ -81,6 +81,11 @@ export interface Snapshot {
   inFlight: number;
   /** Events a BPF program missed because another ran on its CPU (prog run recursion). */
   recursionMisses: number;
+  /**
+   * 32-bit (compat) syscalls of the target: numbered from another table, so
+   * counted apart and never given a 64-bit call's name.
+   */
+  compatCalls: number;
 }
 
 /** A snapshot with nothing in it. */
@@ -98,6 +103,7 @@ export function emptySnapshot(): Snapshot {
     mapFull: 0,
     inFlight: 0,
     recursionMisses: 0,
+    compatCalls: 0,
   };
 }
 
