@@ -72,24 +72,30 @@ export const MAX_FILTER_RINGS = 64;
 
 /**
  * The filters for `io_uring_complete` in the backend's two instances, which
- * together record each completion of the target's rings once: the ring
- * instance (no PID filter, so completions posted by any task) keeps the
- * rings already seen; the main instance (the target's tasks only) keeps the
- * others, so a ring's first completions are not lost while its address is
- * learnt from its first submission. `"0"` clears a filter (keep all).
+ * together record each completion of the target's rings: the ring instance
+ * (no PID filter, so completions posted by any task) keeps the rings already
+ * seen; the main instance (the target's tasks only) keeps the others. Until
+ * a first ring is seen, the ring instance keeps every completion: the first
+ * requests of a ring are often completed by an io-wq worker (an `iou-wrk`
+ * thread) created for them, which no `set_event_pid` holds yet (io threads
+ * are created without sched_process_fork, so `event-fork` misses them), long
+ * before the agent reads the submission and learns the ring. `"0"` clears a
+ * filter (keep all); `"ctx == 0"` keeps none.
  * @param rings ring (`struct io_ring_ctx`) addresses seen so far
  * @returns the filter for each instance
  * @example
  * ```ts
  * import { completionFilters } from "./ftrace.ts";
+ * console.assert(completionFilters([]).known === "0");
  * const f = completionFilters([0xffff888001n]);
  * console.assert(f.known === "ctx == 0xffff888001");
  * console.assert(f.others === "ctx != 0xffff888001");
  * ```
  */
 export function completionFilters(rings: readonly bigint[]): { known: string; others: string } {
-  if (rings.length === 0) return { known: "ctx == 0", others: "0" };
-  if (rings.length > MAX_FILTER_RINGS) return { known: "0", others: "ctx == 0" };
+  if (rings.length === 0 || rings.length > MAX_FILTER_RINGS) {
+    return { known: "0", others: "ctx == 0" };
+  }
   const hex = rings.map((r) => `0x${r.toString(16)}`);
   return {
     known: hex.map((h) => `ctx == ${h}`).join(" || "),
@@ -359,6 +365,8 @@ export class FtraceAggregator {
         const req = ptrKey(view, at + o.cmpReq);
         const start = this.#inflightTs.get(req);
         if (start === undefined) return;
+        // The same record from both instances while their filters change.
+        if (ts === start && this.#multishot.has(req)) return;
         const opcode = this.#inflightOp.get(req) ?? 0;
         const cflags = view.getUint32(at + o.cmpFlags, true);
         const more = (cflags & IORING_CQE_F_MORE) !== 0;
