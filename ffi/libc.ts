@@ -16,7 +16,7 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   // pid_t getpid(void)
   getpid: { parameters: [], result: "i32" },
-  // int abs(int j): no syscall; the floor cost of an FFI call (bench/ffi_bench.ts)
+  // int abs(int j): no syscall; the floor cost of an FFI call (benchmarks/ffi_bench.ts)
   abs: { parameters: ["i32"], result: "i32" },
   // int open(const char *pathname, int flags, mode_t mode)
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
