@@ -220,8 +220,15 @@ export class BpftraceParser {
         }
         break;
       case "@fd_bytes":
-        for (const t of all) t.bytes = 0;
-        for (const [key, v] of entries(value)) this.#fd(key).fd.bytes += Number(v);
+        for (const t of all) {
+          t.bytes = 0;
+          t.callBytes = new Map();
+        }
+        for (const [key, v] of entries(value)) {
+          const { fd, name } = this.#fd(key);
+          fd.bytes += Number(v);
+          fd.callBytes.set(name, (fd.callBytes.get(name) ?? 0) + Number(v));
+        }
         break;
       case "@fd_errors":
         for (const t of all) t.errors = 0;

@@ -131,6 +131,9 @@ interface Offsets {
   subReq: number;
   subOp: number;
   subFlags: number;
+  subUd: number;
+  cmpCtx: number;
+  cmpUd: number;
   cmpReq: number;
   cmpRes: number;
   cmpFlags: number;
@@ -200,6 +203,8 @@ export class FtraceAggregator {
   #startFd = new Map<number, number>();
   /** Multishot requests that posted a completion with IORING_CQE_F_MORE. */
   #multishot = new Set<number>();
+  /** Requests in flight by "ring:user_data" (for completions posted without the request). */
+  #byUserData = new Map<string, number>();
   /** Requests submitted with IOSQE_CQE_SKIP_SUCCESS, and their opcode. */
   #skipped = new Map<number, number>();
   #inflightTs = new Map<number, number>();
@@ -213,6 +218,9 @@ export class FtraceAggregator {
   #tgid = new Map<number, number>();
   /** Records of the enabled events seen, for overhead figures. */
   records = 0;
+  /** The trace window, in record timestamps: only what ends inside it is counted. */
+  #from = -Infinity;
+  #to = Infinity;
 
   /**
    * @param formats the formats of the enabled events, by `group:name`
@@ -248,6 +256,9 @@ export class FtraceAggregator {
       subReq: off("uringSubmit", "req", 8),
       subOp: off("uringSubmit", "opcode", 1),
       subFlags: off("uringSubmit", "flags", 8),
+      subUd: off("uringSubmit", "user_data", 8),
+      cmpCtx: off("uringComplete", "ctx", 8),
+      cmpUd: off("uringComplete", "user_data", 8),
       cmpReq: off("uringComplete", "req", 8),
       cmpRes: off("uringComplete", "res", 4),
       cmpFlags: off("uringComplete", "cflags", 4),
@@ -284,6 +295,7 @@ export class FtraceAggregator {
         const id = view.getInt32(at + o.exitId, true);
         if (this.#startId.get(pid) !== id || ts < start) return;
         const ret = i64(view, at + o.exitRet);
+        if (!this.#inWindow(ts)) return;
         const op = this.#syscall(id);
         if (isRestartCode(ret)) {
           // Restarted (or turned into EINTR) on the way out: its end comes later.
@@ -300,10 +312,10 @@ export class FtraceAggregator {
         return;
       }
       case "pageFault":
-        if (this.#isOurs(pid)) this.#snap.faults++;
+        if (this.#isOurs(pid) && this.#inWindow(ts)) this.#snap.faults++;
         return;
       case "tlbFlush": {
-        if (!this.#isOurs(pid)) return;
+        if (!this.#isOurs(pid) || !this.#inWindow(ts)) return;
         const r = view.getInt32(at + o.tlbReason, true);
         const name = TLB_FLUSH_REASONS[r] ?? `reason_${r}`;
         this.#snap.tlb.set(name, (this.#snap.tlb.get(name) ?? 0) + 1);
@@ -312,7 +324,7 @@ export class FtraceAggregator {
       case "schedSwitch": {
         // Recorded when either side is traced; count the target's switches away.
         const prev = view.getInt32(at + o.prevPid, true);
-        if (this.#ours.get(prev) !== true) return;
+        if (this.#ours.get(prev) !== true || !this.#inWindow(ts)) return;
         // prev_state without the preempt bit: 0 when it was still runnable.
         if ((view.getUint32(at + o.prevState, true) & 0x7f) !== 0) this.#snap.voluntary++;
         else this.#snap.involuntary++;
@@ -345,10 +357,17 @@ export class FtraceAggregator {
         this.#inflightTs.set(req, ts);
         this.#inflightOp.set(req, opcode);
         this.#multishot.delete(req);
+        // A multishot request's completions but the last carry no request
+        // (io_fill_cqe_aux traces req NULL): found by ring and user_data.
+        if (o.subUd >= 0) {
+          this.#byUserData.set(`${ctx}:${view.getBigUint64(at + o.subUd, true)}`, req);
+        }
         if (o.subFlags >= 0 && (view.getUint32(at + o.subFlags, true) & REQ_F_CQE_SKIP) !== 0) {
           this.#skipped.set(req, opcode);
-          const op = this.#uring(opcode);
-          op.untimed = (op.untimed ?? 0) + 1;
+          if (this.#inWindow(ts)) {
+            const op = this.#uring(opcode);
+            op.untimed = (op.untimed ?? 0) + 1;
+          }
         } else {
           this.#skipped.delete(req);
         }
@@ -356,13 +375,17 @@ export class FtraceAggregator {
       }
       case "uringAsync": {
         const req = ptrKey(view, at + o.asyncReq);
-        if (!this.#inflightTs.has(req)) return;
+        if (!this.#inflightTs.has(req) || !this.#inWindow(ts)) return;
         const op = this.#uring(view.getUint8(at + o.asyncOp));
         op.async = (op.async ?? 0) + 1;
         return;
       }
       case "uringComplete": {
-        const req = ptrKey(view, at + o.cmpReq);
+        let req = ptrKey(view, at + o.cmpReq);
+        const udKey = o.cmpUd >= 0 && o.cmpCtx >= 0
+          ? `${ptrKey(view, at + o.cmpCtx)}:${view.getBigUint64(at + o.cmpUd, true)}`
+          : "";
+        if (req === 0) req = this.#byUserData.get(udKey) ?? 0;
         const start = this.#inflightTs.get(req);
         if (start === undefined) return;
         // The same record from both instances while their filters change.
@@ -381,8 +404,9 @@ export class FtraceAggregator {
           this.#inflightOp.delete(req);
           this.#multishot.delete(req);
           this.#skipped.delete(req);
+          this.#byUserData.delete(udKey);
         }
-        if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start) return;
+        if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start || !this.#inWindow(ts)) return;
         const res = view.getInt32(at + o.cmpRes, true);
         const op = this.#uring(opcode);
         // A CQE_SKIP_SUCCESS request that posted a completion failed: timed, not untimed.
@@ -407,6 +431,21 @@ export class FtraceAggregator {
         this.#startId.delete(tid);
       }
     }
+  }
+
+  /**
+   * Sets the trace window: records that end a call, a request or an event
+   * outside it are not counted (they still pair starts with ends).
+   * @param from the window's first timestamp
+   * @param to its last (@default Infinity: open)
+   */
+  setWindow(from: number, to = Infinity): void {
+    this.#from = from;
+    this.#to = to;
+  }
+
+  #inWindow(ts: number): boolean {
+    return ts >= this.#from && ts <= this.#to;
   }
 
   /** Rings (io_ring_ctx addresses) seen for the first time since the last call. */
@@ -459,9 +498,12 @@ export class FtraceAggregator {
     }
     t.count++;
     t.total_ns += d;
-    if (bytes < 0) t.errors++;
-    else t.bytes += bytes;
     const name = SYSCALL_NAMES_X86_64.get(id) ?? `syscall_${id}`;
+    if (bytes < 0) t.errors++;
+    else {
+      t.bytes += bytes;
+      t.callBytes.set(name, (t.callBytes.get(name) ?? 0) + bytes);
+    }
     t.calls.set(name, (t.calls.get(name) ?? 0) + 1);
   }
 

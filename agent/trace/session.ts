@@ -10,6 +10,7 @@ import type { TraceBackend } from "./backends/trace_backend.ts";
 import { type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
+import { FdTable } from "./fd_table.ts";
 import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
@@ -136,7 +137,11 @@ class Session implements TraceSession {
     }
   }
 
+  /** The target's descriptors, resolved while it runs. */
+  #fds = new FdTable();
+
   #tick(s: Snapshot): void {
+    this.#fds.update(s);
     if (this.#finishing) return;
     this.#sampleProc();
     const totals = snapshotTotals(s);
@@ -188,6 +193,7 @@ class Session implements TraceSession {
       },
       this.#timeline,
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      this.#fds.known,
     );
   }
 
@@ -224,6 +230,7 @@ class Session implements TraceSession {
       this.#sampleProc();
       const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
       const final = await this.#backend.stop();
+      this.#fds.update(final);
       releaseTracefs();
       const run = this.#build(final, exited);
       this.#resolveDone(run);

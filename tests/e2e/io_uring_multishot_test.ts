@@ -8,9 +8,9 @@
 // max ~ 1.2 s for 12 connections 100 ms apart; the NOPs were not mentioned.
 // After: each completion after the first is timed from the one before it
 // (~100 ms), `multishot` counts them, and the NOPs are counted as `untimed`.
-import { assert, assertEquals } from "../assert.ts";
-import { leftovers, ROOT, spawnCli, tmpDir } from "../helpers.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 const CONNS = 12;
 const INTERVAL_MS = 100;

@@ -7,9 +7,9 @@
 // Before (main at 7028a44) no test held a tail regression this size: the
 // 20 us tail floor was only checked against a 3-10x (page cache vs O_DIRECT)
 // change and against like runs.
-import { assert, assertEquals } from "../assert.ts";
-import { ROOT, runCli, tmpDir } from "../helpers.ts";
-import type { TrendSummary } from "../../report/trend.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { ROOT, runCli, tmpDir } from "../_helpers/common.ts";
+import type { TrendSummary } from "../../schema/mod.ts";
 
 const WORKLOAD = `${ROOT}tests/_helpers/workloads/pipe_tail.py`;
 

@@ -15,6 +15,7 @@ import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
+import { libc } from "../../../ffi/libc.ts";
 
 /** The marker put in every program we start, so a stale one can be found. */
 export const AGENT_MARKER = "// ioscope-agent=";
@@ -37,8 +38,26 @@ export function findBpftrace(): string | null {
   return null;
 }
 
-/** The program text the agent runs for these PIDs. */
-export function bpftraceProgram(pids: number[], followChildren = false): string {
+/** getpgid(2)'s number, by architecture: the agent's call that closes the window. */
+const SYS_GETPGID: Record<string, number> = { x86_64: 121, aarch64: 155 };
+
+/**
+ * The program text the agent runs for these PIDs. Nothing is counted before
+ * the agent calls getpgid(`closeToken` - 1), which it does once every probe is
+ * attached and the moment its trace window starts, nor after it calls
+ * getpgid(`closeToken`), the moment the window ends: counts cover the trace's
+ * window exactly, not the time bpftrace takes to print "ready" and to see
+ * SIGINT and print its maps (0.1-0.5 s on a busy host: 4-9% more io_uring
+ * completions in a 4 s trace).
+ * @param pids the processes
+ * @param followChildren also the processes they fork
+ * @param closeToken a number above any PID, this backend's own
+ */
+export function bpftraceProgram(
+  pids: number[],
+  followChildren = false,
+  closeToken = 1_000_000_000,
+): string {
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -60,8 +79,15 @@ tracepoint:syscalls:sys_exit_getppid
   @ioscope_ready = 1;
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
+
+tracepoint:syscalls:sys_enter_getpgid
+/pid == ${Deno.pid} && (args->pid == ${closeToken - 1} || args->pid == ${closeToken})/
+{
+  @ioscope_window = args->pid == ${closeToken} ? 2 : 1;
+}
 `;
-  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, { followChildren })}${sentinel}`;
+  const program = programFor(source, pids, { followChildren, agentWindow: true });
+  return `${AGENT_MARKER}${Deno.pid}\n${program}${sentinel}`;
 }
 
 /** Starts bpftrace for the given PIDs. */
@@ -72,7 +98,13 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
-  const program = bpftraceProgram(options.pids, options.followChildren === true);
+  const closeToken = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+  /** Opens (token - 1) or closes (token) the program's counting window. */
+  const window = (token: number) => {
+    const nr = SYS_GETPGID[Deno.build.arch];
+    if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(token), 0n, 0n, 0n, 0n, 0n);
+  };
+  const program = bpftraceProgram(options.pids, options.followChildren === true, closeToken);
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
     stdin: "null",
@@ -96,6 +128,8 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
     if (parser.feed(line)) options.onSnapshot?.(parser.latest());
     if (!isAttached && parser.ready) {
       isAttached = true;
+      // The trace window starts now, in the kernel as in the agent.
+      window(closeToken - 1);
       resolveAttached();
     }
   });
@@ -163,6 +197,11 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
       stopping = true;
       stopped ??= (async () => {
         clearTimeout(timer);
+        // Close the window in the kernel now: bpftrace takes a while to stop.
+        const nr = SYS_GETPGID[Deno.build.arch];
+        if (nr !== undefined && isAttached) {
+          libc().syscall(BigInt(nr), BigInt(closeToken), 0n, 0n, 0n, 0n, 0n);
+        }
         // SIGINT makes bpftrace run END and print its maps one last time.
         kill("SIGINT");
         const deadline = setTimeout(() => kill("SIGKILL"), STOP_TIMEOUT_MS);

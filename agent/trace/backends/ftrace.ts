@@ -97,6 +97,11 @@ export function threadsOf(pids: readonly number[]): number[] {
   return tids;
 }
 
+/** Each thread of the processes, to its process. */
+function tgidsOf(pids: readonly number[]): Map<number, number> {
+  return new Map(pids.flatMap((pid) => threadsOf([pid]).map((tid) => [tid, pid] as const)));
+}
+
 /** Per-CPU buffer size: 64 MiB in all at most, 1 to 8 MiB per CPU. */
 function bufferKb(cpus: number): number {
   return Math.max(1024, Math.min(8192, Math.floor(65536 / Math.max(1, cpus))));
@@ -240,6 +245,7 @@ export async function startFtrace(
     main.write("set_event_pid", tids.join(" "));
     aggregator = new FtraceAggregator(formats, {
       tids,
+      tgidOf: tgidsOf(options.pids),
       tlbSupported: has(FTRACE_EVENTS.tlbFlush),
       followChildren: options.followChildren === true,
     });
@@ -259,13 +265,14 @@ export async function startFtrace(
         FTRACE_EVENTS.tlbFlush,
         FTRACE_EVENTS.schedSwitch,
         FTRACE_EVENTS.newTask,
-        ...(uring
-          ? [FTRACE_EVENTS.uringSubmit, FTRACE_EVENTS.uringComplete, FTRACE_EVENTS.uringAsync]
-          : []),
+        ...(uring ? [FTRACE_EVENTS.uringSubmit, FTRACE_EVENTS.uringAsync] : []),
       ]
     ) {
       if (has(e)) main.enable(e);
     }
+    // Until a ring is known the ring instance records every completion (see
+    // completionFilters): the main instance none.
+    if (uring) main.enable(FTRACE_EVENTS.uringComplete, completionFilters([]).others);
     // Threads created while this was set up.
     const later = threadsOf(options.pids).filter((t) => !tids.includes(t));
     if (later.length) main.write("set_event_pid", later.join(" "), { append: true });
@@ -339,11 +346,12 @@ export async function startFtrace(
     }
     if (!rings) return;
     if (aggregator.takeNewRings().length) {
-      // Widen the ring instance first: a completion in between is seen twice,
-      // and the second finds its request already matched.
+      // Widen the main instance first, then narrow the ring instance: a
+      // completion in between is seen twice, and the second finds its
+      // request already matched (or, multishot, the same timestamp).
       const filters = completionFilters(aggregator.rings());
-      rings.setFilter(FTRACE_EVENTS.uringComplete, filters.known);
       main.setFilter(FTRACE_EVENTS.uringComplete, filters.others);
+      rings.setFilter(FTRACE_EVENTS.uringComplete, filters.known);
     }
   }
 
@@ -369,6 +377,10 @@ export async function startFtrace(
   timer = setTimeout(loop, POLL_MS);
 
   let stopped: Promise<Snapshot> | null = null;
+  // The trace window starts now (every event is enabled): what ended before,
+  // in the moments the instances were set up, is not counted.
+  const windowFrom = Number(main.nowNs() - baseTs);
+  aggregator.setWindow(windowFrom);
   return {
     name: "ftrace",
     attached: Promise.resolve(),
@@ -379,6 +391,8 @@ export async function startFtrace(
       stopping = true;
       stopped ??= (async () => {
         if (timer !== null) clearTimeout(timer);
+        // The window ends now: what ends while the events are disabled is not counted.
+        aggregator.setWindow(windowFrom, Number(main.nowNs() - baseTs));
         // Stop recording first, then read what was recorded, then remove.
         for (const inst of instances) {
           try {
