@@ -479,7 +479,7 @@ export function loadTaskStorageBtf(valueSize: number): MapBtf {
   const value = b.addStruct("ioscope_value", valueSize, [
     { name: "bytes", type: bytes, offset: 0 },
   ]);
-  const fd = new Fd(btfLoad(b.build()), "BTF");
+  const fd = new Fd(btfLoad(b.build()), "a BTF object");
   return {
     fd,
     keyTypeId: int,

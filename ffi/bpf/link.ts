@@ -74,7 +74,7 @@ export class BpfLink implements Disposable {
    * @throws ErrnoError (ENOENT: no such tracepoint)
    */
   static attachRawTracepoint(prog: BpfProgram, name: string): BpfLink {
-    const fd = new Fd(rawTracepointOpen(prog.fd, name), `BPF link ${name}`);
+    const fd = new Fd(rawTracepointOpen(prog.fd, name), `the BPF link ${name}`);
     return new BpfLink("raw_tracepoint", name, "raw_tracepoint_open", fd, null);
   }
 
@@ -92,12 +92,18 @@ export class BpfLink implements Disposable {
     if (method !== "raw_tracepoint_open") {
       try {
         const fd = linkCreate({ progFd: prog.fd, targetFd: 0, attachType });
-        return new BpfLink("tracing", prog.name, "link", new Fd(fd, `BPF link ${prog.name}`), null);
+        return new BpfLink(
+          "tracing",
+          prog.name,
+          "link",
+          new Fd(fd, `the BPF link ${prog.name}`),
+          null,
+        );
       } catch (e: unknown) {
         if (method === "link") throw e;
       }
     }
-    const fd = new Fd(rawTracepointOpen(prog.fd, null), `BPF link ${prog.name}`);
+    const fd = new Fd(rawTracepointOpen(prog.fd, null), `the BPF link ${prog.name}`);
     return new BpfLink("tracing", prog.name, "raw_tracepoint_open", fd, null);
   }
 
@@ -120,7 +126,7 @@ export class BpfLink implements Disposable {
     const { method = "auto", tracefs = "/sys/kernel/tracing" } = options;
     const target = `${category}:${name}`;
     const id = tracepointId(tracefs, category, name);
-    const perf = new Fd(perfEventOpenTracepoint(id), `perf event ${target}`);
+    const perf = new Fd(perfEventOpenTracepoint(id), `the perf event ${target}`);
     try {
       if (method !== "ioctl") {
         try {
@@ -129,7 +135,13 @@ export class BpfLink implements Disposable {
             targetFd: perf.fd,
             attachType: AttachType.PERF_EVENT,
           });
-          return new BpfLink("tracepoint", target, "link", new Fd(fd, `BPF link ${target}`), perf);
+          return new BpfLink(
+            "tracepoint",
+            target,
+            "link",
+            new Fd(fd, `the BPF link ${target}`),
+            perf,
+          );
         } catch (e: unknown) {
           if (method === "link") throw e;
         }

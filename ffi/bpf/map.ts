@@ -187,7 +187,7 @@ export class BpfMap implements Disposable {
    * @param spec the shape it was created with
    */
   constructor(fd: number, spec: MapSpec) {
-    this.#fd = new Fd(fd, `BPF map ${spec.name ?? ""}`);
+    this.#fd = new Fd(fd, spec.name ? `the BPF map ${spec.name}` : "a BPF map");
     this.type = spec.type;
     this.keySize = spec.keySize;
     this.valueSize = spec.valueSize;
@@ -301,10 +301,16 @@ export class BpfMap implements Disposable {
    * it, else key by key (arrays by index, hashes with GET_NEXT_KEY).
    * @param options `batch: false` forces the key-by-key read
    * @returns the entries and how they were read
+   * @throws TypeError for task storage maps (no key walk: look tasks up by pidfd)
    * @throws ErrnoError
    */
   readAll(options: ReadAllOptions = {}): MapDump {
     const { batch = true } = options;
+    if (this.type === MapType.TASK_STORAGE) {
+      throw new TypeError(
+        `Cannot read all of the task storage map ${this.name}: look tasks up by pidfd`,
+      );
+    }
     if (batch) {
       const dump = this.#readBatch();
       if (dump) return dump;

@@ -48,7 +48,7 @@ export class BpfProgram implements Disposable {
    * @param insnCount its length in slots
    */
   constructor(fd: number, spec: Omit<ProgramSpec, "insns">, insnCount: number) {
-    this.#fd = new Fd(fd, `BPF program ${spec.name}`);
+    this.#fd = new Fd(fd, `the BPF program ${spec.name}`);
     this.type = spec.type;
     this.name = spec.name;
     this.expectedAttachType = spec.expectedAttachType ?? 0;

@@ -120,17 +120,24 @@ const ENOTSUPP = 524; // kernel-internal, leaks to user space from some map ops
 // The syscall
 // ---------------------------------------------------------------------------
 
-const SYSCALLS: Record<string, { bpf: number; perf_event_open: number; ioctl: number }> = {
-  x86_64: { bpf: 321, perf_event_open: 298, ioctl: 16 },
-  aarch64: { bpf: 280, perf_event_open: 241, ioctl: 29 },
+interface SyscallNumbers {
+  bpf: number;
+  perf_event_open: number;
+  ioctl: number;
+  pidfd_open: number;
+}
+
+const SYSCALLS: Record<string, SyscallNumbers> = {
+  x86_64: { bpf: 321, perf_event_open: 298, ioctl: 16, pidfd_open: 434 },
+  aarch64: { bpf: 280, perf_event_open: 241, ioctl: 29, pidfd_open: 434 },
 };
 
 /**
  * The syscall numbers of this machine's architecture.
- * @returns bpf, perf_event_open and ioctl numbers
+ * @returns bpf, perf_event_open, ioctl and pidfd_open numbers
  * @throws Error on an architecture ioscope does not know
  */
-export function syscallNumbers(): { bpf: number; perf_event_open: number; ioctl: number } {
+export function syscallNumbers(): SyscallNumbers {
   const n = SYSCALLS[Deno.build.arch];
   if (!n) throw new Error(`Cannot call bpf(2): unknown architecture ${Deno.build.arch}`);
   return n;
@@ -268,12 +275,24 @@ export interface MapCreateAttr {
  * @throws ErrnoError
  */
 export function mapCreate(a: MapCreateAttr): number {
+  return bpf(Cmd.MAP_CREATE, mapCreateAttr(a), `map "${a.name ?? ""}"`);
+}
+
+/**
+ * The `bpf_attr` bytes of BPF_MAP_CREATE (map_type at 0, key_size 4,
+ * value_size 8, max_entries 12, map_flags 16, map_name 28, btf_fd 48,
+ * btf_key_type_id 52, btf_value_type_id 56).
+ * @param a the map's shape
+ * @returns the attr
+ * @throws RangeError for a name the kernel would refuse
+ */
+export function mapCreateAttr(a: MapCreateAttr): Uint8Array {
   const { flags = 0, name = "" } = a;
   const attr = new Attr(80)
     .u32(0, a.type).u32(4, a.keySize).u32(8, a.valueSize).u32(12, a.maxEntries)
     .u32(16, flags).name(28, name);
   if (a.btf) attr.u32(48, a.btf.fd).u32(52, a.btf.keyTypeId).u32(56, a.btf.valueTypeId);
-  return bpf(Cmd.MAP_CREATE, attr.bytes, `map "${name}"`);
+  return attr.bytes;
 }
 
 function elemAttr(fd: number, key: Uint8Array | null, value: Uint8Array | null, flags = 0): Attr {
@@ -478,14 +497,28 @@ export function parseVerifierLog(
   return { reason, insnIndex, lastLines: lines.slice(Math.max(0, end - 20), end) };
 }
 
-function progLoadAttr(a: ProgLoadAttr, license: Uint8Array, log: Uint8Array | null): Attr {
+/**
+ * The `bpf_attr` bytes of BPF_PROG_LOAD (prog_type at 0, insn_cnt 4, insns 8,
+ * license 16, log_level 24, log_size 28, log_buf 32, prog_flags 44,
+ * prog_name 48, expected_attach_type 68, attach_btf_id 108,
+ * attach_btf_obj_fd 112). The buffers must outlive the call.
+ * @param a the program (its `insns` must be out of V8's heap: {@linkcode pinned})
+ * @param license the NUL-terminated license
+ * @param log the verifier log's buffer, or null for no log
+ * @returns the attr
+ */
+export function progLoadAttr(
+  a: ProgLoadAttr,
+  license: Uint8Array,
+  log: Uint8Array | null,
+): Uint8Array {
   const attr = new Attr(144)
     .u32(0, a.type).u32(4, a.insns.byteLength / 8).u64(8, addressOf(a.insns))
     .u64(16, addressOf(license)).u32(44, a.flags ?? 0).name(48, a.name)
     .u32(68, a.expectedAttachType ?? 0).u32(108, a.attachBtfId ?? 0)
     .u32(112, a.attachBtfObjFd ?? 0);
   if (log) attr.u32(24, 1).u32(28, log.byteLength).u64(32, addressOf(log));
-  return attr;
+  return attr.bytes;
 }
 
 /**
@@ -505,10 +538,10 @@ export function progLoad(a: ProgLoadAttr): number {
   const insns = pinned(a.insns.byteLength);
   insns.set(a.insns);
   const lic = cString(license);
-  const first = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, null).bytes);
+  const first = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, null));
   if (first >= 0) return first;
   const log = pinned(logSize);
-  const second = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, log).bytes);
+  const second = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, log));
   if (second >= 0) return second; // loaded on the retry: keep it
   const end = log.indexOf(0);
   const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end));
@@ -742,10 +775,19 @@ export interface LinkCreateAttr {
  * @throws ErrnoError
  */
 export function linkCreate(a: LinkCreateAttr): number {
-  const attr = new Attr(48)
+  return bpf(Cmd.LINK_CREATE, linkCreateAttr(a));
+}
+
+/**
+ * The `bpf_attr` bytes of BPF_LINK_CREATE (prog_fd at 0, target_fd 4,
+ * attach_type 8, flags 12, target_btf_id 16).
+ * @param a program, target and attach type
+ * @returns the attr
+ */
+export function linkCreateAttr(a: LinkCreateAttr): Uint8Array {
+  return new Attr(48)
     .u32(0, a.progFd).u32(4, a.targetFd).u32(8, a.attachType).u32(12, a.flags ?? 0)
-    .u32(16, a.targetBtfId ?? 0);
-  return bpf(Cmd.LINK_CREATE, attr.bytes);
+    .u32(16, a.targetBtfId ?? 0).bytes;
 }
 
 /** `perf_event_attr.type` of a tracepoint. */
@@ -792,5 +834,23 @@ export function perfEventOpenTracepoint(tracepointId: number): number {
 export function ioctl(fd: number, request: number, arg: number): number {
   const ret = syscall(syscallNumbers().ioctl, fd, request, arg);
   if (ret < 0) throw new ErrnoError("ioctl", lastErrno(), `request 0x${request.toString(16)}`);
+  return ret;
+}
+
+/** pidfd_open(2) flag: the pidfd names one thread, not the process (Linux 6.9). */
+export const PIDFD_THREAD = 0o200;
+
+/**
+ * pidfd_open(2): a descriptor for a process, the key of a task storage map
+ * in user space. It names the process's main thread; with
+ * {@linkcode PIDFD_THREAD}, `pid` may be any thread's id.
+ * @param pid the process (or, with PIDFD_THREAD, the thread)
+ * @param flags 0 or PIDFD_THREAD
+ * @returns the pidfd (the caller closes it)
+ * @throws ErrnoError (ESRCH: no such process)
+ */
+export function pidfdOpen(pid: number, flags = 0): number {
+  const ret = syscall(syscallNumbers().pidfd_open, pid, flags);
+  if (ret < 0) throw new ErrnoError("pidfd_open", lastErrno(), `pid ${pid}`);
   return ret;
 }
