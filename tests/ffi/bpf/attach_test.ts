@@ -5,7 +5,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { countGetppid, getppid } from "./_helpers.ts";
 import {
   BpfLink,

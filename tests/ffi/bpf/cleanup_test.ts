@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { countGetppid, linksLeft, programsLeft, waitGone } from "./_helpers.ts";
 import {
   BpfLink,
@@ -20,7 +20,7 @@ import {
   ProgType,
   resetFeatureCache,
 } from "../../../ffi/bpf/mod.ts";
-import { openFds } from "../_helpers.ts";
+import { openFds } from "../../_helpers/ffi.ts";
 
 Deno.test("cleanup: programs and links are gone after close", async () => {
   const counts = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1 });

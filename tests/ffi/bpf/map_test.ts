@@ -5,7 +5,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { countGetppid, getppid, gettid, SYS_GETPPID } from "./_helpers.ts";
 import {
   atomicAdd,

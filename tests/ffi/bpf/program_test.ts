@@ -6,7 +6,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import {
   add,
   assemble,
