@@ -110,6 +110,7 @@ export const BPF_STATS_RUN_TIME = 0;
 export const BPF_OBJ_NAME_LEN = 16;
 
 const ENOENT = 2;
+const EAGAIN = 11;
 const EINVAL = 22;
 const ENOSPC = 28;
 const ENOSYS = 38;
@@ -213,8 +214,22 @@ export function bpfRaw(cmd: number, attr: Uint8Array): number {
  */
 export function bpf(cmd: number, attr: Uint8Array, detail?: string): number {
   const ret = bpfRaw(cmd, attr);
-  if (ret < 0) throw new ErrnoError(cmdName(cmd), -ret, detail);
+  if (ret < 0) throw bpfError(cmd, -ret, detail);
   return ret;
+}
+
+/**
+ * The error of a failed bpf(2) command. The kernel-internal ENOTSUPP (524),
+ * which some commands return, is named, as libc has no name for it.
+ * @param cmd the command
+ * @param errno the positive errno
+ * @param detail what was being done
+ * @returns the error to throw
+ */
+function bpfError(cmd: number, errno: number, detail?: string): ErrnoError {
+  if (errno !== ENOTSUPP) return new ErrnoError(cmdName(cmd), errno, detail);
+  const what = "ENOTSUPP: the kernel does not support this here";
+  return new ErrnoError(cmdName(cmd), errno, detail ? `${detail} (${what})` : what);
 }
 
 /** A little-endian writer over an attr buffer. */
@@ -310,7 +325,7 @@ function elemAttr(fd: number, key: Uint8Array | null, value: Uint8Array | null, 
 export function mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean {
   const ret = bpfRaw(Cmd.MAP_LOOKUP_ELEM, elemAttr(fd, key, value).bytes);
   if (ret === -ENOENT) return false;
-  if (ret < 0) throw new ErrnoError(cmdName(Cmd.MAP_LOOKUP_ELEM), -ret);
+  if (ret < 0) throw bpfError(Cmd.MAP_LOOKUP_ELEM, -ret);
   return true;
 }
 
@@ -336,7 +351,7 @@ export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags 
 export function mapDelete(fd: number, key: Uint8Array): boolean {
   const ret = bpfRaw(Cmd.MAP_DELETE_ELEM, elemAttr(fd, key, null).bytes);
   if (ret === -ENOENT) return false;
-  if (ret < 0) throw new ErrnoError(cmdName(Cmd.MAP_DELETE_ELEM), -ret);
+  if (ret < 0) throw bpfError(Cmd.MAP_DELETE_ELEM, -ret);
   return true;
 }
 
@@ -351,7 +366,7 @@ export function mapDelete(fd: number, key: Uint8Array): boolean {
 export function mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean {
   const ret = bpfRaw(Cmd.MAP_GET_NEXT_KEY, elemAttr(fd, key, next).bytes);
   if (ret === -ENOENT) return false;
-  if (ret < 0) throw new ErrnoError(cmdName(Cmd.MAP_GET_NEXT_KEY), -ret);
+  if (ret < 0) throw bpfError(Cmd.MAP_GET_NEXT_KEY, -ret);
   return true;
 }
 
@@ -538,7 +553,11 @@ export function progLoad(a: ProgLoadAttr): number {
   const insns = pinned(a.insns.byteLength);
   insns.set(a.insns);
   const lic = cString(license);
-  const first = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, null));
+  // EAGAIN: the verifier was interrupted (a signal); libbpf retries too.
+  let first = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, null));
+  for (let tries = 1; first === -EAGAIN && tries < 5; tries++) {
+    first = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, null));
+  }
   if (first >= 0) return first;
   const log = pinned(logSize);
   const second = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, log));

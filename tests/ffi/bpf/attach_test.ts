@@ -8,15 +8,18 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { countGetppid, getppid } from "./_helpers.ts";
 import {
+  AttachType,
   BpfLink,
   BpfMap,
   BpfProgram,
   enableStats,
   haveRawTracepoint,
+  linkCreateAttr,
   MapType,
   ProgType,
   tracepointId,
 } from "../../../ffi/bpf/mod.ts";
+import { ErrnoError } from "../../../ffi/errno.ts";
 import { Fd } from "../../../ffi/fd.ts";
 
 function counter(): BpfMap {
@@ -120,4 +123,31 @@ Deno.test("attach: program info counts runs while stats are on; recursion misses
   );
   assertEquals(after.recursionMisses, 0);
   assertEquals(count(counts), 300);
+});
+
+Deno.test("attach: the fentry link attr, and attachTracing falls back from LINK_CREATE", () => {
+  // LINK_CREATE for fentry: prog_fd at 0, target_fd 4 (0: vmlinux), attach_type 8.
+  const attr = linkCreateAttr({ progFd: 7, targetFd: 0, attachType: AttachType.TRACE_FENTRY });
+  const v = new DataView(attr.buffer, attr.byteOffset);
+  assertEquals([v.getUint32(0, true), v.getUint32(4, true), v.getUint32(8, true)], [7, 0, 24]);
+  // TRACING programs do not load here, so the decision is shown with a program
+  // the kernel refuses both ways: "auto" tries LINK_CREATE, then RAW_TRACEPOINT_OPEN.
+  using counts = counter();
+  using prog = BpfProgram.load({
+    type: ProgType.TRACEPOINT,
+    name: "test_not_fentry",
+    insns: countGetppid([counts.fd], "tracepoint"),
+  });
+  const failure = (method: "auto" | "link" | "raw_tracepoint_open") => {
+    try {
+      BpfLink.attachTracing(prog, { method }).close();
+    } catch (e: unknown) {
+      assert(e instanceof ErrnoError, String(e));
+      return e.call;
+    }
+    return "attached";
+  };
+  assertEquals(failure("link"), "bpf(BPF_LINK_CREATE)");
+  assertEquals(failure("auto"), "bpf(BPF_RAW_TRACEPOINT_OPEN)", "auto fell back");
+  assertEquals(failure("raw_tracepoint_open"), "bpf(BPF_RAW_TRACEPOINT_OPEN)");
 });
