@@ -77,8 +77,6 @@ export interface BuildContext {
   kind: ProgramKind;
   /** The classic tracepoint's field places (kind "tp"): `event` is `group:name`. */
   field(event: string, field: string): FieldPlace;
-  /** A kernel struct member's byte offset from BTF, e.g. ("task_struct", "pid"). */
-  member(struct: string, path: string): number;
   maps: MapFds;
   /** Who is traced. */
   filter: TargetFilter;
@@ -225,7 +223,7 @@ export function ifTraced(b: BuildContext, out: string): Insn[] {
 }
 
 /**
- * `dst = the log-linear bucket index of value` (probes/loglinear.ts): the
+ * `dst = the log-linear bucket index of value` (schema/buckets.ts): the
  * value itself below 16, else `e * 16 + ((value >> (e - 4)) & 15)` with `e =
  * floor(log2 value)`, found by halving the search five times as
  * io_syscalls.bt does. Clamped to the histogram's size for the verifier.

@@ -102,22 +102,14 @@ function opSlot(): Insn[] {
  * @returns the instructions
  */
 export function onSubmit(b: BuildContext): Insn[] {
-  const fields: Insn[] = b.kind === "tp"
-    ? [
-      ...loadArg(b, R7, SUBMIT, { raw: 0, field: "req" }),
-      ...loadArg(b, R8, SUBMIT, { raw: 0, field: "opcode" }),
-      ...loadArg(b, R9, SUBMIT, { raw: 0, field: "flags" }),
-    ]
-    : [
-      ldx.dw(R7, R6, 0), // the request
-      mov.reg(R3, R7),
-      st.dw(R10, -40, 0),
-      ...readKernel(-40, 1, b.member("io_kiocb", "opcode")),
-      ldx.b(R8, R10, -40),
-      mov.reg(R3, R7),
-      ...readKernel(-48, 8, b.member("io_kiocb", "flags")),
-      ldx.dw(R9, R10, -48),
-    ];
+  if (b.kind !== "tp") {
+    throw new RangeError("The submit program reads a classic tracepoint's record");
+  }
+  const fields: Insn[] = [
+    ...loadArg(b, R7, SUBMIT, { raw: 0, field: "req" }),
+    ...loadArg(b, R8, SUBMIT, { raw: 0, field: "opcode" }),
+    ...loadArg(b, R9, SUBMIT, { raw: 0, field: "flags" }),
+  ];
   return [
     mov.reg(R6, R1),
     ...ifTraced(b, "out"),
@@ -166,7 +158,7 @@ export function onComplete(b: BuildContext): Insn[] {
       ...loadArg(b, R8, COMPLETE, { raw: 0, field: "cflags" }),
     ]
     : [
-      ldx.dw(R3, R6, 16), // the CQE
+      ldx.dw(R3, R6, 16), // the CQE (struct io_uring_cqe, uapi: res at 8, flags at 12)
       ...readKernel(-48, 16, 0),
       ldx.w(R9, R10, -40), // res, a signed 32-bit value
       lsh.imm(R9, 32),

@@ -8,7 +8,7 @@
  * @module
  */
 
-/** Sub-buckets per power of two (as probes/loglinear.ts). */
+/** Sub-buckets per power of two (as schema/buckets.ts). */
 export const SUB_BUCKETS = 16;
 /**
  * Buckets one histogram holds: every latency below 2^48 ns (78 hours) has an

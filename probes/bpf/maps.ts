@@ -6,7 +6,7 @@
  */
 
 import { BpfMap } from "../../ffi/bpf/map.ts";
-import { MapType } from "../../ffi/bpf/sys.ts";
+import { BPF_F_NO_PREALLOC, MapType } from "../../ffi/bpf/sys.ts";
 import type { MapFds } from "./_emit.ts";
 import {
   CAPACITY,
@@ -47,6 +47,10 @@ export interface TracedSyscall {
   /** Its first argument is a file descriptor. */
   fd: boolean;
 }
+
+// Hash maps allocate on insert (BPF_F_NO_PREALLOC): preallocating 65536
+// entries took 40-115 ms at start here, and inserts are rare (a fork, a new
+// descriptor, an errno) except io_uring's, one per request.
 
 /** What the map set is made for. */
 export interface MapSetOptions {
@@ -113,6 +117,7 @@ export class BpfMapSet implements Disposable {
       this.#m = {
         targets: make("targets", {
           type: MapType.HASH,
+          flags: BPF_F_NO_PREALLOC,
           keySize: 4,
           valueSize: 4,
           maxEntries: CAPACITY.targets,
@@ -126,6 +131,7 @@ export class BpfMapSet implements Disposable {
           })
           : make("starts", {
             type: MapType.HASH,
+            flags: BPF_F_NO_PREALLOC,
             keySize: 4,
             valueSize: START.bytes,
             maxEntries: CAPACITY.startsByTid,
@@ -150,12 +156,14 @@ export class BpfMapSet implements Disposable {
         }),
         errnos: make("errnos", {
           type: MapType.PERCPU_HASH,
+          flags: BPF_F_NO_PREALLOC,
           keySize: 8,
           valueSize: 8,
           maxEntries: CAPACITY.errnos,
         }),
         fds: make("fds", {
           type: MapType.PERCPU_HASH,
+          flags: BPF_F_NO_PREALLOC,
           keySize: FD_KEY.bytes,
           valueSize: FD_VALUE.words * 8,
           maxEntries: CAPACITY.fds,
@@ -168,6 +176,7 @@ export class BpfMapSet implements Disposable {
         }),
         uringReqs: make("uringReqs", {
           type: MapType.HASH,
+          flags: BPF_F_NO_PREALLOC,
           keySize: 8,
           valueSize: URING_START.bytes,
           maxEntries: CAPACITY.uringRequests,

@@ -6,7 +6,7 @@
  */
 
 import type { Insn } from "../../ffi/bpf/asm.ts";
-import type { BuildContext } from "./_emit.ts";
+import type { BuildContext, ProgramKind } from "./_emit.ts";
 import { onAsync, onComplete, onSubmit } from "./io_uring.ts";
 import { onFault, onSwitch, onTlbFlush } from "./sched.ts";
 import { sysEnter, sysExit } from "./syscalls.ts";
@@ -23,6 +23,8 @@ export type AttachPoint =
 export interface PlannedProgram {
   /** Its object name (`ios_` and 11 more characters at most). */
   name: string;
+  /** How it attaches (a raw set keeps a few rare events on classic tracepoints). */
+  kind: ProgramKind;
   at: AttachPoint;
   insns: Insn[];
 }
@@ -49,47 +51,62 @@ export interface PlanOptions {
 
 /**
  * The programs for an attach kind. With fentry the syscalls get a pair of
- * programs each on their kernel functions; everything else (and every
- * program of the other kinds) sits on tracepoints.
+ * programs each on their kernel functions; the other programs sit on raw
+ * tracepoints. Forks, renames and io_uring submissions always use classic
+ * tracepoints: their records carry the child's pid, the new name, the
+ * opcode and flags, which a raw tracepoint would have to read from kernel
+ * structs at offsets only BTF knows (and reading /sys/kernel/btf/vmlinux
+ * takes 0.2-0.5 s here); they are rare next to syscalls.
  * @param b the build context (its kind decides)
  * @param options what exists, and the syscalls
  * @returns the programs, in attach order: the set's keepers first, then
  *   the syscall exit before its entry (so no call is seen to end unstarted)
  */
 export function planPrograms(b: BuildContext, options: PlanOptions): PlannedProgram[] {
-  const tp = (group: string, name: string) => ({
-    tracepoint: b.kind === "tp" ? `${group}:${name}` : name,
-  });
   // Tracepoint programs are raw ones unless the whole set is classic.
-  const onTp: BuildContext = b.kind === "fentry" ? { ...b, kind: "raw_tp" } : b;
+  const tpKind: ProgramKind = b.kind === "tp" ? "tp" : "raw_tp";
   const plan: PlannedProgram[] = [];
-  const add = (name: string, at: AttachPoint, insns: Insn[]) => plan.push({ name, at, insns });
+  const add = (
+    name: string,
+    kind: ProgramKind,
+    at: AttachPoint,
+    build: (b: BuildContext) => Insn[],
+  ) => plan.push({ name, kind, at, insns: build({ ...b, kind }) });
+  const tp = (group: string, name: string, kind = tpKind) => ({
+    tracepoint: kind === "tp" ? `${group}:${name}` : name,
+  });
+  const classic = (group: string, name: string) => tp(group, name, "tp");
 
-  add("ios_exit", tp("sched", "sched_process_exit"), onExit(onTp));
+  add("ios_exit", tpKind, tp("sched", "sched_process_exit"), onExit);
   if (b.filter.followChildren || b.filter.comm) {
-    add("ios_fork", tp("sched", "sched_process_fork"), onFork(onTp));
+    add("ios_fork", "tp", classic("sched", "sched_process_fork"), onFork);
   }
   if (b.filter.comm) {
-    add("ios_exec", tp("sched", "sched_process_exec"), onExec(onTp));
-    if (options.rename) add("ios_rename", tp("task", "task_rename"), onRename(onTp));
+    add("ios_exec", tpKind, tp("sched", "sched_process_exec"), onExec);
+    if (options.rename) add("ios_rename", "tp", classic("task", "task_rename"), onRename);
   }
   if (b.kind === "fentry") {
     for (const s of options.syscalls) {
       const short = s.name.slice(0, 9);
-      add(`ios_x_${short}`, { function: s.function, exit: true }, sysExit(b));
-      add(`ios_e_${short}`, { function: s.function, exit: false }, sysEnter(b, s.slotValue));
+      add(`ios_x_${short}`, "fentry", { function: s.function, exit: true }, sysExit);
+      add(
+        `ios_e_${short}`,
+        "fentry",
+        { function: s.function, exit: false },
+        (c) => sysEnter(c, s.slotValue),
+      );
     }
   } else {
-    add("ios_sys_exit", tp("raw_syscalls", "sys_exit"), sysExit(b));
-    add("ios_sys_enter", tp("raw_syscalls", "sys_enter"), sysEnter(b));
+    add("ios_sys_exit", tpKind, tp("raw_syscalls", "sys_exit"), sysExit);
+    add("ios_sys_enter", tpKind, tp("raw_syscalls", "sys_enter"), sysEnter);
   }
-  add("ios_fault", tp("exceptions", "page_fault_user"), onFault(onTp));
-  if (options.tlb) add("ios_tlb", tp("tlb", "tlb_flush"), onTlbFlush(onTp));
-  add("ios_switch", tp("sched", "sched_switch"), onSwitch(onTp));
+  add("ios_fault", tpKind, tp("exceptions", "page_fault_user"), onFault);
+  if (options.tlb) add("ios_tlb", tpKind, tp("tlb", "tlb_flush"), onTlbFlush);
+  add("ios_switch", tpKind, tp("sched", "sched_switch"), onSwitch);
   if (options.uring) {
-    add("ios_uring_done", tp("io_uring", "io_uring_complete"), onComplete(onTp));
-    add("ios_uring_async", tp("io_uring", "io_uring_queue_async_work"), onAsync(onTp));
-    add("ios_uring_sub", tp("io_uring", "io_uring_submit_req"), onSubmit(onTp));
+    add("ios_uring_done", tpKind, tp("io_uring", "io_uring_complete"), onComplete);
+    add("ios_uring_async", tpKind, tp("io_uring", "io_uring_queue_async_work"), onAsync);
+    add("ios_uring_sub", "tp", classic("io_uring", "io_uring_submit_req"), onSubmit);
   }
   return plan;
 }

@@ -125,12 +125,19 @@ function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
 }
 
 /**
+ * Where the first syscall argument lies in `struct pt_regs`: x86_64 `di`
+ * (RDI in uapi asm/ptrace-abi.h, the ptrace offset), arm64 `regs[0]`
+ * (uapi user_pt_regs, the start of pt_regs; overwritten only on return).
+ */
+export const FIRST_ARG_OFFSET = Deno.build.arch === "aarch64" ? 0 : 112;
+
+/**
  * `R1 = the syscall's first argument`, from the saved user registers: in
  * the record (classic tracepoint), through the pt_regs pointer (raw
  * tracepoint: a kernel read; fentry: a typed load).
  */
 function firstArg(b: BuildContext): Insn[] {
-  const reg = b.member("pt_regs", Deno.build.arch === "aarch64" ? "orig_x0" : "di");
+  const reg = FIRST_ARG_OFFSET;
   if (b.kind === "tp") return [ldx.dw(R1, R6, b.field(ENTER, "args").offset)];
   if (b.kind === "fentry") return [ldx.dw(R1, R6, 0), ldx.dw(R1, R1, reg)];
   return [

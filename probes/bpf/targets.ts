@@ -133,21 +133,10 @@ const currentComm: Insn[] = [
  */
 export function onFork(b: BuildContext): Insn[] {
   const { followChildren, comm } = b.filter;
-  const childPid: Insn[] = b.kind === "tp"
-    ? loadArg(b, R7, FORK, { raw: 1, field: "child_pid" })
-    : [
-      // child->pid, read through the raw tracepoint's task pointer.
-      ldx.dw(R3, R6, 8), // the child task
-      add.imm(R3, b.member("task_struct", "pid")),
-      mov.reg(R1, R10),
-      add.imm(R1, -24),
-      mov.imm(R2, 4),
-      call(Helper.probe_read_kernel),
-      ldx.w(R7, R10, -24),
-    ];
+  if (b.kind !== "tp") throw new RangeError("The fork program reads a classic tracepoint's record");
   return [
     mov.reg(R6, R1),
-    ...childPid, // R7 = the child's id
+    ...loadArg(b, R7, FORK, { raw: 1, field: "child_pid" }), // R7 = the child's id
     ...(followChildren
       ? [
         call(Helper.get_current_pid_tgid),
@@ -234,34 +223,18 @@ export function onExec(b: BuildContext): Insn[] {
 export function onRename(b: BuildContext): Insn[] {
   const comm = b.filter.comm;
   if (!comm) throw new RangeError("The rename program is for --comm only");
-  const newComm: Insn[] = b.kind === "tp"
-    ? [
-      // The record's newcomm, four aligned words at a time, to fp-32.
-      ...[0, 4, 8, 12].flatMap((i) => [
-        ldx.w(R1, R6, b.field(RENAME, "newcomm").offset + i),
-        stx.w(R10, -32 + i, R1),
-      ]),
-      ...loadArg(b, R7, RENAME, { raw: 0, field: "pid" }),
-    ]
-    : [
-      st.dw(R10, -32, 0),
-      st.dw(R10, -24, 0),
-      mov.reg(R1, R10),
-      add.imm(R1, -32),
-      mov.imm(R2, COMM_LEN),
-      ldx.dw(R3, R6, 8), // the new name
-      call(Helper.probe_read_kernel_str),
-      ldx.dw(R3, R6, 0), // the task
-      add.imm(R3, b.member("task_struct", "pid")),
-      mov.reg(R1, R10),
-      add.imm(R1, -40),
-      mov.imm(R2, 4),
-      call(Helper.probe_read_kernel),
-      ldx.w(R7, R10, -40),
-    ];
+  if (b.kind !== "tp") {
+    throw new RangeError("The rename program reads a classic tracepoint's record");
+  }
+  // The record's newcomm, four aligned words at a time, to fp-32.
+  const newComm = [0, 4, 8, 12].flatMap((i) => [
+    ldx.w(R1, R6, b.field(RENAME, "newcomm").offset + i),
+    stx.w(R10, -32 + i, R1),
+  ]);
   return [
     mov.reg(R6, R1),
     ...newComm,
+    ...loadArg(b, R7, RENAME, { raw: 0, field: "pid" }), // the renamed task
     ...ifCommIs(comm, "out"),
     ...join(b, R7, "renamed"),
     label("out"),

@@ -13,13 +13,16 @@
  * @module
  */
 
-import type { BackendOptions, TraceBackend } from "../../backend.ts";
+import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { RunError } from "../../errors.ts";
-import type { Unsupported } from "../../schema.ts";
+import { OTHER_SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
 import { syscallFunction, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";
+import { canLoad, haveRawTracepoint, haveTaskStorage } from "../../../ffi/bpf/features.ts";
 import { BpfLink } from "../../../ffi/bpf/link.ts";
 import { BpfProgram } from "../../../ffi/bpf/program.ts";
 import { AttachType, ProgType } from "../../../ffi/bpf/sys.ts";
+import { exit, mov, R0 } from "../../../ffi/bpf/asm.ts";
+import { ErrnoError } from "../../../ffi/errno.ts";
 import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf/_emit.ts";
 import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
@@ -36,21 +39,8 @@ export const ATTACH_ENV = "IOSCOPE_BPF_ATTACH";
 /** The environment variable that forces starts into a hash keyed by thread id (`hash`). */
 export const STARTS_ENV = "IOSCOPE_BPF_STARTS";
 
-/** Which attach was used and why the better ones were not (the Run's meta.attach). */
-export interface AttachReport {
-  kind: AttachKind;
-  /** Where call start times live: task storage, or a hash keyed by thread id. */
-  starts: "task_storage" | "hash";
-  /** Each better kind (and task storage) not used, with the reason. */
-  reasons: { kind: string; reason: string }[];
-}
-
 /** The bpf backend's options beyond every backend's. */
 export interface BpfBackendOptions extends BackendOptions {
-  /** --comm NAME: processes that take this name later join. */
-  comm?: string;
-  /** --cgroup DIR (v2): every process in it or below it. */
-  cgroup?: { path: string; id: number };
   /** The best attach kind to try. @default $IOSCOPE_BPF_ATTACH, else "fentry" */
   attach?: AttachKind;
   /** Keep starts in a hash keyed by thread id even where task storage works. @default $IOSCOPE_BPF_STARTS === "hash" */
@@ -58,16 +48,18 @@ export interface BpfBackendOptions extends BackendOptions {
 }
 
 /** The running bpf backend: a TraceBackend that also says how it attached. */
-export interface BpfBackend extends Omit<TraceBackend, "name"> {
+export interface BpfBackend extends TraceBackend {
   readonly name: "bpf";
   readonly attach: AttachReport;
-  /** The ids of this backend's programs (tests check they are gone after stop). */
-  programIds(): number[];
+  /** The kernel ids of this backend's programs and links (tests check they go away). */
+  objectIds(): { programs: number[]; links: number[] };
+  /** The thread group ids in the traced set now (as the programs keep it). */
+  tracedNow(): number[];
 }
 
 const TRACEFS = "/sys/kernel/tracing";
 /** Results that are not byte counts: an address, 0, SQEs consumed. */
-const NOT_BYTES = new Set(["mmap", "munmap", "madvise", "fsync", "fdatasync", "io_uring_enter"]);
+const NOT_BYTES = new Set(OTHER_SYSCALLS);
 /** Calls whose first argument is not a descriptor. */
 const NO_FD_ARG = new Set(["mmap", "munmap", "madvise"]);
 
@@ -133,17 +125,84 @@ export function cgroupLevel(path: string): number {
   return path.slice(mount.length).split("/").filter((p) => p !== "").length;
 }
 
+/**
+ * Whether the bpf backend can run here: its programs are raw tracepoint (or
+ * classic tracepoint) programs, so those must load and attach. Tried once
+ * (a two-instruction program on sys_enter), cached.
+ * @returns ok, and why not
+ */
+export function bpfLoads(): { ok: boolean; reason: string } {
+  if (Deno.build.arch !== "x86_64") {
+    return {
+      ok: false,
+      reason: `syscall numbers are known for x86_64 only, not ${Deno.build.arch}`,
+    };
+  }
+  const raw = haveRawTracepoint();
+  if (raw.ok) return raw;
+  const tp = canLoad(ProgType.TRACEPOINT);
+  return tp.ok ? tp : { ok: false, reason: `${raw.reason}; ${tp.reason}` };
+}
+
+/**
+ * What the bpf backend would do on this host, found by the same trials it
+ * makes (cheap ones: two-instruction programs, a task storage map): the
+ * attach kind and where starts live, and why each better way is out.
+ * @returns the kind (null: none loads), starts, and the reasons
+ */
+export function bpfAttachPlan(): {
+  kind: AttachKind | null;
+  starts: "task_storage" | "hash";
+  reasons: { kind: string; reason: string }[];
+} {
+  const reasons: { kind: string; reason: string }[] = [];
+  const storage = haveTaskStorage();
+  if (!storage.ok) reasons.push({ kind: "task_storage", reason: storage.reason });
+  const starts = storage.ok ? "task_storage" : "hash";
+  const tracing = tracingRefused();
+  if (tracing === null) return { kind: "fentry", starts, reasons };
+  reasons.push({ kind: "fentry", reason: tracing });
+  const raw = haveRawTracepoint();
+  if (raw.ok) return { kind: "raw_tp", starts, reasons };
+  reasons.push({ kind: "raw_tp", reason: raw.reason });
+  const tp = canLoad(ProgType.TRACEPOINT);
+  if (tp.ok) return { kind: "tp", starts, reasons };
+  reasons.push({ kind: "tp", reason: tp.reason });
+  return { kind: null, starts, reasons };
+}
+
+/**
+ * Why TRACING (fentry/fexit) programs cannot load here, or null when they
+ * can: a program with no target is handed to the kernel, which answers
+ * EINVAL ("needs a BTF id") where tracing is allowed and EPERM where it is
+ * refused before the verifier runs, without reading the kernel's BTF
+ * (0.2-0.5 s) on a host that cannot use it.
+ */
+function tracingRefused(): string | null {
+  try {
+    BpfProgram.load({
+      type: ProgType.TRACING,
+      name: "ios_probe",
+      insns: [mov.imm(R0, 0), exit()],
+      expectedAttachType: AttachType.TRACE_FENTRY,
+    }).close();
+    return null;
+  } catch (e: unknown) {
+    if (e instanceof ErrnoError && e.code === "EINVAL") return null;
+    return `BPF_PROG_TYPE_TRACING programs do not load: ${oneLine(e)}`;
+  }
+}
+
 /** The programs of one attach kind, loaded and attached; `close()` undoes it all. */
 class AttachedSet {
   readonly programs: BpfProgram[] = [];
   readonly links: BpfLink[] = [];
 
-  constructor(plan: readonly PlannedProgram[], kind: AttachKind) {
+  constructor(plan: readonly PlannedProgram[]) {
     try {
-      const btf = kind === "fentry" ? vmlinuxBtf() : null;
       for (const p of plan) {
         if ("function" in p.at) {
-          const id = btf?.funcId(p.at.function);
+          const id = vmlinuxBtf().funcId(p.at.function);
           if (id === undefined) throw new Error(`The kernel has no function ${p.at.function}`);
           this.programs.push(BpfProgram.load({
             type: ProgType.TRACING,
@@ -154,7 +213,7 @@ class AttachedSet {
           }));
         } else {
           this.programs.push(BpfProgram.load({
-            type: kind === "tp" ? ProgType.TRACEPOINT : ProgType.RAW_TRACEPOINT,
+            type: p.kind === "tp" ? ProgType.TRACEPOINT : ProgType.RAW_TRACEPOINT,
             name: p.name,
             insns: p.insns,
           }));
@@ -163,7 +222,7 @@ class AttachedSet {
       plan.forEach((p, i) => {
         const prog = this.programs[i] as BpfProgram;
         if ("function" in p.at) this.links.push(BpfLink.attachTracing(prog));
-        else if (kind === "tp") {
+        else if (p.kind === "tp") {
           const [group = "", name = ""] = p.at.tracepoint.split(":");
           this.links.push(BpfLink.attachTracepoint(prog, group, name));
         } else this.links.push(BpfLink.attachRawTracepoint(prog, p.at.tracepoint));
@@ -245,10 +304,13 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   let set: AttachedSet | null = null;
   let kind: AttachKind = best;
   const field = fieldReader();
-  const member = (struct: string, path: string) => vmlinuxBtf().memberOffset(struct, path).offset;
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
     try {
-      const b: BuildContext = { kind: k, field, member, maps: maps.fds, filter };
+      if (k === "fentry") {
+        const why = tracingRefused();
+        if (why) throw new Error(why);
+      }
+      const b: BuildContext = { kind: k, field, maps: maps.fds, filter };
       const plan = planPrograms(b, {
         uring,
         tlb,
@@ -259,7 +321,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
           function: syscallFunction(s.name),
         })),
       });
-      set = new AttachedSet(plan, k);
+      set = new AttachedSet(plan);
       kind = k;
       break;
     } catch (e: unknown) {
@@ -316,7 +378,17 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     died,
     unsupported,
     latest: () => latest,
-    programIds: () => attached.programs.filter((p) => !p.closed).map((p) => p.id),
+    objectIds: () => ({
+      programs: attached.programs.filter((p) => !p.closed).map((p) => p.id),
+      links: attached.links.flatMap((l) => {
+        try {
+          return l.closed ? [] : [l.id()];
+        } catch {
+          return []; // attached by ioctl: no link object
+        }
+      }),
+    }),
+    tracedNow: () => maps.targets(),
     stop(): Promise<Snapshot> {
       stopped ??= (() => {
         clearInterval(timer);
