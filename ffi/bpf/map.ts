@@ -144,7 +144,8 @@ export function foldPerCpuU64(
   const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
   for (let cpu = 0; cpu * stride < value.byteLength; cpu++) {
     for (let i = 0; i < n; i++) {
-      const x = Number(v.getBigUint64(cpu * stride + i * 8, true));
+      const at = cpu * stride + i * 8; // two halves: no BigInt on this once-a-second path
+      const x = v.getUint32(at, true) + v.getUint32(at + 4, true) * 0x1_0000_0000;
       out[i] = fold === "sum" ? out[i]! + x : Math.max(out[i]!, x);
     }
   }

@@ -161,8 +161,17 @@ export function pinned(size: number): Uint8Array {
  */
 export function addressOf(buf: Uint8Array | null): number {
   if (buf === null) return 0;
-  return address(Deno.UnsafePointer.of(buf as Uint8Array<ArrayBuffer>));
+  // A backing store outside V8's heap never moves: its address is looked up once.
+  const backing = buf.buffer as ArrayBuffer;
+  let base = addresses.get(backing);
+  if (base === undefined) {
+    base = address(Deno.UnsafePointer.of(new Uint8Array(backing)));
+    addresses.set(backing, base);
+  }
+  return base + buf.byteOffset;
 }
+
+const addresses = new WeakMap<ArrayBuffer, number>();
 
 /**
  * A NUL-terminated copy of a string.
@@ -182,9 +191,10 @@ export function cString(s: string): Uint8Array {
  * @param args its arguments (pointers as addresses)
  * @returns the raw return value (-1 and errno on failure)
  */
-function syscall(nr: number, ...args: number[]): number {
-  const a = (i: number) => BigInt(args[i] ?? 0);
-  return Number(libc().syscall(BigInt(nr), a(0), a(1), a(2), a(3), a(4), a(5)));
+function syscall(nr: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0): number {
+  return Number(
+    libc().syscall(BigInt(nr), BigInt(a), BigInt(b), BigInt(c), BigInt(d), BigInt(e), BigInt(f)),
+  );
 }
 
 /** The name of a bpf(2) command, for errors: `BPF_PROG_LOAD`. */
@@ -245,7 +255,16 @@ class Attr {
     return this;
   }
   u64(off: number, v: number | bigint): this {
-    this.view.setBigUint64(off, BigInt(v), true);
+    if (typeof v === "bigint") this.view.setBigUint64(off, v, true);
+    else { // addresses and flags: below 2^53
+      this.view.setUint32(off, v % 0x1_0000_0000, true);
+      this.view.setUint32(off + 4, Math.floor(v / 0x1_0000_0000), true);
+    }
+    return this;
+  }
+  /** Zeroes the first `size` bytes, for a reused attr. */
+  clear(size: number): this {
+    this.bytes.fill(0, 0, size);
     return this;
   }
   name(off: number, s: string): this {
@@ -310,8 +329,14 @@ export function mapCreateAttr(a: MapCreateAttr): Uint8Array {
   return attr.bytes;
 }
 
+// The element commands run once per key on the per-key read path: they share one attr
+// (JavaScript runs them one at a time, and the kernel is done with it when bpf(2) returns).
+let elemScratch: Attr | null = null;
+
 function elemAttr(fd: number, key: Uint8Array | null, value: Uint8Array | null, flags = 0): Attr {
-  return new Attr(32).u32(0, fd).u64(8, addressOf(key)).u64(16, addressOf(value)).u64(24, flags);
+  elemScratch ??= new Attr(32);
+  return elemScratch.clear(32).u32(0, fd).u64(8, addressOf(key)).u64(16, addressOf(value))
+    .u64(24, flags);
 }
 
 /**
