@@ -6,17 +6,11 @@
  * @module
  */
 
-import {
-  checkWritable,
-  dirOf,
-  parseDurationMs,
-  parseFlags,
-  parsePid,
-  writeFileAtomic,
-} from "./args.ts";
+import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { findBpftrace } from "../trace/backends/bpftrace.ts";
 import type { Command } from "./command.ts";
+import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
