@@ -76,6 +76,8 @@ for (
     assert(read.max_ns > 0 && read.total_ns > 0, "latencies");
     assertEquals([snap.mapFull, snap.inFlight], [0, 0]);
     assert(snap.faults > 0, "dd's page faults");
+    // dd's munmap()s flush its TLB (local_mm_shootdown): 10-11 in a dd run here.
+    assert((snap.tlb.get("local_mm_shootdown") ?? 0) > 0, JSON.stringify([...snap.tlb]));
     assert(snap.voluntary + snap.involuntary > 0, "context switches");
   });
 }
