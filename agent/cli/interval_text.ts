@@ -52,10 +52,21 @@ export function intervalHeadline(doc: IntervalDocument): string {
   const head = `${doc.t_s.toFixed(1)} s (${doc.interval_s.toFixed(1)} s${
     doc.final ? ", last" : ""
   })`;
-  const lost = doc.lost_events > 0 ? `, LOST ${formatCount(doc.lost_events)} events` : "";
+  const n = lostCount(doc);
+  const lost = n > 0 ? `, LOST ${formatCount(n)} events` : "";
   return `${head}: faults ${formatRate(doc.faults_per_s)}, switches ${
     formatRate(doc.switches_per_s)
   }, TLB flushes ${tlb}${lost}`.slice(0, 80);
+}
+
+/**
+ * Events that went uncounted in an interval, whatever the cause: lost by the
+ * kernel's buffers, dropped on a full map, missed by a BPF program.
+ * @param doc the Interval document
+ * @returns how many
+ */
+export function lostCount(doc: IntervalDocument): number {
+  return doc.lost_events + (doc.map_full ?? 0) + (doc.recursion_misses ?? 0);
 }
 
 const COLUMNS = [

@@ -138,6 +138,8 @@ export function intervalDocument(
     tlb_flushes: tlb,
     tlb_flushes_per_s: tlb === null ? null : perSecond(tlb),
     lost_events: Math.max(0, after.lostEvents - before.lostEvents),
+    map_full: Math.max(0, (after.mapFull ?? 0) - (before.mapFull ?? 0)),
+    recursion_misses: Math.max(0, (after.recursionMisses ?? 0) - (before.recursionMisses ?? 0)),
   };
 }
 
