@@ -27,6 +27,10 @@ import { type Exporter, startExporter } from "./prom.ts";
 import { saveRun } from "./store.ts";
 import { findPerf, type PerfSession, startPerf } from "./perf.ts";
 import { startStoppedCommand, type StoppedCommand } from "./spawn_target.ts";
+import type { IntervalDocument } from "../schema/interval.ts";
+import { intervalText } from "./cli/interval_text.ts";
+import { liveScreen, type LiveSort, type LiveState, SORT_KEYS } from "./cli/live_view.ts";
+import { LiveTerminal } from "./cli/live_terminal.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
@@ -52,6 +56,15 @@ Options:
   --perf             add perf stat counters (faults, context switches, TLB
                      misses where the CPU exposes them)
   --flamegraph       sample on-CPU stacks and add a flame graph to the report
+  --interval TIME    every TIME (whole seconds: 1s, 5s), print that interval's
+                     calls/s, bytes/s, P50 and P99 per syscall, faults/s,
+                     switches/s and TLB flushes/s
+  --json-lines       with --interval (default 1s): one JSON object per interval
+                     on stdout instead (schema ioscope.interval/1); the summary
+                     goes to stderr
+  --live             on a terminal: a full-screen view redrawn every interval,
+                     heaviest syscalls first; keys t, c, p sort by time, calls,
+                     P99; q ends the trace (outputs are written as usual)
   -h, --help         this help
 
 Needs root, tracefs, and bpftrace for the default backend (ioscope doctor).
@@ -77,6 +90,9 @@ interface TraceArgs {
   prom?: string;
   perf: boolean;
   flamegraph: boolean;
+  intervalMs?: number;
+  jsonLines: boolean;
+  live: boolean;
 }
 
 /** Parses and checks every argument; throws UsageError before anything starts. */
@@ -95,6 +111,9 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     prom: { type: "string" },
     perf: { type: "boolean", default: false },
     flamegraph: { type: "boolean", default: false },
+    interval: { type: "string" },
+    "json-lines": { type: "boolean", default: false },
+    live: { type: "boolean", default: false },
   }, true);
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
@@ -112,8 +131,11 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     backend: parseBackendName(values.backend as string),
     perf: values.perf === true,
     flamegraph: values.flamegraph === true,
+    jsonLines: values["json-lines"] === true,
+    live: values.live === true,
   };
   if (values.duration !== undefined) parsed.durationMs = parseDurationMs(values.duration as string);
+  parseIntervalArgs(values.interval as string | undefined, parsed);
   for (const key of ["json", "out", "store", "prom"] as const) {
     const v = values[key];
     if (typeof v === "string") parsed[key] = v;
@@ -161,6 +183,32 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   return parsed;
 }
 
+/** `--interval`, `--json-lines` and `--live`, checked together. */
+function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): void {
+  if (interval !== undefined) {
+    const ms = parseDurationMs(interval, "--interval");
+    if (ms < 1000 || ms % 1000 !== 0) {
+      throw new UsageError(
+        `invalid --interval '${interval}': use whole seconds (1s, 5s): the probes report once a second`,
+      );
+    }
+    parsed.intervalMs = ms;
+  }
+  if (parsed.live && parsed.jsonLines) {
+    throw new UsageError(
+      "--live draws on the terminal and --json-lines writes to a pipe: give one of them",
+    );
+  }
+  if (parsed.live && !(Deno.stdin.isTerminal() && Deno.stdout.isTerminal())) {
+    throw new UsageError(
+      "--live needs a terminal (stdin and stdout); piped, use --interval 1s --json-lines",
+    );
+  }
+  if ((parsed.live || parsed.jsonLines) && parsed.intervalMs === undefined) {
+    parsed.intervalMs = 1000;
+  }
+}
+
 function checkStoreDir(dir: string): void {
   if (dir === "") throw new UsageError("--store needs a directory");
   try {
@@ -206,6 +254,7 @@ async function runTrace(args: string[]): Promise<number> {
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
   let perf: PerfSession | null = null;
+  let live: LiveView | null = null;
   try {
     if (a.command) {
       child = await startStoppedCommand(a.command);
@@ -222,6 +271,16 @@ async function runTrace(args: string[]): Promise<number> {
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
       followChildren: a.command !== undefined,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+      ...(a.intervalMs !== undefined
+        ? {
+          intervalMs: a.intervalMs,
+          onInterval: (last: IntervalDocument, total: IntervalDocument) => {
+            if (live) live.update(last, total);
+            else if (a.jsonLines) writeLine(JSON.stringify(last));
+            else writeLine(intervalText(last) + "\n");
+          },
+        }
+        : {}),
     };
     const target = a.command
       ? {
@@ -245,12 +304,19 @@ async function runTrace(args: string[]): Promise<number> {
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
+    if (a.live) {
+      const s = session;
+      live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
+    }
     if (signalled) session.stop("signal");
     let run = await session.done;
+    // The terminal is put back before anything else is written to it.
+    live?.close();
     if (perf) run = await mergePerf(run, perf);
     await writeOutputs(run, a);
     return 0;
   } finally {
+    live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
     await perf?.stop().catch(() => {});
@@ -272,7 +338,9 @@ async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocume
 }
 
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
-  console.log(summaryText(run));
+  // With --json-lines, stdout carries only the intervals' JSON.
+  if (a.jsonLines) console.error(summaryText(run));
+  else console.log(summaryText(run));
   try {
     if (a.json) {
       await writeFileAtomic(a.json, JSON.stringify(run, null, 2) + "\n");
@@ -289,6 +357,66 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   } catch (e: unknown) {
     if (e instanceof RunError) throw e;
     throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+/** Writes a line to stdout at once (intervals must not wait in a buffer). */
+function writeLine(text: string): void {
+  const bytes = new TextEncoder().encode(text + "\n");
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
+}
+
+/** `--live`: the full-screen view of a running session, redrawn every interval. */
+class LiveView {
+  #terminal: LiveTerminal;
+  #session: TraceSession;
+  #state: LiveState;
+  #startedAt = performance.now();
+
+  constructor(session: TraceSession, durationMs: number | undefined, quit: () => void) {
+    this.#session = session;
+    const run = session.current();
+    this.#state = {
+      pids: run.meta.pids,
+      comm: run.meta.comm,
+      backend: run.meta.backend,
+      elapsedS: 0,
+      ...(durationMs !== undefined ? { durationS: durationMs / 1000 } : {}),
+      last: null,
+      total: null,
+      unsupported: run.meta.unsupported,
+      sort: "time",
+    };
+    this.#terminal = new LiveTerminal((key) => {
+      const sort: LiveSort | undefined = SORT_KEYS[key.toLowerCase()];
+      if (sort) {
+        this.#state.sort = sort;
+        this.draw();
+      } else if (key === "q" || key === "Q") {
+        quit();
+      }
+    }, () => this.draw());
+    this.draw();
+  }
+
+  update(last: IntervalDocument, total: IntervalDocument): void {
+    this.#state.last = last;
+    this.#state.total = total;
+    this.#state.elapsedS = total.t_s;
+    this.#state.unsupported = this.#session.current().meta.unsupported;
+    this.draw();
+  }
+
+  draw(): void {
+    if (this.#state.total === null) {
+      this.#state.elapsedS = (performance.now() - this.#startedAt) / 1000;
+    }
+    this.#terminal.draw(liveScreen(this.#state, this.#terminal.size()));
+  }
+
+  close(): void {
+    this.#terminal.close();
   }
 }
 

@@ -70,11 +70,11 @@ export function lostCount(doc: IntervalDocument): number {
 }
 
 const COLUMNS = [
-  ["syscall", 16],
-  ["calls", 9],
-  ["errors", 8],
-  ["bytes", 11],
-  ["time", 9],
+  ["  syscall", 16],
+  ["calls/s", 9],
+  ["errors/s", 8],
+  ["bytes/s", 11],
+  ["time/s", 9],
   ["p50", 8],
   ["p99", 8],
 ] as const;
@@ -96,7 +96,7 @@ export function intervalText(doc: IntervalDocument): string {
     const width = COLUMNS[i]?.[1] ?? 8;
     return i === 0 ? text.slice(0, width).padEnd(width) : text.padStart(width);
   };
-  lines.push(COLUMNS.map(([name], i) => cell(i, i === 0 ? `  ${name}` : `${name}/s`)).join(" "));
+  lines.push(COLUMNS.map(([name], i) => cell(i, name)).join(" "));
   for (const [name, s] of rows) {
     lines.push(
       [
