@@ -34,8 +34,10 @@ function tmux(): {
 function startLive(t: ReturnType<typeof tmux>, dir: string, args: string[]): void {
   const cmd = [
     `cd ${ROOT}`,
+    `stty -g > ${dir}/stty-before`,
     `${Deno.execPath()} run -A mod.ts trace --live ${args.join(" ")} --json ${dir}/run.json`,
     `echo "EXIT=$?"`,
+    `stty -g > ${dir}/stty-after`,
     `stty -a > ${dir}/stty`,
     "sleep 120",
   ].join("; ");
@@ -85,9 +87,15 @@ async function assertRestored(
     "stty -a",
   );
   const stty = Deno.readTextFileSync(`${dir}/stty`);
-  for (const mode of [" icanon", " echo", " isig", " opost"]) {
-    assert(stty.includes(mode), `${mode.trim()} restored: ${stty}`);
+  for (const mode of ["icanon", "echo", "isig", "opost"]) {
+    assert(new RegExp(`(^|\\s)${mode}(\\s|$)`, "m").test(stty), `${mode} restored: ${stty}`);
   }
+  // Every mode as it was before ioscope started.
+  assertEquals(
+    Deno.readTextFileSync(`${dir}/stty-after`),
+    Deno.readTextFileSync(`${dir}/stty-before`),
+    "stty -g before and after",
+  );
   assert(text.includes("EXIT=0"), text);
   // The usual outputs: the summary on the terminal, the Run document.
   assert(/syscall\s+calls\s+errs/.test(text), text);
@@ -104,6 +112,7 @@ Deno.test("--live draws a top-like view, sorts on t/c/p, and q restores the term
   using t = tmux();
   startLive(t, dir.path, ["--pid", String(w.pid)]);
   let view = await waitScreen(t, /^read\s+[\d.]+k?\/s/m);
+  const agent = agentPid(`${dir.path}/run.json`);
   assertEquals(pane(t, "#{alternate_on}"), "1", "the view is on the alternate screen");
   assertEquals(pane(t, "#{cursor_flag}"), "0", "the cursor is hidden while it draws");
   const lines = view.split("\n");
@@ -123,7 +132,7 @@ Deno.test("--live draws a top-like view, sorts on t/c/p, and q restores the term
   await waitScreen(t, /sort: time/);
   t.run("send-keys", "-t", "live", "q");
   await assertRestored(t, dir.path, "stopped");
-  assertEquals(leftovers(), []);
+  assertEquals(leftovers(agent), []);
 });
 
 for (const end of ["ctrl-c", "sigterm", "target-exit", "duration"] as const) {
@@ -138,11 +147,9 @@ for (const end of ["ctrl-c", "sigterm", "target-exit", "duration"] as const) {
       ...(end === "duration" ? ["--duration", "3s"] : []),
     ]);
     await waitScreen(t, /^read\s+[\d.]+k?\/s/m);
+    const agent = agentPid(`${dir.path}/run.json`);
     if (end === "ctrl-c") t.run("send-keys", "-t", "live", "C-c");
-    if (end === "sigterm") {
-      const pid = agentPid(`${dir.path}/run.json`);
-      Deno.kill(pid, "SIGTERM");
-    }
+    if (end === "sigterm") Deno.kill(agent, "SIGTERM");
     if (end === "target-exit") w.child.kill("SIGKILL");
     const reason = {
       "ctrl-c": "signal",
@@ -151,7 +158,7 @@ for (const end of ["ctrl-c", "sigterm", "target-exit", "duration"] as const) {
       duration: "duration",
     }[end];
     await assertRestored(t, dir.path, reason);
-    assertEquals(leftovers(), []);
+    assertEquals(leftovers(agent), []);
   });
 }
 
