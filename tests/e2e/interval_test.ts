@@ -1,9 +1,9 @@
 // `trace --interval` and `--json-lines` for real: a steady workload whose read
-// P99 is set by a 2 ms timer (tests/workloads/timer_reads.ts), traced with
+// P99 is set by a 2 ms timer (tests/_helpers/workloads/timer_reads.ts), traced with
 // each backend; every interval's P99 is checked against a separate trace of
 // the same workload.
-import { assert, assertEquals } from "../assert.ts";
-import { leftovers, runCli, spawnCli, startWorkload, tmpDir } from "../helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, runCli, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 
 const BACKENDS = ["bpftrace", "ftrace"] as const;
@@ -106,10 +106,10 @@ Deno.test("--interval 1s prints a compact block per interval, in 80 columns, uni
   const heads = out.split("\n").filter((l) => /^\d+\.\d s \(\d+\.\d s(, last)?\): faults /.test(l));
   assert(heads.length >= 3, `${heads.length} interval blocks:\n${out}`);
   // A read row: calls/s, errors/s, bytes/s, time/s, P50, P99, each with its unit.
-  const row = out.split("\n").find((l) => /^  read\s/.test(l));
+  const row = out.split("\n").find((l) => /^ {2}read\s/.test(l));
   assert(row, out);
   assert(
-    /^  read\s+[\d.]+k?\/s\s+\d+\/s\s+[\d.]+[KMG]?i?B\/s\s+[\d.]+[num]?s\/s\s+[\d.]+[num]?s\s+[\d.]+[num]?s$/
+    /^ {2}read\s+[\d.]+k?\/s\s+\d+\/s\s+[\d.]+[KMG]?i?B\/s\s+[\d.]+[num]?s\/s\s+[\d.]+[num]?s\s+[\d.]+[num]?s$/
       .test(row),
     row,
   );

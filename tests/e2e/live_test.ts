@@ -2,8 +2,8 @@
 // every way it ends (q, Ctrl-C, SIGTERM, the target exiting, --duration)
 // leaves the terminal as it was (main screen, cursor shown, cooked mode) and
 // writes the usual outputs.
-import { assert, assertEquals } from "../assert.ts";
-import { leftovers, ROOT, startWorkload, tmpDir, waitFor } from "../helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, ROOT, startWorkload, tmpDir, waitFor } from "../_helpers/common.ts";
 
 const dec = new TextDecoder();
 
