@@ -23,8 +23,7 @@ import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
 import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalText } from "./interval_text.ts";
-import { liveScreen, type LiveSort, type LiveState, SORT_KEYS } from "./live_view.ts";
-import { LiveTerminal } from "./live_terminal.ts";
+import { LiveView } from "./live_controller.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
@@ -359,59 +358,6 @@ function writeLine(text: string): void {
   const bytes = new TextEncoder().encode(text + "\n");
   let done = 0;
   while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
-}
-
-/** `--live`: the full-screen view of a running session, redrawn every interval. */
-class LiveView {
-  #terminal: LiveTerminal;
-  #session: TraceSession;
-  #state: LiveState;
-  #startedAt = performance.now();
-
-  constructor(session: TraceSession, durationMs: number | undefined, quit: () => void) {
-    this.#session = session;
-    const run = session.current();
-    this.#state = {
-      pids: run.meta.pids,
-      comm: run.meta.comm,
-      backend: run.meta.backend,
-      elapsedS: 0,
-      ...(durationMs !== undefined ? { durationS: durationMs / 1000 } : {}),
-      last: null,
-      total: null,
-      unsupported: run.meta.unsupported,
-      sort: "time",
-    };
-    this.#terminal = new LiveTerminal((key) => {
-      const sort: LiveSort | undefined = SORT_KEYS[key.toLowerCase()];
-      if (sort) {
-        this.#state.sort = sort;
-        this.draw();
-      } else if (key === "q" || key === "Q") {
-        quit();
-      }
-    }, () => this.draw());
-    this.draw();
-  }
-
-  update(last: IntervalDocument, total: IntervalDocument): void {
-    this.#state.last = last;
-    this.#state.total = total;
-    this.#state.elapsedS = total.t_s;
-    this.#state.unsupported = this.#session.current().meta.unsupported;
-    this.draw();
-  }
-
-  draw(): void {
-    if (this.#state.total === null) {
-      this.#state.elapsedS = (performance.now() - this.#startedAt) / 1000;
-    }
-    this.#terminal.draw(liveScreen(this.#state, this.#terminal.size()));
-  }
-
-  close(): void {
-    this.#terminal.close();
-  }
 }
 
 export type { EndReason };
