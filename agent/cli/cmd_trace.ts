@@ -7,7 +7,7 @@
  */
 
 import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
-import { parseBackendName, resolveBackendName } from "../trace/backends/resolve.ts";
+import { parseBackendName } from "../trace/backends/resolve.ts";
 import { findBpftrace } from "../trace/backends/bpftrace.ts";
 import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
@@ -40,8 +40,9 @@ Target (exactly one):
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
                      or the target exits
-  --backend NAME     auto (default: bpftrace if installed, else ftrace),
-                     bpftrace or ftrace
+  --backend NAME     auto (default: bpf where its programs load, else
+                     bpftrace if installed, else ftrace), bpf, bpftrace or
+                     ftrace
   --json FILE        write the Run document (schema ioscope.run/1)
   --out FILE.html    write a self-contained HTML report
   --store DIR        keep the Run document in a run store (see ioscope report)
@@ -60,7 +61,7 @@ Options:
                      P99; q ends the trace (outputs are written as usual)
   -h, --help         this help
 
-Needs root, tracefs, and bpftrace for the default backend (ioscope doctor).
+Needs root and tracefs; the default backend needs nothing more (ioscope doctor).
 Example:
   ioscope trace --pid 4242 --duration 30s --out nginx.html --json nginx.json`;
 
@@ -253,7 +254,6 @@ async function runTrace(args: string[]): Promise<number> {
       child = await startStoppedCommand(a.command);
       a.pids = [child.pid];
     }
-    const backend = resolveBackendName(a.backend);
     const what = a.command
       ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})`
       : a.comm !== undefined
@@ -296,7 +296,7 @@ async function runTrace(args: string[]): Promise<number> {
     }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
-    console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
+    console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
     if (a.live) {
       const s = session;
       live = new LiveView(s, a.durationMs, () => s.stop("stopped"));

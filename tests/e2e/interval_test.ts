@@ -6,7 +6,7 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, runCli, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 
-const BACKENDS = ["bpftrace", "ftrace"] as const;
+const BACKENDS = ["bpf", "bpftrace", "ftrace"] as const;
 
 /** A bucket's width is 1/16 of its low bound: two readings of one value differ by at most that. */
 const BUCKET_ERROR = 1 / 16;
