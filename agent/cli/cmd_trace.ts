@@ -7,11 +7,16 @@
  */
 
 import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
-import { parseBackendName } from "../trace/backends/resolve.ts";
-import { findBpftrace } from "../trace/backends/bpftrace.ts";
+import {
+  type BackendChoice,
+  type BackendName,
+  parseBackendName,
+  resolveBackend,
+} from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
@@ -77,7 +82,7 @@ interface TraceArgs {
   comm?: string;
   command?: string[];
   durationMs?: number;
-  backend: ReturnType<typeof parseBackendName>;
+  backend: BackendName | BackendChoice;
   json?: string;
   out?: string;
   store?: string;
@@ -146,11 +151,8 @@ export function parseTraceArgs(args: string[]): TraceArgs {
       "tracing needs root (bpftrace and tracefs need CAP_SYS_ADMIN): run with sudo",
     );
   }
-  if (parsed.backend === "bpftrace" && !findBpftrace()) {
-    throw new UsageError(
-      "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
-    );
-  }
+  // Chosen once, here: the trace starts what was chosen (and says it is bpftrace when missing).
+  parsed.backend = resolveBackend(parsed.backend);
   if ((parsed.perf || parsed.flamegraph) && !findPerf()) {
     const flag = parsed.perf ? "--perf" : "--flamegraph";
     throw new UsageError(`${flag} needs perf: apt-get install linux-perf, or leave out ${flag}`);
@@ -169,7 +171,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     parsed.comm = comm;
     parsed.pids = found;
   } else if (command) {
-    if (!findInPath(command[0] ?? "")) {
+    if (!findCommand(command[0] ?? "")) {
       throw new UsageError(`command not found: ${terminalSafe(command[0] ?? "")}`);
     }
     parsed.command = command;
@@ -217,20 +219,6 @@ function checkStoreDir(dir: string): void {
       throw new UsageError(`cannot create --store ${dir}: ${parent} does not exist`);
     }
   }
-}
-
-function findInPath(cmd: string): boolean {
-  if (cmd === "") return false;
-  const candidates = cmd.includes("/")
-    ? [cmd]
-    : (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((d) => `${d}/${cmd}`);
-  return candidates.some((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
 }
 
 const END_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];

@@ -7,7 +7,7 @@
  */
 
 import type { TraceBackend } from "./backends/trace_backend.ts";
-import { type BackendName, openBackend } from "./backends/resolve.ts";
+import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
 import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
@@ -28,8 +28,8 @@ export interface TraceTarget {
 
 /** How to trace. */
 export interface TraceOptions {
-  /** @default "auto" */
-  backend?: BackendName;
+  /** A `--backend` value or a choice already made (resolveBackend). @default "auto" */
+  backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
   /** Called about once a second with the Run document so far (for /metrics). */

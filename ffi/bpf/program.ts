@@ -8,7 +8,7 @@
 
 import { Fd } from "../fd.ts";
 import { assemble, type Insn } from "./asm.ts";
-import { type ProgInfo, progInfo, progLoad } from "./sys.ts";
+import { BpfVerifierError, type ProgInfo, progInfo, progLoad } from "./sys.ts";
 
 /** A program to load. */
 export interface ProgramSpec {
@@ -77,15 +77,25 @@ export class BpfProgram implements Disposable {
    */
   static load(spec: ProgramSpec): BpfProgram {
     const insns = spec.insns instanceof Uint8Array ? spec.insns : assemble(spec.insns);
-    const fd = progLoad({
-      type: spec.type,
-      name: spec.name,
-      insns,
-      license: spec.license ?? "GPL",
-      ...(spec.expectedAttachType !== undefined && { expectedAttachType: spec.expectedAttachType }),
-      ...(spec.attachBtfId !== undefined && { attachBtfId: spec.attachBtfId }),
-      ...(spec.attachBtfObjFd !== undefined && { attachBtfObjFd: spec.attachBtfObjFd }),
-    });
+    let fd: number;
+    try {
+      fd = progLoad({
+        type: spec.type,
+        name: spec.name,
+        insns,
+        license: spec.license ?? "GPL",
+        ...(spec.expectedAttachType !== undefined &&
+          { expectedAttachType: spec.expectedAttachType }),
+        ...(spec.attachBtfId !== undefined && { attachBtfId: spec.attachBtfId }),
+        ...(spec.attachBtfObjFd !== undefined && { attachBtfObjFd: spec.attachBtfObjFd }),
+      });
+    } catch (e: unknown) {
+      if (e instanceof BpfVerifierError && !(spec.insns instanceof Uint8Array)) {
+        const where = placeOf(spec.insns, e.insnIndex);
+        if (where) throw e.withWhere(where);
+      }
+      throw e;
+    }
     return new BpfProgram(fd, spec, insns.byteLength / 8);
   }
 
@@ -124,4 +134,39 @@ export class BpfProgram implements Disposable {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * Where an instruction slot is in a program's source: how many instructions
+ * after the label before it (`2 after label "mine"`), else its index as written
+ * (`source #5`: ld_imm64 counts one there, two in the kernel's index).
+ * @param program instructions and labels
+ * @param slot the kernel's instruction index (ld_imm64 counts two)
+ * @returns the place, or "" when the slot is outside the program
+ * @example
+ * ```ts
+ * import { placeOf } from "./program.ts";
+ * import { exit, label, mov, R0 } from "./asm.ts";
+ * console.assert(placeOf([mov.imm(R0, 0), label("end"), exit()], 1) === '0 after label "end"');
+ * ```
+ */
+export function placeOf(program: readonly Insn[], slot: number): string {
+  if (slot < 0) return "";
+  let at = 0;
+  let lastLabel = "";
+  let since = 0;
+  for (const i of program) {
+    if (i.kind === "label") {
+      lastLabel = i.name;
+      since = 0;
+      continue;
+    }
+    const width = i.imm2 === undefined ? 1 : 2;
+    if (slot < at + width) {
+      return lastLabel ? `${since} after label "${lastLabel}"` : `source #${since}`;
+    }
+    at += width;
+    since++;
+  }
+  return "";
 }

@@ -482,22 +482,40 @@ export class BpfVerifierError extends ErrnoError {
   readonly reason: string;
   /** The verifier log's last lines (at most 20). */
   readonly log: string[];
+  /** Where in the source: the label before the failing instruction, e.g. `2 after "mine"` (program.ts fills it). */
+  readonly where: string;
 
   /**
    * @param program the program's name
    * @param errno the load's errno
    * @param log the whole verifier log
+   * @param where the failing instruction's place in the source, if known
    */
-  constructor(program: string, errno: number, log: string) {
+  constructor(program: string, errno: number, log: string, where = "") {
     super(cmdName(Cmd.PROG_LOAD), errno);
     const parsed = parseVerifierLog(log);
     this.program = program;
     this.insnIndex = parsed.insnIndex;
     this.reason = parsed.reason;
     this.log = parsed.lastLines;
-    const where = parsed.insnIndex >= 0 ? ` at instruction ${parsed.insnIndex}` : "";
-    this.message = `Cannot load BPF program "${program}": the verifier refused it${where}: ` +
+    this.where = where;
+    const at = parsed.insnIndex >= 0
+      ? ` at instruction ${parsed.insnIndex}${where ? ` (${where})` : ""}`
+      : "";
+    this.message = `Cannot load BPF program "${program}": the verifier refused it${at}: ` +
       `${parsed.reason} (${this.code})`;
+    this.#log = log;
+  }
+
+  #log: string;
+
+  /**
+   * The same error with the failing instruction's place in the source.
+   * @param where e.g. `2 after label "mine"`
+   * @returns a new error
+   */
+  withWhere(where: string): BpfVerifierError {
+    return new BpfVerifierError(this.program, this.errno, this.#log, where);
   }
 }
 
@@ -584,8 +602,14 @@ export function progLoad(a: ProgLoadAttr): number {
     first = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, null));
   }
   if (first >= 0) return first;
-  const log = pinned(logSize);
-  const second = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, log));
+  let log = pinned(logSize);
+  let second = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, log));
+  // ENOSPC: the log did not fit. Kernels before 6.4 then keep its beginning, not the
+  // verdict at its end: grow the buffer (to 16 MiB at most) and ask again.
+  while (second === -ENOSPC && first !== -ENOSPC && log.byteLength < 16 << 20) {
+    log = pinned(log.byteLength * 4);
+    second = bpfRaw(Cmd.PROG_LOAD, progLoadAttr({ ...a, insns }, lic, log));
+  }
   if (second >= 0) return second; // loaded on the retry: keep it
   const end = log.indexOf(0);
   const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end));

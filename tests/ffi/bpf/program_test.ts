@@ -61,14 +61,39 @@ Deno.test("program: a verifier rejection is one line with name, instruction and 
     assert(e.reason.includes("invalid mem access 'map_value_or_null'"), e.reason);
     assertEquals(
       e.message,
-      `Cannot load BPF program "test_reject": the verifier refused it at instruction 6: ` +
-        `${e.reason} (EACCES)`,
+      `Cannot load BPF program "test_reject": the verifier refused it at instruction 6 ` +
+        `(source #5): ${e.reason} (EACCES)`,
     );
     assert(!e.message.includes("\n"), "the message is one line");
     assert(e.log.length >= 2 && e.log.at(-1) === e.reason, e.log.join("\n"));
     return;
   }
   throw new Error("the verifier accepted a NULL dereference");
+});
+
+Deno.test("program: a rejection names the label before the failing instruction", () => {
+  try {
+    using _ = BpfProgram.load({
+      type: ProgType.RAW_TRACEPOINT,
+      name: "test_label",
+      insns: [
+        mov.imm(R0, 0), //       0
+        jeq.imm(R1, 0, "bad"), // 1
+        exit(), //               2
+        label("bad"),
+        mov.imm(R0, 0), //       3
+        ldx.dw(R0, R2, 0), //    4: r2 was never set
+        exit(),
+      ],
+    });
+  } catch (e: unknown) {
+    assert(e instanceof BpfVerifierError, String(e));
+    assertEquals(e.insnIndex, 4);
+    assertEquals(e.where, '1 after label "bad"');
+    assert(e.message.includes(`at instruction 4 (1 after label "bad"): R2 !read_ok`), e.message);
+    return;
+  }
+  throw new Error("the verifier accepted a read of an unset register");
 });
 
 Deno.test("program: a verifier log's statistics are skipped for the reason", () => {
