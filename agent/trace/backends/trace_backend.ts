@@ -31,6 +31,12 @@ export interface BackendOptions {
   pids: number[];
   /** Also trace every process the targets fork (and theirs), as `strace -f` does. */
   followChildren?: boolean;
+  /**
+   * `--cgroup DIR`: every process in this cgroup v2 directory, those that join
+   * later too; `id` is the directory's inode number, the kernel's cgroup id.
+   * `pids` are its members at the start (maybe none).
+   */
+  cgroup?: { path: string; id: number };
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
 }
