@@ -17,7 +17,7 @@ import { ioUringUnavailable } from "../../ffi/uring.ts";
 import { type BackendName, resolveBackendName } from "../trace/backends/resolve.ts";
 import { fileDigest, writeRandomFile } from "./checksum.ts";
 import { FIO_ENGINES, type FioResult, runFio } from "./fio.ts";
-import { sizeText } from "../cli/bench_table.ts";
+import { sizeText } from "./size_text.ts";
 import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
 import {
   CONTROL_BYTES,

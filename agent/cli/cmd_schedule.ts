@@ -6,10 +6,9 @@
  * @module
  */
 
-import { parseDurationMs, parseFlags, writeFileAtomic } from "./args.ts";
+import { parseDurationMs, parseFlags, parseThreshold, writeFileAtomic } from "./args.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
-import { parseThreshold } from "./cmd_report.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { cronLine, type SchedulePlan, serviceUnit, timerUnit } from "../nightly/schedule.ts";
 import { terminalSafe } from "./summary.ts";

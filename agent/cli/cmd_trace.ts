@@ -6,17 +6,11 @@
  * @module
  */
 
-import {
-  checkWritable,
-  dirOf,
-  parseDurationMs,
-  parseFlags,
-  parsePid,
-  writeFileAtomic,
-} from "./args.ts";
-import { parseBackendName, resolveBackendName } from "../trace/backends/resolve.ts";
+import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
+import { parseBackendName } from "../trace/backends/resolve.ts";
 import { findBpftrace } from "../trace/backends/bpftrace.ts";
 import type { Command } from "./command.ts";
+import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
@@ -56,8 +50,9 @@ Target (exactly one):
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
                      or the target exits
-  --backend NAME     auto (default: bpftrace if installed, else ftrace),
-                     bpftrace or ftrace
+  --backend NAME     auto (default: bpf where its programs load, else
+                     bpftrace if installed, else ftrace), bpf, bpftrace or
+                     ftrace
   --json FILE        write the Run document (schema ioscope.run/1)
   --out FILE.html    write a self-contained HTML report
   --store DIR        keep the Run document in a run store (see ioscope report)
@@ -67,7 +62,7 @@ Options:
   --flamegraph       sample on-CPU stacks and add a flame graph to the report
   -h, --help         this help
 
-Needs root, tracefs, and bpftrace for the default backend (ioscope doctor).
+Needs root and tracefs; the default backend needs nothing more (ioscope doctor).
 Example:
   ioscope trace --pid 4242 --duration 30s --out nginx.html --json nginx.json`;
 
@@ -261,7 +256,6 @@ async function runTrace(args: string[]): Promise<number> {
       child = await startStoppedCommand(a.command, a.user ? { user: a.user } : {});
       a.pids = [child.pid];
     }
-    const backend = resolveBackendName(a.backend);
     const what = a.command
       ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})${
         a.user ? ` as ${terminalSafe(a.user.name)}` : ""
@@ -310,7 +304,7 @@ async function runTrace(args: string[]): Promise<number> {
     }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
-    console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
+    console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
     if (signalled) session.stop("signal");
     let run = await session.done;
     if (perf) run = await mergePerf(run, perf);

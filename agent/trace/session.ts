@@ -63,6 +63,8 @@ export type EndReason = "duration" | "target-exit" | "signal" | "stopped";
 export interface TraceSession {
   /** Milliseconds from `startTrace` to every probe attached. */
   readonly attachMs: number;
+  /** The backend that is tracing (`auto` resolved, fallbacks taken). */
+  readonly backendName: string;
   /** Resolves with the Run document when the session ends, however it ends. */
   readonly done: Promise<RunDocument>;
   /** Resolves the moment the trace window closes, before the backend detaches. */
@@ -106,6 +108,11 @@ class Session implements TraceSession {
     });
     this.done.catch(() => {});
     this.ending = new Promise((res) => (this.#resolveEnding = res));
+  }
+
+  /** The backend that is tracing (`auto` resolved, fallbacks taken). */
+  get backendName(): string {
+    return this.#backend.name;
   }
 
   async start(): Promise<void> {
@@ -206,6 +213,7 @@ class Session implements TraceSession {
         host: Deno.hostname(),
         kernel: Deno.osRelease(),
         backend: this.#backend.name,
+        ...(this.#backend.attach ? { attach: structuredClone(this.#backend.attach) } : {}),
         started_at: this.#startedAt.toISOString(),
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,

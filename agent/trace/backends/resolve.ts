@@ -6,10 +6,11 @@
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { findBpftrace, startBpftrace, sweepStaleBpftrace } from "./bpftrace.ts";
 import { startFtrace, sweepStaleInstances } from "./ftrace.ts";
+import { bpfLoads, startBpf } from "./bpf.ts";
 import { UsageError } from "../../errors.ts";
 
 /** The backends `--backend` accepts. */
-export const BACKEND_NAMES = ["auto", "bpftrace", "ftrace"] as const;
+export const BACKEND_NAMES = ["auto", "bpf", "bpftrace", "ftrace"] as const;
 /** A `--backend` value. */
 export type BackendName = typeof BACKEND_NAMES[number];
 
@@ -19,9 +20,10 @@ export function parseBackendName(value: string): BackendName {
   throw new UsageError(`unknown backend '${value}': use one of ${BACKEND_NAMES.join(", ")}`);
 }
 
-/** What `auto` resolves to on this host. */
-export function resolveBackendName(name: BackendName): "bpftrace" | "ftrace" {
+/** What `auto` resolves to on this host: bpf where it loads, then bpftrace, then ftrace. */
+export function resolveBackendName(name: BackendName): "bpf" | "bpftrace" | "ftrace" {
   if (name !== "auto") return name;
+  if (bpfLoads().ok) return "bpf";
   return findBpftrace() ? "bpftrace" : "ftrace";
 }
 
@@ -31,7 +33,16 @@ export async function openBackend(
   options: BackendOptions,
 ): Promise<TraceBackend> {
   sweepStaleBpftrace();
-  const resolved = resolveBackendName(name);
+  let resolved = resolveBackendName(name);
+  if (resolved === "bpf") {
+    try {
+      return startBpf(options);
+    } catch (e: unknown) {
+      // Asked for by name: its reason is the answer. For auto: the next backend.
+      if (name === "bpf") throw e;
+      resolved = findBpftrace() ? "bpftrace" : "ftrace";
+    }
+  }
   if (resolved === "bpftrace") {
     if (!findBpftrace()) {
       throw new UsageError(
