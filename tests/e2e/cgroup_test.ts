@@ -48,7 +48,7 @@ function cgroup2(): { dir: string } & AsyncDisposable {
   };
 }
 
-for (const backend of ["bpftrace", "ftrace"]) {
+for (const backend of ["bpf", "bpftrace", "ftrace"]) {
   Deno.test(`--cgroup traces members and joiners, not outsiders (${backend})`, async () => {
     await using cg = cgroup2();
     await using dir = tmpDir();

@@ -7,7 +7,7 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { PYTHON, startPython, WORKLOADS } from "../_helpers/python.ts";
 
-for (const backend of ["bpftrace", "ftrace"]) {
+for (const backend of ["bpf", "bpftrace", "ftrace"]) {
   Deno.test(`a process whose main thread exited is traced to its end (${backend})`, async () => {
     await using dir = tmpDir();
     // The main thread exits at once (a zombie leader); a thread does 200 preadv on "go".
