@@ -7,7 +7,7 @@
  */
 
 import type { TraceBackend } from "./backends/trace_backend.ts";
-import { type BackendName, openBackend } from "./backends/resolve.ts";
+import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
 import {
   cgroupExists,
@@ -20,7 +20,9 @@ import { buildRun, snapshotTotals } from "./run_builder.ts";
 import type { RunDocument, Unsupported } from "../../schema/mod.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
-import type { Snapshot } from "../../probes/snapshot.ts";
+import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalDocument, p99BySyscall } from "./interval.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -44,8 +46,8 @@ export interface TraceTarget {
 
 /** How to trace. */
 export interface TraceOptions {
-  /** @default "auto" */
-  backend?: BackendName;
+  /** A `--backend` value or a choice already made (resolveBackend). @default "auto" */
+  backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
   /** Called about once a second with the Run document so far (for /metrics). */
@@ -54,6 +56,13 @@ export interface TraceOptions {
   followChildren?: boolean;
   /** Extra entries for `meta.unsupported` (from perf, say). */
   unsupported?: Unsupported[];
+  /**
+   * Report an Interval document this often (whole seconds: the backends
+   * snapshot once a second), and a last, shorter one when the trace ends.
+   */
+  intervalMs?: number;
+  /** Called with each interval, and the whole trace so far as one interval. */
+  onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
 }
 
 /** Why a session ended. */
@@ -76,6 +85,8 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
+const INTERVAL_SLACK_MS = 250;
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -90,6 +101,10 @@ class Session implements TraceSession {
   #timeline = new Timeline();
   #seconds = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
+  #lastSnapshot: Snapshot = emptySnapshot();
+  /** The snapshot the current interval started from, and when (performance.now()). */
+  #intervalFrom: Snapshot = emptySnapshot();
+  #intervalFromMs = 0;
   #firstStat = new Map<number, { minflt: number; majflt: number }>();
   #lastStat = new Map<number, { minflt: number; majflt: number }>();
   #startedAt = new Date();
@@ -135,6 +150,7 @@ class Session implements TraceSession {
     }
     this.attachMs = Math.round(performance.now() - t0);
     this.#attachedAtMs = performance.now();
+    this.#intervalFromMs = this.#attachedAtMs;
     this.#startedAt = new Date();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
@@ -180,10 +196,47 @@ class Session implements TraceSession {
       syscalls: totals.syscalls - this.#lastTotals.syscalls,
       bytes: totals.bytes - this.#lastTotals.bytes,
       faults: totals.faults - this.#lastTotals.faults,
+      p99_ns: p99BySyscall(this.#lastSnapshot, s),
     });
     this.#lastTotals = totals;
+    this.#lastSnapshot = s;
+    const every = this.#options.intervalMs;
+    if (
+      every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
+    ) {
+      this.#emitInterval(s, false);
+    }
     try {
       this.#options.onTick?.(this.current());
+    } catch {
+      // a listener's failure must not end the trace
+    }
+  }
+
+  /** Reports the interval that ends with snapshot `s`, and starts the next one. */
+  #emitInterval(s: Snapshot, final: boolean): void {
+    const now = final && this.#stoppedAtMs ? this.#stoppedAtMs : performance.now();
+    const info = {
+      pids: [...this.#target.pids],
+      comm: this.#comm,
+      backend: this.#backend.name,
+      final,
+    };
+    const sinceAttach = (now - this.#attachedAtMs) / 1000;
+    const last = intervalDocument(this.#intervalFrom, s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: (now - this.#intervalFromMs) / 1000,
+    });
+    const total = intervalDocument(emptySnapshot(), s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: sinceAttach,
+    });
+    this.#intervalFrom = s;
+    this.#intervalFromMs = now;
+    try {
+      this.#options.onInterval?.(last, total);
     } catch {
       // a listener's failure must not end the trace
     }
@@ -265,6 +318,10 @@ class Session implements TraceSession {
       const exited = reason === "target-exit" || !this.#alive();
       const final = await this.#backend.stop();
       releaseTracefs();
+      // The calls since the last interval: the intervals add up to the whole trace.
+      if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
+        this.#emitInterval(final, true);
+      }
       const run = this.#build(final, exited);
       this.#resolveDone(run);
       return run;
