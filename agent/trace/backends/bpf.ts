@@ -34,7 +34,11 @@ import type { Snapshot } from "../../../probes/snapshot.ts";
 export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
 /** An attach kind: fentry/fexit, raw tracepoints, classic tracepoints. */
 export type AttachKind = typeof ATTACH_KINDS[number];
-/** The environment variable that caps the attach kind tried first (tests force fallbacks). */
+/**
+ * The environment variable that caps the attach kind tried first (tests force
+ * fallbacks): `raw_tp`, `tp`; `off` makes the backend refuse to load, so that
+ * `auto` falls back to bpftrace, then ftrace.
+ */
 export const ATTACH_ENV = "IOSCOPE_BPF_ATTACH";
 /** The environment variable that forces starts into a hash keyed by thread id (`hash`). */
 export const STARTS_ENV = "IOSCOPE_BPF_STARTS";
@@ -132,6 +136,7 @@ export function cgroupLevel(path: string): number {
  * @returns ok, and why not
  */
 export function bpfLoads(): { ok: boolean; reason: string } {
+  if (Deno.env.get(ATTACH_ENV) === "off") return { ok: false, reason: `${ATTACH_ENV}=off` };
   if (Deno.build.arch !== "x86_64") {
     return {
       ok: false,
@@ -261,6 +266,9 @@ class AttachedSet {
  * @throws RunError when no attach kind works (each kind's reason in the message)
  */
 export function startBpf(options: BpfBackendOptions): BpfBackend {
+  if (Deno.env.get(ATTACH_ENV) === "off") {
+    throw new RunError(`the bpf backend is turned off (${ATTACH_ENV}=off)`);
+  }
   const envAttach = Deno.env.get(ATTACH_ENV);
   const best = options.attach ??
     ((ATTACH_KINDS as readonly string[]).includes(envAttach ?? "")
