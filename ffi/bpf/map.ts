@@ -181,6 +181,7 @@ export class BpfMap implements Disposable {
   #key: Uint8Array;
   #value: Uint8Array;
   #valueBytes: number;
+  #lastCount = 0;
 
   /**
    * Takes ownership of a map descriptor.
@@ -330,7 +331,14 @@ export class BpfMap implements Disposable {
 
   #readBatch(): MapDump | null {
     const stride = this.valueBufferSize;
-    let chunk = Math.max(1, Math.min(this.maxEntries, 4096));
+    // Arrays return every index: one call. Hashes start from the last read's size
+    // (a sparse 65536-entry map must not cost megabytes of zeroed buffers a second)
+    // and grow while calls come back full.
+    const isArray = this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY;
+    const most = Math.max(1, Math.min(this.maxEntries, Math.floor((4 << 20) / stride), 65536));
+    let chunk = isArray
+      ? most
+      : Math.min(most, 2 ** Math.ceil(Math.log2(Math.max(64, this.#lastCount + 1))));
     const entries: MapEntry[] = [];
     const tokens = [pinned(Math.max(8, this.keySize)), pinned(Math.max(8, this.keySize))];
     let inBatch: Uint8Array | null = null;
@@ -357,7 +365,11 @@ export class BpfMap implements Disposable {
           value: values.subarray(i * stride, (i + 1) * stride),
         });
       }
-      if (r.done) return { entries, batched: true };
+      if (r.done) {
+        this.#lastCount = entries.length;
+        return { entries, batched: true };
+      }
+      if (r.count === chunk) chunk = Math.min(most, chunk * 4);
       inBatch = outBatch;
     }
   }

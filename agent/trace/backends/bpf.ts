@@ -309,6 +309,8 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     }
   }
 
+  // The targets go in first: the programs trace them from their first event.
+  const full = maps.addTargets(options.pids);
   let set: AttachedSet | null = null;
   let kind: AttachKind = best;
   const field = fieldReader();
@@ -344,7 +346,6 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
       }`,
     );
   }
-  const full = maps.addTargets(options.pids);
   const attached = set;
 
   const unsupported: Unsupported[] = [];
