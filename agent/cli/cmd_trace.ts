@@ -24,7 +24,7 @@ import { type EndReason, startTrace, type TraceSession } from "../trace/session.
 import { renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
-import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
+import { findPerf } from "../trace/perf.ts";
 import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
@@ -188,7 +188,6 @@ async function runTrace(args: string[]): Promise<number> {
 
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
-  let perf: PerfSession | null = null;
   try {
     if (a.command) {
       child = await startStoppedCommand(a.command);
@@ -204,6 +203,7 @@ async function runTrace(args: string[]): Promise<number> {
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
       followChildren: a.command !== undefined,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+      ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
     };
     const target = a.command
       ? {
@@ -218,39 +218,19 @@ async function runTrace(args: string[]): Promise<number> {
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
     }
     session = await startTrace(target, options);
-    if (a.perf || a.flamegraph) {
-      const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
-      perf = p;
-      // perf counts over the same window as the tracer: it ends when the window does.
-      session.ending.then(() => p.stop()).catch(() => {});
-    }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
     if (signalled) session.stop("signal");
-    let run = await session.done;
-    if (perf) run = await mergePerf(run, perf);
+    const run = await session.done;
     await writeOutputs(run, a);
     return 0;
   } finally {
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
-    await perf?.stop().catch(() => {});
     await exporter?.close();
     await child?.reap();
   }
-}
-
-async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocument> {
-  const r = await perf.stop();
-  const merged: RunDocument = {
-    ...run,
-    meta: { ...run.meta, unsupported: [...run.meta.unsupported, ...r.unsupported] },
-    tlb: { ...run.tlb, dtlb_load_misses: r.dtlbLoadMisses, itlb_load_misses: r.itlbLoadMisses },
-  };
-  if (r.perf) merged.perf = r.perf;
-  if (r.flamegraph) merged.flamegraph = r.flamegraph;
-  return merged;
 }
 
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {

@@ -10,7 +10,8 @@ import type { TraceBackend } from "./backends/trace_backend.ts";
 import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
-import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
+import type { RunDocument, TimelinePoint } from "../../schema/mod.ts";
+import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
 import type { Snapshot } from "../../probes/snapshot.ts";
@@ -30,12 +31,13 @@ export interface TraceOptions {
   backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
-  /** Called about once a second with the Run document so far (for /metrics). */
-  onTick?: (run: RunDocument) => void;
   /** Also trace the processes the targets fork (for a command ioscope starts). */
   followChildren?: boolean;
-  /** Extra entries for `meta.unsupported` (from perf, say). */
-  unsupported?: Unsupported[];
+  /**
+   * perf over the same window as the backend: `perf stat` counters and/or
+   * `perf record` samples for a flame graph; what it measures is in the Run.
+   */
+  perf?: { counters: boolean; flamegraph: boolean };
 }
 
 /** Why a session ended. */
@@ -67,6 +69,7 @@ class Session implements TraceSession {
   #resolveDone!: (run: RunDocument) => void;
   #rejectDone!: (e: Error) => void;
   #backend!: TraceBackend;
+  #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
   #timeline: TimelinePoint[] = [];
@@ -108,14 +111,18 @@ class Session implements TraceSession {
     });
     try {
       await this.#backend.attached;
+      this.attachMs = Math.round(performance.now() - t0);
+      this.#attachedAtMs = performance.now();
+      this.#startedAt = new Date();
+      const perf = this.#options.perf;
+      if (perf && (perf.counters || perf.flamegraph)) {
+        this.#perf = await startPerf(this.#target.pids, perf);
+      }
     } catch (e: unknown) {
       await this.#backend.stop();
       releaseTracefs();
       throw e;
     }
-    this.attachMs = Math.round(performance.now() - t0);
-    this.#attachedAtMs = performance.now();
-    this.#startedAt = new Date();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
@@ -154,14 +161,9 @@ class Session implements TraceSession {
       faults: totals.faults - this.#lastTotals.faults,
     });
     this.#lastTotals = totals;
-    try {
-      this.#options.onTick?.(this.current());
-    } catch {
-      // a listener's failure must not end the trace
-    }
   }
 
-  #build(s: Snapshot, exited: boolean): RunDocument {
+  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
     const pid = this.#target.pids[0] ?? 0;
     let minflt = 0;
     let majflt = 0;
@@ -172,7 +174,7 @@ class Session implements TraceSession {
     }
     // A target that exited before its first one-second sample has no /proc to read.
     const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
-    const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
+    const unsupported = this.#backend.unsupported;
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
     return buildRun(
@@ -196,6 +198,7 @@ class Session implements TraceSession {
       },
       this.#timeline,
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      perf,
     );
   }
 
@@ -215,6 +218,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       this.#resolveEnding("stopped");
       for (const t of this.#timers) clearTimeout(t);
+      await this.#perf?.stop().catch(() => {});
       await this.#backend.stop();
       releaseTracefs();
       this.#rejectDone(e);
@@ -231,9 +235,19 @@ class Session implements TraceSession {
       for (const t of this.#timers) clearTimeout(t);
       this.#sampleProc();
       const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
+      // perf counts over the same window as the backend: both stop as it closes.
+      const perfStopped = this.#perf?.stop() ?? Promise.resolve(null);
+      perfStopped.catch(() => {});
       const final = await this.#backend.stop();
       releaseTracefs();
-      const run = this.#build(final, exited);
+      let perf: PerfResult | null;
+      try {
+        perf = await perfStopped;
+      } catch (e: unknown) {
+        this.#rejectDone(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      }
+      const run = this.#build(final, exited, perf);
       this.#resolveDone(run);
       return run;
     })();
