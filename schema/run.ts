@@ -82,6 +82,12 @@ export interface TimelinePoint {
   syscalls: number;
   bytes: number;
   faults: number;
+  /**
+   * Each syscall's P99 of this second's successful calls (from the difference
+   * of the cumulative histograms), nanoseconds; syscalls idle that second are
+   * left out.
+   */
+  p99_ns?: Record<string, number>;
 }
 
 /** The Run document, schema `ioscope.run/1`. */

@@ -26,6 +26,9 @@ import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
 import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalText } from "./interval_text.ts";
+import { LiveView } from "./live_controller.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
@@ -52,6 +55,15 @@ Options:
   --perf             add perf stat counters (faults, context switches, TLB
                      misses where the CPU exposes them)
   --flamegraph       sample on-CPU stacks and add a flame graph to the report
+  --interval TIME    every TIME (whole seconds: 1s, 5s), print that interval's
+                     calls/s, bytes/s, P50 and P99 per syscall, faults/s,
+                     switches/s and TLB flushes/s
+  --json-lines       with --interval (default 1s): one JSON object per interval
+                     on stdout instead (schema ioscope.interval/1); the summary
+                     goes to stderr
+  --live             on a terminal: a full-screen view redrawn every interval,
+                     heaviest syscalls first; keys t, c, p sort by time, calls,
+                     P99; q ends the trace (outputs are written as usual)
   -h, --help         this help
 
 Needs root and tracefs; the default backend needs nothing more (ioscope doctor).
@@ -77,6 +89,9 @@ interface TraceArgs {
   prom?: string;
   perf: boolean;
   flamegraph: boolean;
+  intervalMs?: number;
+  jsonLines: boolean;
+  live: boolean;
 }
 
 /** Parses and checks every argument; throws UsageError before anything starts. */
@@ -95,6 +110,9 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     prom: { type: "string" },
     perf: { type: "boolean", default: false },
     flamegraph: { type: "boolean", default: false },
+    interval: { type: "string" },
+    "json-lines": { type: "boolean", default: false },
+    live: { type: "boolean", default: false },
   }, true);
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
@@ -112,8 +130,11 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     backend: parseBackendName(values.backend as string),
     perf: values.perf === true,
     flamegraph: values.flamegraph === true,
+    jsonLines: values["json-lines"] === true,
+    live: values.live === true,
   };
   if (values.duration !== undefined) parsed.durationMs = parseDurationMs(values.duration as string);
+  parseIntervalArgs(values.interval as string | undefined, parsed);
   for (const key of ["json", "out", "store", "prom"] as const) {
     const v = values[key];
     if (typeof v === "string") parsed[key] = v;
@@ -158,6 +179,32 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   return parsed;
 }
 
+/** `--interval`, `--json-lines` and `--live`, checked together. */
+function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): void {
+  if (interval !== undefined) {
+    const ms = parseDurationMs(interval, "--interval");
+    if (ms < 1000 || ms % 1000 !== 0) {
+      throw new UsageError(
+        `invalid --interval '${interval}': use whole seconds (1s, 5s): the probes report once a second`,
+      );
+    }
+    parsed.intervalMs = ms;
+  }
+  if (parsed.live && parsed.jsonLines) {
+    throw new UsageError(
+      "--live draws on the terminal and --json-lines writes to a pipe: give one of them",
+    );
+  }
+  if (parsed.live && !(Deno.stdin.isTerminal() && Deno.stdout.isTerminal())) {
+    throw new UsageError(
+      "--live needs a terminal (stdin and stdout); piped, use --interval 1s --json-lines",
+    );
+  }
+  if ((parsed.live || parsed.jsonLines) && parsed.intervalMs === undefined) {
+    parsed.intervalMs = 1000;
+  }
+}
+
 function checkStoreDir(dir: string): void {
   if (dir === "") throw new UsageError("--store needs a directory");
   try {
@@ -188,6 +235,7 @@ async function runTrace(args: string[]): Promise<number> {
 
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
+  let live: LiveView | null = null;
   try {
     if (a.command) {
       child = await startStoppedCommand(a.command);
@@ -204,6 +252,16 @@ async function runTrace(args: string[]): Promise<number> {
       followChildren: a.command !== undefined,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
       ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
+      ...(a.intervalMs !== undefined
+        ? {
+          intervalMs: a.intervalMs,
+          onInterval: (last: IntervalDocument, total: IntervalDocument) => {
+            if (live) live.update(last, total);
+            else if (a.jsonLines) writeLine(JSON.stringify(last));
+            else writeLine(intervalText(last) + "\n");
+          },
+        }
+        : {}),
     };
     const target = a.command
       ? {
@@ -221,11 +279,18 @@ async function runTrace(args: string[]): Promise<number> {
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
+    if (a.live) {
+      const s = session;
+      live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
+    }
     if (signalled) session.stop("signal");
     const run = await session.done;
+    // The terminal is put back before anything else is written to it.
+    live?.close();
     await writeOutputs(run, a);
     return 0;
   } finally {
+    live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
     await exporter?.close();
@@ -234,7 +299,9 @@ async function runTrace(args: string[]): Promise<number> {
 }
 
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
-  console.log(summaryText(run));
+  // With --json-lines, stdout carries only the intervals' JSON.
+  if (a.jsonLines) console.error(summaryText(run));
+  else console.log(summaryText(run));
   try {
     if (a.json) {
       await writeFileAtomic(a.json, JSON.stringify(run, null, 2) + "\n");
@@ -252,6 +319,13 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
     if (e instanceof RunError) throw e;
     throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
   }
+}
+
+/** Writes a line to stdout at once (intervals must not wait in a buffer). */
+function writeLine(text: string): void {
+  const bytes = new TextEncoder().encode(text + "\n");
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
 
 export type { EndReason };

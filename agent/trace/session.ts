@@ -14,7 +14,9 @@ import type { RunDocument, TimelinePoint } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
-import type { Snapshot } from "../../probes/snapshot.ts";
+import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalDocument, p99BySyscall } from "./interval.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -38,6 +40,13 @@ export interface TraceOptions {
    * `perf record` samples for a flame graph; what it measures is in the Run.
    */
   perf?: { counters: boolean; flamegraph: boolean };
+  /**
+   * Report an Interval document this often (whole seconds: the backends
+   * snapshot once a second), and a last, shorter one when the trace ends.
+   */
+  intervalMs?: number;
+  /** Called with each interval, and the whole trace so far as one interval. */
+  onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
 }
 
 /** Why a session ended. */
@@ -60,6 +69,8 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
+const INTERVAL_SLACK_MS = 250;
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -74,6 +85,10 @@ class Session implements TraceSession {
   #options: TraceOptions;
   #timeline: TimelinePoint[] = [];
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
+  #lastSnapshot: Snapshot = emptySnapshot();
+  /** The snapshot the current interval started from, and when (performance.now()). */
+  #intervalFrom: Snapshot = emptySnapshot();
+  #intervalFromMs = 0;
   #firstStat = new Map<number, { minflt: number; majflt: number }>();
   #lastStat = new Map<number, { minflt: number; majflt: number }>();
   #startedAt = new Date();
@@ -113,6 +128,7 @@ class Session implements TraceSession {
       await this.#backend.attached;
       this.attachMs = Math.round(performance.now() - t0);
       this.#attachedAtMs = performance.now();
+      this.#intervalFromMs = this.#attachedAtMs;
       this.#startedAt = new Date();
       const perf = this.#options.perf;
       if (perf && (perf.counters || perf.flamegraph)) {
@@ -159,8 +175,45 @@ class Session implements TraceSession {
       syscalls: totals.syscalls - this.#lastTotals.syscalls,
       bytes: totals.bytes - this.#lastTotals.bytes,
       faults: totals.faults - this.#lastTotals.faults,
+      p99_ns: p99BySyscall(this.#lastSnapshot, s),
     });
     this.#lastTotals = totals;
+    this.#lastSnapshot = s;
+    const every = this.#options.intervalMs;
+    if (
+      every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
+    ) {
+      this.#emitInterval(s, false);
+    }
+  }
+
+  /** Reports the interval that ends with snapshot `s`, and starts the next one. */
+  #emitInterval(s: Snapshot, final: boolean): void {
+    const now = final && this.#stoppedAtMs ? this.#stoppedAtMs : performance.now();
+    const info = {
+      pids: [...this.#target.pids],
+      comm: this.#comm,
+      backend: this.#backend.name,
+      final,
+    };
+    const sinceAttach = (now - this.#attachedAtMs) / 1000;
+    const last = intervalDocument(this.#intervalFrom, s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: (now - this.#intervalFromMs) / 1000,
+    });
+    const total = intervalDocument(emptySnapshot(), s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: sinceAttach,
+    });
+    this.#intervalFrom = s;
+    this.#intervalFromMs = now;
+    try {
+      this.#options.onInterval?.(last, total);
+    } catch {
+      // a listener's failure must not end the trace
+    }
   }
 
   #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
@@ -240,6 +293,10 @@ class Session implements TraceSession {
       perfStopped.catch(() => {});
       const final = await this.#backend.stop();
       releaseTracefs();
+      // The calls since the last interval: the intervals add up to the whole trace.
+      if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
+        this.#emitInterval(final, true);
+      }
       let perf: PerfResult | null;
       try {
         perf = await perfStopped;
