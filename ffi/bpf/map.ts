@@ -53,6 +53,14 @@ export interface MapEntry {
 export interface ReadAllOptions {
   /** Use BPF_MAP_LOOKUP_BATCH when the kernel has it; false forces key by key. @default true */
   batch?: boolean;
+  /**
+   * Read into buffers this map keeps: no allocation per read (a 64 KiB
+   * buffer costs more than the batch syscall that fills it), but the entries
+   * are views that the map's next `readAll({ reuse: true })` overwrites.
+   * For a reader that turns entries into numbers before the next read.
+   * @default false
+   */
+  reuse?: boolean;
 }
 
 /** A whole-map read. */
@@ -316,20 +324,34 @@ export class BpfMap implements Disposable {
    * @throws ErrnoError
    */
   readAll(options: ReadAllOptions = {}): MapDump {
-    const { batch = true } = options;
+    const { batch = true, reuse = false } = options;
     if (this.type === MapType.TASK_STORAGE) {
       throw new TypeError(
         `Cannot read all of the task storage map ${this.name}: look tasks up by pidfd`,
       );
     }
     if (batch) {
-      const dump = this.#readBatch();
+      const dump = this.#readBatch(reuse);
       if (dump) return dump;
     }
     return { entries: this.#readPerKey(), batched: false };
   }
 
-  #readBatch(): MapDump | null {
+  /** Batch buffers kept for `reuse`, one pair per call of a read. */
+  #scratch: { keys: Uint8Array; values: Uint8Array }[] = [];
+
+  #buffers(turn: number, chunk: number, reuse: boolean): { keys: Uint8Array; values: Uint8Array } {
+    const keyBytes = chunk * this.keySize, valueBytes = chunk * this.valueBufferSize;
+    const kept = reuse ? this.#scratch[turn] : undefined;
+    if (kept && kept.keys.byteLength >= keyBytes && kept.values.byteLength >= valueBytes) {
+      return { keys: kept.keys.subarray(0, keyBytes), values: kept.values.subarray(0, valueBytes) };
+    }
+    const made = { keys: pinned(keyBytes), values: pinned(valueBytes) };
+    if (reuse) this.#scratch[turn] = made;
+    return made;
+  }
+
+  #readBatch(reuse: boolean): MapDump | null {
     const stride = this.valueBufferSize;
     // Arrays return every index: one call. Hashes start from the last read's size
     // (a sparse 65536-entry map must not cost megabytes of zeroed buffers a second)
@@ -343,8 +365,7 @@ export class BpfMap implements Disposable {
     const tokens = [pinned(Math.max(8, this.keySize)), pinned(Math.max(8, this.keySize))];
     let inBatch: Uint8Array | null = null;
     for (let turn = 0;; turn++) {
-      const keys = pinned(chunk * this.keySize);
-      const values = pinned(chunk * stride);
+      const { keys, values } = this.#buffers(turn, chunk, reuse);
       const outBatch = tokens[turn % 2]!;
       let r: { count: number; done: boolean } | null;
       try {
