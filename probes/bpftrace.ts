@@ -27,6 +27,7 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
  * @param source the text of io_syscalls.bt
  * @param pids the thread group ids to trace
  * @param options followChildren: also every process they fork, and its children;
+ *   cgroupIds: instead of PIDs, every task in these cgroups (v2 ids)
  *   agentWindow: counting starts closed (`@ioscope_window = 0`), for the agent to open
  * @returns the program text
  * @example
@@ -39,16 +40,28 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
 export function programFor(
   source: string,
   pids: readonly number[],
-  options: { followChildren?: boolean; agentWindow?: boolean } = {},
+  options: { followChildren?: boolean; cgroupIds?: readonly number[]; agentWindow?: boolean } = {},
 ): string {
-  if (pids.length === 0) throw new RangeError("At least one PID is needed");
-  for (const p of pids) {
-    if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
-  }
   let text = source;
   if (options.agentWindow) {
     // The agent opens the window once every probe is attached, and closes it.
     text = text.replace(/^(BEGIN\n\{\n\s*)@ioscope_window = 1;/m, "$1@ioscope_window = 0;");
+  }
+  if (options.cgroupIds?.length) {
+    // `--cgroup`: the task's cgroup v2 id, compared in the kernel; joiners match
+    // the moment they join, and their children are in the cgroup too.
+    for (const id of options.cgroupIds) {
+      if (!Number.isInteger(id) || id <= 0) throw new RangeError(`Bad cgroup id: ${id}`);
+    }
+    const ids = options.cgroupIds;
+    const filter = ids.length === 1
+      ? `cgroup == ${ids[0]}`
+      : `(${ids.map((id) => `cgroup == ${id}`).join(" || ")})`;
+    return text.replaceAll("pid == $1", filter);
+  }
+  if (pids.length === 0) throw new RangeError("At least one PID is needed");
+  for (const p of pids) {
+    if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
   }
   if (options.followChildren) {
     // A map of traced processes, seeded with the targets and grown by every
@@ -84,6 +97,7 @@ export const SYSCALL_NAMES_X86_64: ReadonlyMap<number, string> = new Map([
   [18, "pwrite64"],
   [19, "readv"],
   [20, "writev"],
+  [26, "msync"],
   [28, "madvise"],
   [40, "sendfile64"],
   [44, "sendto"],
@@ -92,14 +106,21 @@ export const SYSCALL_NAMES_X86_64: ReadonlyMap<number, string> = new Map([
   [47, "recvmsg"],
   [74, "fsync"],
   [75, "fdatasync"],
+  [208, "io_getevents"],
+  [209, "io_submit"],
   [275, "splice"],
   [276, "tee"],
+  [277, "sync_file_range"],
   [278, "vmsplice"],
+  [285, "fallocate"],
   [295, "preadv"],
   [296, "pwritev"],
+  [299, "recvmmsg"],
+  [307, "sendmmsg"],
   [326, "copy_file_range"],
   [327, "preadv2"],
   [328, "pwritev2"],
+  [333, "io_pgetevents"],
   [426, "io_uring_enter"],
 ]);
 

@@ -24,7 +24,17 @@ export interface RunMeta {
   cmdline: string;
   host: string;
   kernel: string;
-  backend: "bpftrace" | "ftrace";
+  backend: "bpf" | "bpftrace" | "ftrace";
+  /**
+   * The bpf backend: how its programs attached (`fentry`, `raw_tp`, `tp`),
+   * where call starts lived (`task_storage`, `hash`), and why each better
+   * way was not used, with the kernel's answer.
+   */
+  attach?: {
+    kind: string;
+    starts: string;
+    reasons: { kind: string; reason: string }[];
+  };
   started_at: string;
   duration_s: number;
   target_exited: boolean;
@@ -47,6 +57,14 @@ export interface RunMeta {
    * in `untimed`).
    */
   io_uring_timing?: string;
+  /** `--cgroup DIR`: the cgroup v2 directory traced and its id (the directory's inode). */
+  cgroup?: { path: string; id: number };
+  /**
+   * Present when the target runs in another PID namespace than the agent (a
+   * container's process given by its host PID): the namespace's inode and the
+   * process's PID inside it. `pid` and `pids` are host PIDs.
+   */
+  pid_namespace?: { inode: number; pid_in_namespace: number };
 }
 
 /**
@@ -157,9 +175,21 @@ export interface CopyStats {
 /** One second of the timeline; `t` is seconds since the trace started. */
 export interface TimelinePoint {
   t: number;
+  /**
+   * Seconds the point covers; absent for one second. A long trace keeps its
+   * last hour per second and coarser points (60 s and more) before it; their
+   * counts are totals over `dt`.
+   */
+  dt?: number;
   syscalls: number;
   bytes: number;
   faults: number;
+  /**
+   * Each syscall's P99 of this second's successful calls (from the difference
+   * of the cumulative histograms), nanoseconds; syscalls idle that second are
+   * left out.
+   */
+  p99_ns?: Record<string, number>;
 }
 
 /** The Run document, schema `ioscope.run/1`. */

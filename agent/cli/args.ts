@@ -6,6 +6,10 @@
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
+import { dirOf, writeTempFile } from "../atomic_write.ts";
+import { findUnknownOption, type OptionTable, unknownOptionMessage } from "./suggest.ts";
+
+export { dirOf, writeFileAtomic } from "../atomic_write.ts";
 
 /**
  * Parses a duration: `30s`, `500ms`, `2m`, `1h`, or plain seconds (`1.5`).
@@ -79,26 +83,15 @@ export function checkWritable(path: string, flag: string): void {
     if (e instanceof UsageError) throw e;
   }
   const dir = dirOf(path);
-  const probe = `${dir}/.ioscope-write-test-${Deno.pid}`;
   try {
-    Deno.writeFileSync(probe, new Uint8Array());
-    Deno.removeSync(probe);
+    // The writer's own way in (O_EXCL|O_NOFOLLOW, a random name): a planted link is never followed.
+    Deno.removeSync(writeTempFile(dir, ""));
   } catch (e: unknown) {
-    const why = e instanceof Deno.errors.NotFound
+    const why = (e as { code?: string } | null)?.code === "ENOENT"
       ? "its directory does not exist"
       : "its directory is not writable";
     throw new UsageError(`cannot write ${flag} ${path}: ${why}`);
   }
-}
-
-/**
- * The directory part of a path: "." for a bare name, "/" for a file at the root.
- * @param path a file path
- * @returns its directory
- */
-export function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
 }
 
 /**
@@ -112,6 +105,9 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(
   options: T,
   allowPositionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  // An unknown option: one line naming it and the nearest known one (from this table).
+  const unknown = findUnknownOption(args, (options ?? {}) as OptionTable);
+  if (unknown) throw new UsageError(unknownOptionMessage(unknown));
   // `--duration -3s`: join a value that starts with '-' and a digit to its flag,
   // so it is checked (and refused) as a value rather than taken for a flag.
   const joined: string[] = [];
@@ -138,14 +134,17 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(
   }
 }
 
-/** Writes a file atomically: a temporary file beside it, then a rename. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    await Deno.writeTextFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e: unknown) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
+/**
+ * Parses a threshold: `10%`, `10` (percent) or `0.1%`.
+ * @param text the value given
+ * @returns the fraction (0.1 for 10%)
+ * @throws {UsageError} when it is not a percentage from 0 to 1000
+ */
+export function parseThreshold(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*%?$/.exec(text.trim());
+  const pct = Number(m?.[1]);
+  if (!m || !(pct >= 0 && pct <= 1000)) {
+    throw new UsageError(`invalid --threshold '${text}': use a percentage like 10% (0% to 1000%)`);
   }
+  return pct / 100;
 }

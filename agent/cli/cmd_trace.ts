@@ -6,45 +6,61 @@
  * @module
  */
 
+import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
 import {
-  checkWritable,
-  dirOf,
-  parseDurationMs,
-  parseFlags,
-  parsePid,
-  writeFileAtomic,
-} from "./args.ts";
-import { parseBackendName, resolveBackendName } from "../trace/backends/resolve.ts";
-import { findBpftrace } from "../trace/backends/bpftrace.ts";
+  type BackendChoice,
+  type BackendName,
+  parseBackendName,
+  resolveBackend,
+} from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
+import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
-import { type EndReason, startTrace, type TraceSession } from "../trace/session.ts";
+import {
+  type EndReason,
+  startTrace,
+  type TraceSession,
+  type TraceTarget,
+} from "../trace/session.ts";
 import { renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
-import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
-import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import { findPerf } from "../trace/perf.ts";
+import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
+import { writeErrorReason } from "../atomic_write.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalText } from "./interval_text.ts";
+import { LiveView } from "./live_controller.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
 Usage:
   ioscope trace --pid PID [options]
   ioscope trace --comm NAME [options]
+  ioscope trace --cgroup DIR [options]
   ioscope trace [options] -- COMMAND [ARGS...]
 
 Target (exactly one):
-  --pid PID          a running process, every thread (new ones too)
+  --pid PID          a running process, every thread (new ones too); a
+                     container's process by its host PID
   --comm NAME        every process whose name (comm) is NAME
-  -- COMMAND ARGS    start COMMAND, trace it from its first syscall, end when it exits
+  --cgroup DIR       every process in a cgroup v2 directory (a systemd unit's,
+                     a container's), those that join later too
+  -- COMMAND ARGS    start COMMAND, trace it and what it forks from its first
+                     syscall, end when it and any daemon it left have exited
+  -u, --user NAME    run COMMAND as this user instead of root
 
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
                      or the target exits
-  --backend NAME     auto (default: bpftrace if installed, else ftrace),
-                     bpftrace or ftrace
+  --backend NAME     auto (default: bpf where its programs load, else
+                     bpftrace if installed, else ftrace), bpf, bpftrace or
+                     ftrace
   --json FILE        write the Run document (schema ioscope.run/1)
   --out FILE.html    write a self-contained HTML report
   --store DIR        keep the Run document in a run store (see ioscope report)
@@ -52,9 +68,18 @@ Options:
   --perf             add perf stat counters (faults, context switches, TLB
                      misses where the CPU exposes them)
   --flamegraph       sample on-CPU stacks and add a flame graph to the report
+  --interval TIME    every TIME (whole seconds: 1s, 5s), print that interval's
+                     calls/s, bytes/s, P50 and P99 per syscall, faults/s,
+                     switches/s and TLB flushes/s
+  --json-lines       with --interval (default 1s): one JSON object per interval
+                     on stdout instead (schema ioscope.interval/1); the summary
+                     goes to stderr
+  --live             on a terminal: a full-screen view redrawn every interval,
+                     heaviest syscalls first; keys t, c, p sort by time, calls,
+                     P99; q ends the trace (outputs are written as usual)
   -h, --help         this help
 
-Needs root, tracefs, and bpftrace for the default backend (ioscope doctor).
+Needs root and tracefs; the default backend needs nothing more (ioscope doctor).
 Example:
   ioscope trace --pid 4242 --duration 30s --out nginx.html --json nginx.json`;
 
@@ -68,15 +93,20 @@ export const traceCommand: Command = {
 interface TraceArgs {
   pids: number[];
   comm?: string;
+  cgroup?: CgroupTarget;
   command?: string[];
+  user?: RunAsUser;
   durationMs?: number;
-  backend: ReturnType<typeof parseBackendName>;
+  backend: BackendName | BackendChoice;
   json?: string;
   out?: string;
   store?: string;
   prom?: string;
   perf: boolean;
   flamegraph: boolean;
+  intervalMs?: number;
+  jsonLines: boolean;
+  live: boolean;
 }
 
 /** Parses and checks every argument; throws UsageError before anything starts. */
@@ -87,6 +117,8 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   const { values, positionals } = parseFlags(own, {
     pid: { type: "string" },
     comm: { type: "string" },
+    cgroup: { type: "string" },
+    user: { type: "string", short: "u" },
     duration: { type: "string" },
     backend: { type: "string", default: "auto" },
     json: { type: "string" },
@@ -95,25 +127,39 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     prom: { type: "string" },
     perf: { type: "boolean", default: false },
     flamegraph: { type: "boolean", default: false },
+    interval: { type: "string" },
+    "json-lines": { type: "boolean", default: false },
+    live: { type: "boolean", default: false },
   }, true);
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
   }
   const pid = values.pid as string | undefined;
   const comm = values.comm as string | undefined;
-  const targets =
-    [pid !== undefined, comm !== undefined, command !== undefined].filter(Boolean).length;
-  if (targets === 0) throw new UsageError("no target: give --pid PID, --comm NAME, or -- COMMAND");
-  if (targets > 1) throw new UsageError("give only one target: --pid, --comm, or -- COMMAND");
+  const cgroup = values.cgroup as string | undefined;
+  const user = values.user as string | undefined;
+  const targets = [pid, comm, cgroup, command].filter((t) => t !== undefined).length;
+  if (targets === 0) {
+    throw new UsageError("no target: give --pid PID, --comm NAME, --cgroup DIR, or -- COMMAND");
+  }
+  if (targets > 1) {
+    throw new UsageError("give only one target: --pid, --comm, --cgroup, or -- COMMAND");
+  }
   if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
+  if (user !== undefined && command === undefined) {
+    throw new UsageError("--user applies to a command: ioscope trace --user NAME -- COMMAND");
+  }
 
   const parsed: TraceArgs = {
     pids: [],
     backend: parseBackendName(values.backend as string),
     perf: values.perf === true,
     flamegraph: values.flamegraph === true,
+    jsonLines: values["json-lines"] === true,
+    live: values.live === true,
   };
   if (values.duration !== undefined) parsed.durationMs = parseDurationMs(values.duration as string);
+  parseIntervalArgs(values.interval as string | undefined, parsed);
   for (const key of ["json", "out", "store", "prom"] as const) {
     const v = values[key];
     if (typeof v === "string") parsed[key] = v;
@@ -130,11 +176,8 @@ export function parseTraceArgs(args: string[]): TraceArgs {
       "tracing needs root (bpftrace and tracefs need CAP_SYS_ADMIN): run with sudo",
     );
   }
-  if (parsed.backend === "bpftrace" && !findBpftrace()) {
-    throw new UsageError(
-      "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
-    );
-  }
+  // Chosen once, here: the trace starts what was chosen (and says it is bpftrace when missing).
+  parsed.backend = resolveBackend(parsed.backend);
   if ((parsed.perf || parsed.flamegraph) && !findPerf()) {
     const flag = parsed.perf ? "--perf" : "--flamegraph";
     throw new UsageError(`${flag} needs perf: apt-get install linux-perf, or leave out ${flag}`);
@@ -152,13 +195,64 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     }
     parsed.comm = comm;
     parsed.pids = found;
+  } else if (cgroup !== undefined) {
+    try {
+      parsed.cgroup = resolveCgroup(cgroup);
+    } catch (e: unknown) {
+      throw new UsageError(`invalid --cgroup: ${e instanceof Error ? e.message : e}`);
+    }
+    parsed.pids = cgroupPids(cgroup).filter((p) => p !== Deno.pid);
   } else if (command) {
-    if (!findInPath(command[0] ?? "")) {
+    if (!findCommand(command[0] ?? "")) {
       throw new UsageError(`command not found: ${terminalSafe(command[0] ?? "")}`);
     }
     parsed.command = command;
+    if (user !== undefined) parsed.user = lookUpUser(user);
   }
   return parsed;
+}
+
+/** A user from the passwd database (`getent passwd`, so NSS users too), by name or UID. */
+function lookUpUser(name: string): RunAsUser {
+  const unknown = new UsageError(`unknown user '${terminalSafe(name)}' (see getent passwd)`);
+  if (name === "" || name.startsWith("-")) throw unknown;
+  let line = "";
+  try {
+    const out = new Deno.Command("getent", { args: ["passwd", name], stderr: "null" })
+      .outputSync();
+    line = out.success ? new TextDecoder().decode(out.stdout).split("\n")[0] ?? "" : "";
+  } catch {
+    throw new UsageError("--user needs getent (libc-bin) to look the user up");
+  }
+  const [user = "", , uid = "", gid = ""] = line.split(":");
+  if (!user || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw unknown;
+  return { name: user, uid: Number(uid), gid: Number(gid) };
+}
+
+/** `--interval`, `--json-lines` and `--live`, checked together. */
+function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): void {
+  if (interval !== undefined) {
+    const ms = parseDurationMs(interval, "--interval");
+    if (ms < 1000 || ms % 1000 !== 0) {
+      throw new UsageError(
+        `invalid --interval '${interval}': use whole seconds (1s, 5s): the probes report once a second`,
+      );
+    }
+    parsed.intervalMs = ms;
+  }
+  if (parsed.live && parsed.jsonLines) {
+    throw new UsageError(
+      "--live draws on the terminal and --json-lines writes to a pipe: give one of them",
+    );
+  }
+  if (parsed.live && !(Deno.stdin.isTerminal() && Deno.stdout.isTerminal())) {
+    throw new UsageError(
+      "--live needs a terminal (stdin and stdout); piped, use --interval 1s --json-lines",
+    );
+  }
+  if ((parsed.live || parsed.jsonLines) && parsed.intervalMs === undefined) {
+    parsed.intervalMs = 1000;
+  }
 }
 
 function checkStoreDir(dir: string): void {
@@ -177,20 +271,6 @@ function checkStoreDir(dir: string): void {
   }
 }
 
-function findInPath(cmd: string): boolean {
-  if (cmd === "") return false;
-  const candidates = cmd.includes("/")
-    ? [cmd]
-    : (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((d) => `${d}/${cmd}`);
-  return candidates.some((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 const END_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 async function runTrace(args: string[]): Promise<number> {
@@ -205,15 +285,20 @@ async function runTrace(args: string[]): Promise<number> {
 
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
-  let perf: PerfSession | null = null;
+  let live: LiveView | null = null;
   try {
     if (a.command) {
-      child = await startStoppedCommand(a.command);
+      child = await startStoppedCommand(a.command, a.user ? { user: a.user } : {});
       a.pids = [child.pid];
     }
-    const backend = resolveBackendName(a.backend);
     const what = a.command
-      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})`
+      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})${
+        a.user ? ` as ${terminalSafe(a.user.name)}` : ""
+      }`
+      : a.cgroup
+      ? `cgroup ${terminalSafe(a.cgroup.path)} (${a.pids.length} process${
+        a.pids.length === 1 ? "" : "es"
+      } now, joiners too)`
       : a.comm !== undefined
       ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
@@ -222,13 +307,34 @@ async function runTrace(args: string[]): Promise<number> {
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
       followChildren: a.command !== undefined,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+      ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
+      ...(a.intervalMs !== undefined
+        ? {
+          intervalMs: a.intervalMs,
+          onInterval: (last: IntervalDocument, total: IntervalDocument) => {
+            if (live) live.update(last, total);
+            else if (a.jsonLines) writeLine(JSON.stringify(last));
+            else writeLine(intervalText(last) + "\n");
+          },
+        }
+        : {}),
     };
-    const target = a.command
+    const started = child;
+    const target: TraceTarget = started && a.command
       ? {
         pids: a.pids,
         // The name the kernel gives it at exec: the file name, at most 15 bytes.
         comm: (a.command[0] ?? "").replace(/.*\//, "").slice(0, 15),
         cmdline: a.command.join(" "),
+        // A daemonizing command: its daemon is the target once the launcher exits.
+        alive: () => started.alive(),
+      }
+      : a.cgroup
+      ? {
+        pids: a.pids,
+        cgroup: a.cgroup,
+        comm: a.cgroup.path.replace(/\/+$/, "").replace(/.*\//, "") || "cgroup",
+        cmdline: `cgroup ${a.cgroup.path}`,
       }
       : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
     if (a.prom !== undefined) {
@@ -236,60 +342,87 @@ async function runTrace(args: string[]): Promise<number> {
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
     }
     session = await startTrace(target, options);
-    if (a.perf || a.flamegraph) {
-      const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
-      perf = p;
-      // perf counts over the same window as the tracer: it ends when the window does.
-      session.ending.then(() => p.stop()).catch(() => {});
-    }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
-    console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
+    console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
+    if (a.live) {
+      const s = session;
+      live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
+    }
     if (signalled) session.stop("signal");
-    let run = await session.done;
-    if (perf) run = await mergePerf(run, perf);
+    const run = await session.done;
+    // The terminal is put back before anything else is written to it.
+    live?.close();
+    const daemons = child?.orphans() ?? [];
+    if (daemons.length > 0) {
+      console.error(`Left running: the command's pid ${daemons.join(", ")} (not ended by ioscope)`);
+    }
     await writeOutputs(run, a);
     return 0;
   } finally {
+    live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
-    await perf?.stop().catch(() => {});
     await exporter?.close();
     await child?.reap();
   }
 }
 
-async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocument> {
-  const r = await perf.stop();
-  const merged: RunDocument = {
-    ...run,
-    meta: { ...run.meta, unsupported: [...run.meta.unsupported, ...r.unsupported] },
-    tlb: { ...run.tlb, dtlb_load_misses: r.dtlbLoadMisses, itlb_load_misses: r.itlbLoadMisses },
+/**
+ * Prints the summary and writes each output on its own: one that fails (a
+ * full disk, a read-only one, no permission) costs only itself. Throws a
+ * RunError with one line per failure, naming the output and the reason.
+ */
+async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
+  const failures: string[] = [];
+  const attempt = async (what: string, write: () => Promise<string>) => {
+    try {
+      console.error(terminalSafe(await write()));
+    } catch (e: unknown) {
+      failures.push(`could not write ${terminalSafe(what)}: ${terminalSafe(writeErrorReason(e))}`);
+    }
   };
-  if (r.perf) merged.perf = r.perf;
-  if (r.flamegraph) merged.flamegraph = r.flamegraph;
-  return merged;
+  // With --json-lines, stdout carries only the intervals' JSON.
+  if (a.jsonLines) console.error(summaryText(run));
+  else console.log(summaryText(run));
+  try {
+    writeAllStdout(summaryText(run) + "\n");
+  } catch (e: unknown) {
+    failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
+  }
+  const json = a.json;
+  const out = a.out;
+  const store = a.store;
+  if (json !== undefined) {
+    await attempt(`--json ${json}`, async () => {
+      await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
+      return `Wrote ${json}`;
+    });
+  }
+  if (out !== undefined) {
+    await attempt(`--out ${out}`, async () => {
+      await writeFileAtomic(out, renderRunHtml(run));
+      return `Wrote ${out}`;
+    });
+  }
+  if (store !== undefined) {
+    await attempt(`--store ${store}`, async () => `Stored ${await saveRun(store, run)}`);
+  }
+  if (failures.length > 0) throw new RunError(failures.join("\n"));
 }
 
-async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
-  console.log(summaryText(run));
-  try {
-    if (a.json) {
-      await writeFileAtomic(a.json, JSON.stringify(run, null, 2) + "\n");
-      console.error(`Wrote ${a.json}`);
-    }
-    if (a.out) {
-      await writeFileAtomic(a.out, renderRunHtml(run));
-      console.error(`Wrote ${a.out}`);
-    }
-    if (a.store !== undefined) {
-      const path = await saveRun(a.store, run);
-      console.error(`Stored ${path}`);
-    }
-  } catch (e: unknown) {
-    if (e instanceof RunError) throw e;
-    throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
-  }
+/** Writes all of `text` to stdout, so a failure (a full disk, a closed pipe) is seen. */
+function writeAllStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
+}
+
+/** Writes a line to stdout at once (intervals must not wait in a buffer). */
+function writeLine(text: string): void {
+  const bytes = new TextEncoder().encode(text + "\n");
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
 
 export type { EndReason };

@@ -16,6 +16,7 @@ import {
   type SyscallStats,
   type TimelinePoint,
 } from "../../schema/mod.ts";
+import type { PerfResult } from "./perf.ts";
 
 /** Counters read from /proc at the start and the end of the trace. */
 export interface ProcDeltas {
@@ -77,6 +78,7 @@ export const IO_URING_TIMING =
  * @param meta facts about the target and the trace
  * @param timeline the per-second samples
  * @param proc /proc fault deltas (minor/major split)
+ * @param perf what perf measured over the same window (`--perf`, `--flamegraph`), if it ran
  * @returns the Run document
  */
 export function buildRun(
@@ -84,6 +86,7 @@ export function buildRun(
   meta: RunMeta,
   timeline: TimelinePoint[],
   proc: ProcDeltas,
+  perf: PerfResult | null = null,
   fds: ReadonlyMap<string, FdInfo> = new Map(),
 ): RunDocument {
   const syscalls: Record<string, SyscallStats> = {};
@@ -105,10 +108,11 @@ export function buildRun(
       reason: "the target exited before /proc/PID/stat was sampled",
     });
   }
+  if (perf) unsupported.push(...perf.unsupported);
   const tlbFlushes = snapshot.tlbSupported
     ? [...snapshot.tlb.values()].reduce((s, n) => s + n, 0)
     : null;
-  return {
+  const run: RunDocument = {
     schema: "ioscope.run/1",
     meta: {
       ...meta,
@@ -125,11 +129,17 @@ export function buildRun(
       flushes: tlbFlushes,
       by_reason: Object.fromEntries(snapshot.tlb),
       dtlb_load_misses: null,
+      ...(perf
+        ? { dtlb_load_misses: perf.dtlbLoadMisses, itlb_load_misses: perf.itlbLoadMisses }
+        : {}),
     },
     sched: { voluntary: snapshot.voluntary, involuntary: snapshot.involuntary },
     timeline,
     ...(snapshot.fds.size ? { fds: topFds(snapshot.fds, fds) } : {}),
   };
+  if (perf?.perf) run.perf = perf.perf;
+  if (perf?.flamegraph) run.flamegraph = perf.flamegraph;
+  return run;
 }
 
 function dedupe(list: RunMeta["unsupported"]): RunMeta["unsupported"] {

@@ -7,14 +7,24 @@
  */
 
 import type { TraceBackend } from "./backends/trace_backend.ts";
-import { type BackendName, openBackend } from "./backends/resolve.ts";
+import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
+import {
+  cgroupExists,
+  type CgroupTarget,
+  foreignPidNamespace,
+  type PidNamespace,
+} from "./cgroup.ts";
+import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
 import { FdTable } from "./fd_table.ts";
-import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
-import type { Snapshot } from "../../probes/snapshot.ts";
+import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalDocument, p99BySyscall } from "./interval.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -23,20 +33,39 @@ export interface TraceTarget {
   comm?: string;
   /** The command line, when the agent started the command itself. */
   cmdline?: string;
+  /**
+   * `--cgroup DIR`: every process in the cgroup, those that join later too
+   * (`pids` are its members at the start, maybe none). The trace ends at the
+   * duration, on a signal, or when the directory is removed.
+   */
+  cgroup?: CgroupTarget;
+  /**
+   * Whether the target still runs, when its PIDs do not say (a command whose
+   * daemon outlives the launcher). Default: one of `pids` is alive.
+   */
+  alive?: () => boolean;
 }
 
 /** How to trace. */
 export interface TraceOptions {
-  /** @default "auto" */
-  backend?: BackendName;
+  /** A `--backend` value or a choice already made (resolveBackend). @default "auto" */
+  backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
-  /** Called about once a second with the Run document so far (for /metrics). */
-  onTick?: (run: RunDocument) => void;
   /** Also trace the processes the targets fork (for a command ioscope starts). */
   followChildren?: boolean;
-  /** Extra entries for `meta.unsupported` (from perf, say). */
-  unsupported?: Unsupported[];
+  /**
+   * perf over the same window as the backend: `perf stat` counters and/or
+   * `perf record` samples for a flame graph; what it measures is in the Run.
+   */
+  perf?: { counters: boolean; flamegraph: boolean };
+  /**
+   * Report an Interval document this often (whole seconds: the backends
+   * snapshot once a second), and a last, shorter one when the trace ends.
+   */
+  intervalMs?: number;
+  /** Called with each interval, and the whole trace so far as one interval. */
+  onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
 }
 
 /** Why a session ended. */
@@ -46,6 +75,8 @@ export type EndReason = "duration" | "target-exit" | "signal" | "stopped";
 export interface TraceSession {
   /** Milliseconds from `startTrace` to every probe attached. */
   readonly attachMs: number;
+  /** The backend that is tracing (`auto` resolved, fallbacks taken). */
+  readonly backendName: string;
   /** Resolves with the Run document when the session ends, however it ends. */
   readonly done: Promise<RunDocument>;
   /** Resolves the moment the trace window closes, before the backend detaches. */
@@ -57,6 +88,8 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
+const INTERVAL_SLACK_MS = 250;
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -66,10 +99,16 @@ class Session implements TraceSession {
   #resolveDone!: (run: RunDocument) => void;
   #rejectDone!: (e: Error) => void;
   #backend!: TraceBackend;
+  #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
-  #timeline: TimelinePoint[] = [];
+  #timeline = new Timeline();
+  #seconds = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
+  #lastSnapshot: Snapshot = emptySnapshot();
+  /** The snapshot the current interval started from, and when (performance.now()). */
+  #intervalFrom: Snapshot = emptySnapshot();
+  #intervalFromMs = 0;
   #firstStat = new Map<number, { minflt: number; majflt: number }>();
   #lastStat = new Map<number, { minflt: number; majflt: number }>();
   #startedAt = new Date();
@@ -90,6 +129,11 @@ class Session implements TraceSession {
     this.ending = new Promise((res) => (this.#resolveEnding = res));
   }
 
+  /** The backend that is tracing (`auto` resolved, fallbacks taken). */
+  get backendName(): string {
+    return this.#backend.name;
+  }
+
   async start(): Promise<void> {
     const t0 = performance.now();
     const why = ensureTracefs();
@@ -97,19 +141,25 @@ class Session implements TraceSession {
     this.#sampleProc();
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
+      ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
       ...(this.#options.followChildren ? { followChildren: true } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
     try {
       await this.#backend.attached;
+      this.attachMs = Math.round(performance.now() - t0);
+      this.#attachedAtMs = performance.now();
+      this.#intervalFromMs = this.#attachedAtMs;
+      this.#startedAt = new Date();
+      const perf = this.#options.perf;
+      if (perf && (perf.counters || perf.flamegraph)) {
+        this.#perf = await startPerf(this.#target.pids, perf);
+      }
     } catch (e: unknown) {
       await this.#backend.stop();
       releaseTracefs();
       throw e;
     }
-    this.attachMs = Math.round(performance.now() - t0);
-    this.#attachedAtMs = performance.now();
-    this.#startedAt = new Date();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
@@ -117,10 +167,17 @@ class Session implements TraceSession {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
     this.#timers.push(setInterval(() => {
-      if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+      if (!this.#alive()) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.
-    if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+    if (!this.#alive()) this.stop("target-exit");
+  }
+
+  #alive(): boolean {
+    const t = this.#target;
+    if (t.alive) return t.alive();
+    if (t.cgroup) return cgroupExists(t.cgroup.path);
+    return t.pids.some(isAlive);
   }
 
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
@@ -129,7 +186,8 @@ class Session implements TraceSession {
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
-      if (!st || st.state === "Z") continue;
+      // A zombie leader whose threads run still reads the whole group's counts.
+      if (!st || !isAlive(pid)) continue;
       const v = { minflt: st.minflt, majflt: st.majflt };
       if (!this.#firstStat.has(pid)) this.#firstStat.set(pid, v);
       this.#lastStat.set(pid, v);
@@ -146,20 +204,52 @@ class Session implements TraceSession {
     this.#sampleProc();
     const totals = snapshotTotals(s);
     this.#timeline.push({
-      t: this.#timeline.length,
+      t: this.#seconds++,
       syscalls: totals.syscalls - this.#lastTotals.syscalls,
       bytes: totals.bytes - this.#lastTotals.bytes,
       faults: totals.faults - this.#lastTotals.faults,
+      p99_ns: p99BySyscall(this.#lastSnapshot, s),
     });
     this.#lastTotals = totals;
+    this.#lastSnapshot = s;
+    const every = this.#options.intervalMs;
+    if (
+      every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
+    ) {
+      this.#emitInterval(s, false);
+    }
+  }
+
+  /** Reports the interval that ends with snapshot `s`, and starts the next one. */
+  #emitInterval(s: Snapshot, final: boolean): void {
+    const now = final && this.#stoppedAtMs ? this.#stoppedAtMs : performance.now();
+    const info = {
+      pids: [...this.#target.pids],
+      comm: this.#comm,
+      backend: this.#backend.name,
+      final,
+    };
+    const sinceAttach = (now - this.#attachedAtMs) / 1000;
+    const last = intervalDocument(this.#intervalFrom, s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: (now - this.#intervalFromMs) / 1000,
+    });
+    const total = intervalDocument(emptySnapshot(), s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: sinceAttach,
+    });
+    this.#intervalFrom = s;
+    this.#intervalFromMs = now;
     try {
-      this.#options.onTick?.(this.current());
+      this.#options.onInterval?.(last, total);
     } catch {
       // a listener's failure must not end the trace
     }
   }
 
-  #build(s: Snapshot, exited: boolean): RunDocument {
+  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
     const pid = this.#target.pids[0] ?? 0;
     let minflt = 0;
     let majflt = 0;
@@ -170,7 +260,7 @@ class Session implements TraceSession {
     }
     // A target that exited before its first one-second sample has no /proc to read.
     const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
-    const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
+    const unsupported = this.#backend.unsupported;
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
     return buildRun(
@@ -183,6 +273,7 @@ class Session implements TraceSession {
         host: Deno.hostname(),
         kernel: Deno.osRelease(),
         backend: this.#backend.name,
+        ...(this.#backend.attach ? { attach: structuredClone(this.#backend.attach) } : {}),
         started_at: this.#startedAt.toISOString(),
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,
@@ -190,19 +281,24 @@ class Session implements TraceSession {
         unsupported: unsupported.map((u) => ({ ...u })),
         end_reason: this.#endReason,
         attach_s: this.attachMs / 1000,
+        ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
+        ...(this.#pidNamespace ? { pid_namespace: { ...this.#pidNamespace } } : {}),
       },
-      this.#timeline,
+      this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      perf,
       this.#fds.known,
     );
   }
 
   #comm = "";
   #cmdline = "";
+  #pidNamespace: PidNamespace | null = null;
   describe(): void {
     const pid = this.#target.pids[0] ?? 0;
     this.#comm = this.#target.comm ?? readStat(pid)?.comm ?? "";
     this.#cmdline = this.#target.cmdline ?? readCmdline(pid);
+    this.#pidNamespace = pid > 0 ? foreignPidNamespace(pid) : null;
   }
 
   current(): RunDocument {
@@ -213,6 +309,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       this.#resolveEnding("stopped");
       for (const t of this.#timers) clearTimeout(t);
+      await this.#perf?.stop().catch(() => {});
       await this.#backend.stop();
       releaseTracefs();
       this.#rejectDone(e);
@@ -228,11 +325,25 @@ class Session implements TraceSession {
       this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
       this.#sampleProc();
-      const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
+      const exited = reason === "target-exit" || !this.#alive();
+      // perf counts over the same window as the backend: both stop as it closes.
+      const perfStopped = this.#perf?.stop() ?? Promise.resolve(null);
+      perfStopped.catch(() => {});
       const final = await this.#backend.stop();
       this.#fds.update(final);
       releaseTracefs();
-      const run = this.#build(final, exited);
+      // The calls since the last interval: the intervals add up to the whole trace.
+      if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
+        this.#emitInterval(final, true);
+      }
+      let perf: PerfResult | null;
+      try {
+        perf = await perfStopped;
+      } catch (e: unknown) {
+        this.#rejectDone(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      }
+      const run = this.#build(final, exited, perf);
       this.#resolveDone(run);
       return run;
     })();
@@ -256,7 +367,7 @@ export async function startTrace(
   target: TraceTarget,
   options: TraceOptions = {},
 ): Promise<TraceSession> {
-  if (target.pids.length === 0) throw new RangeError("No process to trace");
+  if (target.pids.length === 0 && !target.cgroup) throw new RangeError("No process to trace");
   const session = new Session(target, options);
   session.describe();
   try {

@@ -10,7 +10,9 @@
  */
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { cgroupTreeIds } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
+import { findCommand } from "../../find_command.ts";
 import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
@@ -27,15 +29,7 @@ const STOP_TIMEOUT_MS = 5_000;
 
 /** Where bpftrace is, or null. */
 export function findBpftrace(): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      const path = `${dir}/bpftrace`;
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return findCommand("bpftrace");
 }
 
 /** getpgid(2)'s number, by architecture: the agent's call that closes the window. */
@@ -50,14 +44,15 @@ const SYS_GETPGID: Record<string, number> = { x86_64: 121, aarch64: 155 };
  * SIGINT and print its maps (0.1-0.5 s on a busy host: 4-9% more io_uring
  * completions in a 4 s trace).
  * @param pids the processes
- * @param followChildren also the processes they fork
- * @param closeToken a number above any PID, this backend's own
+ * @param options followChildren: also the processes they fork; cgroupIds:
+ *   every task in these cgroups; closeToken: a number above any PID, this
+ *   backend's own
  */
 export function bpftraceProgram(
   pids: number[],
-  followChildren = false,
-  closeToken = 1_000_000_000,
+  options: { followChildren?: boolean; cgroupIds?: number[]; closeToken?: number } = {},
 ): string {
+  const { closeToken = 1_000_000_000, ...select } = options;
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -86,13 +81,19 @@ tracepoint:syscalls:sys_enter_getpgid
   @ioscope_window = args->pid == ${closeToken} ? 2 : 1;
 }
 `;
-  const program = programFor(source, pids, { followChildren, agentWindow: true });
+  const program = programFor(source, pids, { ...select, agentWindow: true });
   return `${AGENT_MARKER}${Deno.pid}\n${program}${sentinel}`;
 }
 
-/** Starts bpftrace for the given PIDs. */
-export function startBpftrace(options: BackendOptions): TraceBackend {
-  const bpftrace = findBpftrace();
+/**
+ * Starts bpftrace for the given PIDs.
+ * @param options what to trace
+ * @param bpftrace its path, when the caller has looked it up already
+ */
+export function startBpftrace(
+  options: BackendOptions,
+  bpftrace: string | null = findBpftrace(),
+): TraceBackend {
   if (!bpftrace) {
     throw new RunError(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
@@ -104,7 +105,11 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
     const nr = SYS_GETPGID[Deno.build.arch];
     if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(token), 0n, 0n, 0n, 0n, 0n);
   };
-  const program = bpftraceProgram(options.pids, options.followChildren === true, closeToken);
+  const program = bpftraceProgram(options.pids, {
+    followChildren: options.followChildren === true,
+    ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
+    closeToken,
+  });
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
     stdin: "null",

@@ -9,7 +9,9 @@ import type { Snapshot } from "../../../probes/snapshot.ts";
 
 /** A running backend. One per trace session. */
 export interface TraceBackend {
-  readonly name: "bpftrace" | "ftrace";
+  readonly name: "bpf" | "bpftrace" | "ftrace";
+  /** How the probes were attached and why better ways were not (the bpf backend). */
+  readonly attach?: AttachReport;
   /** Resolves once every probe is attached; rejects (RunError) if it could not start. */
   readonly attached: Promise<void>;
   /** Resolves with a reason if the backend ends by itself (it should not). */
@@ -25,12 +27,30 @@ export interface TraceBackend {
   readonly unsupported: Unsupported[];
 }
 
+/** How a backend attached its programs, and why the better ways were not taken. */
+export interface AttachReport {
+  /** `fentry` (fentry/fexit), `raw_tp` (raw tracepoints) or `tp` (classic tracepoints). */
+  kind: string;
+  /** Where call start times live: task storage, or a hash keyed by thread id. */
+  starts: "task_storage" | "hash";
+  /** Each better way (and task storage) not used, with the kernel's reason. */
+  reasons: { kind: string; reason: string }[];
+}
+
 /** What a backend is started with. */
 export interface BackendOptions {
   /** Thread group ids to trace (every thread of each, new threads included). */
   pids: number[];
   /** Also trace every process the targets fork (and theirs), as `strace -f` does. */
   followChildren?: boolean;
+  /** --comm NAME: also every process that takes this name later (fork, exec, rename). */
+  comm?: string;
+  /**
+   * `--cgroup DIR`: every process in this cgroup v2 directory, those that join
+   * later too; `id` is the directory's inode number, the kernel's cgroup id.
+   * `pids` are its members at the start (maybe none).
+   */
+  cgroup?: { path: string; id: number };
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
 }
