@@ -262,7 +262,14 @@ class Session implements TraceSession {
     const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
     const unsupported = this.#backend.unsupported;
     const end = this.#stoppedAtMs || performance.now();
-    const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
+    // The backend's own counting window where it has one: its edges are the
+    // kernel's, not this event loop's (late by tens of ms on a busy host).
+    const w = this.#backend.window?.();
+    const durationMs = w
+      ? (w.toMs ?? end) - w.fromMs
+      : this.#attachedAtMs
+      ? end - this.#attachedAtMs
+      : 0;
     return buildRun(
       s,
       {

@@ -100,10 +100,14 @@ export function startBpftrace(
     );
   }
   const closeToken = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+  /** When the counting window opened and closed (performance.now()). */
+  const edges: { fromMs: number; toMs: number | null } = { fromMs: 0, toMs: null };
   /** Opens (token - 1) or closes (token) the program's counting window. */
   const window = (token: number) => {
     const nr = SYS_GETPGID[Deno.build.arch];
     if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(token), 0n, 0n, 0n, 0n, 0n);
+    if (token === closeToken) edges.toMs = performance.now();
+    else edges.fromMs = performance.now();
   };
   const program = bpftraceProgram(options.pids, {
     followChildren: options.followChildren === true,
@@ -198,6 +202,7 @@ export function startBpftrace(
     died,
     unsupported,
     latest: () => parser.latest(),
+    window: () => (isAttached && SYS_GETPGID[Deno.build.arch] !== undefined ? { ...edges } : null),
     stop(): Promise<Snapshot> {
       stopping = true;
       stopped ??= (async () => {

@@ -404,18 +404,21 @@ export async function startFtrace(
   // in the moments the instances were set up, is not counted.
   const windowFrom = Number(main.nowNs() - baseTs);
   aggregator.setWindow(windowFrom);
+  const edges: { fromMs: number; toMs: number | null } = { fromMs: performance.now(), toMs: null };
   return {
     name: "ftrace",
     attached: Promise.resolve(),
     died,
     unsupported,
     latest: () => latest,
+    window: () => ({ ...edges }),
     stop(): Promise<Snapshot> {
       stopping = true;
       stopped ??= (async () => {
         if (timer !== null) clearTimeout(timer);
         // The window ends now: what ends while the events are disabled is not counted.
         aggregator.setWindow(windowFrom, Number(main.nowNs() - baseTs));
+        edges.toMs = performance.now();
         // Stop recording first, then read what was recorded, then remove.
         for (const inst of instances) {
           try {
