@@ -7,15 +7,52 @@
 
 /** Cumulative figures for one syscall or one io_uring opcode. */
 export interface OpTotals {
+  /** Calls (or io_uring completions) that ended, successful and failed; restarts excluded. */
+  count: number;
+  /** Calls that failed (a negative errno); restart codes are not errors. */
+  errors: number;
+  bytes: number;
+  /** Latency summed over every counted call, successful and failed. */
+  total_ns: number;
+  max_ns: number;
+  /** SUCCESSFUL calls' latency: log-linear bucket index (see loglinear.ts) to count. */
+  hist: Map<number, number>;
+  /** Failed calls' latency, bucket index to count (an EAGAIN is not a slow read). */
+  error_hist: Map<number, number>;
+  /** Failed calls by errno (positive: 11 EAGAIN, 4 EINTR, ...) to count. */
+  errnos: Map<number, number>;
+  /**
+   * Syscalls ended by a kernel restart code (-512 ERESTARTSYS .. -516
+   * ERESTART_RESTARTBLOCK): neither calls nor errors; the restarted call is
+   * counted once, when it ends.
+   */
+  restarts: number;
+  /** io_uring only: requests punted to async workers. */
+  async?: number;
+  /**
+   * io_uring only: completions of multishot requests (IORING_CQE_F_MORE)
+   * after the first, each timed from the completion before it, not from the
+   * submission (included in `count` and `hist`).
+   */
+  multishot?: number;
+  /**
+   * io_uring only: requests submitted with IOSQE_CQE_SKIP_SUCCESS that
+   * succeeded, so posted no completion: counted here, never timed.
+   */
+  untimed?: number;
+}
+
+/** Cumulative figures for one file descriptor of one process ("pid:fd"). */
+export interface FdTotals {
+  pid: number;
+  fd: number;
+  /** Calls that ended on this descriptor, successful and failed. */
   count: number;
   errors: number;
   bytes: number;
   total_ns: number;
-  max_ns: number;
-  /** Log-linear bucket index (see loglinear.ts) to count. */
-  hist: Map<number, number>;
-  /** io_uring only: requests punted to async workers. */
-  async?: number;
+  /** Calls by syscall name (`recvfrom`, `pread64`, ...). */
+  calls: Map<string, number>;
 }
 
 /** Cumulative totals of one trace, as a backend last reported them. */
@@ -24,6 +61,11 @@ export interface Snapshot {
   syscalls: Map<string, OpTotals>;
   /** Keyed by io_uring opcode name: `READ`, `WRITE`, `SEND`, ... */
   io_uring: Map<string, OpTotals>;
+  /**
+   * Per descriptor totals of the descriptor-taking syscalls, keyed "pid:fd"
+   * (empty when the backend does not key by descriptor).
+   */
+  fds: Map<string, FdTotals>;
   faults: number;
   /** TLB flushes keyed by the kernel's reason name. */
   tlb: Map<string, number>;
@@ -31,7 +73,14 @@ export interface Snapshot {
   tlbSupported: boolean;
   voluntary: number;
   involuntary: number;
+  /** Events the kernel could not record (ftrace ring overruns, perf buffer losses). */
   lostEvents: number;
+  /** Map inserts that failed because a map was full (their events went uncounted). */
+  mapFull: number;
+  /** Calls and requests still open when the trace ended (started, never ended). */
+  inFlight: number;
+  /** Events a BPF program missed because another ran on its CPU (prog run recursion). */
+  recursionMisses: number;
 }
 
 /** A snapshot with nothing in it. */
@@ -39,18 +88,64 @@ export function emptySnapshot(): Snapshot {
   return {
     syscalls: new Map(),
     io_uring: new Map(),
+    fds: new Map(),
     faults: 0,
     tlb: new Map(),
     tlbSupported: true,
     voluntary: 0,
     involuntary: 0,
     lostEvents: 0,
+    mapFull: 0,
+    inFlight: 0,
+    recursionMisses: 0,
   };
 }
 
 /** An OpTotals with nothing in it. */
 export function emptyOpTotals(): OpTotals {
-  return { count: 0, errors: 0, bytes: 0, total_ns: 0, max_ns: 0, hist: new Map() };
+  return {
+    count: 0,
+    errors: 0,
+    bytes: 0,
+    total_ns: 0,
+    max_ns: 0,
+    hist: new Map(),
+    error_hist: new Map(),
+    errnos: new Map(),
+    restarts: 0,
+  };
+}
+
+/** An FdTotals with nothing in it. */
+export function emptyFdTotals(pid: number, fd: number): FdTotals {
+  return { pid, fd, count: 0, errors: 0, bytes: 0, total_ns: 0, calls: new Map() };
+}
+
+/** True for a kernel restart code (-512 ERESTARTSYS .. -516 ERESTART_RESTARTBLOCK). */
+export function isRestartCode(ret: number): boolean {
+  return ret <= -512 && ret >= -516;
+}
+
+/** A deep copy, so later updates do not change a snapshot already handed out. */
+export function cloneSnapshot(s: Snapshot): Snapshot {
+  const ops = (m: Map<string, OpTotals>) =>
+    new Map(
+      [...m].map((
+        [k, v],
+      ) => [k, {
+        ...v,
+        hist: new Map(v.hist),
+        error_hist: new Map(v.error_hist),
+        errnos: new Map(v.errnos),
+      }]),
+    );
+  return {
+    ...s,
+    syscalls: ops(s.syscalls),
+    io_uring: ops(s.io_uring),
+    fds: new Map([...s.fds].map(([k, v]) => [k, { ...v, calls: new Map(v.calls) }])),
+    tlb: new Map(s.tlb),
+  };
 }
 
 /** The kernel's names for `tlb:tlb_flush` reasons (enum tlb_flush_reason, x86). */

@@ -1,0 +1,182 @@
+/**
+ * `deno task install` / `deno task uninstall`: ioscope installed on a host
+ * like a tool, not run from a checkout. The runtime files are copied to
+ * `ROOT/lib/ioscope` (so the checkout can go), every dependency is put in
+ * Deno's cache (so the host needs no npm registry later), and
+ * `deno install -g` writes the `ioscope` command to `ROOT/bin`, running with
+ * `--cached-only --frozen`: it never fetches anything. ROOT is Deno's install
+ * root: `--root DIR`, else `$DENO_INSTALL_ROOT`, else `~/.deno`.
+ *
+ * Usage: `deno run -A agent/cli/install.ts install|uninstall [--root DIR]`
+ * @module
+ */
+
+/** What the installed tree holds: the CLI's files, not tests or benchmarks. */
+export const INSTALLED_PATHS: readonly string[] = [
+  "mod.ts",
+  "deno.json",
+  "deno.lock",
+  "agent",
+  "ffi",
+  "probes",
+  "report",
+  "schema",
+];
+
+/** Where an install goes. */
+export interface InstallPlan {
+  /** Deno's install root: the command is `${root}/bin/ioscope`. */
+  root: string;
+  /** The copy of ioscope's files the command runs. */
+  lib: string;
+  /** The command itself. */
+  bin: string;
+}
+
+/**
+ * Where ioscope is (or would be) installed.
+ * @param options `root` (default `$DENO_INSTALL_ROOT`, else `$HOME/.deno`)
+ * @returns the root, the library copy and the command's path
+ * @example
+ * ```ts
+ * import { installPlan } from "./install.ts";
+ * console.assert(installPlan({ root: "/usr/local" }).bin === "/usr/local/bin/ioscope");
+ * ```
+ */
+export function installPlan(options: { root?: string } = {}): InstallPlan {
+  const root = (options.root ?? Deno.env.get("DENO_INSTALL_ROOT") ??
+    `${Deno.env.get("HOME") ?? "/root"}/.deno`).replace(/\/+$/, "") || "/";
+  return { root, lib: `${root}/lib/ioscope`, bin: `${root}/bin/ioscope` };
+}
+
+async function copyTree(from: string, to: string): Promise<void> {
+  const info = await Deno.stat(from);
+  if (info.isFile) {
+    await Deno.copyFile(from, to);
+    return;
+  }
+  await Deno.mkdir(to, { recursive: true });
+  for await (const entry of Deno.readDir(from)) {
+    if (entry.isSymlink) continue;
+    await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
+  }
+}
+
+async function deno(args: string[], env: Record<string, string> = {}): Promise<void> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    env,
+    stdout: "inherit",
+    stderr: "inherit",
+    stdin: "null",
+  }).output();
+  if (!out.success) throw new Error(`deno ${args[0]} failed (exit ${out.code})`);
+}
+
+/**
+ * Installs ioscope from the checkout this file is in.
+ * @param plan where to install
+ */
+export async function install(plan: InstallPlan): Promise<void> {
+  const src = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+  const staging = `${plan.lib}.new-${Deno.pid}`;
+  await Deno.remove(staging, { recursive: true }).catch(() => {});
+  await Deno.mkdir(staging, { recursive: true });
+  try {
+    for (const path of INSTALLED_PATHS) {
+      try {
+        await Deno.stat(`${src}/${path}`);
+      } catch {
+        continue; // a folder this version does not have
+      }
+      await copyTree(`${src}/${path}`, `${staging}/${path}`);
+    }
+    // Every dependency, npm packages included (chart.js is imported
+    // dynamically, so `deno install -g` alone would not fetch it), into the cache.
+    await deno([
+      "cache",
+      "--quiet",
+      "--frozen",
+      "--config",
+      `${staging}/deno.json`,
+      `${staging}/mod.ts`,
+    ]);
+    await Deno.remove(plan.lib, { recursive: true }).catch(() => {});
+    await Deno.rename(staging, plan.lib);
+  } catch (e: unknown) {
+    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  await deno([
+    "install",
+    "--global",
+    "--force",
+    "--allow-all",
+    "--cached-only",
+    "--frozen",
+    "--name",
+    "ioscope",
+    "--root",
+    plan.root,
+    "--config",
+    `${plan.lib}/deno.json`,
+    `${plan.lib}/mod.ts`,
+  ]);
+}
+
+/**
+ * Removes the command and the library copy (Deno's cache is left alone).
+ * @param plan where ioscope was installed
+ */
+export async function uninstall(plan: InstallPlan): Promise<void> {
+  try {
+    await Deno.stat(plan.bin);
+    await deno(["uninstall", "--global", "--quiet", "--root", plan.root, "ioscope"]);
+  } catch (e: unknown) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  await Deno.remove(plan.lib, { recursive: true }).catch((e: unknown) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+}
+
+async function main(args: string[]): Promise<number> {
+  const [what, ...rest] = args;
+  let root: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] ?? "";
+    if (a === "--root" && rest[i + 1]) root = rest[++i];
+    else if (a.startsWith("--root=")) root = a.slice(7);
+    else {
+      console.error(`install: unknown option '${a}'; use --root DIR`);
+      return 2;
+    }
+  }
+  if (root === "") {
+    console.error("install: --root needs a directory");
+    return 2;
+  }
+  const plan = installPlan(root !== undefined ? { root } : {});
+  try {
+    if (what === "install") {
+      await install(plan);
+      console.error(`Installed ${plan.bin} (runs ${plan.lib}, offline: --cached-only)`);
+      const path = (Deno.env.get("PATH") ?? "").split(":");
+      if (!path.includes(`${plan.root}/bin`)) {
+        console.error(`Add ${plan.root}/bin to PATH: export PATH="${plan.root}/bin:$PATH"`);
+      }
+    } else if (what === "uninstall") {
+      await uninstall(plan);
+      console.error(`Removed ${plan.bin} and ${plan.lib}`);
+    } else {
+      console.error("usage: install.ts install|uninstall [--root DIR]");
+      return 2;
+    }
+    return 0;
+  } catch (e: unknown) {
+    console.error(`${what}: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

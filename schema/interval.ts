@@ -1,0 +1,54 @@
+/**
+ * The Interval document: what one interval of a running trace measured
+ * (`trace --interval 1s --json-lines` writes one per line). Rates are per
+ * second of the interval; percentiles come from the interval's own histogram
+ * (the difference of two cumulative ones), never from an average of averages.
+ * Add fields freely; never rename or drop one without bumping the schema.
+ * @module
+ */
+
+/** The schema name and version an Interval document carries. */
+export const INTERVAL_SCHEMA = "ioscope.interval/1";
+
+/** One syscall's (or io_uring opcode's) figures for one interval. */
+export interface IntervalOpStats {
+  /** Calls that ended in the interval (successful and failed). */
+  calls: number;
+  calls_per_s: number;
+  errors: number;
+  bytes: number;
+  bytes_per_s: number;
+  /** Time spent in the calls that ended in the interval, nanoseconds. */
+  total_ns: number;
+  /** Percentiles of the interval's calls; 0 when none was timed. */
+  p50_ns: number;
+  p99_ns: number;
+}
+
+/** One interval of a running trace, schema `ioscope.interval/1`. */
+export interface IntervalDocument {
+  schema: "ioscope.interval/1";
+  /** Seconds from the probes attached to the end of this interval. */
+  t_s: number;
+  /** This interval's length in seconds, as measured (about `--interval`). */
+  interval_s: number;
+  /** True for the last, shorter interval written when the trace ends. */
+  final: boolean;
+  pids: number[];
+  comm: string;
+  backend: string;
+  /** Syscalls with a call in this interval, keyed by tracepoint name. */
+  syscalls: Record<string, IntervalOpStats>;
+  /** io_uring opcodes with a completion in this interval, keyed by opcode name. */
+  io_uring: Record<string, IntervalOpStats>;
+  faults: number;
+  faults_per_s: number;
+  /** Context switches away from the target (voluntary + involuntary). */
+  switches: number;
+  switches_per_s: number;
+  /** Null where the kernel has no tlb:tlb_flush tracepoint. */
+  tlb_flushes: number | null;
+  tlb_flushes_per_s: number | null;
+  /** Events the backend lost in this interval (its figures are then low). */
+  lost_events: number;
+}
