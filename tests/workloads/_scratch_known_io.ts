@@ -60,5 +60,13 @@ libc.symbols.close(outFd);
 libc.symbols.close(nullFd);
 Deno.removeSync(input);
 Deno.removeSync(output);
-{ let v=0,i=0; for (const t of Deno.readDirSync("/proc/self/task")) { const s = Deno.readTextFileSync(`/proc/self/task/${t.name}/status`); v+=Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]); i+=Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]);} console.error("SELF done", {v,i}); }
+{
+  let v = 0, i = 0;
+  for (const t of Deno.readDirSync("/proc/self/task")) {
+    const s = Deno.readTextFileSync(`/proc/self/task/${t.name}/status`);
+    v += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]);
+    i += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)![1]);
+  }
+  console.error("SELF done", { v, i });
+}
 console.log("done");
