@@ -4,24 +4,24 @@
  * @module
  */
 
-import type { Command } from "./agent/command.ts";
 import { RunError, UsageError } from "./agent/errors.ts";
-import { traceCommand } from "./agent/cmd_trace.ts";
-import { benchCommand } from "./agent/cmd_bench.ts";
-import { reportCommand } from "./agent/cmd_report.ts";
-import { scheduleCommand } from "./agent/cmd_schedule.ts";
-import { doctorCommand } from "./agent/cmd_doctor.ts";
-import { demoCommand } from "./agent/cmd_demo.ts";
+import {
+  benchCommand,
+  type Command,
+  demoCommand,
+  doctorCommand,
+  reportCommand,
+  scheduleCommand,
+  traceCommand,
+} from "./agent/cli/mod.ts";
 
-export type * from "./agent/schema.ts";
-export { bucketBounds, bucketIndex, percentiles, quantile } from "./probes/loglinear.ts";
+export type * from "./schema/mod.ts";
+export { bucketBounds, bucketIndex, percentiles, quantile } from "./schema/mod.ts";
 export { RunError, UsageError };
-export { startTrace, type TraceSession } from "./agent/trace.ts";
-export { type BenchOptions, type BenchReport, runBench } from "./agent/bench.ts";
+export { startTrace, type TraceSession } from "./agent/trace/mod.ts";
+export { type BenchOptions, type BenchReport, runBench } from "./agent/bench/mod.ts";
 export { type Finding, findings, renderBenchHtml, renderRunHtml } from "./report/mod.ts";
-export { loadRuns, saveRun } from "./agent/store.ts";
-export { startExporter } from "./agent/prom.ts";
-export { renderMetrics } from "./agent/openmetrics.ts";
+export { loadRuns, renderMetrics, saveRun, startExporter } from "./agent/nightly/mod.ts";
 
 const COMMANDS: Record<string, Command> = {
   trace: traceCommand,

@@ -16,12 +16,14 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   // pid_t getpid(void)
   getpid: { parameters: [], result: "i32" },
-  // int abs(int j): no syscall; the floor cost of an FFI call (bench/ffi_bench.ts)
+  // int abs(int j): no syscall; the floor cost of an FFI call (benchmarks/ffi_bench.ts)
   abs: { parameters: ["i32"], result: "i32" },
   // int open(const char *pathname, int flags, mode_t mode)
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   // int close(int fd)
   close: { parameters: ["i32"], result: "i32" },
+  // int fsync(int fd)
+  fsync: { parameters: ["i32"], result: "i32" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   // ssize_t read(int fd, void *buf, size_t count)

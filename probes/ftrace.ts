@@ -9,7 +9,7 @@
 
 import { cloneSnapshot, SYSCALL_NAMES_X86_64 } from "./bpftrace.ts";
 import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
-import { bucketIndex } from "./loglinear.ts";
+import { bucketIndex } from "../schema/buckets.ts";
 import {
   emptyOpTotals,
   emptySnapshot,

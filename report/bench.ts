@@ -12,8 +12,8 @@ import type {
   IoUringOpStats,
   RunDocument,
   SyscallStats,
-} from "../agent/schema.ts";
-import { formatBytes, formatCount, formatNs, formatSeconds } from "./format.ts";
+} from "../schema/mod.ts";
+import { formatBytes, formatCount, formatNs, formatSeconds } from "./html_format.ts";
 import { histogramSeries } from "./histogram.ts";
 import { type Html, markup } from "./html.ts";
 import {
@@ -28,7 +28,7 @@ import {
   page,
   type RenderOptions,
   table,
-} from "./parts.ts";
+} from "./page_blocks.ts";
 
 /** Options of {@linkcode renderBenchHtml}. */
 export type BenchReportOptions = RenderOptions;
@@ -66,7 +66,7 @@ const PATH_OPS: Record<string, string[]> = {
  * @example
  * ```ts
  * import { mainOp } from "./bench.ts";
- * import type { RunDocument } from "../agent/schema.ts";
+ * import type { RunDocument } from "../schema/mod.ts";
  * const s = { count: 9, errors: 0, bytes: 9, total_ns: 9, p50_ns: 1, p90_ns: 1, p99_ns: 1,
  *   p999_ns: 1, max_ns: 1, buckets: [] };
  * const run = { syscalls: { close: s, sendfile64: s }, io_uring: {} } as unknown as RunDocument;

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { RunDocument, SyscallStats } from "../agent/schema.ts";
-import { formatBytes, formatCount, formatNs, formatPercent, formatSeconds } from "./format.ts";
+import type { RunDocument, SyscallStats } from "../schema/mod.ts";
+import { formatBytes, formatCount, formatNs, formatPercent, formatSeconds } from "./html_format.ts";
 
 /** How much a finding matters. */
 export type Severity = "high" | "medium" | "low";
@@ -128,7 +128,7 @@ export const RULES: Record<string, Rule> = {
  * @example
  * ```ts
  * import { findings } from "./findings.ts";
- * import type { RunDocument } from "../agent/schema.ts";
+ * import type { RunDocument } from "../schema/mod.ts";
  * const doc = {
  *   schema: "ioscope.run/1",
  *   meta: { duration_s: 1, lost_events: 0, unsupported: [] },

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Bucket } from "../agent/schema.ts";
+import type { Bucket } from "../schema/mod.ts";
 
 /** A point of a chart series; `y: null` breaks the line (an empty stretch). */
 export interface SeriesPoint {

@@ -6,7 +6,7 @@
  *
  * ```ts
  * import { findings, renderRunHtml } from "./mod.ts";
- * import type { RunDocument } from "../agent/schema.ts";
+ * import type { RunDocument } from "../schema/mod.ts";
  * const run = JSON.parse(Deno.readTextFileSync("tests/testdata/run_demo.json")) as RunDocument;
  * const page = renderRunHtml(run);
  * console.assert(page.includes("Content-Security-Policy"));

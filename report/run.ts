@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { RunDocument, SyscallStats, TimelinePoint } from "../agent/schema.ts";
-import { COPYING_SYSCALLS, ZERO_COPY_SYSCALLS } from "../agent/schema.ts";
+import type { RunDocument, SyscallStats, TimelinePoint } from "../schema/mod.ts";
+import { COPYING_SYSCALLS, ZERO_COPY_SYSCALLS } from "../schema/mod.ts";
 import { findings } from "./findings.ts";
 import { flameTree } from "./flamegraph.ts";
 import {
@@ -17,7 +17,7 @@ import {
   formatPercent,
   formatSeconds,
   perSecond,
-} from "./format.ts";
+} from "./html_format.ts";
 import { histogramSeries, percentileMarkers } from "./histogram.ts";
 import { type Html, markup } from "./html.ts";
 import {
@@ -34,7 +34,7 @@ import {
   type RenderOptions,
   table,
   type Unit,
-} from "./parts.ts";
+} from "./page_blocks.ts";
 
 /** Options of {@linkcode renderRunHtml}. */
 export type RunReportOptions = RenderOptions;
@@ -54,7 +54,7 @@ const OTHER_COLOR = "#94a3b8";
  * @example
  * ```ts
  * import { renderRunHtml } from "./run.ts";
- * import type { RunDocument } from "../agent/schema.ts";
+ * import type { RunDocument } from "../schema/mod.ts";
  * const doc = JSON.parse(Deno.readTextFileSync("tests/testdata/run_demo.json")) as RunDocument;
  * const page = renderRunHtml(doc);
  * console.assert(page.startsWith("<!doctype html>"));

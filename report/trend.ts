@@ -33,13 +33,15 @@
  * @module
  */
 
-import type { RunDocument } from "../agent/schema.ts";
-
-/** How a metric's values are shown. */
-export type TrendUnit = "ns" | "bytes/s" | "percent" | "count/s";
-
-/** The schema of the summary document. */
-export const TREND_SCHEMA = "ioscope.trend/1";
+import type {
+  MetricTrend,
+  Regression,
+  RunDocument,
+  TargetTrend,
+  TrendSummary,
+  TrendUnit,
+} from "../schema/mod.ts";
+import { TREND_SCHEMA } from "../schema/mod.ts";
 
 /** One run given to {@linkcode analyzeTrends}. */
 export interface TrendInput {
@@ -57,95 +59,6 @@ export interface TrendOptions {
   baselineRuns?: number;
   /** How many syscalls (and io_uring ops) per target get latency series. @default 6 */
   hotLimit?: number;
-}
-
-/** The verdict on one metric of the latest run. */
-export type Verdict =
-  | "regression"
-  | "improvement"
-  | "ok"
-  | "no-baseline"
-  | "too-few-calls"
-  | "not-judged";
-
-/** One metric of one target: its series and the verdict on the latest run. */
-export interface MetricTrend {
-  /** A stable id, after the Run document's field: `syscalls.pread64.p99_ns`, `bytes_per_s`. */
-  metric: string;
-  /** For people: `pread64 P99`. */
-  label: string;
-  unit: TrendUnit;
-  /** Which way is worse. */
-  worse: "higher" | "lower";
-  /** The chart it belongs to (metrics of one chart share it). */
-  chart: string;
-  /** One value per run of the target, oldest first; null where the run has none. */
-  values: (number | null)[];
-  /** Whether the regression rule applies to it (false: shown, never flagged). */
-  judged: boolean;
-  /** The verdict on the latest run. */
-  verdict: Verdict;
-  /** The baseline median, or null. */
-  baseline: number | null;
-  /** The latest value, or null. */
-  latest: number | null;
-  /** `(latest - baseline) / baseline`, or null. */
-  change: number | null;
-  /** The relative change the rule allowed before flagging, or null. */
-  tolerance: number | null;
-  /** How many baseline runs the verdict used. */
-  baseline_runs: number;
-  /** Why, in a few words. */
-  reason: string;
-}
-
-/** One target: its runs and metrics. */
-export interface TargetTrend {
-  /** `comm (cmdline)`, as in `regressions[].target`. */
-  target: string;
-  /** 8 hex digits, stable for the same comm and cmdline. */
-  id: string;
-  comm: string;
-  cmdline: string;
-  /** The runs, oldest first: start time, file and duration. */
-  runs: { started_at: string; file: string; duration_s: number; host: string }[];
-  /** The latest run's file in the store. */
-  latest_file: string;
-  /** Link to the latest run's full report, set by whoever writes it. */
-  latest_report?: string;
-  metrics: MetricTrend[];
-}
-
-/** One regression, as `summary.json` lists it. */
-export interface Regression {
-  target: string;
-  metric: string;
-  /** The baseline median. */
-  baseline: number;
-  /** The latest run's value. */
-  latest: number;
-  /** `(latest - baseline) / baseline` (0.25 is 25% higher). */
-  change: number;
-  label: string;
-  unit: TrendUnit;
-  /** The relative change the rule allowed. */
-  tolerance: number;
-  baseline_runs: number;
-  /** The latest run's file. */
-  run: string;
-}
-
-/** The trend summary (`report --json`), schema `ioscope.trend/1`. */
-export interface TrendSummary {
-  schema: typeof TREND_SCHEMA;
-  generated_at: string;
-  threshold: number;
-  baseline_window: number;
-  runs: number;
-  targets: TargetTrend[];
-  regressions: Regression[];
-  /** Store files skipped, and why (filled in by the caller). */
-  problems: { file: string; reason: string }[];
 }
 
 /** Baseline runs needed to estimate their spread. */
@@ -571,7 +484,16 @@ function fnv(text: string): string {
  * @example
  * ```ts
  * import { analyzeTrends } from "./trend.ts";
- * import type { RunDocument } from "../agent/schema.ts";
+ * import type {
+  MetricTrend,
+  Regression,
+  RunDocument,
+  TargetTrend,
+  TrendSummary,
+  TrendUnit,
+  Verdict,
+} from "../schema/mod.ts";
+import { TREND_SCHEMA } from "../schema/mod.ts";
  * const run = JSON.parse(Deno.readTextFileSync("tests/testdata/run_fio_psync.json")) as RunDocument;
  * const s = analyzeTrends([{ file: "a.json", run }, { file: "b.json", run }]);
  * console.assert(s.targets.length === 1 && s.regressions.length === 0);

@@ -8,12 +8,12 @@
  */
 
 import { CHART_JS_VERSION, chartJsSource } from "./chartjs.ts";
-import { formatBytes, formatCount, formatNs, formatPercent } from "./format.ts";
+import { formatBytes, formatCount, formatNs, formatPercent } from "./html_format.ts";
 import { type Html, htmlPage, markup } from "./html.ts";
 import { REPORT_CSS } from "./styles.ts";
-import { trendClient } from "./trend_client.js";
-import { clientFormat } from "./client_format.js";
-import type { MetricTrend, TargetTrend, TrendSummary, TrendUnit, Verdict } from "./trend.ts";
+import { trendClient } from "./browser_trend.js";
+import { clientFormat } from "./browser_format.js";
+import type { MetricTrend, TargetTrend, TrendSummary, TrendUnit, Verdict } from "../schema/mod.ts";
 
 /** Options of {@linkcode renderTrendHtml}. */
 export interface TrendPageOptions {
@@ -223,7 +223,7 @@ ${comparisonTable(t)}
  * ```ts
  * import { analyzeTrends } from "./trend.ts";
  * import { renderTrendHtml } from "./trend_html.ts";
- * import type { RunDocument } from "../agent/schema.ts";
+ * import type { RunDocument } from "../schema/mod.ts";
  * const run = JSON.parse(Deno.readTextFileSync("tests/testdata/run_fio_psync.json")) as RunDocument;
  * const page = renderTrendHtml(analyzeTrends([{ file: "a.json", run }]));
  * console.assert(page.includes("Content-Security-Policy"));

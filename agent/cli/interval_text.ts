@@ -6,8 +6,8 @@
  * @module
  */
 
-import { formatBytes, formatCount, formatNs } from "../format.ts";
-import { terminalSafe } from "../summary.ts";
+import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
+import { terminalSafe } from "./summary.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
 
 /** A rate: `12.3k/s`. */

@@ -8,8 +8,8 @@
  * @module
  */
 
-import { formatCount, formatNs } from "../format.ts";
-import { terminalSafe } from "../summary.ts";
+import { formatCount, formatNs } from "./terminal_format.ts";
+import { terminalSafe } from "./summary.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
 import { formatByteRate, formatRate, formatTimeRate } from "./interval_text.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { quantile, toBuckets } from "../../probes/loglinear.ts";
+import { quantile, toBuckets } from "../../schema/buckets.ts";
 import type { OpTotals, Snapshot } from "../../probes/snapshot.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
 

@@ -1,8 +1,8 @@
 // `deno task install` for real: ioscope copied out of the checkout, its
 // dependencies cached, the `ioscope` command run with no network at all (a new
 // network namespace: no registry, no DNS), then `deno task uninstall`.
-import { assert, assertEquals } from "../assert.ts";
-import { ROOT, tmpDir } from "../helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { ROOT, tmpDir } from "../_helpers/common.ts";
 
 const dec = new TextDecoder();
 

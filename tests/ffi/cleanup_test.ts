@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../assert.ts";
-import { mappingsAt, maps, openFds, tempFile } from "./_helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { mappingsAt, maps, openFds, tempFile } from "../_helpers/ffi.ts";
 import {
   acceptConnection,
   allocPages,

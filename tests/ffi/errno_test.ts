@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import {
   allocPages,
   ErrnoError,

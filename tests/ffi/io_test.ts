@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../assert.ts";
-import { assertBytes, tempFile } from "./_helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { assertBytes, tempFile } from "../_helpers/ffi.ts";
 import {
   acceptConnection,
   allocPages,

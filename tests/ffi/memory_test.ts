@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../assert.ts";
-import { assertBytes, mappingsAt, tempFile } from "./_helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { assertBytes, mappingsAt, tempFile } from "../_helpers/ffi.ts";
 import {
   allocPages,
   copyMemory,

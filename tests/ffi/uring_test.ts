@@ -1,5 +1,5 @@
-import { assert, assertEquals } from "../assert.ts";
-import { assertBytes, tempFile } from "./_helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { assertBytes, tempFile } from "../_helpers/ffi.ts";
 import {
   acceptConnection,
   allocPages,
@@ -345,7 +345,12 @@ Deno.test("bad ring sizes are refused before any syscall", () => {
 
 async function inSeccompChild(errno: string): Promise<{ code: string; message: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./_seccomp_child.ts", import.meta.url).pathname, errno],
+    args: [
+      "run",
+      "-A",
+      new URL("../_helpers/workloads/seccomp_child.ts", import.meta.url).pathname,
+      errno,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();

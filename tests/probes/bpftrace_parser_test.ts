@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { BpftraceParser, programFor } from "../../probes/bpftrace.ts";
 
 // Recorded with tests/testdata/record_known_io.ts (see tests/testdata/README.md):

@@ -1,13 +1,13 @@
 // Replaying recorded kernel pages through the aggregator gives the workload's
 // exact figures, as the live backend did when they were recorded.
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import {
   completionFilters,
   FtraceAggregator,
   MAX_FILTER_RINGS,
   syscallFilter,
 } from "../../probes/ftrace.ts";
-import { fixtureFormats, loadFixture, replay } from "./ftrace_fixture.ts";
+import { fixtureFormats, loadFixture, replay } from "../_helpers/ftrace_fixture.ts";
 
 Deno.test("known workload: exact pread64, pwrite64 and sendfile64 counts, errors and bytes", () => {
   const fixture = loadFixture("ftrace_known_io.json");

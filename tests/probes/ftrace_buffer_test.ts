@@ -1,13 +1,13 @@
 // Ring-buffer page decoding: synthetic pages for each record type, and the
 // real pages recorded from the kernel.
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import {
   RB_TYPE_PADDING,
   RB_TYPE_TIME_EXTEND,
   RB_TYPE_TIME_STAMP,
   readPage,
 } from "../../probes/ftrace_buffer.ts";
-import { fixturePages, loadFixture } from "./ftrace_fixture.ts";
+import { fixturePages, loadFixture } from "../_helpers/ftrace_fixture.ts";
 
 /** Builds a page: a timestamp, then 32-bit words; sets the commit to their length. */
 function page(ts: bigint, words: number[], flags = 0, trailer?: number): DataView {

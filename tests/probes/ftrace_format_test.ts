@@ -1,8 +1,8 @@
 // tracefs format parsing, on the formats recorded with the ftrace fixtures.
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { fieldOffset, parseEventFormat, parseHeaderPage } from "../../probes/ftrace_format.ts";
 import { HEADER_PAGE_64 } from "../../probes/ftrace_buffer.ts";
-import { loadFixture } from "./ftrace_fixture.ts";
+import { loadFixture } from "../_helpers/ftrace_fixture.ts";
 
 const fixture = loadFixture("ftrace_fio_uring.json");
 const format = (event: string) => {

@@ -1,6 +1,6 @@
 // Folding perf script output (recorded from a process re-reading a cached
 // file; see tests/testdata/README.md) into flame graph stacks.
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { foldPerfScript } from "../../probes/perf_fold.ts";
 
 const text = Deno.readTextFileSync(new URL("../testdata/perf_script_read.txt", import.meta.url));

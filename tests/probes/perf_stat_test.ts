@@ -1,8 +1,8 @@
 // perf stat CSV parsing and the counters' part of the Run, from real output
 // on this VM (no hardware PMU; see tests/testdata/README.md).
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { parsePerfStatCsv, PERF_COUNTERS } from "../../probes/perf_stat.ts";
-import { countersResult } from "../../agent/perf.ts";
+import { countersResult } from "../../agent/trace/perf.ts";
 
 const csv = Deno.readTextFileSync(new URL("../testdata/perf_stat_vm.csv", import.meta.url));
 

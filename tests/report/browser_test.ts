@@ -1,11 +1,11 @@
 // Reports in a real browser: Debian's headless Chromium through playwright-core.
 // Every canvas is drawn, nothing is requested, nothing is logged as an error,
 // injected text stays text; screenshots land in out/ for a person to look at.
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { renderBenchHtml, renderRunHtml } from "../../report/mod.ts";
-import { ROOT, runCli } from "../helpers.ts";
-import { canvases, injection, inPage, launchBrowser, type PageLog } from "./browser.ts";
-import { benchDoc, demoRun, HOSTILE, hostileRun } from "./docs.ts";
+import { ROOT, runCli } from "../_helpers/common.ts";
+import { canvases, injection, inPage, launchBrowser, type PageLog } from "../_helpers/browser.ts";
+import { benchDoc, demoRun, HOSTILE, hostileRun } from "../_helpers/documents.ts";
 
 const OUT = `${ROOT}out`;
 

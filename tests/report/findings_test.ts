@@ -1,9 +1,9 @@
 // The findings rules: each fires on the data it needs, stays silent without it,
 // and carries its figures and a suggestion.
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { type Finding, findings, RULES, THRESHOLDS } from "../../report/findings.ts";
-import { demoRun, emptyRun, runWith, stats } from "./docs.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import { demoRun, emptyRun, runWith, stats } from "../_helpers/documents.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;

@@ -1,7 +1,7 @@
 // The report's HTML as text: escaping, JSON that cannot end its element, a CSP
 // that allows exactly the page's own scripts, chart.js inlined, nothing loaded.
 import { createHash } from "node:crypto";
-import { assert, assertEquals } from "../assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import {
   CHART_JS_VERSION,
   escapeHtml,
@@ -12,8 +12,15 @@ import {
   renderRunHtml,
 } from "../../report/mod.ts";
 import { chartJsSource } from "../../report/chartjs.ts";
-import type { RunDocument } from "../../agent/schema.ts";
-import { benchDoc, demoRun, emptyRun, HOSTILE, hostileBench, hostileRun } from "./docs.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import {
+  benchDoc,
+  demoRun,
+  emptyRun,
+  HOSTILE,
+  hostileBench,
+  hostileRun,
+} from "../_helpers/documents.ts";
 
 interface Parsed {
   csp: string;

@@ -1,12 +1,12 @@
 // The trend page in Debian's headless Chromium: charts drawn, no errors, no
 // CSP violations, no requests; hostile process names and command lines from
 // the store shown as text, never run. Also `ioscope report`'s bad input.
-// Fixture: tests/testdata/run_fio_psync.json (see tests/agent/store_test.ts).
-import { assert, assertEquals } from "../assert.ts";
-import { runCli, tmpDir } from "../helpers.ts";
-import { canvases, launchBrowser } from "./browser.ts";
-import { saveRun } from "../../agent/store.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+// Fixture: tests/testdata/run_fio_psync.json (see tests/agent/nightly/store_test.ts).
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { runCli, tmpDir } from "../_helpers/common.ts";
+import { canvases, launchBrowser } from "../_helpers/browser.ts";
+import { saveRun } from "../../agent/nightly/store.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 const FIXTURE = new URL("../testdata/run_fio_psync.json", import.meta.url);
 const HOSTILE_COMM = `<img id=pwn src=x onerror="alert(1)">`;

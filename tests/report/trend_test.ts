@@ -1,8 +1,8 @@
 // Trend analysis and the noise-aware regression rule, on a real Run (fixture:
-// tests/testdata/run_fio_psync.json, see tests/agent/store_test.ts) with its
+// tests/testdata/run_fio_psync.json, see tests/agent/nightly/store_test.ts) with its
 // latencies scaled to make the runs of a history.
-import { assert, assertEquals } from "../assert.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 import { analyzeTrends, judge, median, t99, targetName } from "../../report/trend.ts";
 
 const FIXTURE = new URL("../testdata/run_fio_psync.json", import.meta.url);

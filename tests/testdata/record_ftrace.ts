@@ -1,16 +1,16 @@
 // Records the ftrace fixtures: the raw ring-buffer pages the ftrace backend
 // read (per_cpu/cpuN/trace_pipe_raw of its two instances), with the event
 // formats and header_page of the kernel they came from.
-//   ftrace_known_io.json: tests/workloads/known_io.ts making 200 pread64 of
+//   ftrace_known_io.json: tests/_helpers/workloads/known_io.ts making 200 pread64 of
 //     4096 B, 100 pwrite64 of 1000 B, 2 failing pread64, 5 sendfile64 of 64 KiB.
 //   ftrace_fio_uring.json: fio --ioengine=io_uring --direct=1 --iodepth=4
 //     --rw=randread --bs=4k --rate_iops=300 for 1 s, traced from before its
 //     first I/O to its exit; fio's own total_ios is stored with it.
 // Run as root: deno run -A tests/testdata/record_ftrace.ts
-import { startWorkload } from "../helpers.ts";
-import { startFtrace, threadsOf } from "../../agent/backend_ftrace.ts";
+import { startWorkload } from "../_helpers/common.ts";
+import { startFtrace, threadsOf } from "../../agent/trace/backends/ftrace.ts";
 import { FTRACE_EVENTS } from "../../probes/ftrace.ts";
-import { readTracefsText } from "../../agent/ftrace_instance.ts";
+import { readTracefsText } from "../../agent/trace/backends/ftrace_instance.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const TRACEFS = "/sys/kernel/tracing";

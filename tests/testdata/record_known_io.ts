@@ -1,8 +1,8 @@
 // Records tests/testdata/bpftrace_known_io.jsonl: the raw `bpftrace -f json`
-// output of probes/io_syscalls.bt tracing tests/workloads/known_io.ts
+// output of probes/io_syscalls.bt tracing tests/_helpers/workloads/known_io.ts
 // (1000 preads, 500 pwrites, 2 failing preads, 10 sendfiles), SIGINT at the end.
 // Run as root: deno run -A tests/testdata/record_known_io.ts
-import { startWorkload } from "../helpers.ts";
+import { startWorkload } from "../_helpers/common.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 await using w = await startWorkload("known_io.ts", ["/tmp", "1000", "500", "10"]);

@@ -1,13 +1,13 @@
 // Records tests/testdata/run_demo.json: a real Run document of the demo
-// workload (agent/demo_workload.ts: read, pread64, preadv, pwrite64, mmap,
+// workload (agent/cli/demo_workload.ts: read, pread64, preadv, pwrite64, mmap,
 // munmap, sendfile64, fdatasync for 3 s), traced by `ioscope trace`, with
 // `perf` counters (perf stat) and a flame graph (perf record -g, folded here
 // like stackcollapse-perf.pl --kernel) of the same process at the same time.
 // perf attaches a moment after the trace starts, so it misses the first ~0.1 s.
 // Until `trace --perf --flamegraph` is built, this is how the perf parts get in.
 // Run as root from the repository root: deno run -A tests/testdata/record_report_run.ts
-import type { RunDocument, Unsupported } from "../../agent/schema.ts";
-import { spawnCli } from "../helpers.ts";
+import type { RunDocument, Unsupported } from "../../schema/mod.ts";
+import { spawnCli } from "../_helpers/common.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const work = await Deno.makeTempDir({ prefix: "ioscope-record-" });
@@ -20,7 +20,7 @@ try {
     Deno.execPath(),
     "run",
     "-A",
-    `${root}agent/demo_workload.ts`,
+    `${root}agent/cli/demo_workload.ts`,
     work,
     "3",
   ]);

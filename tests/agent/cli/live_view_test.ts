@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { intervalText } from "../../../agent/cli/interval_text.ts";
 import { liveScreen, type LiveState } from "../../../agent/cli/live_view.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../../schema/interval.ts";

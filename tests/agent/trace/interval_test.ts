@@ -1,6 +1,6 @@
-import { assert, assertEquals } from "../../assert.ts";
+import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { histDelta, intervalDocument, p99BySyscall } from "../../../agent/trace/interval.ts";
-import { bucketIndex, quantile, toBuckets } from "../../../probes/loglinear.ts";
+import { bucketIndex, quantile, toBuckets } from "../../../schema/buckets.ts";
 import { emptyOpTotals, emptySnapshot, type Snapshot } from "../../../probes/snapshot.ts";
 import { cloneSnapshot } from "../../../probes/bpftrace.ts";
 

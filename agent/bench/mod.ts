@@ -1,0 +1,11 @@
+/**
+ * The I/O-path bench (`ioscope bench`): the paths and scenarios, the worker
+ * and sink processes that drive them through ffi/, the checksums that prove
+ * the data arrived, and the fio comparison. runner.ts ties them together.
+ * @module
+ */
+
+export * from "./runner.ts";
+export * from "./paths.ts";
+export * from "./fio.ts";
+export * from "./checksum.ts";

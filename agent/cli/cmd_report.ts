@@ -1,0 +1,233 @@
+/**
+ * `ioscope report --store DIR`: the trend report of a run store. Loads every
+ * run (skipping, and saying so, any file that is not one), judges each
+ * target's latest run against the runs before it, writes index.html with the
+ * latest run's full report beside it (runs/NAME.html), and summary.json.
+ * Exit 3 with `--fail-on-regression` when anything regressed.
+ * @module
+ */
+
+import { dirOf, parseFlags, writeFileAtomic } from "./args.ts";
+import type { Command } from "./command.ts";
+import { RunError, UsageError } from "../errors.ts";
+import { loadRuns } from "../nightly/store.ts";
+import { terminalSafe } from "./summary.ts";
+import { analyzeTrends } from "../../report/trend.ts";
+import type { TrendSummary, TrendUnit } from "../../schema/mod.ts";
+import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";
+import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
+import { renderRunHtml } from "../../report/run.ts";
+
+const HELP = `ioscope report: trends of a run store, and what got worse
+
+Usage:
+  ioscope report --store DIR [options]
+
+Options:
+  --store DIR            the run store (written by ioscope trace --store DIR)
+  --out FILE.html        the trend page (default: index.html); the latest
+                         run of each target gets its full report in runs/
+                         beside it
+  --json FILE            the summary: targets, metrics, regressions
+  --threshold PCT        the smallest change that can be a regression
+                         (default: 10%)
+  --baseline N           how many runs before the latest make the baseline
+                         (default: 7)
+  --fail-on-regression   exit 3 when anything regressed (for CI)
+  -h, --help             this help
+
+A metric of the latest run is a regression when it is worse than the
+baseline median by more than the threshold, by more than the baseline runs'
+own spread allows (a 99% prediction interval), by more than its sampling
+noise in one run, and worse than every baseline run. Latencies are compared
+after adding 3 us (20 us for P99 and P99.9): calls of a microsecond or two
+are that noisy on a VM. A P99.9 is judged only with 5 or more baseline runs.
+With fewer than 3 baseline runs only a 2x change counts.
+
+Exit status: 0 done, 2 bad input, 3 a regression with --fail-on-regression.
+Example:
+  ioscope report --store /var/lib/ioscope/nginx --out /srv/ioscope/index.html`;
+
+/** `ioscope report`. */
+export const reportCommand: Command = {
+  summary: "trend report of a run store; flags regressions",
+  help: HELP,
+  run: runReport,
+};
+
+/** The exit status when `--fail-on-regression` finds one. */
+export const REGRESSION_EXIT = 3;
+
+interface ReportArgs {
+  store: string;
+  out: string;
+  json?: string;
+  threshold: number;
+  baselineRuns: number;
+  failOnRegression: boolean;
+}
+
+/**
+ * Parses a threshold: `10%`, `10` (percent) or `0.1%`.
+ * @param text the value given
+ * @returns the fraction (0.1 for 10%)
+ * @throws {UsageError} when it is not a percentage from 0 to 1000
+ */
+export function parseThreshold(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*%?$/.exec(text.trim());
+  const pct = Number(m?.[1]);
+  if (!m || !(pct >= 0 && pct <= 1000)) {
+    throw new UsageError(`invalid --threshold '${text}': use a percentage like 10% (0% to 1000%)`);
+  }
+  return pct / 100;
+}
+
+function parseReportArgs(args: string[]): ReportArgs {
+  const { values, positionals } = parseFlags(args, {
+    store: { type: "string" },
+    out: { type: "string", default: "index.html" },
+    json: { type: "string" },
+    threshold: { type: "string", default: "10%" },
+    baseline: { type: "string", default: "7" },
+    "fail-on-regression": { type: "boolean", default: false },
+  }, true);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const store = values.store;
+  if (typeof store !== "string" || store === "") {
+    throw new UsageError("no store: give --store DIR (the directory of trace --store DIR)");
+  }
+  try {
+    if (!Deno.statSync(store).isDirectory) {
+      throw new UsageError(`--store ${store} is not a directory`);
+    }
+  } catch (e: unknown) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--store ${store} does not exist (ioscope trace --store DIR makes it)`);
+  }
+  const baseline = String(values.baseline);
+  if (!/^\d+$/.test(baseline) || Number(baseline) < 1 || Number(baseline) > 1000) {
+    throw new UsageError(`invalid --baseline '${baseline}': use a number of runs from 1 to 1000`);
+  }
+  const out = String(values.out);
+  if (out === "" || out.endsWith("/")) throw new UsageError("--out needs a file path");
+  const parsed: ReportArgs = {
+    store,
+    out,
+    threshold: parseThreshold(String(values.threshold)),
+    baselineRuns: Number(baseline),
+    failOnRegression: values["fail-on-regression"] === true,
+  };
+  if (typeof values.json === "string") {
+    if (values.json === "") throw new UsageError("--json needs a file path");
+    parsed.json = values.json;
+  }
+  for (const [flag, path] of [["--out", parsed.out], ["--json", parsed.json]] as const) {
+    if (path === undefined) continue;
+    try {
+      if (Deno.statSync(path).isDirectory) {
+        throw new UsageError(`cannot write ${flag} ${path}: it is a directory; give a file path`);
+      }
+    } catch (e: unknown) {
+      if (e instanceof UsageError) throw e;
+    }
+  }
+  return parsed;
+}
+
+const OUR_REPORT = /^[A-Za-z0-9_.-]+-[0-9a-f]{8}-\d{8}T\d{6}Z(-\d+)?\.html$/;
+
+/** The name of a run's report file: the store file's name, made safe, `.html`. */
+function reportName(file: string): string {
+  return file.replace(/\.json$/, "").replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[.]+/, "_") +
+    ".html";
+}
+
+async function writeReports(summary: TrendSummary, paths: Map<string, string>, a: ReportArgs) {
+  const outDir = dirOf(a.out);
+  await Deno.mkdir(`${outDir}/runs`, { recursive: true });
+  const wanted = new Set<string>();
+  for (const t of summary.targets) {
+    const path = paths.get(t.latest_file);
+    if (!path) continue;
+    const name = reportName(t.latest_file);
+    wanted.add(name);
+    const target = `${outDir}/runs/${name}`;
+    const run = JSON.parse(await Deno.readTextFile(path));
+    await writeFileAtomic(target, renderRunHtml(run));
+    t.latest_report = `runs/${encodeURIComponent(name)}`;
+  }
+  // Reports this command wrote for runs that are no longer a target's latest
+  // are removed (only names in the store's own pattern: nothing else is ours).
+  for await (const e of Deno.readDir(`${outDir}/runs`)) {
+    if (e.isFile && OUR_REPORT.test(e.name) && !wanted.has(e.name)) {
+      await Deno.remove(`${outDir}/runs/${e.name}`).catch(() => {});
+    }
+  }
+}
+
+async function runReport(args: string[]): Promise<number> {
+  const a = parseReportArgs(args);
+  let loaded;
+  try {
+    loaded = await loadRuns(a.store);
+  } catch (e: unknown) {
+    throw new RunError(`cannot read --store ${a.store}: ${e instanceof Error ? e.message : e}`);
+  }
+  for (const p of loaded.problems) {
+    console.error(`skipped ${terminalSafe(p.file)}: ${p.reason}`);
+  }
+  const summary = analyzeTrends(loaded.runs, {
+    threshold: a.threshold,
+    baselineRuns: a.baselineRuns,
+  });
+  summary.problems = loaded.problems;
+  const paths = new Map(loaded.runs.map((r) => [r.file, r.path]));
+  try {
+    await Deno.mkdir(dirOf(a.out), { recursive: true });
+    await writeReports(summary, paths, a);
+    await writeFileAtomic(a.out, renderTrendHtml(summary, { store: a.store }));
+    if (a.json) await writeFileAtomic(a.json, JSON.stringify(summary, null, 2) + "\n");
+  } catch (e: unknown) {
+    throw new RunError(`could not write the report: ${e instanceof Error ? e.message : e}`);
+  }
+  console.log(summaryLines(summary).join("\n"));
+  console.error(`Wrote ${a.out}${a.json ? ` and ${a.json}` : ""}`);
+  return a.failOnRegression && summary.regressions.length > 0 ? REGRESSION_EXIT : 0;
+}
+
+/** The terminal summary: one line of totals, then one line per regression. */
+function summaryLines(s: TrendSummary): string[] {
+  const lines = [
+    `${s.runs} run${s.runs === 1 ? "" : "s"} of ${s.targets.length} target${
+      s.targets.length === 1 ? "" : "s"
+    }; threshold ${Math.round(s.threshold * 1000) / 10}%, baseline up to ${s.baseline_window} runs`,
+  ];
+  if (s.regressions.length === 0) {
+    lines.push("No regressions.");
+    return lines;
+  }
+  lines.push(`${s.regressions.length} regression${s.regressions.length === 1 ? "" : "s"}:`);
+  for (const r of s.regressions) {
+    const t = s.targets.find((x) => x.target === r.target);
+    const who = terminalSafe(t?.comm ?? r.target).slice(0, 15);
+    const text = `  ${who}  ${r.label}: ${terminalValue(r.unit, r.baseline)} -> ${
+      terminalValue(r.unit, r.latest)
+    } (${formatChange(r.change)})`;
+    lines.push(terminalSafe(text.length > 80 ? text.slice(0, 79) + "…" : text));
+  }
+  return lines;
+}
+
+/** A metric value for the terminal, in the units of the trace summary. */
+function terminalValue(unit: TrendUnit, v: number): string {
+  switch (unit) {
+    case "ns":
+      return formatNs(v);
+    case "bytes/s":
+      return `${formatBytes(v)}/s`;
+    case "percent":
+      return `${(v * 100).toFixed(1)}%`;
+    case "count/s":
+      return `${formatCount(v)}/s`;
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * `ioscope trace`: attach to a process (or start one), measure its I/O paths,
+ * print a summary, write JSON/HTML, keep it in a store, serve /metrics.
+ * One way out: every end (duration, Ctrl-C, SIGTERM, target exit, error)
+ * goes through the session's stop and then the same output code.
+ * @module
+ */
+
+import {
+  checkWritable,
+  dirOf,
+  parseDurationMs,
+  parseFlags,
+  parsePid,
+  writeFileAtomic,
+} from "./args.ts";
+import { parseBackendName, resolveBackendName } from "../trace/backends/resolve.ts";
+import { findBpftrace } from "../trace/backends/bpftrace.ts";
+import type { Command } from "./command.ts";
+import { RunError, UsageError } from "../errors.ts";
+import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import { summaryText, terminalSafe } from "./summary.ts";
+import { type EndReason, startTrace, type TraceSession } from "../trace/session.ts";
+import { renderRunHtml } from "../../report/mod.ts";
+import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
+import { saveRun } from "../nightly/store.ts";
+import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
+import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+
+const HELP = `ioscope trace: measure the I/O paths of a process
+
+Usage:
+  ioscope trace --pid PID [options]
+  ioscope trace --comm NAME [options]
+  ioscope trace [options] -- COMMAND [ARGS...]
+
+Target (exactly one):
+  --pid PID          a running process, every thread (new ones too)
+  --comm NAME        every process whose name (comm) is NAME
+  -- COMMAND ARGS    start COMMAND, trace it from its first syscall, end when it exits
+
+Options:
+  --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
+                     or the target exits
+  --backend NAME     auto (default: bpftrace if installed, else ftrace),
+                     bpftrace or ftrace
+  --json FILE        write the Run document (schema ioscope.run/1)
+  --out FILE.html    write a self-contained HTML report
+  --store DIR        keep the Run document in a run store (see ioscope report)
+  --prom HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
+  --perf             add perf stat counters (faults, context switches, TLB
+                     misses where the CPU exposes them)
+  --flamegraph       sample on-CPU stacks and add a flame graph to the report
+  -h, --help         this help
+
+Needs root, tracefs, and bpftrace for the default backend (ioscope doctor).
+Example:
+  ioscope trace --pid 4242 --duration 30s --out nginx.html --json nginx.json`;
+
+/** `ioscope trace`. */
+export const traceCommand: Command = {
+  summary: "measure the I/O paths of a running process or a command",
+  help: HELP,
+  run: runTrace,
+};
+
+interface TraceArgs {
+  pids: number[];
+  comm?: string;
+  command?: string[];
+  durationMs?: number;
+  backend: ReturnType<typeof parseBackendName>;
+  json?: string;
+  out?: string;
+  store?: string;
+  prom?: string;
+  perf: boolean;
+  flamegraph: boolean;
+}
+
+/** Parses and checks every argument; throws UsageError before anything starts. */
+export function parseTraceArgs(args: string[]): TraceArgs {
+  const dd = args.indexOf("--");
+  const own = dd >= 0 ? args.slice(0, dd) : args;
+  const command = dd >= 0 ? args.slice(dd + 1) : undefined;
+  const { values, positionals } = parseFlags(own, {
+    pid: { type: "string" },
+    comm: { type: "string" },
+    duration: { type: "string" },
+    backend: { type: "string", default: "auto" },
+    json: { type: "string" },
+    out: { type: "string" },
+    store: { type: "string" },
+    prom: { type: "string" },
+    perf: { type: "boolean", default: false },
+    flamegraph: { type: "boolean", default: false },
+  }, true);
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
+  }
+  const pid = values.pid as string | undefined;
+  const comm = values.comm as string | undefined;
+  const targets =
+    [pid !== undefined, comm !== undefined, command !== undefined].filter(Boolean).length;
+  if (targets === 0) throw new UsageError("no target: give --pid PID, --comm NAME, or -- COMMAND");
+  if (targets > 1) throw new UsageError("give only one target: --pid, --comm, or -- COMMAND");
+  if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
+
+  const parsed: TraceArgs = {
+    pids: [],
+    backend: parseBackendName(values.backend as string),
+    perf: values.perf === true,
+    flamegraph: values.flamegraph === true,
+  };
+  if (values.duration !== undefined) parsed.durationMs = parseDurationMs(values.duration as string);
+  for (const key of ["json", "out", "store", "prom"] as const) {
+    const v = values[key];
+    if (typeof v === "string") parsed[key] = v;
+  }
+  if (parsed.json) checkWritable(parsed.json, "--json");
+  if (parsed.out) checkWritable(parsed.out, "--out");
+  if (parsed.store !== undefined) checkStoreDir(parsed.store);
+  if (parsed.prom !== undefined && !/^([\w.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(parsed.prom)) {
+    throw new UsageError(`invalid --prom '${parsed.prom}': use HOST:PORT, e.g. 127.0.0.1:9464`);
+  }
+
+  if (Deno.uid() !== 0) {
+    throw new UsageError(
+      "tracing needs root (bpftrace and tracefs need CAP_SYS_ADMIN): run with sudo",
+    );
+  }
+  if (parsed.backend === "bpftrace" && !findBpftrace()) {
+    throw new UsageError(
+      "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
+    );
+  }
+  if ((parsed.perf || parsed.flamegraph) && !findPerf()) {
+    const flag = parsed.perf ? "--perf" : "--flamegraph";
+    throw new UsageError(`${flag} needs perf: apt-get install linux-perf, or leave out ${flag}`);
+  }
+
+  if (pid !== undefined) {
+    const p = parsePid(pid);
+    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${p}: no such process`);
+    parsed.pids = [p];
+  } else if (comm !== undefined) {
+    if (comm === "") throw new UsageError("--comm needs a process name");
+    const found = pidsByComm(comm).filter((p) => p !== Deno.pid);
+    if (found.length === 0) {
+      throw new UsageError(`no process is named '${terminalSafe(comm)}' (see ps -e -o comm)`);
+    }
+    parsed.comm = comm;
+    parsed.pids = found;
+  } else if (command) {
+    if (!findInPath(command[0] ?? "")) {
+      throw new UsageError(`command not found: ${terminalSafe(command[0] ?? "")}`);
+    }
+    parsed.command = command;
+  }
+  return parsed;
+}
+
+function checkStoreDir(dir: string): void {
+  if (dir === "") throw new UsageError("--store needs a directory");
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new UsageError(`--store ${dir} is not a directory`);
+  } catch (e: unknown) {
+    if (e instanceof UsageError) throw e;
+    // A store that does not exist yet is created; its parent must exist.
+    const parent = dirOf(dir.replace(/\/+$/, "") || "/");
+    try {
+      if (!Deno.statSync(parent).isDirectory) throw new Error();
+    } catch {
+      throw new UsageError(`cannot create --store ${dir}: ${parent} does not exist`);
+    }
+  }
+}
+
+function findInPath(cmd: string): boolean {
+  if (cmd === "") return false;
+  const candidates = cmd.includes("/")
+    ? [cmd]
+    : (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((d) => `${d}/${cmd}`);
+  return candidates.some((p) => {
+    try {
+      return Deno.statSync(p).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const END_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+async function runTrace(args: string[]): Promise<number> {
+  const a = parseTraceArgs(args);
+  let session: TraceSession | null = null;
+  let signalled = false;
+  const onSignal = () => {
+    signalled = true;
+    session?.stop("signal");
+  };
+  for (const s of END_SIGNALS) Deno.addSignalListener(s, onSignal);
+
+  let child: StoppedCommand | null = null;
+  let exporter: Exporter | null = null;
+  let perf: PerfSession | null = null;
+  try {
+    if (a.command) {
+      child = await startStoppedCommand(a.command);
+      a.pids = [child.pid];
+    }
+    const backend = resolveBackendName(a.backend);
+    const what = a.command
+      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})`
+      : a.comm !== undefined
+      ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
+      : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
+    const options = {
+      backend: a.backend,
+      // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
+      followChildren: a.command !== undefined,
+      ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+    };
+    const target = a.command
+      ? {
+        pids: a.pids,
+        // The name the kernel gives it at exec: the file name, at most 15 bytes.
+        comm: (a.command[0] ?? "").replace(/.*\//, "").slice(0, 15),
+        cmdline: a.command.join(" "),
+      }
+      : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
+    if (a.prom !== undefined) {
+      exporter = await startExporter(a.prom, () => session?.current() ?? null);
+      console.error(`Serving metrics at http://${exporter.address}/metrics`);
+    }
+    session = await startTrace(target, options);
+    if (a.perf || a.flamegraph) {
+      const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
+      perf = p;
+      // perf counts over the same window as the tracer: it ends when the window does.
+      session.ending.then(() => p.stop()).catch(() => {});
+    }
+    child?.resume();
+    const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
+    console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
+    if (signalled) session.stop("signal");
+    let run = await session.done;
+    if (perf) run = await mergePerf(run, perf);
+    await writeOutputs(run, a);
+    return 0;
+  } finally {
+    for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
+    await session?.stop("stopped").catch(() => {});
+    await perf?.stop().catch(() => {});
+    await exporter?.close();
+    await child?.reap();
+  }
+}
+
+async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocument> {
+  const r = await perf.stop();
+  const merged: RunDocument = {
+    ...run,
+    meta: { ...run.meta, unsupported: [...run.meta.unsupported, ...r.unsupported] },
+    tlb: { ...run.tlb, dtlb_load_misses: r.dtlbLoadMisses, itlb_load_misses: r.itlbLoadMisses },
+  };
+  if (r.perf) merged.perf = r.perf;
+  if (r.flamegraph) merged.flamegraph = r.flamegraph;
+  return merged;
+}
+
+async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
+  console.log(summaryText(run));
+  try {
+    if (a.json) {
+      await writeFileAtomic(a.json, JSON.stringify(run, null, 2) + "\n");
+      console.error(`Wrote ${a.json}`);
+    }
+    if (a.out) {
+      await writeFileAtomic(a.out, renderRunHtml(run));
+      console.error(`Wrote ${a.out}`);
+    }
+    if (a.store !== undefined) {
+      const path = await saveRun(a.store, run);
+      console.error(`Stored ${path}`);
+    }
+  } catch (e: unknown) {
+    if (e instanceof RunError) throw e;
+    throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
+  }
+}
+
+export type { EndReason };

@@ -1,0 +1,36 @@
+/**
+ * Text that did not come from ioscope (process names, command lines, paths,
+ * file contents quoted in a store problem, a user's argument) made safe for a
+ * terminal: no escape sequence, control character or text-direction override
+ * reaches it.
+ * @module
+ */
+
+// C0 controls (ESC, BEL, CR, LF, TAB...), DEL, C1 controls (CSI is U+009B),
+// the line and paragraph separators, and the bidirectional overrides and
+// isolates that reorder what a terminal shows (Trojan Source).
+// deno-lint-ignore no-control-regex
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Replaces every character a terminal could act on with `?`.
+ * @param text untrusted text
+ * @returns the text with escape sequences and control characters defused
+ * @example
+ * ```ts
+ * import { terminalSafe } from "./terminal_safe.ts";
+ * console.assert(terminalSafe("a\x1b[31mred\x07\n") === "a?[31mred??");
+ * ```
+ */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, "?");
+}
+
+/**
+ * True when the text holds nothing `terminalSafe` would replace.
+ * @param text the text
+ * @returns whether it can be printed as it is
+ */
+export function isTerminalSafe(text: string): boolean {
+  return terminalSafe(text) === text;
+}

@@ -1,0 +1,243 @@
+/**
+ * A Run document in the Prometheus text exposition format (version 0.0.4),
+ * with the metric names of DESIGN.md. Latency histograms get a fixed set of
+ * cumulative `le` buckets in seconds: four per power of two (at 1, 1.25, 1.5
+ * and 1.75 times 2^e) from 256 ns to 2^35 ns (34 s), 109 in all plus `+Inf`.
+ * Those bounds are bounds of the Run's own log-linear buckets (16 per power of
+ * two), so each count is exact; a quantile Prometheus computes from them lies
+ * in the same coarse bucket as the Run's own, which is at most 25% wide.
+ * @module
+ */
+
+import type { Bucket, RunDocument } from "../../schema/mod.ts";
+
+/** The HTTP Content-Type of the text format. */
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** Coarse buckets per power of two. */
+const PER_OCTAVE = 4;
+const FIRST_OCTAVE = 8; // 256 ns
+const LAST_OCTAVE = 35; // 2^35 ns = 34.4 s
+
+/**
+ * The histogram bucket bounds exposed, in nanoseconds, ascending (no `+Inf`).
+ * @returns 109 bounds from 256 ns to 2^35 ns
+ * @example
+ * ```ts
+ * import { histogramBoundsNs } from "./openmetrics.ts";
+ * const b = histogramBoundsNs();
+ * console.assert(b[0] === 256 && b[1] === 320 && b.length === 109);
+ * ```
+ */
+export function histogramBoundsNs(): number[] {
+  const out: number[] = [];
+  for (let e = FIRST_OCTAVE; e < LAST_OCTAVE; e++) {
+    for (let i = 0; i < PER_OCTAVE; i++) out.push(2 ** e * (1 + i / PER_OCTAVE));
+  }
+  out.push(2 ** LAST_OCTAVE);
+  return out;
+}
+
+const BOUNDS_NS = histogramBoundsNs();
+
+/**
+ * Escapes a label value: backslash, double quote and line feed.
+ * @param value the raw value
+ * @returns the value to put between double quotes
+ * @example
+ * ```ts
+ * import { escapeLabelValue } from "./openmetrics.ts";
+ * console.assert(escapeLabelValue('a"b\\c\nd') === 'a\\"b\\\\c\\nd');
+ * ```
+ */
+export function escapeLabelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
+}
+
+function labels(pairs: Record<string, string>): string {
+  const parts = Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+function num(v: number): string {
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  if (Number.isNaN(v)) return "NaN";
+  return String(v);
+}
+
+/**
+ * Cumulative counts at each exposed bound from log-linear `[low, high, n]`
+ * buckets: a bucket counts under the first bound at or above its high end.
+ * @param buckets the Run's buckets, nanoseconds
+ * @returns `[le_ns, cumulative]` pairs, the last one `Infinity`
+ */
+export function cumulativeBuckets(buckets: readonly Bucket[]): [number, number][] {
+  const counts = new Array<number>(BOUNDS_NS.length + 1).fill(0);
+  for (const [, high, n] of buckets) {
+    if (!(n > 0)) continue;
+    let i = 0;
+    // BOUNDS_NS is short (109 bounds): a linear scan keeps this obvious.
+    while (i < BOUNDS_NS.length && (BOUNDS_NS[i] ?? Infinity) < high) i++;
+    counts[i] = (counts[i] ?? 0) + n;
+  }
+  const out: [number, number][] = [];
+  let sum = 0;
+  for (let i = 0; i < BOUNDS_NS.length; i++) {
+    sum += counts[i] ?? 0;
+    out.push([BOUNDS_NS[i] ?? 0, sum]);
+  }
+  out.push([Infinity, sum + (counts[BOUNDS_NS.length] ?? 0)]);
+  return out;
+}
+
+class Writer {
+  lines: string[] = [];
+  #declared = new Set<string>();
+
+  family(name: string, type: "counter" | "gauge" | "histogram", help: string): void {
+    if (this.#declared.has(name)) return;
+    this.#declared.add(name);
+    this.lines.push(`# HELP ${name} ${help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    this.lines.push(`# TYPE ${name} ${type}`);
+  }
+
+  sample(name: string, l: Record<string, string>, value: number): void {
+    this.lines.push(`${name}${labels(l)} ${num(value)}`);
+  }
+
+  histogram(name: string, l: Record<string, string>, buckets: readonly Bucket[], sumNs: number) {
+    const cum = cumulativeBuckets(buckets);
+    for (const [le, n] of cum) {
+      this.sample(`${name}_bucket`, { ...l, le: le === Infinity ? "+Inf" : num(le / 1e9) }, n);
+    }
+    this.sample(`${name}_sum`, l, sumNs / 1e9);
+    this.sample(`${name}_count`, l, cum[cum.length - 1]?.[1] ?? 0);
+  }
+}
+
+function finite(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Renders the Run so far as Prometheus text. Counters are the Run's totals
+ * since the trace began; a metric the Run could not measure (null) is left
+ * out rather than reported as zero.
+ * @param run the Run document (cumulative)
+ * @returns the exposition text, ending in a newline
+ * @example
+ * ```ts
+ * import { renderMetrics } from "./openmetrics.ts";
+ * import type { RunDocument } from "../../schema/mod.ts";
+ * const run = JSON.parse(Deno.readTextFileSync("tests/testdata/run_fio_psync.json")) as RunDocument;
+ * console.assert(renderMetrics(run).includes("# TYPE ioscope_syscall_duration_seconds histogram"));
+ * ```
+ */
+export function renderMetrics(run: RunDocument): string {
+  const w = new Writer();
+  const m = run.meta;
+  const target = { comm: m.comm ?? "", pid: String(m.pid ?? 0) };
+
+  const syscalls = Object.entries(run.syscalls ?? {}).sort(([a], [b]) => a < b ? -1 : 1);
+  w.family(
+    "ioscope_syscall_duration_seconds",
+    "histogram",
+    "Syscall latency, entry to exit, of the traced process.",
+  );
+  for (const [name, s] of syscalls) {
+    w.histogram(
+      "ioscope_syscall_duration_seconds",
+      { syscall: name, ...target },
+      s.buckets ?? [],
+      finite(s.total_ns) ?? 0,
+    );
+  }
+  w.family(
+    "ioscope_syscall_bytes_total",
+    "counter",
+    "Bytes moved by successful syscalls (their return values).",
+  );
+  for (const [name, s] of syscalls) {
+    w.sample("ioscope_syscall_bytes_total", { syscall: name, ...target }, finite(s.bytes) ?? 0);
+  }
+  w.family("ioscope_syscall_errors_total", "counter", "Syscalls that returned an error.");
+  for (const [name, s] of syscalls) {
+    w.sample("ioscope_syscall_errors_total", { syscall: name, ...target }, finite(s.errors) ?? 0);
+  }
+
+  const ops = Object.entries(run.io_uring ?? {}).sort(([a], [b]) => a < b ? -1 : 1);
+  if (ops.length > 0) {
+    w.family(
+      "ioscope_io_uring_op_duration_seconds",
+      "histogram",
+      "io_uring request latency, submission to completion, per opcode " +
+        "(the sum is estimated from bucket midpoints).",
+    );
+    for (const [op, s] of ops) {
+      const buckets = s.buckets ?? [];
+      const sum = buckets.reduce((a, [lo, hi, n]) => a + (lo + hi) / 2 * n, 0);
+      w.histogram("ioscope_io_uring_op_duration_seconds", { op, ...target }, buckets, sum);
+    }
+    w.family("ioscope_io_uring_op_bytes_total", "counter", "Bytes moved by io_uring requests.");
+    for (const [op, s] of ops) {
+      w.sample("ioscope_io_uring_op_bytes_total", { op, ...target }, finite(s.bytes) ?? 0);
+    }
+  }
+
+  const copy = run.copy;
+  if (copy) {
+    w.family(
+      "ioscope_transfer_bytes_total",
+      "counter",
+      "Bytes moved, by path: copied through a user buffer, or zero-copy.",
+    );
+    w.sample("ioscope_transfer_bytes_total", { path: "copy", ...target }, copy.copied_bytes ?? 0);
+    w.sample(
+      "ioscope_transfer_bytes_total",
+      { path: "zero_copy", ...target },
+      copy.zero_copy_bytes ?? 0,
+    );
+  }
+
+  const faults = run.faults;
+  const minor = finite(faults?.minor);
+  const major = finite(faults?.major);
+  if (minor !== null || major !== null) {
+    w.family("ioscope_page_faults_total", "counter", "Page faults of the traced process.");
+    if (minor !== null) w.sample("ioscope_page_faults_total", { kind: "minor", ...target }, minor);
+    if (major !== null) w.sample("ioscope_page_faults_total", { kind: "major", ...target }, major);
+  }
+  const flushes = finite(run.tlb?.flushes);
+  if (flushes !== null) {
+    w.family("ioscope_tlb_flushes_total", "counter", "TLB flushes seen on the traced process.");
+    w.sample("ioscope_tlb_flushes_total", target, flushes);
+  }
+  if (run.sched) {
+    w.family(
+      "ioscope_context_switches_total",
+      "counter",
+      "Context switches of the traced process (voluntary: it blocked; involuntary: preempted).",
+    );
+    for (const kind of ["voluntary", "involuntary"] as const) {
+      const v = finite(run.sched[kind]);
+      if (v !== null) w.sample("ioscope_context_switches_total", { kind, ...target }, v);
+    }
+  }
+  w.family("ioscope_lost_events_total", "counter", "Trace events the backend lost.");
+  w.sample("ioscope_lost_events_total", target, finite(m.lost_events) ?? 0);
+  w.family("ioscope_trace_duration_seconds", "gauge", "Seconds traced so far.");
+  w.sample("ioscope_trace_duration_seconds", target, finite(m.duration_s) ?? 0);
+  w.family(
+    "ioscope_trace_info",
+    "gauge",
+    "The trace: backend, host and kernel as labels; always 1.",
+  );
+  w.sample("ioscope_trace_info", {
+    backend: String(m.backend ?? ""),
+    host: String(m.host ?? ""),
+    kernel: String(m.kernel ?? ""),
+    ...target,
+  }, 1);
+  return w.lines.join("\n") + "\n";
+}

@@ -1,0 +1,213 @@
+/**
+ * The bpftrace backend: runs probes/io_syscalls.bt (with io_uring.bt when
+ * present) for the target PIDs and reads its cumulative maps once a second.
+ *
+ * bpftrace runs in its own session (so a Ctrl-C at the terminal reaches only
+ * the agent, which then stops bpftrace in order) and with a parent-death
+ * signal (so it ends if the agent is killed with SIGKILL). Its probes are file
+ * descriptors: they detach when it exits, whatever way it exits.
+ * @module
+ */
+
+import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { RunError } from "../../errors.ts";
+import { forEachLine } from "../read_lines.ts";
+import type { Unsupported } from "../../../schema/mod.ts";
+import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
+import type { Snapshot } from "../../../probes/snapshot.ts";
+
+/** The marker put in every program we start, so a stale one can be found. */
+export const AGENT_MARKER = "// ioscope-agent=";
+
+/** How long bpftrace may take to attach before the trace is given up. */
+const ATTACH_TIMEOUT_MS = 30_000;
+/** How long bpftrace may take to print its last maps after SIGINT. */
+const STOP_TIMEOUT_MS = 5_000;
+
+/** Where bpftrace is, or null. */
+export function findBpftrace(): string | null {
+  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+    try {
+      const path = `${dir}/bpftrace`;
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** The program text the agent runs for these PIDs. */
+export function bpftraceProgram(pids: number[], followChildren = false): string {
+  let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
+  const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
+  try {
+    if (Deno.statSync("/sys/kernel/tracing/events/io_uring/io_uring_submit_req").isDirectory) {
+      source += "\n" + Deno.readTextFileSync(uring);
+    }
+  } catch {
+    // no io_uring program or no io_uring tracepoints: syscalls only
+  }
+  // bpftrace prints "attached_probes" before it attaches, and BEGIN runs before
+  // the other probes attach; but it attaches in program order, so when this
+  // last probe fires on the agent's own getppid() (it calls it until then),
+  // every probe is live. A syscall no one else makes: a probe on every
+  // syscall exit would cost every process on the host for the whole trace.
+  const sentinel = `
+tracepoint:syscalls:sys_exit_getppid
+/pid == ${Deno.pid} && @ioscope_ready == 0/
+{
+  @ioscope_ready = 1;
+  printf("{\\"type\\": \\"ready\\"}\\n");
+}
+`;
+  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, { followChildren })}${sentinel}`;
+}
+
+/** Starts bpftrace for the given PIDs. */
+export function startBpftrace(options: BackendOptions): TraceBackend {
+  const bpftrace = findBpftrace();
+  if (!bpftrace) {
+    throw new RunError(
+      "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
+    );
+  }
+  const program = bpftraceProgram(options.pids, options.followChildren === true);
+  const child = new Deno.Command("setsid", {
+    args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { BPFTRACE_STRLEN: "64" },
+  }).spawn();
+
+  const parser = new BpftraceParser();
+  const errors: string[] = [];
+  let resolveAttached!: () => void;
+  let rejectAttached!: (e: Error) => void;
+  const attached = new Promise<void>((res, rej) => {
+    resolveAttached = res;
+    rejectAttached = rej;
+  });
+  attached.catch(() => {}); // observed by the session; avoid an unhandled rejection here
+  let isAttached = false;
+
+  const stdoutDone = forEachLine(child.stdout, (line) => {
+    if (parser.feed(line)) options.onSnapshot?.(parser.latest());
+    if (!isAttached && parser.ready) {
+      isAttached = true;
+      resolveAttached();
+    }
+  });
+  const stderrDone = forEachLine(child.stderr, (line) => {
+    // bpftrace warns that it cannot raise RLIMIT_MEMLOCK where `ulimit -l` is fixed; harmless.
+    if (line.includes("RLIMIT_MEMLOCK") || line.trim() === "") return;
+    if (errors.length < 20) errors.push(line.trim());
+  });
+
+  let stopping = false;
+  const exited = child.status.then(async (status) => {
+    await Promise.allSettled([stdoutDone, stderrDone]);
+    if (!isAttached) {
+      const why = errors.find((l) => l.startsWith("ERROR")) ?? errors[0] ??
+        `exit status ${status.code}`;
+      rejectAttached(new RunError(`bpftrace could not attach its probes: ${why}`));
+    }
+    return status;
+  });
+  const died = exited.then((status) =>
+    stopping
+      ? new Promise<string>(() => {})
+      : `bpftrace ended by itself (status ${status.code}): ${errors[0] ?? "no message"}`
+  );
+
+  // The sentinel's trigger: one getppid() every 10 ms until it has fired.
+  const poke = setInterval(() => {
+    if (isAttached) clearInterval(poke);
+    else void Deno.ppid;
+  }, 10);
+  attached.finally(() => clearInterval(poke)).catch(() => {});
+  const timer = setTimeout(() => {
+    if (!isAttached) {
+      rejectAttached(new RunError(`bpftrace did not attach within ${ATTACH_TIMEOUT_MS / 1000} s`));
+      kill("SIGKILL");
+    }
+  }, ATTACH_TIMEOUT_MS);
+
+  function kill(signal: Deno.Signal): void {
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  let stopped: Promise<Snapshot> | null = null;
+  const unsupported: Unsupported[] = [];
+  try {
+    Deno.statSync("/sys/kernel/tracing/events/tlb/tlb_flush");
+  } catch {
+    unsupported.push({
+      metric: "tlb.flushes",
+      reason: "no tlb:tlb_flush tracepoint on this kernel",
+    });
+  }
+
+  return {
+    name: "bpftrace",
+    attached,
+    died,
+    unsupported,
+    latest: () => parser.latest(),
+    stop(): Promise<Snapshot> {
+      stopping = true;
+      stopped ??= (async () => {
+        clearTimeout(timer);
+        // SIGINT makes bpftrace run END and print its maps one last time.
+        kill("SIGINT");
+        const deadline = setTimeout(() => kill("SIGKILL"), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(deadline);
+        return parser.final();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/**
+ * Kills bpftrace programs left by an ioscope agent that no longer exists
+ * (one killed with SIGKILL before its child noticed).
+ * @returns the PIDs killed
+ */
+export function sweepStaleBpftrace(): number[] {
+  const killed: number[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let cmdline: string;
+    try {
+      cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+    } catch {
+      continue;
+    }
+    const at = cmdline.indexOf(AGENT_MARKER);
+    if (at < 0 || !cmdline.startsWith("bpftrace") && !cmdline.includes("/bpftrace\0")) continue;
+    const owner = Number(/^\d+/.exec(cmdline.slice(at + AGENT_MARKER.length))?.[0]);
+    if (owner === Deno.pid) continue;
+    let ownerAlive = false;
+    try {
+      ownerAlive = Deno.readTextFileSync(`/proc/${owner}/cmdline`).length > 0;
+    } catch {
+      ownerAlive = false;
+    }
+    if (!ownerAlive) {
+      try {
+        Deno.kill(Number(entry.name), "SIGKILL");
+        killed.push(Number(entry.name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return killed;
+}

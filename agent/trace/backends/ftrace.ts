@@ -1,0 +1,403 @@
+/**
+ * The ftrace backend: the same measurements as the bpftrace backend with
+ * nothing but the kernel's tracefs.
+ *
+ * It creates a private instance (`instances/ioscope-<pid>-<start>`) with the
+ * target's threads in `set_event_pid` (and `event-fork`, so new threads are
+ * followed), enables raw_syscalls (filtered in the kernel to the I/O
+ * syscalls), page faults, TLB flushes, context switches, new tasks and
+ * io_uring submissions, async punts and completions there, and a second
+ * instance (`...-uring`) for completions of the target's rings posted by any
+ * task (completions may run in another task's context), filtered by ring
+ * instead of by PID. Once a ring is known from a submission, its
+ * completions move from the first instance's filter to the second's, so
+ * none is lost or counted twice (see completionFilters in
+ * probes/ftrace.ts). Every 100 ms it reads each
+ * CPU's binary buffer (`per_cpu/cpuN/trace_pipe_raw`, non-blocking), merges
+ * the CPUs' records in timestamp order up to the trace clock read before the
+ * pass, and feeds them to probes/ftrace.ts; lost events come from
+ * `per_cpu/cpuN/stats`.
+ *
+ * One way out: `stop()` disables every event, reads what is left, closes the
+ * buffers and removes both instances, whatever went wrong before. A watchdog
+ * shell (its own session, reading a pipe from the agent) does the same if
+ * the agent dies without stopping, even by SIGKILL: the pipe closes and it
+ * removes the instances. `sweepStaleInstances()` removes what a run on an
+ * older version, or a host crash, left.
+ * @module
+ */
+
+import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { RunError } from "../../errors.ts";
+import { CpuPipe } from "./ftrace_reader.ts";
+import {
+  FtraceInstance,
+  instanceName,
+  INSTANCES,
+  readTracefsText,
+  sweepStaleInstances,
+} from "./ftrace_instance.ts";
+import type { Unsupported } from "../../../schema/mod.ts";
+import { ensureTracefs, TRACEFS } from "../tracefs.ts";
+import {
+  completionFilters,
+  FTRACE_EVENTS,
+  FtraceAggregator,
+  syscallFilter,
+} from "../../../probes/ftrace.ts";
+import { readPage } from "../../../probes/ftrace_buffer.ts";
+import {
+  type FtraceEventFormat,
+  parseEventFormat,
+  parseHeaderPage,
+} from "../../../probes/ftrace_format.ts";
+import type { Snapshot } from "../../../probes/snapshot.ts";
+
+export { sweepStaleInstances };
+
+/** How often the buffers are read. */
+const POLL_MS = 100;
+/** How often a snapshot is handed to the session. */
+const SNAPSHOT_MS = 1000;
+/** Pages read from one CPU in one pass at most (so a flood cannot stall the agent). */
+const MAX_PAGES_PER_PASS = 4096;
+
+/** One record waiting to be fed in timestamp order; `view` null marks a gap. */
+interface Pending {
+  ts: number;
+  view: DataView | null;
+  at: number;
+}
+
+/** Reads an event's format from tracefs, or null when the event does not exist. */
+function loadFormat(event: string): FtraceEventFormat | null {
+  const [group = "", name = ""] = event.split(":");
+  try {
+    return parseEventFormat(
+      readTracefsText(`${TRACEFS}/events/${group}/${name}/format`),
+      group,
+    );
+  } catch {
+    return null;
+  }
+}
+
+/** Every thread id of the processes, from /proc/PID/task. */
+export function threadsOf(pids: readonly number[]): number[] {
+  const tids: number[] = [];
+  for (const pid of pids) {
+    try {
+      for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+        if (/^\d+$/.test(e.name)) tids.push(Number(e.name));
+      }
+    } catch {
+      // exited
+    }
+  }
+  return tids;
+}
+
+/** Per-CPU buffer size: 64 MiB in all at most, 1 to 8 MiB per CPU. */
+function bufferKb(cpus: number): number {
+  return Math.max(1024, Math.min(8192, Math.floor(65536 / Math.max(1, cpus))));
+}
+
+/** The sub-buffer (page) size of the ring buffer. */
+function subBufferBytes(): number {
+  try {
+    const kb = Number(readTracefsText(`${TRACEFS}/buffer_subbuf_size_kb`).trim());
+    if (kb > 0) return kb * 1024;
+  } catch {
+    // kernels before 6.8 have one size: a page
+  }
+  return 4096;
+}
+
+/**
+ * Starts the watchdog: a shell in its own session that waits for its stdin
+ * (a pipe from the agent) to close, then disables and removes the instances.
+ * The agent closes the pipe after its own teardown; if the agent dies, the
+ * kernel closes it.
+ */
+function startWatchdog(paths: string[]): Deno.ChildProcess {
+  const script = `trap '' INT HUP QUIT TERM PIPE
+read -r _
+for d in "$@"; do
+  [ -d "$d" ] || continue
+  echo 0 > "$d/events/enable"; echo 0 > "$d/tracing_on"
+  : > "$d/set_event_pid"; : > "$d/set_event_notrace_pid"
+  i=0
+  until rmdir "$d" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+done 2>/dev/null
+exit 0`;
+  return new Deno.Command("setsid", {
+    // $0 carries the agent marker the tests look for in leftover processes.
+    args: ["sh", "-c", script, `ioscope-agent=${Deno.pid}\n`, ...paths],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+/** Hooks for recording test fixtures; not for normal use. */
+export interface FtraceRecordingOptions {
+  /** Called with every page read, before it is parsed. */
+  onPage?: (role: "main" | "uring", cpu: number, page: Uint8Array) => void;
+}
+
+/**
+ * Starts the ftrace backend for the given processes.
+ * @param options the processes and a snapshot listener
+ * @param recording hooks for recording fixtures
+ * @returns the running backend, every event enabled
+ */
+export async function startFtrace(
+  options: BackendOptions,
+  recording: FtraceRecordingOptions = {},
+): Promise<TraceBackend> {
+  const why = ensureTracefs();
+  if (why) throw new RunError(`tracefs is not usable: ${why}`);
+  const formats = new Map<string, FtraceEventFormat>();
+  for (const event of Object.values(FTRACE_EVENTS)) {
+    const f = loadFormat(event);
+    if (f) formats.set(event, f);
+  }
+  for (const needed of [FTRACE_EVENTS.sysEnter, FTRACE_EVENTS.sysExit]) {
+    if (!formats.has(needed)) {
+      throw new RunError(
+        `the kernel has no ${needed} tracepoint (CONFIG_FTRACE_SYSCALLS): the ftrace backend cannot run here`,
+      );
+    }
+  }
+  const unsupported: Unsupported[] = [];
+  const has = (e: string) => formats.has(e);
+  if (!has(FTRACE_EVENTS.tlbFlush)) {
+    unsupported.push({
+      metric: "tlb.flushes",
+      reason: "no tlb:tlb_flush tracepoint on this kernel",
+    });
+  }
+  if (!has(FTRACE_EVENTS.pageFault)) {
+    unsupported.push({
+      metric: "faults.total",
+      reason: "no exceptions:page_fault_user tracepoint on this kernel",
+    });
+  }
+  const uring = has(FTRACE_EVENTS.uringSubmit) && has(FTRACE_EVENTS.uringComplete);
+  if (!uring) {
+    unsupported.push({ metric: "io_uring", reason: "no io_uring tracepoints on this kernel" });
+  }
+  const header = (() => {
+    try {
+      return parseHeaderPage(readTracefsText(`${TRACEFS}/events/header_page`));
+    } catch {
+      return undefined;
+    }
+  })();
+
+  const mainName = instanceName();
+  const uringName = instanceName("uring");
+  const watchdog = startWatchdog([`${INSTANCES}/${mainName}`, `${INSTANCES}/${uringName}`]);
+  const watchdogIn = watchdog.stdin.getWriter();
+  const instances: FtraceInstance[] = [];
+  const pipes: { pipe: CpuPipe; role: "main" | "uring" }[] = [];
+
+  /** Closes the buffers, removes the instances, and ends the watchdog (which retries what failed). */
+  async function release(): Promise<void> {
+    for (const p of pipes) p.pipe.close();
+    for (const inst of instances) inst.remove();
+    await watchdogIn.close().catch(() => {});
+    const timer = setTimeout(() => {
+      try {
+        watchdog.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 5000);
+    await watchdog.status;
+    clearTimeout(timer);
+  }
+
+  let main: FtraceInstance;
+  let rings: FtraceInstance | null = null;
+  let aggregator: FtraceAggregator;
+  let baseTs: bigint;
+  try {
+    main = new FtraceInstance(mainName);
+    instances.push(main);
+    const cpus = main.cpus();
+    main.write("buffer_size_kb", String(bufferKb(cpus.length)));
+    try {
+      main.write("options/event-fork", "1");
+    } catch {
+      // older kernels: new threads are still added from task_newtask, a poll later
+    }
+    const tids = threadsOf(options.pids);
+    if (tids.length === 0) {
+      throw new RunError(`cannot attach to process ${options.pids.join(", ")}: no such process`);
+    }
+    // An empty set_event_pid would trace every task: it is never left empty.
+    main.write("set_event_pid", tids.join(" "));
+    aggregator = new FtraceAggregator(formats, {
+      tids,
+      tlbSupported: has(FTRACE_EVENTS.tlbFlush),
+      followChildren: options.followChildren === true,
+    });
+    baseTs = main.nowNs();
+    if (uring) {
+      rings = new FtraceInstance(uringName);
+      instances.push(rings);
+      rings.write("buffer_size_kb", String(Math.max(512, bufferKb(cpus.length) >> 2)));
+      rings.enable(FTRACE_EVENTS.uringComplete, completionFilters([]).known);
+    }
+    const filter = syscallFilter();
+    main.enable(FTRACE_EVENTS.sysEnter, filter);
+    main.enable(FTRACE_EVENTS.sysExit, filter);
+    for (
+      const e of [
+        FTRACE_EVENTS.pageFault,
+        FTRACE_EVENTS.tlbFlush,
+        FTRACE_EVENTS.schedSwitch,
+        FTRACE_EVENTS.newTask,
+        ...(uring
+          ? [FTRACE_EVENTS.uringSubmit, FTRACE_EVENTS.uringComplete, FTRACE_EVENTS.uringAsync]
+          : []),
+      ]
+    ) {
+      if (has(e)) main.enable(e);
+    }
+    // Threads created while this was set up.
+    const later = threadsOf(options.pids).filter((t) => !tids.includes(t));
+    if (later.length) main.write("set_event_pid", later.join(" "), { append: true });
+    const pageSize = subBufferBytes();
+    for (const inst of instances) {
+      const role = inst === main ? "main" : "uring";
+      for (const cpu of inst.cpus()) {
+        pipes.push({ pipe: new CpuPipe(inst.path, cpu, pageSize), role });
+      }
+    }
+  } catch (e: unknown) {
+    await release();
+    throw e;
+  }
+
+  let pending: Pending[] = [];
+  let lost = 0;
+  let latest: Snapshot = aggregator.snapshot();
+  let stopping = false;
+  let resolveDied!: (why: string) => void;
+  const died = new Promise<string>((res) => (resolveDied = res));
+
+  function readLost(): number {
+    let n = 0;
+    for (const inst of instances) {
+      const s = inst.stats();
+      n += s.overrun + s.commitOverrun + s.dropped;
+    }
+    return n;
+  }
+
+  /** Reads every CPU's buffer and feeds the records up to the watermark. */
+  function pass(final: boolean): void {
+    const watermark = final ? Infinity : Number(main.nowNs() - baseTs);
+    for (const { pipe, role } of pipes) {
+      for (let i = 0; i < MAX_PAGES_PER_PASS; i++) {
+        const bytes = pipe.readPage();
+        if (!bytes) break;
+        recording.onPage?.(role, pipe.cpu, bytes);
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        const info = readPage(view, baseTs, (ts, at) => pending.push({ ts, view, at }), header);
+        if (info.missed !== 0) {
+          pending.push({ ts: Number(info.timestamp - baseTs), view: null, at: 0 });
+        }
+      }
+    }
+    pending.sort((a, b) => a.ts - b.ts);
+    let i = 0;
+    for (; i < pending.length; i++) {
+      const p = pending[i] as Pending;
+      if (p.ts > watermark) break;
+      if (p.view) aggregator.feed(p.ts, p.view, p.at);
+      else aggregator.gap(p.ts);
+    }
+    pending = i === pending.length ? [] : pending.slice(i);
+    if (final) return;
+    follow();
+  }
+
+  /** Follows what the records showed: new threads, forked processes, new rings. */
+  function follow(): void {
+    const threads = aggregator.takeNewThreads();
+    if (threads.length) main.write("set_event_pid", threads.join(" "), { append: true });
+    const foreign = aggregator.takeForeignTasks();
+    if (foreign.length) {
+      try {
+        main.write("set_event_notrace_pid", foreign.join(" "), { append: true });
+      } catch {
+        // kernels before 5.8 lack it: their records are dropped in user space
+      }
+    }
+    if (!rings) return;
+    if (aggregator.takeNewRings().length) {
+      // Widen the ring instance first: a completion in between is seen twice,
+      // and the second finds its request already matched.
+      const filters = completionFilters(aggregator.rings());
+      rings.setFilter(FTRACE_EVENTS.uringComplete, filters.known);
+      main.setFilter(FTRACE_EVENTS.uringComplete, filters.others);
+    }
+  }
+
+  let lastSnapshot = performance.now();
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  function loop(): void {
+    timer = null;
+    if (stopping) return;
+    try {
+      pass(false);
+      if (performance.now() - lastSnapshot >= SNAPSHOT_MS) {
+        lastSnapshot += SNAPSHOT_MS;
+        lost = readLost();
+        latest = aggregator.snapshot(lost);
+        options.onSnapshot?.(latest);
+      }
+    } catch (e: unknown) {
+      resolveDied(`the ftrace backend failed: ${e instanceof Error ? e.message : e}`);
+      return;
+    }
+    timer = setTimeout(loop, POLL_MS);
+  }
+  timer = setTimeout(loop, POLL_MS);
+
+  let stopped: Promise<Snapshot> | null = null;
+  return {
+    name: "ftrace",
+    attached: Promise.resolve(),
+    died,
+    unsupported,
+    latest: () => latest,
+    stop(): Promise<Snapshot> {
+      stopping = true;
+      stopped ??= (async () => {
+        if (timer !== null) clearTimeout(timer);
+        // Stop recording first, then read what was recorded, then remove.
+        for (const inst of instances) {
+          try {
+            inst.write("events/enable", "0");
+          } catch {
+            // removed below regardless
+          }
+        }
+        try {
+          pass(true);
+          lost = readLost();
+        } catch {
+          // keep what was read
+        }
+        await release();
+        latest = aggregator.snapshot(lost);
+        return latest;
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * What the trace session needs from a backend (bpftrace, ftrace): attach to a
+ * set of processes, report cumulative snapshots, and detach everything on stop.
+ * @module
+ */
+
+import type { Unsupported } from "../../../schema/mod.ts";
+import type { Snapshot } from "../../../probes/snapshot.ts";
+
+/** A running backend. One per trace session. */
+export interface TraceBackend {
+  readonly name: "bpftrace" | "ftrace";
+  /** Resolves once every probe is attached; rejects (RunError) if it could not start. */
+  readonly attached: Promise<void>;
+  /** Resolves with a reason if the backend ends by itself (it should not). */
+  readonly died: Promise<string>;
+  /** The latest complete cumulative snapshot (cheap; called every second). */
+  latest(): Snapshot;
+  /**
+   * Detaches every probe, reaps every child, removes every tracefs change, and
+   * returns the final snapshot. Idempotent; safe before `attached` settles.
+   */
+  stop(): Promise<Snapshot>;
+  /** Metrics this backend cannot measure here, with the reason. */
+  readonly unsupported: Unsupported[];
+}
+
+/** What a backend is started with. */
+export interface BackendOptions {
+  /** Thread group ids to trace (every thread of each, new threads included). */
+  pids: number[];
+  /** Also trace every process the targets fork (and theirs), as `strace -f` does. */
+  followChildren?: boolean;
+  /** Called with each complete cumulative snapshot (about once a second). */
+  onSnapshot?: (snapshot: Snapshot) => void;
+}

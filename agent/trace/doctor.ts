@@ -1,0 +1,182 @@
+/**
+ * What this host offers the agent: one check per facility, with the reason.
+ * Reads only; changes nothing.
+ * @module
+ */
+
+import { findBpftrace } from "./backends/bpftrace.ts";
+import { cpuPmuName, findPerf } from "./perf.ts";
+import { TRACEFS } from "./tracefs.ts";
+
+/** One facility: available or not, and why. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  /** What is lost without it. */
+  needed_for: string;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function read(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+function run(cmd: string, args: string[]): string | null {
+  try {
+    const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return out.success ? text.trim() : null;
+  } catch {
+    return null;
+  }
+}
+
+const TRACEPOINTS: [string, string][] = [
+  ["raw_syscalls/sys_enter", "syscall latency (bpftrace, ftrace)"],
+  ["raw_syscalls/sys_exit", "syscall latency (bpftrace, ftrace)"],
+  ["syscalls/sys_enter_pread64", "per-syscall events (ftrace)"],
+  ["exceptions/page_fault_user", "page faults"],
+  ["tlb/tlb_flush", "TLB flushes by reason"],
+  ["sched/sched_switch", "context switches"],
+  ["sched/sched_process_fork", "following new processes"],
+  ["io_uring/io_uring_submit_req", "io_uring request latency"],
+  ["io_uring/io_uring_complete", "io_uring request latency"],
+  ["io_uring/io_uring_queue_async_work", "io_uring async punts"],
+];
+
+/** Runs every check. */
+export function doctorChecks(): Check[] {
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail: string, needed_for: string) =>
+    checks.push({ name, ok, detail, needed_for });
+
+  const capEff = /^CapEff:\s+([0-9a-f]+)/m.exec(read("/proc/self/status") ?? "")?.[1];
+  const caps = capEff ? BigInt(`0x${capEff}`) : 0n;
+  const sysAdmin = (caps >> 21n & 1n) === 1n;
+  add(
+    "privileges",
+    Deno.uid() === 0 && sysAdmin,
+    Deno.uid() === 0
+      ? (sysAdmin ? "root with CAP_SYS_ADMIN" : "root without CAP_SYS_ADMIN")
+      : `uid ${Deno.uid()}, not root: run with sudo`,
+    "every backend",
+  );
+  add(
+    "architecture",
+    Deno.build.arch === "x86_64",
+    `${Deno.build.arch}${
+      Deno.build.arch === "x86_64" ? "" : ": the bpftrace program's syscall numbers are x86_64's"
+    }`,
+    "bpftrace backend",
+  );
+  const mounted = exists(`${TRACEFS}/events`);
+  add(
+    "tracefs",
+    mounted,
+    mounted
+      ? `mounted at ${TRACEFS}`
+      : exists(TRACEFS)
+      ? `not mounted (ioscope trace mounts it)`
+      : "no tracefs in this kernel",
+    "every backend",
+  );
+  add(
+    "BTF",
+    exists("/sys/kernel/btf/vmlinux"),
+    exists("/sys/kernel/btf/vmlinux")
+      ? "/sys/kernel/btf/vmlinux"
+      : "no /sys/kernel/btf/vmlinux (CONFIG_DEBUG_INFO_BTF)",
+    "bpftrace struct access",
+  );
+  for (const [tp, why] of TRACEPOINTS) {
+    const ok = exists(`${TRACEFS}/events/${tp}`);
+    add(
+      `tp ${tp.replace("/", ":")}`,
+      ok,
+      ok ? "present" : mounted ? "not in this kernel" : "tracefs not mounted",
+      why,
+    );
+  }
+  const kprobes = exists(`${TRACEFS}/kprobe_events`) ||
+    exists("/sys/bus/event_source/devices/kprobe");
+  add(
+    "kprobes",
+    kprobes,
+    kprobes ? "available" : "none (CONFIG_KPROBES off); not needed",
+    "nothing: not used",
+  );
+  const uprobes = exists("/sys/bus/event_source/devices/uprobe");
+  add("uprobes", uprobes, uprobes ? "available" : "not in this kernel", "nothing yet");
+
+  const bt = findBpftrace();
+  const btVersion = bt ? run(bt, ["--version"]) : null;
+  add(
+    "bpftrace",
+    bt !== null && btVersion !== null,
+    bt
+      ? `${btVersion ?? "does not run"} (${bt})`
+      : "not installed: apt-get install bpftrace (ftrace backend works without it)",
+    "bpftrace backend (default)",
+  );
+  const perf = findPerf();
+  const perfVersion = perf ? run(perf, ["--version"]) : null;
+  add(
+    "perf",
+    perfVersion !== null,
+    perf
+      ? perfVersion ?? "installed but does not run for this kernel"
+      : "not installed: apt-get install linux-perf",
+    "--perf, --flamegraph",
+  );
+  const pmu = cpuPmuName();
+  add(
+    "hardware PMU",
+    pmu !== null,
+    pmu ? `/sys/bus/event_source/devices/${pmu}` : "none exposed (a VM?): no TLB misses, cycles",
+    "--perf TLB misses, cycles",
+  );
+  const uringDisabled = read("/proc/sys/kernel/io_uring_disabled");
+  const uringOk = uringDisabled === null || uringDisabled === "0";
+  add(
+    "io_uring",
+    uringOk || uringDisabled === "1",
+    uringDisabled === null
+      ? "no kernel.io_uring_disabled (older kernel): enabled"
+      : uringDisabled === "0"
+      ? "enabled (kernel.io_uring_disabled=0)"
+      : uringDisabled === "1"
+      ? "root and io_uring_group only (kernel.io_uring_disabled=1)"
+      : "disabled (kernel.io_uring_disabled=2)",
+    "bench io_uring path",
+  );
+  const paranoid = read("/proc/sys/kernel/perf_event_paranoid");
+  add(
+    "perf_event_paranoid",
+    paranoid !== null,
+    paranoid === null ? "unknown" : `${paranoid} (root is not limited by it)`,
+    "perf as non-root",
+  );
+  return checks;
+}
+
+/** The checks as lines of at most 80 columns. */
+export function doctorText(checks: Check[]): string {
+  const width = Math.max(...checks.map((c) => c.name.length));
+  return checks.map((c) => {
+    const line = `${c.ok ? "yes" : "no "}  ${c.name.padEnd(width)}  ${c.detail}`;
+    return line.length > 80 ? line.slice(0, 77) + "..." : line;
+  }).join("\n");
+}

@@ -1,0 +1,262 @@
+/**
+ * A trace session: starts a backend for the target's processes, samples a
+ * per-second timeline and /proc counters, and ends at the duration, when every
+ * target process has exited, or when stopped; then builds the Run document.
+ * Every end goes through one teardown (`#finish`).
+ * @module
+ */
+
+import type { TraceBackend } from "./backends/trace_backend.ts";
+import { type BackendName, openBackend } from "./backends/resolve.ts";
+import { isAlive, readCmdline, readStat } from "./proc.ts";
+import { buildRun, snapshotTotals } from "./run_builder.ts";
+import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
+import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
+import { RunError } from "../errors.ts";
+import type { Snapshot } from "../../probes/snapshot.ts";
+
+/** What to trace: thread group ids (every thread of each). */
+export interface TraceTarget {
+  pids: number[];
+  /** The name that selected the PIDs (`--comm`, or a command's name), for the document. */
+  comm?: string;
+  /** The command line, when the agent started the command itself. */
+  cmdline?: string;
+}
+
+/** How to trace. */
+export interface TraceOptions {
+  /** @default "auto" */
+  backend?: BackendName;
+  /** End after this long; without it, run until stopped or the target exits. */
+  durationMs?: number;
+  /** Called about once a second with the Run document so far (for /metrics). */
+  onTick?: (run: RunDocument) => void;
+  /** Also trace the processes the targets fork (for a command ioscope starts). */
+  followChildren?: boolean;
+  /** Extra entries for `meta.unsupported` (from perf, say). */
+  unsupported?: Unsupported[];
+}
+
+/** Why a session ended. */
+export type EndReason = "duration" | "target-exit" | "signal" | "stopped";
+
+/** A running trace. */
+export interface TraceSession {
+  /** Milliseconds from `startTrace` to every probe attached. */
+  readonly attachMs: number;
+  /** Resolves with the Run document when the session ends, however it ends. */
+  readonly done: Promise<RunDocument>;
+  /** Resolves the moment the trace window closes, before the backend detaches. */
+  readonly ending: Promise<EndReason>;
+  /** The Run document so far. */
+  current(): RunDocument;
+  /** Ends the session now (idempotent) and resolves with the Run document. */
+  stop(reason?: EndReason): Promise<RunDocument>;
+}
+
+const EXIT_POLL_MS = 200;
+
+class Session implements TraceSession {
+  attachMs = 0;
+  done: Promise<RunDocument>;
+  ending: Promise<EndReason>;
+  #resolveEnding!: (reason: EndReason) => void;
+  #resolveDone!: (run: RunDocument) => void;
+  #rejectDone!: (e: Error) => void;
+  #backend!: TraceBackend;
+  #target: TraceTarget;
+  #options: TraceOptions;
+  #timeline: TimelinePoint[] = [];
+  #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
+  #firstStat = new Map<number, { minflt: number; majflt: number }>();
+  #lastStat = new Map<number, { minflt: number; majflt: number }>();
+  #startedAt = new Date();
+  #attachedAtMs = 0;
+  #stoppedAtMs = 0;
+  #timers: ReturnType<typeof setTimeout>[] = [];
+  #finishing: Promise<RunDocument> | null = null;
+  #endReason: EndReason = "stopped";
+
+  constructor(target: TraceTarget, options: TraceOptions) {
+    this.#target = target;
+    this.#options = options;
+    this.done = new Promise((res, rej) => {
+      this.#resolveDone = res;
+      this.#rejectDone = rej;
+    });
+    this.done.catch(() => {});
+    this.ending = new Promise((res) => (this.#resolveEnding = res));
+  }
+
+  async start(): Promise<void> {
+    const t0 = performance.now();
+    const why = ensureTracefs();
+    if (why) throw new RunError(`tracefs is not usable: ${why}`);
+    this.#sampleProc();
+    this.#backend = await openBackend(this.#options.backend ?? "auto", {
+      pids: this.#target.pids,
+      ...(this.#options.followChildren ? { followChildren: true } : {}),
+      onSnapshot: (s) => this.#tick(s),
+    });
+    try {
+      await this.#backend.attached;
+    } catch (e: unknown) {
+      await this.#backend.stop();
+      releaseTracefs();
+      throw e;
+    }
+    this.attachMs = Math.round(performance.now() - t0);
+    this.#attachedAtMs = performance.now();
+    this.#startedAt = new Date();
+    this.#backend.died.then((why) => {
+      if (!this.#finishing) this.#fail(new RunError(why));
+    });
+    if (this.#options.durationMs !== undefined) {
+      this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
+    }
+    this.#timers.push(setInterval(() => {
+      if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+    }, EXIT_POLL_MS));
+    // A target that was already gone when the probes attached ends the trace at once.
+    if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+  }
+
+  /** True once /proc was read after the probes attached, so fault deltas mean something. */
+  #sampledSinceAttach = false;
+
+  #sampleProc(): void {
+    for (const pid of this.#target.pids) {
+      const st = readStat(pid);
+      if (!st || st.state === "Z") continue;
+      const v = { minflt: st.minflt, majflt: st.majflt };
+      if (!this.#firstStat.has(pid)) this.#firstStat.set(pid, v);
+      this.#lastStat.set(pid, v);
+      if (this.#attachedAtMs) this.#sampledSinceAttach = true;
+    }
+  }
+
+  #tick(s: Snapshot): void {
+    if (this.#finishing) return;
+    this.#sampleProc();
+    const totals = snapshotTotals(s);
+    this.#timeline.push({
+      t: this.#timeline.length,
+      syscalls: totals.syscalls - this.#lastTotals.syscalls,
+      bytes: totals.bytes - this.#lastTotals.bytes,
+      faults: totals.faults - this.#lastTotals.faults,
+    });
+    this.#lastTotals = totals;
+    try {
+      this.#options.onTick?.(this.current());
+    } catch {
+      // a listener's failure must not end the trace
+    }
+  }
+
+  #build(s: Snapshot, exited: boolean): RunDocument {
+    const pid = this.#target.pids[0] ?? 0;
+    let minflt = 0;
+    let majflt = 0;
+    for (const [p, first] of this.#firstStat) {
+      const last = this.#lastStat.get(p) ?? first;
+      minflt += last.minflt - first.minflt;
+      majflt += last.majflt - first.majflt;
+    }
+    // A target that exited before its first one-second sample has no /proc to read.
+    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
+    const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
+    const end = this.#stoppedAtMs || performance.now();
+    const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
+    return buildRun(
+      s,
+      {
+        pid,
+        pids: [...this.#target.pids],
+        comm: this.#comm,
+        cmdline: this.#cmdline,
+        host: Deno.hostname(),
+        kernel: Deno.osRelease(),
+        backend: this.#backend.name,
+        started_at: this.#startedAt.toISOString(),
+        duration_s: Math.round(durationMs) / 1000,
+        target_exited: exited,
+        lost_events: 0,
+        unsupported: unsupported.map((u) => ({ ...u })),
+        end_reason: this.#endReason,
+        attach_s: this.attachMs / 1000,
+      },
+      this.#timeline,
+      { minflt: known ? minflt : null, majflt: known ? majflt : null },
+    );
+  }
+
+  #comm = "";
+  #cmdline = "";
+  describe(): void {
+    const pid = this.#target.pids[0] ?? 0;
+    this.#comm = this.#target.comm ?? readStat(pid)?.comm ?? "";
+    this.#cmdline = this.#target.cmdline ?? readCmdline(pid);
+  }
+
+  current(): RunDocument {
+    return this.#build(this.#backend.latest(), false);
+  }
+
+  #fail(e: Error): void {
+    this.#finishing ??= (async () => {
+      this.#resolveEnding("stopped");
+      for (const t of this.#timers) clearTimeout(t);
+      await this.#backend.stop();
+      releaseTracefs();
+      this.#rejectDone(e);
+      throw e;
+    })();
+    this.#finishing.catch(() => {});
+  }
+
+  stop(reason: EndReason = "stopped"): Promise<RunDocument> {
+    this.#finishing ??= (async () => {
+      this.#endReason = reason;
+      this.#stoppedAtMs = performance.now();
+      this.#resolveEnding(reason);
+      for (const t of this.#timers) clearTimeout(t);
+      this.#sampleProc();
+      const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
+      const final = await this.#backend.stop();
+      releaseTracefs();
+      const run = this.#build(final, exited);
+      this.#resolveDone(run);
+      return run;
+    })();
+    return this.#finishing;
+  }
+}
+
+/**
+ * Starts tracing the target; resolves once every probe is attached.
+ * @param target the processes to trace
+ * @param options backend, duration, listeners
+ * @returns the running session
+ * @example
+ * ```ts ignore
+ * const session = await startTrace({ pids: [1234] }, { durationMs: 5000 });
+ * const run = await session.done;
+ * console.log(run.syscalls.pread64?.p99_ns);
+ * ```
+ */
+export async function startTrace(
+  target: TraceTarget,
+  options: TraceOptions = {},
+): Promise<TraceSession> {
+  if (target.pids.length === 0) throw new RangeError("No process to trace");
+  const session = new Session(target, options);
+  session.describe();
+  try {
+    await session.start();
+  } catch (e: unknown) {
+    releaseTracefs();
+    throw e;
+  }
+  return session;
+}

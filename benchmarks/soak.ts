@@ -1,0 +1,267 @@
+/**
+ * The soak benchmark: ioscope traces fio at 50 000 syscalls/s for a long time
+ * (10 minutes by default) while the agent's and bpftrace's memory is sampled;
+ * the growth per hour is the slope of RSS over time after a warm-up (a
+ * Theil-Sen slope: the median of the slopes between every two samples, so one
+ * garbage collection does not swing it). Goal: under 1 MiB per hour.
+ *
+ *     deno run -A benchmarks/soak.ts [--minutes 10] [--backend bpftrace] [--write BENCHMARKS.md]
+ *
+ * With `--write FILE` the result replaces the soak section of FILE (between
+ * its `<!-- soak -->` markers), which `deno task bench` keeps when it rewrites
+ * the rest.
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const SAMPLE_MS = 5_000;
+const WARMUP_S = 120;
+const RATE = 50_000;
+
+/** One memory sample: seconds since the trace started, KiB. */
+interface Sample {
+  t: number;
+  agentRss: number;
+  agentAnon: number;
+  tracerRss: number;
+  tracerAnon: number;
+}
+
+function statusKiB(pid: number, field: string): number {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    return Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes below `root` (its children, theirs...), by parent PID. */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * The Theil-Sen slope of y over x: the median of the pairwise slopes.
+ * @param points (x, y) pairs
+ * @returns the slope, y units per x unit
+ */
+export function theilSen(points: [number, number][]): number {
+  const slopes: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    for (let j = i + 1; j < points.length; j++) {
+      const [x1, y1] = points[i] as [number, number];
+      const [x2, y2] = points[j] as [number, number];
+      if (x2 !== x1) slopes.push((y2 - y1) / (x2 - x1));
+    }
+  }
+  slopes.sort((a, b) => a - b);
+  return slopes.length ? (slopes[Math.floor(slopes.length / 2)] as number) : 0;
+}
+
+/** Result of one soak run. */
+export interface SoakResult {
+  minutes: number;
+  backend: string;
+  samples: Sample[];
+  syscallsPerSecond: number;
+  /** MiB per hour after the warm-up. */
+  growth: { agentRss: number; agentAnon: number; tracerRss: number; tracerAnon: number };
+  first: Sample;
+  last: Sample;
+  reportBytes: number;
+}
+
+/** Runs the soak. */
+export async function soak(minutes: number, backend: string): Promise<SoakResult> {
+  const dir = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "ioscope-soak-" });
+  const seconds = Math.round(minutes * 60);
+  try {
+    Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
+    const fio = new Deno.Command("fio", {
+      args: [
+        "--name=soak",
+        `--filename=${dir}/f`,
+        "--size=16M",
+        "--rw=randread",
+        "--bs=4k",
+        "--ioengine=psync",
+        "--invalidate=0",
+        "--thread",
+        "--time_based",
+        `--runtime=${seconds + 60}`,
+        `--rate_iops=${RATE}`,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1500));
+    const agent = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}mod.ts`,
+        "trace",
+        "--pid",
+        String(fio.pid),
+        "--backend",
+        backend,
+        "--duration",
+        `${seconds}s`,
+        "--json",
+        `${dir}/r.json`,
+        "--out",
+        `${dir}/r.html`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let attachedAt = 0;
+    const errText = (async () => {
+      let err = "";
+      const dec = new TextDecoder();
+      for await (const c of agent.stderr) {
+        err += dec.decode(c, { stream: true });
+        if (!attachedAt && err.includes("Tracing ")) attachedAt = performance.now();
+      }
+      return err;
+    })();
+    const samples: Sample[] = [];
+    const timer = setInterval(() => {
+      if (!attachedAt) return;
+      const tracers = descendants(agent.pid);
+      const sum = (f: string) => tracers.reduce((a, p) => a + statusKiB(p, f), 0);
+      samples.push({
+        t: (performance.now() - attachedAt) / 1000,
+        agentRss: statusKiB(agent.pid, "VmRSS"),
+        agentAnon: statusKiB(agent.pid, "RssAnon"),
+        tracerRss: sum("VmRSS"),
+        tracerAnon: sum("RssAnon"),
+      });
+    }, SAMPLE_MS);
+    const status = await agent.status;
+    clearInterval(timer);
+    const err = await errText;
+    fio.kill("SIGKILL");
+    await fio.status;
+    if (!status.success) throw new Error(`the trace failed (${status.code}): ${err.trim()}`);
+    const run = JSON.parse(Deno.readTextFileSync(`${dir}/r.json`));
+    const calls = Object.values(run.syscalls as Record<string, { count: number }>)
+      .reduce((s, v) => s + v.count, 0);
+    // Samples taken after the warm-up and before the window closed.
+    const steady = samples.filter((s) => s.t >= Math.min(WARMUP_S, seconds / 3) && s.t <= seconds);
+    const perHour = (k: keyof Omit<Sample, "t">) =>
+      theilSen(steady.map((s) => [s.t, s[k]])) * 3600 / 1024;
+    return {
+      minutes,
+      backend: run.meta.backend,
+      samples,
+      syscallsPerSecond: calls / run.meta.duration_s,
+      growth: {
+        agentRss: perHour("agentRss"),
+        agentAnon: perHour("agentAnon"),
+        tracerRss: perHour("tracerRss"),
+        tracerAnon: perHour("tracerAnon"),
+      },
+      first: steady[0] ?? samples[0] as Sample,
+      last: steady[steady.length - 1] ?? samples[samples.length - 1] as Sample,
+      reportBytes: Deno.statSync(`${dir}/r.html`).size,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+const MiB = (kib: number) => (kib / 1024).toFixed(1);
+const rate = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)} MiB/h`;
+
+/** The soak section of BENCHMARKS.md. */
+export function soakMarkdown(r: SoakResult, date: string): string {
+  const agentOk = r.growth.agentAnon < 1 && r.growth.agentRss < 1;
+  return [
+    "<!-- soak -->",
+    "## A long trace: memory over time",
+    "",
+    `Measured by \`deno run -A benchmarks/soak.ts --minutes ${r.minutes}\` on ${date}: ioscope ` +
+    `(${r.backend} backend) traced fio (psync 4 KiB reads of a /dev/shm file, \`--rate_iops=${RATE}\`) ` +
+    `for ${r.minutes} minutes, ${
+      Math.round(r.syscallsPerSecond)
+    } traced syscalls/s; RSS sampled every ` +
+    `${
+      SAMPLE_MS / 1000
+    } s from /proc/PID/status. Growth is the Theil-Sen slope (median of pairwise ` +
+    `slopes) after a ${Math.min(WARMUP_S, r.minutes * 20)} s warm-up. Goal: under 1 MiB per hour.`,
+    "",
+    "| process | RSS after warm-up | RSS at the end | growth (RSS) | growth (anonymous) |",
+    "| --- | --- | --- | --- | --- |",
+    `| agent (deno) | ${MiB(r.first.agentRss)} MiB | ${MiB(r.last.agentRss)} MiB | ${
+      rate(r.growth.agentRss)
+    } | ${rate(r.growth.agentAnon)} |`,
+    `| ${r.backend === "bpftrace" ? "bpftrace" : "helpers"} | ${MiB(r.first.tracerRss)} MiB | ${
+      MiB(r.last.tracerRss)
+    } MiB | ${rate(r.growth.tracerRss)} | ${rate(r.growth.tracerAnon)} |`,
+    "",
+    `${agentOk ? "Goal met" : "Goal missed"} for the agent. The report of this run is ${
+      (r.reportBytes / 1024).toFixed(0)
+    } KiB. The timeline keeps its last hour per second and coarser points before it, so a ` +
+    "trace of any length holds at most about 5 000 points (tests/agent/trace/long_trace_test.ts " +
+    "builds and renders a 24-hour one).",
+    "<!-- /soak -->",
+  ].join("\n");
+}
+
+/**
+ * Replaces (or appends) the section between `<!-- NAME -->` and `<!-- /NAME -->` in a file.
+ * @param path the Markdown file
+ * @param name the section's marker name
+ * @param section the section, markers included
+ */
+export function replaceSection(path: string, name: string, section: string): void {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    // a new file
+  }
+  const re = new RegExp(`<!-- ${name} -->[\\s\\S]*?<!-- /${name} -->`);
+  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
+  Deno.writeTextFileSync(path, text);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      minutes: { type: "string", default: "10" },
+      backend: { type: "string", default: "bpftrace" },
+      write: { type: "string" },
+    },
+  });
+  const minutes = Number(values.minutes);
+  const r = await soak(minutes, String(values.backend));
+  const md = soakMarkdown(r, new Date().toISOString().slice(0, 10));
+  console.log(md);
+  console.log(JSON.stringify(r.samples));
+  if (values.write) replaceSection(values.write, "soak", md);
+}

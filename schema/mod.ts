@@ -1,0 +1,19 @@
+/**
+ * The contract, on the ground floor: the documents ioscope writes (Run, Bench,
+ * Trend), the log-linear bucket math, and the syscall tables. Imports nothing
+ * of ioscope; every other folder may import it.
+ *
+ * ```ts
+ * import { quantile, type RunDocument } from "./mod.ts";
+ * const run = JSON.parse(Deno.readTextFileSync("tests/testdata/run_demo.json")) as RunDocument;
+ * const read = run.syscalls["read"];
+ * if (read) console.assert(quantile(read.buckets, 0.5) > 0);
+ * ```
+ * @module
+ */
+
+export * from "./run.ts";
+export * from "./bench.ts";
+export * from "./trend.ts";
+export * from "./buckets.ts";
+export * from "./syscalls.ts";

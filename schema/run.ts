@@ -1,0 +1,97 @@
+/**
+ * The Run document (`--json` of `trace`, what the store keeps), schema
+ * `ioscope.run/1`.
+ * DESIGN.md is the contract; add fields freely, never rename or drop one
+ * without bumping the schema version.
+ * @module
+ */
+
+/** A log-linear histogram bucket: `[low_ns, high_ns, count]`, low inclusive. */
+export type Bucket = [number, number, number];
+
+/** A metric that could not be measured, and why. */
+export interface Unsupported {
+  metric: string;
+  reason: string;
+}
+
+/** Facts about the target and the trace itself. */
+export interface RunMeta {
+  pid: number;
+  /** Every process traced (for `--comm`, all matches; for a command, its pid). */
+  pids: number[];
+  comm: string;
+  cmdline: string;
+  host: string;
+  kernel: string;
+  backend: "bpftrace" | "ftrace";
+  started_at: string;
+  duration_s: number;
+  target_exited: boolean;
+  lost_events: number;
+  unsupported: Unsupported[];
+  /** How the trace ended: "duration", "signal", "target-exit". */
+  end_reason: string;
+  /** Seconds from start of `trace` to probes attached. */
+  attach_s: number;
+}
+
+/** Per-syscall aggregate. Latencies in nanoseconds, enter to exit. */
+export interface SyscallStats {
+  count: number;
+  errors: number;
+  bytes: number;
+  /** Sum of all latencies, nanoseconds. */
+  total_ns: number;
+  p50_ns: number;
+  p90_ns: number;
+  p99_ns: number;
+  p999_ns: number;
+  max_ns: number;
+  buckets: Bucket[];
+}
+
+/** Per io_uring opcode aggregate, submission to completion. */
+export interface IoUringOpStats {
+  count: number;
+  errors: number;
+  bytes: number;
+  p50_ns: number;
+  p90_ns: number;
+  p99_ns: number;
+  p999_ns: number;
+  max_ns: number;
+  /** Requests punted to io-wq async workers. */
+  async: number;
+  buckets: Bucket[];
+}
+
+/** One second of the timeline; `t` is seconds since the trace started. */
+export interface TimelinePoint {
+  t: number;
+  syscalls: number;
+  bytes: number;
+  faults: number;
+}
+
+/** The Run document, schema `ioscope.run/1`. */
+export interface RunDocument {
+  schema: "ioscope.run/1";
+  meta: RunMeta;
+  syscalls: Record<string, SyscallStats>;
+  io_uring: Record<string, IoUringOpStats>;
+  copy: { copied_bytes: number; zero_copy_bytes: number; zero_copy_ratio: number };
+  faults: { minor: number | null; major: number | null; total: number };
+  tlb: {
+    flushes: number | null;
+    by_reason: Record<string, number>;
+    dtlb_load_misses: number | null;
+    itlb_load_misses?: number | null;
+  };
+  sched: { voluntary: number; involuntary: number };
+  timeline: TimelinePoint[];
+  /** `perf stat` counters when `--perf` was given; null where unsupported. */
+  perf?: Record<string, number | null>;
+  /** Folded stacks (`frame;frame;frame count`) when `--flamegraph` was given. */
+  flamegraph?: { folded: string[]; samples: number };
+}

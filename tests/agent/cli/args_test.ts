@@ -1,0 +1,103 @@
+import { assert, assertEquals } from "../../_helpers/assert.ts";
+import { parseDurationMs, parsePid, parseSizeBytes } from "../../../agent/cli/args.ts";
+import { UsageError } from "../../../agent/errors.ts";
+import { parseStat } from "../../../agent/trace/proc.ts";
+import { summaryText, terminalSafe } from "../../../agent/cli/summary.ts";
+import type { RunDocument } from "../../../schema/mod.ts";
+
+function usageError(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert(e instanceof UsageError, `expected a UsageError, got ${e}`);
+    return e.message;
+  }
+  throw new Error("expected a UsageError");
+}
+
+Deno.test("durations take ms, s, m, h and plain seconds", () => {
+  assertEquals(parseDurationMs("500ms"), 500);
+  assertEquals(parseDurationMs("30s"), 30_000);
+  assertEquals(parseDurationMs("1.5"), 1500);
+  assertEquals(parseDurationMs("2m"), 120_000);
+  assertEquals(parseDurationMs("1h"), 3_600_000);
+});
+
+Deno.test("negative, zero and malformed durations are usage errors", () => {
+  for (const bad of ["-1s", "0", "0s", "abc", "10x", ""]) {
+    assert(usageError(() => parseDurationMs(bad)).includes("--duration"), bad);
+  }
+});
+
+Deno.test("sizes use binary units", () => {
+  assertEquals(parseSizeBytes("4k", "--block"), 4096);
+  assertEquals(parseSizeBytes("1MiB", "--block"), 1 << 20);
+  assertEquals(parseSizeBytes("256MiB", "--size"), 256 << 20);
+  usageError(() => parseSizeBytes("1 parsec", "--size"));
+});
+
+Deno.test("PIDs must be positive whole numbers", () => {
+  assertEquals(parsePid("4242"), 4242);
+  for (const bad of ["0", "-5", "abc", "1.5", "99999999"]) usageError(() => parsePid(bad));
+});
+
+Deno.test("stat parsing survives a comm with spaces and parentheses", () => {
+  const line =
+    "4242 (evil) (name x) S 1 4242 4242 0 -1 4194560 1234 0 7 0 10 20 0 0 20 0 1 0 1 0 0";
+  const st = parseStat(line);
+  assert(st);
+  assertEquals(st.comm, "evil) (name x");
+  assertEquals(st.state, "S");
+  assertEquals(st.minflt, 1234);
+  assertEquals(st.majflt, 7);
+});
+
+Deno.test("terminal output has no control characters from the target", () => {
+  assertEquals(terminalSafe("a\x1b[31mred\x07\n"), "a?[31mred??");
+});
+
+Deno.test("the summary fits 80 columns and sorts syscalls by total time", () => {
+  const stats = (count: number, total_ns: number) => ({
+    count,
+    errors: 0,
+    bytes: count * 4096,
+    total_ns,
+    p50_ns: 1000,
+    p90_ns: 2000,
+    p99_ns: 3000,
+    p999_ns: 9000,
+    max_ns: 123_456_789,
+    buckets: [],
+  });
+  const run: RunDocument = {
+    schema: "ioscope.run/1",
+    meta: {
+      pid: 1,
+      pids: [1],
+      comm: "x".repeat(100),
+      cmdline: "",
+      host: "h",
+      kernel: "k",
+      backend: "bpftrace",
+      started_at: "",
+      duration_s: 1,
+      target_exited: false,
+      lost_events: 0,
+      unsupported: [{ metric: "tlb.dtlb_load_misses", reason: "no PMU ".repeat(30) }],
+      end_reason: "duration",
+      attach_s: 0.3,
+    },
+    syscalls: { read: stats(10, 100), copy_file_range: stats(123_456_789, 9e12) },
+    io_uring: {},
+    copy: { copied_bytes: 1, zero_copy_bytes: 1, zero_copy_ratio: 0.5 },
+    faults: { minor: 1, major: 0, total: 1 },
+    tlb: { flushes: 0, by_reason: {}, dtlb_load_misses: null },
+    sched: { voluntary: 1, involuntary: 2 },
+    timeline: [],
+  };
+  const lines = summaryText(run).split("\n");
+  for (const l of lines) assert(l.length <= 80, `too wide (${l.length}): ${l}`);
+  const first = lines.findIndex((l) => l.startsWith("copy_file_range"));
+  const second = lines.findIndex((l) => l.startsWith("read "));
+  assert(first > 0 && second > first, "sorted by total time");
+});

@@ -1,0 +1,147 @@
+// --perf and --flamegraph through the CLI on real workloads, with the real perf.
+import { assert, assertEquals } from "../../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../../_helpers/common.ts";
+import type { RunDocument } from "../../../schema/mod.ts";
+import { hasCpuPmu } from "../../../agent/trace/perf.ts";
+
+/** perf processes still watching a PID (none may outlive the trace). */
+function perfFor(pid: number): string[] {
+  const found: string[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (argv.some((a) => a.endsWith("perf")) && argv.includes(String(pid))) {
+        found.push(argv.join(" "));
+      }
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** A python3 process running `script` until killed. */
+function python(script: string): Deno.ChildProcess & AsyncDisposable {
+  const child = new Deno.Command("python3", { args: ["-c", script] }).spawn();
+  return Object.assign(child, {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+      await child.status;
+    },
+  });
+}
+
+const HW = [
+  "dtlb_loads",
+  "dtlb_load_misses",
+  "itlb_loads",
+  "itlb_load_misses",
+  "cycles",
+  "instructions",
+];
+
+/** `trace --pid PID --duration 2s FLAG --json`, after the target has run a moment; leaves nothing. */
+async function traceFor2s(pid: number, flag: string, dir: string): Promise<RunDocument> {
+  await new Promise((r) => setTimeout(r, 300));
+  const cli = spawnCli([
+    "trace",
+    "--pid",
+    String(pid),
+    "--duration",
+    "2s",
+    flag,
+    "--json",
+    `${dir}/r.json`,
+  ]);
+  const result = await cli.done;
+  assertEquals(result.code, 0, result.stderr);
+  // perf and bpftrace reaped, nothing left in tracefs.
+  assertEquals(leftovers(cli.child.pid), []);
+  return JSON.parse(Deno.readTextFileSync(`${dir}/r.json`));
+}
+
+Deno.test("--perf counts the target's faults and switches; counters the host lacks are null with a reason, never 0", async () => {
+  await using dir = tmpDir();
+  // Maps and touches 2000 fresh pages a round: about 2000 minor faults each.
+  await using target = python([
+    "import mmap,time",
+    "while True:",
+    "  m=mmap.mmap(-1, 2000*4096)",
+    "  for i in range(0, 2000*4096, 4096): m[i]=1",
+    "  m.close(); time.sleep(0.05)",
+  ].join("\n"));
+  const run = await traceFor2s(target.pid, "--perf", dir.path);
+  const perf = run.perf;
+  assert(perf, "run.perf present");
+  const faults = perf.page_faults ?? 0;
+  assert(faults > 10_000, `page faults ${faults}: ~2000 per round for ~2 s`);
+  // Three counters, enabled and read one after another: a fault may fall between.
+  const split = (perf.minor_faults ?? 0) + (perf.major_faults ?? 0);
+  assert(Math.abs(split - faults) <= 3, `minor + major ${split} vs all ${faults}`);
+  assert(
+    typeof perf.context_switches === "number" && perf.context_switches > 10,
+    "switches counted (it sleeps)",
+  );
+  assert(typeof perf.cpu_migrations === "number", "migrations counted");
+  // The tracepoint's count over the same seconds (perf starts a moment later).
+  assert(
+    faults <= run.faults.total * 1.05 && faults >= run.faults.total * 0.6,
+    `perf ${faults} vs tracepoint ${run.faults.total}`,
+  );
+  const pmu = hasCpuPmu();
+  for (const key of HW) {
+    const v = perf[key];
+    const listed = run.meta.unsupported.find((u) => u.metric === `perf.${key}`);
+    if (pmu && v !== null) {
+      assert(typeof v === "number", `${key} counted`);
+    } else {
+      assertEquals(v, null, `${key} is null, not 0`);
+      assert(listed && listed.reason.length > 10, `${key} listed as unsupported with a reason`);
+    }
+  }
+  if (perf.dtlb_load_misses === null) {
+    assertEquals(run.tlb.dtlb_load_misses, null);
+    assert(
+      run.meta.unsupported.some((u) => u.metric === "tlb.dtlb_load_misses"),
+      "tlb.dtlb_load_misses listed",
+    );
+  }
+  assertEquals(perfFor(target.pid), []);
+});
+
+Deno.test("--flamegraph of a process that reads a cached file shows the kernel's read path", async () => {
+  await using dir = tmpDir();
+  const file = `${dir.path}/data`;
+  Deno.writeFileSync(file, new Uint8Array(8 << 20).fill(9));
+  await using target = python([
+    "import os",
+    `fd=os.open('${file}',0)`,
+    "while True:",
+    "  os.read(fd, 1<<20) or os.lseek(fd, 0, 0)",
+  ].join("\n"));
+  const run = await traceFor2s(target.pid, "--flamegraph", dir.path);
+  const fg = run.flamegraph;
+  assert(fg, "run.flamegraph present");
+  // 99 Hz for ~2 s on a CPU-bound target (less when the host is busy).
+  assert(fg.samples > 50, `${fg.samples} samples`);
+  let total = 0;
+  for (const line of fg.folded) {
+    const m = /^(\S.*) (\d+)$/.exec(line);
+    assert(m, `folded line: ${line}`);
+    total += Number(m[2]);
+  }
+  assertEquals(total, fg.samples, "counts add up to the samples");
+  const read = fg.folded.filter((l) => /;(ksys_read|vfs_read)_\[k\]/.test(l));
+  const share = read.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(" ") + 1)), 0) / fg.samples;
+  assert(share > 0.5, `the read path holds ${Math.round(share * 100)}% of samples`);
+  assert(
+    read.some((l) => l.includes("filemap_read_[k]") || l.includes("copy")),
+    "the page cache copy is seen",
+  );
+  assertEquals(perfFor(target.pid), []);
+});

@@ -1,0 +1,216 @@
+// A real Prometheus (Debian's package) scrapes `trace --prom` on loopback
+// while fio reads a page-cached file; Prometheus' histogram_quantile(0.99)
+// over the agent's histogram agrees with the Run's own P99 within 25%, and
+// the agent's /metrics moves on at least every 2 seconds.
+import { assert, assertWithin } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Prometheus on a free loopback port with its own config and data; killed on dispose. */
+async function startPrometheus(dir: string, target: string) {
+  const port = freePort();
+  Deno.writeTextFileSync(
+    `${dir}/prometheus.yml`,
+    `global:
+  scrape_interval: 1s
+  scrape_timeout: 900ms
+scrape_configs:
+  - job_name: ioscope
+    static_configs:
+      - targets: ["${target}"]
+`,
+  );
+  const child = new Deno.Command("prometheus", {
+    args: [
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      "--log.level=warn",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const errors = (async () => {
+    let text = "";
+    for await (const c of child.stderr) text += new TextDecoder().decode(c);
+    return text;
+  })();
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/-/ready`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`prometheus did not become ready: ${await errors}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    base,
+    async query(
+      expr: string,
+      time?: number,
+    ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+      const url = new URL(`${base}/api/v1/query`);
+      url.searchParams.set("query", expr);
+      if (time !== undefined) url.searchParams.set("time", String(time));
+      const body = await (await fetch(url)).json();
+      if (body.status !== "success") throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
+      return body.data.result;
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 5000);
+      await child.status;
+      clearTimeout(timer);
+      await errors;
+    },
+  };
+}
+
+Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% of the Run's P99", async () => {
+  await using dir = tmpDir();
+  const d = dir.path;
+  const agentPort = freePort();
+  const agent = `127.0.0.1:${agentPort}`;
+  await using prom = await startPrometheus(d, agent);
+
+  Deno.writeFileSync(`${d}/fio.dat`, new Uint8Array(32 << 20).fill(3));
+  const fio = new Deno.Command("fio", {
+    args: [
+      "--name=prom",
+      `--filename=${d}/fio.dat`,
+      "--size=32M",
+      "--rw=randread",
+      "--bs=4k",
+      "--ioengine=psync",
+      "--thread",
+      "--invalidate=0",
+      "--time_based",
+      "--runtime=30",
+      "--output=/dev/null",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let agentPid = 0;
+  try {
+    const cli = spawnCli([
+      "trace",
+      "--pid",
+      String(fio.pid),
+      "--duration",
+      "8s",
+      "--prom",
+      agent,
+      "--json",
+      `${d}/run.json`,
+    ]);
+    agentPid = cli.child.pid;
+    await cli.waitForStderr(`Serving metrics at http://${agent}/metrics`);
+    // It serves from before the probes attach (503 until then); data flows after.
+    await cli.waitForStderr("Tracing pid");
+
+    // The agent's own /metrics: the pread64 count moves on at least every 2 s.
+    const changes: number[] = [];
+    let last = "";
+    const pollUntil = Date.now() + 5000;
+    while (Date.now() < pollUntil) {
+      const text = await (await fetch(`http://${agent}/metrics`)).text();
+      const line = text.split("\n").find((l) =>
+        l.startsWith('ioscope_syscall_duration_seconds_count{syscall="pread64"')
+      ) ?? "";
+      if (line !== last) {
+        changes.push(Date.now());
+        last = line;
+      }
+      await new Promise((r) =>
+        setTimeout(r, 100)
+      );
+    }
+    const gaps = changes.slice(1).map((t, i) => t - (changes[i] ?? t));
+    assert(changes.length >= 3, `/metrics changed ${changes.length} times in 5 s`);
+    assert(Math.max(...gaps) <= 2100, `/metrics went ${Math.max(...gaps)} ms without a refresh`);
+
+    const result = await cli.done;
+    const end = Date.now() / 1000;
+    assert(result.code === 0, `trace failed: ${result.stderr}`);
+    const run = JSON.parse(Deno.readTextFileSync(`${d}/run.json`)) as RunDocument;
+    const own = run.syscalls.pread64;
+    assert(own && own.count > 10_000, `pread64 traced: ${own?.count}`);
+
+    // Just before the trace ended (after it, the target is gone and its series go stale).
+    const at = end - 0.5;
+    const scrapes = await prom.query(`count_over_time(up{job="ioscope"}[30s])`, at);
+    const up = await prom.query(`sum_over_time(up{job="ioscope"}[30s])`, at);
+    assert(
+      Number(up[0]?.value[1]) >= 4,
+      `successful scrapes: ${JSON.stringify(up)} of ${JSON.stringify(scrapes)}`,
+    );
+    const q = await prom.query(
+      `histogram_quantile(0.99, ioscope_syscall_duration_seconds_bucket{syscall="pread64",pid="${fio.pid}"})`,
+      at,
+    );
+    const promP99 = Number(q[0]?.value[1]) * 1e9;
+    assert(Number.isFinite(promP99), `histogram_quantile answered: ${JSON.stringify(q)}`);
+    console.log(`pread64 P99: Prometheus ${Math.round(promP99)} ns, the Run ${own.p99_ns} ns`);
+    assertWithin(promP99, own.p99_ns, 0.25, "Prometheus P99 vs the Run's P99");
+
+    // The other families are there, with the Run's values (counters, not rates).
+    const bytes = await prom.query(`ioscope_syscall_bytes_total{syscall="pread64"}`, at);
+    // A counter scraped a few seconds before the end (scrape interval, the
+    // exporter's 1 s cache, the backend's 1 s snapshots, detach): below the
+    // final value, and a good part of it.
+    const scraped = Number(bytes[0]?.value[1]);
+    assert(
+      scraped <= own.bytes && scraped >= own.bytes * 0.25,
+      `pread64 bytes: last scrape ${scraped}, the Run's ${own.bytes}`,
+    );
+    for (
+      const family of [
+        `ioscope_context_switches_total{kind="voluntary"}`,
+        `ioscope_context_switches_total{kind="involuntary"}`,
+        "ioscope_page_faults_total",
+        "ioscope_tlb_flushes_total",
+      ]
+    ) {
+      const r = await prom.query(family, at);
+      assert(r.length > 0, `${family} scraped`);
+    }
+    const labels =
+      (await prom.query(`ioscope_syscall_duration_seconds_count{syscall="pread64"}`, at))[0]
+        ?.metric;
+    assert(labels?.comm === "fio" && labels.pid === String(fio.pid), JSON.stringify(labels));
+  } finally {
+    try {
+      fio.kill("SIGKILL");
+    } catch {
+      // gone
+    }
+    await fio.status;
+  }
+  assert(leftovers(agentPid).length === 0, `left behind: ${leftovers(agentPid)}`);
+});

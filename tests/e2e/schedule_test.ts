@@ -1,0 +1,186 @@
+// `ioscope schedule`: the systemd units pass `systemd-analyze verify`, odd
+// process names survive systemd's and the shell's quoting, and the crontab
+// line, run as cron would run it, traces a real process into a store and
+// writes the report.
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { runCli, tmpDir } from "../_helpers/common.ts";
+import { calendarToCron, shellQuote, systemdQuote } from "../../agent/nightly/schedule.ts";
+
+function hasSystemdAnalyze(): boolean {
+  try {
+    return Deno.statSync("/usr/bin/systemd-analyze").isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function verify(...files: string[]): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command("systemd-analyze", {
+    args: ["verify", "--man=no", ...files],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+Deno.test("schedule --print: a nightly service and timer, and the crontab line", async () => {
+  const r = await runCli(["schedule", "--comm", "nginx", "--print"]);
+  assertEquals(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert(out.includes("[Service]\nType=oneshot"), out);
+  assert(
+    /ExecStart=\S+ run -A \S+\/mod\.ts trace --comm nginx --duration 60s --store \/var\/lib\/ioscope\/nginx\n/
+      .test(out),
+    out,
+  );
+  assert(
+    out.includes(
+      "report --store /var/lib/ioscope/nginx --out /var/lib/ioscope/nginx/report/index.html " +
+        "--json /var/lib/ioscope/nginx/report/summary.json",
+    ),
+    out,
+  );
+  assert(out.includes("OnCalendar=*-*-* 03:00:00\nPersistent=true\nUnit=ioscope-nginx.service"));
+  assert(out.includes("WantedBy=timers.target"));
+  assert(/\n0 3 \* \* \* \S*mkdir -p /.test(out), out);
+});
+
+Deno.test("schedule writes units that systemd-analyze verify accepts, even for an odd name", async () => {
+  assert(hasSystemdAnalyze(), "needs systemd-analyze: apt-get install systemd (CI does)");
+  await using dir = tmpDir();
+  const odd = `a "b"%$\\c`;
+  const r = await runCli([
+    "schedule",
+    "--comm",
+    odd,
+    "--name",
+    "ioscope-odd",
+    "--duration",
+    "2m",
+    "--on-calendar",
+    "Mon..Fri 02:30",
+    "--store",
+    `${dir.path}/odd store`,
+    "--fail-on-regression",
+    "--unit-dir",
+    dir.path,
+  ]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("systemd-analyze verify: ok"), r.stdout);
+  assert(r.stdout.includes("\n30 2 * * 1-5 "), r.stdout);
+  const service = `${dir.path}/ioscope-odd.service`;
+  const timer = `${dir.path}/ioscope-odd.timer`;
+  const v = await verify(service, timer);
+  assertEquals(v.code, 0, v.output);
+  const text = Deno.readTextFileSync(service);
+  assert(text.includes(`--comm "a \\"b\\"%%$$\\\\c" --duration 2m`), text);
+  assert(text.includes(`"${dir.path}/odd store"`), text);
+  assert(text.includes("--fail-on-regression"), text);
+
+  // The same again is fine; other contents need --force.
+  const again = await runCli([
+    "schedule",
+    "--comm",
+    "x",
+    "--name",
+    "ioscope-odd",
+    "--unit-dir",
+    dir.path,
+  ]);
+  assertEquals(again.code, 2, again.stderr);
+  assert(again.stderr.includes("exists with other contents: add --force"), again.stderr);
+  const forced = await runCli([
+    "schedule",
+    "--comm",
+    "x",
+    "--name",
+    "ioscope-odd",
+    "--unit-dir",
+    dir.path,
+    "--force",
+  ]);
+  assertEquals(forced.code, 0, forced.stderr);
+});
+
+Deno.test("schedule: bad input exits 2 with one line", async () => {
+  const cases: [string[], RegExp][] = [
+    [["schedule", "--print"], /no target: give --comm NAME/],
+    [["schedule", "--comm", "a-name-longer-than-15", "--print"], /at most 15 bytes/],
+    [["schedule", "--comm", "x", "--duration", "soon", "--print"], /invalid --duration 'soon'/],
+    [["schedule", "--comm", "x", "--threshold", "lots", "--print"], /invalid --threshold/],
+    [["schedule", "--comm", "x", "--name", "../evil", "--print"], /invalid --name/],
+    [["schedule", "--comm", "x", "--unit-dir", "/no/such/dir"], /is not a directory/],
+  ];
+  if (hasSystemdAnalyze()) {
+    cases.push([
+      ["schedule", "--comm", "x", "--on-calendar", "nightly-ish", "--print"],
+      /invalid --on-calendar 'nightly-ish'/,
+    ]);
+  }
+  for (const [args, want] of cases) {
+    const r = await runCli(args);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, r.stderr);
+    assert(want.test(lines[0] ?? ""), `${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
+Deno.test("the crontab line, run as cron runs it, traces a real process into the store and reports", async () => {
+  await using dir = tmpDir();
+  // A process with a name of its own: a copy of sleep.
+  const bin = `${dir.path}/ioscope-night`;
+  Deno.copyFileSync("/bin/sleep", bin);
+  Deno.chmodSync(bin, 0o755);
+  const target = new Deno.Command(bin, { args: ["60"] }).spawn();
+  try {
+    const r = await runCli([
+      "schedule",
+      "--comm",
+      "ioscope-night",
+      "--duration",
+      "1s",
+      "--store",
+      `${dir.path}/runs`,
+      "--out",
+      `${dir.path}/site/index.html`,
+      "--print",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const line = r.stdout.trim().split("\n").pop() ?? "";
+    // cron: five time fields, then a command for sh where \% means %.
+    const command = line.split(" ").slice(5).join(" ").replace(/\\%/g, "%");
+    const out = await new Deno.Command("sh", {
+      args: ["-c", command],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, err);
+    const runs = [...Deno.readDirSync(`${dir.path}/runs`)].map((e) => e.name);
+    assertEquals(runs.length, 1, `${runs}`);
+    assert(runs[0]?.startsWith("ioscope-night-"), runs[0]);
+    const summary = JSON.parse(Deno.readTextFileSync(`${dir.path}/site/summary.json`));
+    assertEquals(summary.runs, 1);
+    assert(Deno.statSync(`${dir.path}/site/index.html`).isFile);
+  } finally {
+    target.kill("SIGKILL");
+    await target.status;
+  }
+});
+
+Deno.test("quoting helpers and OnCalendar to cron", () => {
+  assertEquals(systemdQuote("/usr/bin/deno"), "/usr/bin/deno");
+  assertEquals(systemdQuote("a b"), '"a b"');
+  assertEquals(systemdQuote("50%"), '"50%%"');
+  assertEquals(systemdQuote("$HOME"), '"$$HOME"');
+  assertEquals(shellQuote("a b"), "'a b'");
+  assertEquals(shellQuote("10%"), "'10\\%'");
+  assertEquals(calendarToCron("daily"), "0 0 * * *");
+  assertEquals(calendarToCron("*-*-* 03:00:00"), "0 3 * * *");
+  assertEquals(calendarToCron("03:15"), "15 3 * * *");
+  assertEquals(calendarToCron("Sat,Sun *-*-* 04:00"), "0 4 * * 6,0");
+  assertEquals(calendarToCron("*-*-* 03:00:30"), null);
+  assertEquals(calendarToCron("*-*-1 03:00"), null);
+});
