@@ -33,6 +33,12 @@ export interface ProgramTargetOptions {
    * @default true
    */
   groupDead?: boolean;
+  /**
+   * Count only while `@ioscope_on` is set (the agent sets it when every probe
+   * is attached and clears it at stop): one window for every figure.
+   * @default false
+   */
+  gate?: boolean;
 }
 
 /** A bpftrace string literal of `text` (quotes and backslashes escaped). */
@@ -65,7 +71,7 @@ export function programFor(
   pids: readonly number[],
   options: ProgramTargetOptions = {},
 ): string {
-  const { followChildren = false, comm, groupDead = true } = options;
+  const { followChildren = false, comm, groupDead = true, gate = false } = options;
   if (pids.length === 0) throw new RangeError("At least one PID is needed");
   for (const p of pids) {
     if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
@@ -114,9 +120,13 @@ tracepoint:sched:sched_process_exec
   const compare = pids.length === 1
     ? `pid == ${pids[0]}`
     : `(${pids.map((p) => `pid == ${p}`).join(" || ")})`;
-  const filter = fixed ? `${compare} && @ioscope_pid[pid]` : "@ioscope_pid[pid]";
+  const filter = (fixed ? `${compare} && @ioscope_pid[pid]` : "@ioscope_pid[pid]") +
+    (gate ? " && @ioscope_on" : "");
   return set + source.replaceAll("pid == $1", filter)
-    .replace(/^END\n\{\n/m, "END\n{\n  clear(@ioscope_pid);\n");
+    .replace(
+      /^END\n\{\n/m,
+      `END\n{\n  clear(@ioscope_pid);\n${gate ? "  clear(@ioscope_on);\n" : ""}`,
+    );
 }
 
 /** x86_64 syscall numbers of the traced calls, to the kernel's tracepoint names. */
@@ -165,6 +175,8 @@ export class BpftraceParser {
   attachedProbes = 0;
   /** True once the agent's sentinel probe (attached last) has fired. */
   ready = false;
+  /** True once END has run: the maps printed after it are the last. */
+  ended = false;
   /** Lines bpftrace printed that were not understood (for diagnostics). */
   readonly strays: string[] = [];
 
@@ -194,6 +206,10 @@ export class BpftraceParser {
       case "printf":
         if (String(msg.data).includes('"ready"')) {
           this.ready = true;
+          return false;
+        }
+        if (String(msg.data).includes('"end"')) {
+          this.ended = true;
           return false;
         }
         if (String(msg.data).includes('"tick"')) {

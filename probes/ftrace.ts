@@ -244,6 +244,7 @@ export class FtraceAggregator {
   #rings = new Map<number, bigint>();
   #newRings: bigint[] = [];
   #newThreads: number[] = [];
+  #joined: number[] = [];
   #foreign: number[] = [];
   #followChildren: boolean;
   /** Records of the enabled events seen, for overhead figures. */
@@ -395,7 +396,7 @@ export class FtraceAggregator {
           if (this.#ours.get(newPid) === newPid) return;
           this.#ours.set(newPid, newPid);
           this.#procs.add(newPid);
-          this.#newThreads.push(newPid);
+          this.#joined.push(newPid);
         } else if ((this.#ours.get(newPid) ?? 0) !== 0) {
           this.#leave(newPid);
           this.#ours.set(newPid, 0);
@@ -466,6 +467,14 @@ export class FtraceAggregator {
   /** Threads the target created since the last call (to add to set_event_pid). */
   takeNewThreads(): number[] {
     return this.#newThreads.splice(0);
+  }
+
+  /**
+   * Processes that joined the target by exec'ing its `comm` since the last
+   * call (to add to set_event_pid: the kernel follows forks, not execs).
+   */
+  takeJoined(): number[] {
+    return this.#joined.splice(0);
   }
 
   /** Processes the target forked since the last call (not traced; to exclude). */

@@ -18,7 +18,7 @@ import { parseBackendName, resolveBackendName } from "../trace/backends/resolve.
 import { findBpftrace } from "../trace/backends/bpftrace.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
-import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
+import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
 import { type EndReason, startTrace, type TraceSession } from "../trace/session.ts";
@@ -31,14 +31,19 @@ import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.
 const HELP = `ioscope trace: measure the I/O paths of a process
 
 Usage:
-  ioscope trace --pid PID [options]
+  ioscope trace --pid PID [--follow] [options]
   ioscope trace --comm NAME [options]
   ioscope trace [options] -- COMMAND [ARGS...]
 
 Target (exactly one):
-  --pid PID          a running process, every thread (new ones too)
-  --comm NAME        every process whose name (comm) is NAME
-  -- COMMAND ARGS    start COMMAND, trace it from its first syscall, end when it exits
+  --pid PID          a running process, every thread (new ones too); a
+                     thread id means its process
+  --follow           with --pid: the processes it forks too, and theirs
+  --comm NAME        every process whose name (comm) is NAME, and those that
+                     take the name later (fork, exec) while the trace runs
+  -- COMMAND ARGS    start COMMAND, trace it and what it forks from its first
+                     syscall, end when it exits
+A process leaves the trace when it exits (its PID may be given to another).
 
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
@@ -69,6 +74,10 @@ interface TraceArgs {
   pids: number[];
   comm?: string;
   command?: string[];
+  /** `--follow`: the target's children too. */
+  follow?: boolean;
+  /** The thread id given as --pid, when it was not a process's. */
+  threadGiven?: number;
   durationMs?: number;
   backend: ReturnType<typeof parseBackendName>;
   json?: string;
@@ -86,6 +95,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   const command = dd >= 0 ? args.slice(dd + 1) : undefined;
   const { values, positionals } = parseFlags(own, {
     pid: { type: "string" },
+    follow: { type: "boolean", default: false },
     comm: { type: "string" },
     duration: { type: "string" },
     backend: { type: "string", default: "auto" },
@@ -106,6 +116,9 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   if (targets === 0) throw new UsageError("no target: give --pid PID, --comm NAME, or -- COMMAND");
   if (targets > 1) throw new UsageError("give only one target: --pid, --comm, or -- COMMAND");
   if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
+  if (values.follow === true && pid === undefined) {
+    throw new UsageError("--follow goes with --pid (--comm and -- COMMAND follow forks already)");
+  }
 
   const parsed: TraceArgs = {
     pids: [],
@@ -141,8 +154,12 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
 
   if (pid !== undefined) {
-    const p = parsePid(pid);
-    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${p}: no such process`);
+    const given = parsePid(pid);
+    // A thread id is accepted by /proc and kill(); its process is the target.
+    const p = tgidOf(given) ?? given;
+    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${given}: no such process`);
+    if (p !== given) parsed.threadGiven = given;
+    if (values.follow === true) parsed.follow = true;
     parsed.pids = [p];
   } else if (comm !== undefined) {
     if (comm === "") throw new UsageError("--comm needs a process name");
@@ -217,10 +234,16 @@ async function runTrace(args: string[]): Promise<number> {
       : a.comm !== undefined
       ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
+    if (a.threadGiven !== undefined) {
+      console.error(
+        `${a.threadGiven} is a thread of process ${a.pids[0]}: tracing the process, every thread.`,
+      );
+    }
     const options = {
       backend: a.backend,
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
-      followChildren: a.command !== undefined,
+      followChildren: a.command !== undefined || a.follow === true,
+      ...(a.comm !== undefined ? { comm: a.comm } : {}),
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
     };
     const target = a.command
@@ -230,7 +253,11 @@ async function runTrace(args: string[]): Promise<number> {
         comm: (a.command[0] ?? "").replace(/.*\//, "").slice(0, 15),
         cmdline: a.command.join(" "),
       }
-      : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
+      : {
+        pids: a.pids,
+        ...(a.comm !== undefined ? { comm: a.comm } : {}),
+        ...(a.threadGiven !== undefined ? { threadGiven: a.threadGiven } : {}),
+      };
     if (a.prom !== undefined) {
       exporter = await startExporter(a.prom, () => session?.current() ?? null);
       console.error(`Serving metrics at http://${exporter.address}/metrics`);

@@ -22,6 +22,8 @@ export interface TraceTarget {
   comm?: string;
   /** The command line, when the agent started the command itself. */
   cmdline?: string;
+  /** The thread id the user gave, when it was a thread of `pids[0]` and not a process. */
+  threadGiven?: number;
 }
 
 /** How to trace. */
@@ -32,8 +34,10 @@ export interface TraceOptions {
   durationMs?: number;
   /** Called about once a second with the Run document so far (for /metrics). */
   onTick?: (run: RunDocument) => void;
-  /** Also trace the processes the targets fork (for a command ioscope starts). */
+  /** Also trace the processes the targets fork (`--follow`, a command ioscope starts). */
   followChildren?: boolean;
+  /** `--comm NAME`: also every process that takes this name during the trace. */
+  comm?: string;
   /** Extra entries for `meta.unsupported` (from perf, say). */
   unsupported?: Unsupported[];
 }
@@ -56,6 +60,17 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+
+/**
+ * Why minor/major are not given when the traced set grows: /proc counts per
+ * process, and a process that joined and exited between two samples is not
+ * there to read, so they would cover fewer processes than faults.total.
+ */
+const FOLLOWED_FAULTS: Unsupported = {
+  metric: "faults.minor",
+  reason:
+    "minor/major come from /proc per process and cannot cover the processes followed (forked or exec'd) during the trace; faults.total counts their user-mode faults",
+};
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -93,10 +108,10 @@ class Session implements TraceSession {
     const t0 = performance.now();
     const why = ensureTracefs();
     if (why) throw new RunError(`tracefs is not usable: ${why}`);
-    this.#sampleProc();
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
       ...(this.#options.followChildren ? { followChildren: true } : {}),
+      ...(this.#options.comm !== undefined ? { comm: this.#options.comm } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
     try {
@@ -109,6 +124,9 @@ class Session implements TraceSession {
     this.attachMs = Math.round(performance.now() - t0);
     this.#attachedAtMs = performance.now();
     this.#startedAt = new Date();
+    // /proc's fault counters over the tracepoint's window: from the probes
+    // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
+    this.#sampleProc();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
@@ -125,6 +143,23 @@ class Session implements TraceSession {
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
   #sampledSinceAttach = false;
 
+  /** Seconds since the probes attached, to the millisecond. */
+  #sinceAttachS(at = performance.now()): number {
+    return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
+  }
+
+  /** A timeline point up to now: what the snapshot adds to the one before. */
+  #sample(s: Snapshot, at?: number): void {
+    const totals = snapshotTotals(s);
+    this.#timeline.push({
+      t: this.#sinceAttachS(at),
+      syscalls: totals.syscalls - this.#lastTotals.syscalls,
+      bytes: totals.bytes - this.#lastTotals.bytes,
+      faults: totals.faults - this.#lastTotals.faults,
+    });
+    this.#lastTotals = totals;
+  }
+
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
@@ -139,14 +174,9 @@ class Session implements TraceSession {
   #tick(s: Snapshot): void {
     if (this.#finishing) return;
     this.#sampleProc();
-    const totals = snapshotTotals(s);
-    this.#timeline.push({
-      t: this.#timeline.length,
-      syscalls: totals.syscalls - this.#lastTotals.syscalls,
-      bytes: totals.bytes - this.#lastTotals.bytes,
-      faults: totals.faults - this.#lastTotals.faults,
-    });
-    this.#lastTotals = totals;
+    // A snapshot comes about once a second (1.00-1.05 s apart, later on a busy
+    // host): each point says when, in seconds since attach.
+    this.#sample(s);
     try {
       this.#options.onTick?.(this.current());
     } catch {
@@ -164,7 +194,7 @@ class Session implements TraceSession {
       majflt += last.majflt - first.majflt;
     }
     // A target that exited before its first one-second sample has no /proc to read.
-    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
+    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach && !this.#followsOthers;
     const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
@@ -182,13 +212,25 @@ class Session implements TraceSession {
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,
         lost_events: 0,
-        unsupported: unsupported.map((u) => ({ ...u })),
+        ...(this.#target.threadGiven !== undefined
+          ? { thread_given: this.#target.threadGiven }
+          : {}),
+        ...(this.#followsOthers ? { followed_children: true } : {}),
+        unsupported: [
+          ...unsupported.map((u) => ({ ...u })),
+          ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
+        ],
         end_reason: this.#endReason,
         attach_s: this.attachMs / 1000,
       },
       this.#timeline,
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
     );
+  }
+
+  /** True when processes other than the targets join the traced set (--follow, --comm). */
+  get #followsOthers(): boolean {
+    return this.#options.followChildren === true || this.#options.comm !== undefined;
   }
 
   #comm = "";
@@ -221,10 +263,17 @@ class Session implements TraceSession {
       this.#stoppedAtMs = performance.now();
       this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
-      this.#sampleProc();
       const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
-      const final = await this.#backend.stop();
+      // /proc the moment the probes stop counting: the same window's end.
+      let closed = false;
+      const final = await this.#backend.stop(() => {
+        closed = true;
+        this.#sampleProc();
+      });
+      if (!closed) this.#sampleProc();
       releaseTracefs();
+      // The last point: from the last sample to the end of the window.
+      if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
       const run = this.#build(final, exited);
       this.#resolveDone(run);
       return run;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { BACKEND_NAMES } from "../../agent/backends.ts";
+import { BACKEND_NAMES } from "../../agent/trace/backends/resolve.ts";
 
 /** Every concrete backend (`bpftrace`, `ftrace`, and `bpf` once it exists). */
 export const TRACE_BACKENDS: readonly string[] = BACKEND_NAMES.filter((n) => n !== "auto");

@@ -4,10 +4,10 @@
 // on a process that faults in user mode all the time they agree. (Before,
 // /proc was read before the probes attached, so minor also held the faults
 // of the attach itself: bpftrace's attach takes 1-3 s here.)
-import { assert, assertEquals } from "../assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 /** Python: maps 4 MiB, writes one byte per page, unmaps it, again and again. */
 const FAULTER = `

@@ -2,11 +2,11 @@
 // map fills up and drops calls silently (`meta.map_full`): 5000 threads
 // blocked in read(2) at the end (bpftrace 0.17 caps a map at 4096 keys by
 // default, so its start-time map held 4096 of them and dropped the rest).
-import { assertEquals } from "../assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../helpers.ts";
+import { assertEquals } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
 import { startLineProcess } from "../_helpers/forker.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 /** Python: on "go", THREADS threads each block in one read(2) of a pipe; prints "blocked". */
 const BLOCKERS = `

@@ -1,9 +1,9 @@
 // A thread id given as --pid: the trace is of its process (every thread), and
 // says so on stderr and in the Run's meta; the counts are the process's, exact.
-import { assert, assertEquals } from "../assert.ts";
-import { leftovers, spawnCli, startWorkload, tmpDir } from "../helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: --pid with a thread id traces its process, and says so`, async () => {

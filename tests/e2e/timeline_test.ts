@@ -2,10 +2,10 @@
 // clock when each sample was taken (samples come 1.00-1.05 s apart, later on a
 // busy host), not a sample index; its points cover the whole trace, so a 4 s
 // trace has points up to 4 s and their calls add up to the Run's.
-import { assert, assertEquals } from "../assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../helpers.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import type { RunDocument } from "../../agent/schema.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: a 4 s trace has timeline points from 1 s to 4 s, in seconds since attach`, async () => {

@@ -37,8 +37,30 @@ export function findBpftrace(): string | null {
   return null;
 }
 
+/**
+ * The most keys a bpftrace map holds (bpftrace 0.17's default is 4096: 4096
+ * threads blocked at once filled the start-time map and the rest of their
+ * calls went uncounted). Maps are preallocated: at 32768 keys each costs
+ * 2-3 MiB of locked kernel memory on 2 CPUs, its per-CPU ones more per CPU.
+ * A full map's failed inserts are counted (meta.map_full).
+ */
+export const BPFTRACE_MAP_KEYS_MAX = 32768;
+
+/** True when the kernel's sched_process_exit says whether the group died. */
+function exitHasGroupDead(): boolean {
+  try {
+    return Deno.readTextFileSync("/sys/kernel/tracing/events/sched/sched_process_exit/format")
+      .includes(" group_dead;");
+  } catch {
+    return false;
+  }
+}
+
 /** The program text the agent runs for these PIDs. */
-export function bpftraceProgram(pids: number[], followChildren = false): string {
+export function bpftraceProgram(
+  pids: number[],
+  options: { followChildren?: boolean; comm?: string } = {},
+): string {
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -58,10 +80,24 @@ tracepoint:syscalls:sys_exit_getppid
 /pid == ${Deno.pid} && @ioscope_ready == 0/
 {
   @ioscope_ready = 1;
+  @ioscope_on = 1;
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, { followChildren })}${sentinel}`;
+  // The window's end: the agent's getgid() at stop closes the gate at once
+  // (probes detach only when bpftrace exits, a few hundred ms after SIGINT),
+  // so every count, and /proc read then, covers one window.
+  const closer = `
+tracepoint:syscalls:sys_exit_getgid
+/pid == ${Deno.pid} && @ioscope_ready == 1/
+{
+  @ioscope_ready = 2;
+  delete(@ioscope_on);
+}
+`;
+  return `${AGENT_MARKER}${Deno.pid}\n${
+    programFor(source, pids, { ...options, groupDead: exitHasGroupDead(), gate: true })
+  }${closer}${sentinel}`;
 }
 
 /** Starts bpftrace for the given PIDs. */
@@ -72,13 +108,16 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
-  const program = bpftraceProgram(options.pids, options.followChildren === true);
+  const program = bpftraceProgram(options.pids, {
+    followChildren: options.followChildren === true,
+    ...(options.comm !== undefined ? { comm: options.comm } : {}),
+  });
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { BPFTRACE_STRLEN: "64" },
+    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(BPFTRACE_MAP_KEYS_MAX) },
   }).spawn();
 
   const parser = new BpftraceParser();
@@ -94,6 +133,7 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
 
   const stdoutDone = forEachLine(child.stdout, (line) => {
     if (parser.feed(line)) options.onSnapshot?.(parser.latest());
+
     if (!isAttached && parser.ready) {
       isAttached = true;
       resolveAttached();
@@ -159,8 +199,13 @@ export function startBpftrace(options: BackendOptions): TraceBackend {
     died,
     unsupported,
     latest: () => parser.latest(),
-    stop(): Promise<Snapshot> {
+    stop(onClosed?: () => void): Promise<Snapshot> {
+      if (isAttached && !stopping) {
+        // Closes the probes' gate (the closer probe above): nothing counts after this.
+        void Deno.gid();
+      }
       stopping = true;
+      onClosed?.();
       stopped ??= (async () => {
         clearTimeout(timer);
         // SIGINT makes bpftrace run END and print its maps one last time.

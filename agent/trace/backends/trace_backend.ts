@@ -19,8 +19,10 @@ export interface TraceBackend {
   /**
    * Detaches every probe, reaps every child, removes every tracefs change, and
    * returns the final snapshot. Idempotent; safe before `attached` settles.
+   * @param onClosed called once, the moment the probes stop counting (before
+   *   the last reads), so that /proc can be read at the same window's end
    */
-  stop(): Promise<Snapshot>;
+  stop(onClosed?: () => void): Promise<Snapshot>;
   /** Metrics this backend cannot measure here, with the reason. */
   readonly unsupported: Unsupported[];
 }
@@ -31,6 +33,11 @@ export interface BackendOptions {
   pids: number[];
   /** Also trace every process the targets fork (and theirs), as `strace -f` does. */
   followChildren?: boolean;
+  /**
+   * `--comm NAME`: also every process that takes this name later (by exec),
+   * and what those fork; one that execs another name leaves the set.
+   */
+  comm?: string;
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
 }
