@@ -48,8 +48,8 @@ function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number; anonMiB: num
   return { cpuS, rssMiB, anonMiB };
 }
 
-/** The agent's CPU and peak RSS while tracing ~50k syscalls/s for 10 s. */
-export async function measureFootprint(): Promise<{
+/** The agent's CPU and peak RSS while tracing ~50k syscalls/s for 10 s with a backend. */
+export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): Promise<{
   description: string;
   steadyCpuPct: number | null;
   totalCpuPct: number | null;
@@ -90,6 +90,8 @@ export async function measureFootprint(): Promise<{
         String(fio.pid),
         "--duration",
         "10s",
+        "--backend",
+        backend,
         "--json",
         `${dir}/r.json`,
       ],
@@ -121,7 +123,8 @@ export async function measureFootprint(): Promise<{
     return {
       description:
         `ioscope tracing fio (psync 4 KiB page-cached reads, \`--rate_iops=${rate}\`) for 10 s; CPU is ` +
-        "user+system of the agent and its children (bpftrace) from /proc/PID/stat, sampled every 100 ms; " +
+        "user+system of the agent and its children (bpftrace; the bpf backend has none) from " +
+        "/proc/PID/stat, sampled every 100 ms; " +
         "steady state is from 2 s after start to the last sample; RSS is the sum over those processes.",
       steadyCpuPct: a2 && last.t > a2.t ? (last.cpuS - a2.cpuS) / (last.t - a2.t) * 100 : null,
       totalCpuPct: last.t > 0 ? last.cpuS / last.t * 100 : null,
@@ -134,9 +137,31 @@ export async function measureFootprint(): Promise<{
   }
 }
 
-/** Seconds from starting `ioscope trace` to its "Tracing..." line (probes attached), 5 runs. */
-export async function measureTimeToFirstData(): Promise<
-  { description: string; medianS: number; minS: number; maxS: number }
+/** Seconds for `deno run` of a script that does nothing: Deno's own start-up and exit. */
+async function bareDenoS(): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await new Deno.Command(Deno.execPath(), { args: ["eval", "0"], stdout: "null" }).output();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times.sort((a, b) => a - b)[2] ?? 0;
+}
+
+/**
+ * Seconds from starting `ioscope trace` to its "Tracing..." line (probes
+ * attached, first data readable), 5 runs, with a backend; and the same less
+ * Deno's own start-up (a `deno eval 0`, median of 5).
+ */
+export async function measureTimeToFirstData(backend: "bpf" | "bpftrace" | "ftrace"): Promise<
+  {
+    description: string;
+    medianS: number;
+    minS: number;
+    maxS: number;
+    denoS: number;
+    afterDenoS: number;
+  }
 > {
   const target = new Deno.Command("sleep", { args: ["60"] }).spawn();
   const times: number[] = [];
@@ -153,6 +178,8 @@ export async function measureTimeToFirstData(): Promise<
           String(target.pid),
           "--duration",
           "300ms",
+          "--backend",
+          backend,
         ],
         stdout: "null",
         stderr: "piped",
@@ -172,13 +199,17 @@ export async function measureTimeToFirstData(): Promise<
     await target.status;
   }
   times.sort((a, b) => a - b);
+  const denoS = await bareDenoS();
   return {
     description:
       "From spawning `deno run -A mod.ts trace --pid PID` (Deno start-up included) to its " +
-      "`Tracing pid ...` line, printed once every probe is attached (the agent's sentinel probe, attached " +
-      "last, has fired). Five runs, bpftrace backend.",
+      "`Tracing pid ...` line, printed once every probe is attached (bpftrace: the agent's sentinel " +
+      "probe, attached last, has fired; bpf: the programs are attached and the maps readable). " +
+      "Five runs per backend; `after Deno` subtracts the median time of `deno eval 0`.",
     medianS: times[2] ?? 0,
     minS: times[0] ?? 0,
     maxS: times[times.length - 1] ?? 0,
+    denoS,
+    afterDenoS: (times[2] ?? 0) - denoS,
   };
 }

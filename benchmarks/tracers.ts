@@ -61,7 +61,7 @@ async function spawnUntil(
 }
 
 /** ioscope trace with the given backend, until SIGINT. */
-export function ioscope(backend: "bpftrace" | "ftrace"): Tracer {
+export function ioscope(backend: "bpf" | "bpftrace" | "ftrace"): Tracer {
   const command = (pid: number) => [
     Deno.execPath(),
     "run",
@@ -112,6 +112,18 @@ export const bpftraceFloor: Tracer = {
   ],
   start(pid) {
     return spawnUntil(this.command(pid), (_e, out) => out.includes("Attaching"), 1000);
+  },
+};
+
+/**
+ * The bpf backend's floor: empty programs on the raw tracepoints sys_enter
+ * and sys_exit, loaded by our own loader (benchmarks/bpf_floor.ts).
+ */
+export const bpfFloor: Tracer = {
+  name: "empty raw_tp programs on sys_enter/sys_exit (the bpf floor)",
+  command: () => [Deno.execPath(), "run", "-A", `${ROOT}benchmarks/bpf_floor.ts`],
+  start(pid) {
+    return spawnUntil(this.command(pid), (_e, out) => out.includes("attached"), 200);
   },
 };
 

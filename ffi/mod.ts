@@ -2,7 +2,8 @@
  * Deno FFI bindings for ioscope's I/O paths: libc (loaded once through
  * Deno.dlopen), errno as typed errors, file descriptors, pipes, TCP sockets,
  * memory mappings, the data-moving calls (read, pread, readv, preadv, write,
- * writev, sendfile, splice), getrusage, and io_uring on raw syscalls.
+ * writev, sendfile, splice), getrusage, io_uring on raw syscalls, and our
+ * own BPF loader over bpf(2) (bpf/: maps, programs, links, an assembler, BTF).
  * Every native resource has an idempotent `close()` and `[Symbol.dispose]`.
  * ffi/ knows nothing of tracing or reports.
  *
@@ -19,6 +20,7 @@
  * @module
  */
 
+export * from "./bpf/mod.ts";
 export * from "./errno.ts";
 export * from "./fd.ts";
 export * from "./io.ts";

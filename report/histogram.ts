@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Bucket } from "../schema/mod.ts";
+import { type Bucket, validBuckets } from "../schema/mod.ts";
 
 /** A point of a chart series; `y: null` breaks the line (an empty stretch). */
 export interface SeriesPoint {
@@ -50,30 +50,6 @@ export function histogramSeries(
   return out;
 }
 
-/**
- * Adds up histograms with the same bucket scheme.
- * @param lists bucket lists
- * @returns one list, sorted by low bound, counts of equal buckets added
- * @example
- * ```ts
- * import { mergeBuckets } from "./histogram.ts";
- * const m = mergeBuckets([[[16, 17, 1]], [[16, 17, 2], [32, 34, 1]]]);
- * console.assert(m.length === 2 && m[0]?.[2] === 3);
- * ```
- */
-export function mergeBuckets(lists: readonly (readonly Bucket[])[]): Bucket[] {
-  const byLow = new Map<string, Bucket>();
-  for (const list of lists) {
-    for (const [low, high, count] of validBuckets(list)) {
-      const key = `${low}:${high}`;
-      const b = byLow.get(key);
-      if (b) b[2] += count;
-      else byLow.set(key, [low, high, count]);
-    }
-  }
-  return [...byLow.values()].sort((a, b) => a[0] - b[0]);
-}
-
 /** A percentile drawn as a vertical line on a latency chart. */
 export interface Marker {
   label: string;
@@ -105,12 +81,4 @@ export function percentileMarkers(
   return all
     .filter((e): e is [string, number] => typeof e[1] === "number" && e[1] > 0)
     .map(([label, value]) => ({ label, value }));
-}
-
-function validBuckets(buckets: readonly Bucket[] | undefined): Bucket[] {
-  if (!Array.isArray(buckets)) return [];
-  return buckets.filter((b): b is Bucket =>
-    Array.isArray(b) && b.length >= 3 && b.every((v) => typeof v === "number" && isFinite(v)) &&
-    b[2] > 0 && b[1] > b[0] && b[0] >= 0
-  ).map((b) => [b[0], b[1], b[2]]);
 }

@@ -41,7 +41,7 @@ import type {
   TrendSummary,
   TrendUnit,
 } from "../schema/mod.ts";
-import { TREND_SCHEMA } from "../schema/mod.ts";
+import { targetId, targetName, TREND_SCHEMA } from "../schema/mod.ts";
 
 /** One run given to {@linkcode analyzeTrends}. */
 export interface TrendInput {
@@ -456,25 +456,6 @@ export function hotNames(
 }
 
 /**
- * How a target is named in reports: `comm (cmdline)`, or the comm alone.
- * @param meta the Run's comm and cmdline
- * @returns the name
- */
-export function targetName(meta: { comm: string; cmdline: string }): string {
-  const cmd = meta.cmdline.trim();
-  return cmd && cmd !== meta.comm ? `${meta.comm} (${cmd})` : meta.comm;
-}
-
-function fnv(text: string): string {
-  let h = 0x811c9dc5;
-  for (const b of new TextEncoder().encode(text)) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, "0");
-}
-
-/**
  * Groups runs by target and judges each target's latest run against the runs
  * before it.
  * @param inputs the runs (any order)
@@ -484,16 +465,7 @@ function fnv(text: string): string {
  * @example
  * ```ts
  * import { analyzeTrends } from "./trend.ts";
- * import type {
-  MetricTrend,
-  Regression,
-  RunDocument,
-  TargetTrend,
-  TrendSummary,
-  TrendUnit,
-  Verdict,
-} from "../schema/mod.ts";
-import { TREND_SCHEMA } from "../schema/mod.ts";
+ * import type { RunDocument } from "../schema/mod.ts";
  * const run = JSON.parse(Deno.readTextFileSync("tests/testdata/run_fio_psync.json")) as RunDocument;
  * const s = analyzeTrends([{ file: "a.json", run }, { file: "b.json", run }]);
  * console.assert(s.targets.length === 1 && s.regressions.length === 0);
@@ -601,7 +573,7 @@ export function analyzeTrends(
     }
     targets.push({
       target: name,
-      id: fnv(`${meta.comm}\0${meta.cmdline}`),
+      id: targetId(meta),
       comm: meta.comm,
       cmdline: meta.cmdline,
       runs: list.map((i) => ({

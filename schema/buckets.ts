@@ -98,20 +98,47 @@ export function quantile(buckets: readonly Bucket[], q: number): number {
 }
 
 /**
- * Merges bucket lists (same scheme) into one sorted list.
+ * The well-formed buckets of a list that may come from an untrusted document:
+ * `[low, high, count]` with finite numbers, `0 <= low < high` and `count > 0`.
+ * @param buckets a bucket list, or anything
+ * @returns copies of its well-formed buckets, in their order
+ * @example
+ * ```ts
+ * import { validBuckets } from "./buckets.ts";
+ * console.assert(validBuckets([[16, 17, 1], [4, 2, 1], [8, 9, 0]]).length === 1);
+ * ```
+ */
+export function validBuckets(buckets: unknown): Bucket[] {
+  if (!Array.isArray(buckets)) return [];
+  return buckets.filter((b): b is Bucket =>
+    Array.isArray(b) && b.length >= 3 && b.every((v) => typeof v === "number" && isFinite(v)) &&
+    b[2] > 0 && b[1] > b[0] && b[0] >= 0
+  ).map((b) => [b[0], b[1], b[2]]);
+}
+
+/**
+ * Merges bucket lists (same scheme) into one sorted list; malformed buckets
+ * are dropped (see {@linkcode validBuckets}).
  * @param lists the bucket lists
- * @returns one sorted list with counts summed per bucket
+ * @returns one list sorted by low bound, counts of equal buckets summed
+ * @example
+ * ```ts
+ * import { mergeBuckets } from "./buckets.ts";
+ * const m = mergeBuckets([[16, 17, 1]], [[16, 17, 2], [32, 34, 1]]);
+ * console.assert(m.length === 2 && m[0]?.[2] === 3);
+ * ```
  */
 export function mergeBuckets(...lists: readonly (readonly Bucket[])[]): Bucket[] {
-  const byLow = new Map<number, Bucket>();
+  const byBounds = new Map<string, Bucket>();
   for (const list of lists) {
-    for (const [low, high, n] of list) {
-      const b = byLow.get(low);
+    for (const [low, high, n] of validBuckets(list)) {
+      const key = `${low}:${high}`;
+      const b = byBounds.get(key);
       if (b) b[2] += n;
-      else byLow.set(low, [low, high, n]);
+      else byBounds.set(key, [low, high, n]);
     }
   }
-  return [...byLow.values()].sort((a, b) => a[0] - b[0]);
+  return [...byBounds.values()].sort((a, b) => a[0] - b[0]);
 }
 
 /** The percentiles the Run document carries, read from buckets. */

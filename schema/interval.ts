@@ -20,7 +20,7 @@ export interface IntervalOpStats {
   bytes_per_s: number;
   /** Time spent in the calls that ended in the interval, nanoseconds. */
   total_ns: number;
-  /** Percentiles of the interval's calls; 0 when none was timed. */
+  /** Percentiles of the interval's successful calls; 0 when none was timed. */
   p50_ns: number;
   p99_ns: number;
 }
@@ -51,4 +51,8 @@ export interface IntervalDocument {
   tlb_flushes_per_s: number | null;
   /** Events the backend lost in this interval (its figures are then low). */
   lost_events: number;
+  /** Events not counted in this interval because a kernel map was full. */
+  map_full: number;
+  /** Events a BPF program missed in this interval (another ran on its CPU). */
+  recursion_misses: number;
 }

@@ -17,3 +17,4 @@ export * from "./bench.ts";
 export * from "./trend.ts";
 export * from "./buckets.ts";
 export * from "./syscalls.ts";
+export * from "./target.ts";

@@ -24,7 +24,17 @@ export interface RunMeta {
   cmdline: string;
   host: string;
   kernel: string;
-  backend: "bpftrace" | "ftrace";
+  backend: "bpf" | "bpftrace" | "ftrace";
+  /**
+   * The bpf backend: how its programs attached (`fentry`, `raw_tp`, `tp`),
+   * where call starts lived (`task_storage`, `hash`), and why each better
+   * way was not used, with the kernel's answer.
+   */
+  attach?: {
+    kind: string;
+    starts: string;
+    reasons: { kind: string; reason: string }[];
+  };
   started_at: string;
   duration_s: number;
   target_exited: boolean;
@@ -90,6 +100,12 @@ export interface TimelinePoint {
   syscalls: number;
   bytes: number;
   faults: number;
+  /**
+   * Each syscall's P99 of this second's successful calls (from the difference
+   * of the cumulative histograms), nanoseconds; syscalls idle that second are
+   * left out.
+   */
+  p99_ns?: Record<string, number>;
 }
 
 /** The Run document, schema `ioscope.run/1`. */

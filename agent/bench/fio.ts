@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { BackendName } from "../trace/backends/resolve.ts";
+import type { BackendChoice, BackendName } from "../trace/backends/resolve.ts";
 import { RunError } from "../errors.ts";
+import { findCommand } from "../find_command.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { startStoppedCommand } from "../trace/spawn_target.ts";
 import { startTrace } from "../trace/session.ts";
@@ -71,25 +72,13 @@ export function fioArgs(o: {
   return args;
 }
 
-/** fio's path on $PATH, or null. */
-function findFio(): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      if (Deno.statSync(`${dir}/fio`).isFile) return `${dir}/fio`;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 /** How {@linkcode runFio} runs fio. */
 export interface FioRunOptions {
   /**
    * Trace fio with this backend, as bench traces its own workers (fio runs
    * its job as a thread, so the one process holds all its I/O). @default untraced
    */
-  backend?: BackendName;
+  backend?: BackendName | BackendChoice;
   /** Wait this long between the probes attaching and fio starting. @default 0 */
   settleMs?: number;
   /** Where fio may write its JSON. @default a temporary file */
@@ -108,7 +97,7 @@ export async function runFio(
   options: FioRunOptions = {},
 ): Promise<FioResult> {
   const { backend, settleMs = 0 } = options;
-  const fio = findFio();
+  const fio = findCommand("fio");
   if (!fio) throw new RunError("fio is not installed: apt-get install fio, or leave out --fio");
   const args = [...fioArgs(o), "--thread"];
   const dir = options.dir ?? await Deno.makeTempDir({ prefix: "ioscope-fio-" });

@@ -9,3 +9,4 @@ export * from "./runner.ts";
 export * from "./paths.ts";
 export * from "./fio.ts";
 export * from "./checksum.ts";
+export * from "./size_text.ts";

@@ -14,10 +14,10 @@
  */
 
 import { ioUringUnavailable } from "../../ffi/uring.ts";
-import { type BackendName, resolveBackendName } from "../trace/backends/resolve.ts";
+import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import { fileDigest, writeRandomFile } from "./checksum.ts";
 import { FIO_ENGINES, type FioResult, runFio } from "./fio.ts";
-import { sizeText } from "../cli/bench_table.ts";
+import { sizeText } from "./size_text.ts";
 import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
 import {
   CONTROL_BYTES,
@@ -208,7 +208,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       "bench traces every path, and tracing needs root: run with sudo, or use --backend none",
     );
   }
-  const backend = traced ? resolveBackendName(o.backend as BackendName) : "none";
+  // Chosen once; every path and fio run is traced with this choice.
+  const choice = traced ? resolveBackend(o.backend as BackendName) : null;
+  const backend = choice?.name ?? "none";
   const signal = options.signal;
   const work = await Deno.makeTempDir({
     prefix: "ioscope-bench-",
@@ -283,7 +285,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       const fios: FioResult[] = [];
       for (let k = 0; k < o.repeat; k++) {
         signal?.throwIfAborted();
-        runs.push(await runPath(spec, digest, { traced, backend, signal }));
+        runs.push(await runPath(spec, digest, { choice, signal }));
         if (o.fio && o.scenario === "scan" && FIO_ENGINES[path]) {
           fios.push(
             await runFio({
@@ -293,7 +295,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
               blockBytes: o.blockBytes,
               queueDepth: o.queueDepth,
             }, {
-              ...(traced ? { backend: o.backend as BackendName, settleMs: SETTLE_MS } : {}),
+              ...(choice ? { backend: choice, settleMs: SETTLE_MS } : {}),
               dir: work,
             }),
           );
@@ -452,7 +454,7 @@ async function startSink(
 async function runPath(
   spec: WorkerSpec,
   digest: string,
-  o: { traced: boolean; backend: string; signal: AbortSignal | undefined },
+  o: { choice: BackendChoice | null; signal: AbortSignal | undefined },
 ): Promise<BenchPath> {
   await Deno.writeFile(spec.control, new Uint8Array(CONTROL_BYTES));
   const timeoutMs = Math.max(60_000, spec.fileSize / (20 * MIB) * 1000);
@@ -466,11 +468,11 @@ async function runPath(
     }
     worker = spawn("./worker.ts", JSON.stringify(spec), "null");
     await waitPhase(worker, spec.control, PHASE_READY, timeoutMs, o.signal);
-    if (o.traced) {
+    if (o.choice) {
       session = await startTrace({
         pids: [worker.proc.pid],
         cmdline: `ioscope bench worker: ${spec.scenario} ${spec.path}`,
-      }, { backend: o.backend as BackendName });
+      }, { backend: o.choice });
       // Let the backend's start-up work (its first reads, the agent's first
       // samples) pass before the timed part, on hosts with few CPUs.
       await new Promise((r) => setTimeout(r, SETTLE_MS));

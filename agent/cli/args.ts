@@ -5,6 +5,7 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { dirOf } from "../atomic_write.ts";
 import { UsageError } from "../errors.ts";
 
 /**
@@ -92,16 +93,6 @@ export function checkWritable(path: string, flag: string): void {
 }
 
 /**
- * The directory part of a path: "." for a bare name, "/" for a file at the root.
- * @param path a file path
- * @returns its directory
- */
-export function dirOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
-}
-
-/**
  * node:util parseArgs with its errors turned into UsageErrors.
  * @param args the arguments
  * @param options the parseArgs options
@@ -148,4 +139,19 @@ export async function writeFileAtomic(path: string, data: string): Promise<void>
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
+}
+
+/**
+ * Parses a threshold: `10%`, `10` (percent) or `0.1%`.
+ * @param text the value given
+ * @returns the fraction (0.1 for 10%)
+ * @throws {UsageError} when it is not a percentage from 0 to 1000
+ */
+export function parseThreshold(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*%?$/.exec(text.trim());
+  const pct = Number(m?.[1]);
+  if (!m || !(pct >= 0 && pct <= 1000)) {
+    throw new UsageError(`invalid --threshold '${text}': use a percentage like 10% (0% to 1000%)`);
+  }
+  return pct / 100;
 }

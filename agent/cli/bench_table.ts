@@ -3,27 +3,8 @@
  * @module
  */
 
-import type { BenchReport } from "../bench/runner.ts";
+import { type BenchReport, sizeText } from "../bench/mod.ts";
 import { formatCount, formatNs } from "./terminal_format.ts";
-
-/**
- * A size in the largest binary unit that keeps it short: `256MiB`, `1.5GiB`, `4097B`.
- * @example
- * ```ts
- * import { sizeText } from "./bench_table.ts";
- * console.assert(sizeText(1 << 20) === "1MiB" && sizeText(1536) === "1.5KiB");
- * ```
- */
-export function sizeText(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${+v.toFixed(v >= 100 || i === 0 ? 0 : 1)}${units[i]}`;
-}
 
 const COLUMNS: [string, number][] = [
   ["path", -15],

@@ -8,7 +8,7 @@
 import { parseFlags, parseSizeBytes, writeFileAtomic } from "./args.ts";
 import { runBench } from "../bench/runner.ts";
 import { benchTable } from "./bench_table.ts";
-import { resolveBackendName } from "../trace/backends/resolve.ts";
+import { resolveBackend } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "../errors.ts";
 import { startStoppedCommand } from "../trace/spawn_target.ts";
@@ -74,8 +74,10 @@ async function runDemo(args: string[]): Promise<number> {
 /** Traces the built-in workload from its first syscall to its exit. */
 async function traceWorkload(outDir: string, seconds: number): Promise<void> {
   const workDir = await Deno.makeTempDir({ prefix: "ioscope-demo-" });
-  const backend = resolveBackendName("auto");
-  console.error(`ioscope demo: tracing a built-in workload for ${seconds} s with ${backend}...`);
+  const backend = resolveBackend("auto");
+  console.error(
+    `ioscope demo: tracing a built-in workload for ${seconds} s with ${backend.name}...`,
+  );
   const workload = new URL("./demo_workload.ts", import.meta.url).pathname;
   const child = await startStoppedCommand([
     Deno.execPath(),
@@ -90,7 +92,7 @@ async function traceWorkload(outDir: string, seconds: number): Promise<void> {
       pids: [child.pid],
       comm: "deno",
       cmdline: `ioscope demo workload (${seconds} s)`,
-    }, { backend: "auto" });
+    }, { backend });
     child.resume();
     const run = await session.done;
     console.log(summaryText(run));

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { dirOf, parseFlags, writeFileAtomic } from "./args.ts";
+import { parseFlags, parseThreshold, writeFileAtomic } from "./args.ts";
+import { dirOf } from "../atomic_write.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { loadRuns } from "../nightly/store.ts";
@@ -65,21 +66,6 @@ interface ReportArgs {
   threshold: number;
   baselineRuns: number;
   failOnRegression: boolean;
-}
-
-/**
- * Parses a threshold: `10%`, `10` (percent) or `0.1%`.
- * @param text the value given
- * @returns the fraction (0.1 for 10%)
- * @throws {UsageError} when it is not a percentage from 0 to 1000
- */
-export function parseThreshold(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*%?$/.exec(text.trim());
-  const pct = Number(m?.[1]);
-  if (!m || !(pct >= 0 && pct <= 1000)) {
-    throw new UsageError(`invalid --threshold '${text}': use a percentage like 10% (0% to 1000%)`);
-  }
-  return pct / 100;
 }
 
 function parseReportArgs(args: string[]): ReportArgs {

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { parseDurationMs, parseFlags, writeFileAtomic } from "./args.ts";
+import { parseDurationMs, parseFlags, parseThreshold, writeFileAtomic } from "./args.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
-import { parseThreshold } from "./cmd_report.ts";
+import { findCommand } from "../find_command.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { cronLine, type SchedulePlan, serviceUnit, timerUnit } from "../nightly/schedule.ts";
 import { terminalSafe } from "./summary.ts";
@@ -49,18 +49,6 @@ export const scheduleCommand: Command = {
 
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
-
-function which(cmd: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    const p = `${dir || "."}/${cmd}`;
-    try {
-      if (Deno.statSync(p).isFile) return p.startsWith("/") ? p : Deno.realPathSync(p);
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 function absolute(path: string): string {
   if (path.startsWith("/")) return path.replace(/\/+$/, "") || "/";
@@ -160,7 +148,7 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
     onCalendar,
     deno,
     mod: decodeURIComponent(mod.pathname),
-    mkdir: which("mkdir") ?? "/bin/mkdir",
+    mkdir: findCommand("mkdir") ?? "/bin/mkdir",
     failOnRegression: values["fail-on-regression"] === true,
   };
   const dd = denoDir();
@@ -186,7 +174,7 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
  * @throws {RunError} when the units do not verify
  */
 async function verify(a: ScheduleArgs, service: string, timer: string): Promise<boolean> {
-  const analyze = which("systemd-analyze");
+  const analyze = findCommand("systemd-analyze");
   if (!analyze) return false;
   const cal = await run(analyze, ["calendar", a.plan.onCalendar]);
   if (cal.code !== 0) {

@@ -6,18 +6,17 @@
  * @module
  */
 
+import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
 import {
-  checkWritable,
-  dirOf,
-  parseDurationMs,
-  parseFlags,
-  parsePid,
-  writeFileAtomic,
-} from "./args.ts";
-import { parseBackendName, resolveBackendName } from "../trace/backends/resolve.ts";
-import { findBpftrace } from "../trace/backends/bpftrace.ts";
+  type BackendChoice,
+  type BackendName,
+  parseBackendName,
+  resolveBackend,
+} from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
+import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
@@ -27,6 +26,9 @@ import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
 import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
 import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalText } from "./interval_text.ts";
+import { LiveView } from "./live_controller.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
@@ -48,8 +50,9 @@ A process leaves the trace when it exits (its PID may be given to another).
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
                      or the target exits
-  --backend NAME     auto (default: bpftrace if installed, else ftrace),
-                     bpftrace or ftrace
+  --backend NAME     auto (default: bpf where its programs load, else
+                     bpftrace if installed, else ftrace), bpf, bpftrace or
+                     ftrace
   --json FILE        write the Run document (schema ioscope.run/1)
   --out FILE.html    write a self-contained HTML report
   --store DIR        keep the Run document in a run store (see ioscope report)
@@ -57,9 +60,18 @@ Options:
   --perf             add perf stat counters (faults, context switches, TLB
                      misses where the CPU exposes them)
   --flamegraph       sample on-CPU stacks and add a flame graph to the report
+  --interval TIME    every TIME (whole seconds: 1s, 5s), print that interval's
+                     calls/s, bytes/s, P50 and P99 per syscall, faults/s,
+                     switches/s and TLB flushes/s
+  --json-lines       with --interval (default 1s): one JSON object per interval
+                     on stdout instead (schema ioscope.interval/1); the summary
+                     goes to stderr
+  --live             on a terminal: a full-screen view redrawn every interval,
+                     heaviest syscalls first; keys t, c, p sort by time, calls,
+                     P99; q ends the trace (outputs are written as usual)
   -h, --help         this help
 
-Needs root, tracefs, and bpftrace for the default backend (ioscope doctor).
+Needs root and tracefs; the default backend needs nothing more (ioscope doctor).
 Example:
   ioscope trace --pid 4242 --duration 30s --out nginx.html --json nginx.json`;
 
@@ -79,13 +91,16 @@ interface TraceArgs {
   /** The thread id given as --pid, when it was not a process's. */
   threadGiven?: number;
   durationMs?: number;
-  backend: ReturnType<typeof parseBackendName>;
+  backend: BackendName | BackendChoice;
   json?: string;
   out?: string;
   store?: string;
   prom?: string;
   perf: boolean;
   flamegraph: boolean;
+  intervalMs?: number;
+  jsonLines: boolean;
+  live: boolean;
 }
 
 /** Parses and checks every argument; throws UsageError before anything starts. */
@@ -105,6 +120,9 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     prom: { type: "string" },
     perf: { type: "boolean", default: false },
     flamegraph: { type: "boolean", default: false },
+    interval: { type: "string" },
+    "json-lines": { type: "boolean", default: false },
+    live: { type: "boolean", default: false },
   }, true);
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
@@ -125,8 +143,11 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     backend: parseBackendName(values.backend as string),
     perf: values.perf === true,
     flamegraph: values.flamegraph === true,
+    jsonLines: values["json-lines"] === true,
+    live: values.live === true,
   };
   if (values.duration !== undefined) parsed.durationMs = parseDurationMs(values.duration as string);
+  parseIntervalArgs(values.interval as string | undefined, parsed);
   for (const key of ["json", "out", "store", "prom"] as const) {
     const v = values[key];
     if (typeof v === "string") parsed[key] = v;
@@ -143,11 +164,8 @@ export function parseTraceArgs(args: string[]): TraceArgs {
       "tracing needs root (bpftrace and tracefs need CAP_SYS_ADMIN): run with sudo",
     );
   }
-  if (parsed.backend === "bpftrace" && !findBpftrace()) {
-    throw new UsageError(
-      "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
-    );
-  }
+  // Chosen once, here: the trace starts what was chosen (and says it is bpftrace when missing).
+  parsed.backend = resolveBackend(parsed.backend);
   if ((parsed.perf || parsed.flamegraph) && !findPerf()) {
     const flag = parsed.perf ? "--perf" : "--flamegraph";
     throw new UsageError(`${flag} needs perf: apt-get install linux-perf, or leave out ${flag}`);
@@ -170,12 +188,38 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     parsed.comm = comm;
     parsed.pids = found;
   } else if (command) {
-    if (!findInPath(command[0] ?? "")) {
+    if (!findCommand(command[0] ?? "")) {
       throw new UsageError(`command not found: ${terminalSafe(command[0] ?? "")}`);
     }
     parsed.command = command;
   }
   return parsed;
+}
+
+/** `--interval`, `--json-lines` and `--live`, checked together. */
+function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): void {
+  if (interval !== undefined) {
+    const ms = parseDurationMs(interval, "--interval");
+    if (ms < 1000 || ms % 1000 !== 0) {
+      throw new UsageError(
+        `invalid --interval '${interval}': use whole seconds (1s, 5s): the probes report once a second`,
+      );
+    }
+    parsed.intervalMs = ms;
+  }
+  if (parsed.live && parsed.jsonLines) {
+    throw new UsageError(
+      "--live draws on the terminal and --json-lines writes to a pipe: give one of them",
+    );
+  }
+  if (parsed.live && !(Deno.stdin.isTerminal() && Deno.stdout.isTerminal())) {
+    throw new UsageError(
+      "--live needs a terminal (stdin and stdout); piped, use --interval 1s --json-lines",
+    );
+  }
+  if ((parsed.live || parsed.jsonLines) && parsed.intervalMs === undefined) {
+    parsed.intervalMs = 1000;
+  }
 }
 
 function checkStoreDir(dir: string): void {
@@ -194,20 +238,6 @@ function checkStoreDir(dir: string): void {
   }
 }
 
-function findInPath(cmd: string): boolean {
-  if (cmd === "") return false;
-  const candidates = cmd.includes("/")
-    ? [cmd]
-    : (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":").map((d) => `${d}/${cmd}`);
-  return candidates.some((p) => {
-    try {
-      return Deno.statSync(p).isFile;
-    } catch {
-      return false;
-    }
-  });
-}
-
 const END_SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 async function runTrace(args: string[]): Promise<number> {
@@ -223,12 +253,12 @@ async function runTrace(args: string[]): Promise<number> {
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
   let perf: PerfSession | null = null;
+  let live: LiveView | null = null;
   try {
     if (a.command) {
       child = await startStoppedCommand(a.command);
       a.pids = [child.pid];
     }
-    const backend = resolveBackendName(a.backend);
     const what = a.command
       ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})`
       : a.comm !== undefined
@@ -245,6 +275,16 @@ async function runTrace(args: string[]): Promise<number> {
       followChildren: a.command !== undefined || a.follow === true,
       ...(a.comm !== undefined ? { comm: a.comm } : {}),
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+      ...(a.intervalMs !== undefined
+        ? {
+          intervalMs: a.intervalMs,
+          onInterval: (last: IntervalDocument, total: IntervalDocument) => {
+            if (live) live.update(last, total);
+            else if (a.jsonLines) writeLine(JSON.stringify(last));
+            else writeLine(intervalText(last) + "\n");
+          },
+        }
+        : {}),
     };
     const target = a.command
       ? {
@@ -271,13 +311,20 @@ async function runTrace(args: string[]): Promise<number> {
     }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
-    console.error(`Tracing ${what} ${how} with ${backend}... Ctrl-C to end.`);
+    console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
+    if (a.live) {
+      const s = session;
+      live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
+    }
     if (signalled) session.stop("signal");
     let run = await session.done;
+    // The terminal is put back before anything else is written to it.
+    live?.close();
     if (perf) run = await mergePerf(run, perf);
     await writeOutputs(run, a);
     return 0;
   } finally {
+    live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
     await perf?.stop().catch(() => {});
@@ -299,7 +346,9 @@ async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocume
 }
 
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
-  console.log(summaryText(run));
+  // With --json-lines, stdout carries only the intervals' JSON.
+  if (a.jsonLines) console.error(summaryText(run));
+  else console.log(summaryText(run));
   try {
     if (a.json) {
       await writeFileAtomic(a.json, JSON.stringify(run, null, 2) + "\n");
@@ -317,6 +366,13 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
     if (e instanceof RunError) throw e;
     throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
   }
+}
+
+/** Writes a line to stdout at once (intervals must not wait in a buffer). */
+function writeLine(text: string): void {
+  const bytes = new TextEncoder().encode(text + "\n");
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
 
 export type { EndReason };

@@ -52,18 +52,29 @@ export function intervalHeadline(doc: IntervalDocument): string {
   const head = `${doc.t_s.toFixed(1)} s (${doc.interval_s.toFixed(1)} s${
     doc.final ? ", last" : ""
   })`;
-  const lost = doc.lost_events > 0 ? `, LOST ${formatCount(doc.lost_events)} events` : "";
+  const n = lostCount(doc);
+  const lost = n > 0 ? `, LOST ${formatCount(n)} events` : "";
   return `${head}: faults ${formatRate(doc.faults_per_s)}, switches ${
     formatRate(doc.switches_per_s)
   }, TLB flushes ${tlb}${lost}`.slice(0, 80);
 }
 
+/**
+ * Events that went uncounted in an interval, whatever the cause: lost by the
+ * kernel's buffers, dropped on a full map, missed by a BPF program.
+ * @param doc the Interval document
+ * @returns how many
+ */
+export function lostCount(doc: IntervalDocument): number {
+  return doc.lost_events + (doc.map_full ?? 0) + (doc.recursion_misses ?? 0);
+}
+
 const COLUMNS = [
-  ["syscall", 16],
-  ["calls", 9],
-  ["errors", 8],
-  ["bytes", 11],
-  ["time", 9],
+  ["  syscall", 16],
+  ["calls/s", 9],
+  ["errors/s", 8],
+  ["bytes/s", 11],
+  ["time/s", 9],
   ["p50", 8],
   ["p99", 8],
 ] as const;
@@ -85,7 +96,7 @@ export function intervalText(doc: IntervalDocument): string {
     const width = COLUMNS[i]?.[1] ?? 8;
     return i === 0 ? text.slice(0, width).padEnd(width) : text.padStart(width);
   };
-  lines.push(COLUMNS.map(([name], i) => cell(i, i === 0 ? `  ${name}` : `${name}/s`)).join(" "));
+  lines.push(COLUMNS.map(([name], i) => cell(i, name)).join(" "));
   for (const [name, s] of rows) {
     lines.push(
       [

@@ -11,7 +11,7 @@
 import { formatCount, formatNs } from "./terminal_format.ts";
 import { terminalSafe } from "./summary.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
-import { formatByteRate, formatRate, formatTimeRate } from "./interval_text.ts";
+import { formatByteRate, formatRate, formatTimeRate, lostCount } from "./interval_text.ts";
 
 /** What the rows are sorted by (keys `t`, `c`, `p`). */
 export type LiveSort = "time" | "calls" | "p99";
@@ -119,10 +119,14 @@ export function liveScreen(state: LiveState, size: { columns: number; rows: numb
   } else {
     head.push("waiting for the first interval...");
   }
-  const lost = state.total?.lost_events ?? 0;
+  const total = state.total;
+  const lost = total ? lostCount(total) : 0;
+  const why = total && lost > 0
+    ? ` (${total.lost_events} buffer, ${total.map_full} map full, ${total.recursion_misses} recursion)`
+    : "";
   const missing = [...new Set(state.unsupported.map((u) => u.metric))];
   head.push(
-    `lost ${formatCount(lost)} events` +
+    `lost ${formatCount(lost)} events${why}` +
       (missing.length ? `; not measured: ${missing.join(", ")}` : "; everything measured"),
   );
   head.push("");

@@ -7,7 +7,7 @@
  */
 
 /** Everything the units need. */
-import { dirOf } from "../cli/args.ts";
+import { dirOf } from "../atomic_write.ts";
 
 export interface SchedulePlan {
   /** The unit name without suffix, e.g. `ioscope-nginx`. */

@@ -8,8 +8,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import type { RunDocument } from "../../schema/mod.ts";
+import { type RunDocument, targetId } from "../../schema/mod.ts";
 
 /** A Run document read from a store. */
 export interface StoredRun {
@@ -38,22 +37,6 @@ export interface LoadedStore {
 }
 
 const TEMP_PREFIX = ".ioscope-";
-
-/**
- * A short, stable id of a target: the first 8 hex digits of SHA-256 over its
- * process name and command line. Runs of one target share it.
- * @param meta the Run's `comm` and `cmdline`
- * @returns 8 lowercase hex digits
- * @example
- * ```ts
- * import { targetId } from "./store.ts";
- * console.assert(targetId({ comm: "fio", cmdline: "fio job.fio" }).length === 8);
- * ```
- */
-export function targetId(meta: { comm: string; cmdline: string }): string {
-  return createHash("sha256").update(`${meta.comm}\0${meta.cmdline}`, "utf8").digest("hex")
-    .slice(0, 8);
-}
 
 /**
  * The file name a run is stored under (before any `-2`, `-3` added when two

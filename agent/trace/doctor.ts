@@ -5,6 +5,7 @@
  */
 
 import { findBpftrace } from "./backends/bpftrace.ts";
+import { bpfAttachPlan } from "./backends/bpf.ts";
 import { cpuPmuName, findPerf } from "./perf.ts";
 import { TRACEFS } from "./tracefs.ts";
 
@@ -121,6 +122,26 @@ export function doctorChecks(): Check[] {
   const uprobes = exists("/sys/bus/event_source/devices/uprobe");
   add("uprobes", uprobes, uprobes ? "available" : "not in this kernel", "nothing yet");
 
+  // The bpf backend: which attach it would use here, and why not a better one.
+  const bpf = Deno.uid() === 0 ? bpfAttachPlan() : null;
+  add(
+    "bpf backend",
+    bpf !== null && bpf.kind !== null,
+    bpf === null
+      ? "needs root"
+      : bpf.kind === null
+      ? "no BPF program type loads (see below)"
+      : `attaches with ${bpf.kind}, starts in ${bpf.starts.replace("_", " ")}`,
+    "bpf backend (default)",
+  );
+  const better: Record<string, string> = {
+    fentry: "bpf fentry/fexit: only traced syscalls pay",
+    raw_tp: "bpf raw tracepoints",
+    tp: "bpf classic tracepoints",
+    task_storage: "bpf starts in task storage (cheaper than a tid hash)",
+  };
+  for (const r of bpf?.reasons ?? []) add(`bpf ${r.kind}`, false, r.reason, better[r.kind] ?? "");
+
   const bt = findBpftrace();
   const btVersion = bt ? run(bt, ["--version"]) : null;
   add(
@@ -129,7 +150,7 @@ export function doctorChecks(): Check[] {
     bt
       ? `${btVersion ?? "does not run"} (${bt})`
       : "not installed: apt-get install bpftrace (ftrace backend works without it)",
-    "bpftrace backend (default)",
+    "bpftrace backend (where bpf does not load)",
   );
   const perf = findPerf();
   const perfVersion = perf ? run(perf, ["--version"]) : null;

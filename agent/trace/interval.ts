@@ -51,7 +51,12 @@ export function opInterval(
   const diff = (a: number, b: number | undefined) => Math.max(0, a - (b ?? 0));
   const buckets = toBuckets(histDelta(before?.hist, after.hist));
   const timed = buckets.reduce((s, b) => s + b[2], 0);
-  const calls = Math.max(diff(after.count, before?.count), timed);
+  // Calls from the counter alone, so intervals add up to the trace's count (a
+  // backend prints its maps one after another: within one snapshot the
+  // histogram may hold a call the counter does not yet); the histogram only
+  // for a backend that keeps no counter.
+  const counted = diff(after.count, before?.count);
+  const calls = counted > 0 ? counted : timed;
   const bytes = diff(after.bytes, before?.bytes);
   const perSecond = (n: number) => seconds > 0 ? round3(n / seconds) : 0;
   return {
@@ -138,6 +143,8 @@ export function intervalDocument(
     tlb_flushes: tlb,
     tlb_flushes_per_s: tlb === null ? null : perSecond(tlb),
     lost_events: Math.max(0, after.lostEvents - before.lostEvents),
+    map_full: Math.max(0, (after.mapFull ?? 0) - (before.mapFull ?? 0)),
+    recursion_misses: Math.max(0, (after.recursionMisses ?? 0) - (before.recursionMisses ?? 0)),
   };
 }
 

@@ -12,6 +12,7 @@
  */
 
 import { RunError, UsageError } from "../errors.ts";
+import { findCommand } from "../find_command.ts";
 import type { RunDocument, Unsupported } from "../../schema/mod.ts";
 import { foldPerfScript } from "../../probes/perf_fold.ts";
 import { parsePerfStatCsv, PERF_COUNTERS } from "../../probes/perf_stat.ts";
@@ -42,15 +43,7 @@ const STOP_TIMEOUT_MS = 10_000;
 
 /** Where perf is, or null. */
 export function findPerf(): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      const path = `${dir}/perf`;
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return findCommand("perf");
 }
 
 /** The kernel's hardware PMU as perf sees it (`cpu`, `cpu_core`, ...), or null when none is exposed. */

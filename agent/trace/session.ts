@@ -7,13 +7,15 @@
  */
 
 import type { TraceBackend } from "./backends/trace_backend.ts";
-import { type BackendName, openBackend } from "./backends/resolve.ts";
+import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
 import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
-import type { Snapshot } from "../../probes/snapshot.ts";
+import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
+import { intervalDocument, p99BySyscall } from "./interval.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -28,8 +30,8 @@ export interface TraceTarget {
 
 /** How to trace. */
 export interface TraceOptions {
-  /** @default "auto" */
-  backend?: BackendName;
+  /** A `--backend` value or a choice already made (resolveBackend). @default "auto" */
+  backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
   /** Called about once a second with the Run document so far (for /metrics). */
@@ -40,6 +42,13 @@ export interface TraceOptions {
   comm?: string;
   /** Extra entries for `meta.unsupported` (from perf, say). */
   unsupported?: Unsupported[];
+  /**
+   * Report an Interval document this often (whole seconds: the backends
+   * snapshot once a second), and a last, shorter one when the trace ends.
+   */
+  intervalMs?: number;
+  /** Called with each interval, and the whole trace so far as one interval. */
+  onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
 }
 
 /** Why a session ended. */
@@ -49,6 +58,8 @@ export type EndReason = "duration" | "target-exit" | "signal" | "stopped";
 export interface TraceSession {
   /** Milliseconds from `startTrace` to every probe attached. */
   readonly attachMs: number;
+  /** The backend that is tracing (`auto` resolved, fallbacks taken). */
+  readonly backendName: string;
   /** Resolves with the Run document when the session ends, however it ends. */
   readonly done: Promise<RunDocument>;
   /** Resolves the moment the trace window closes, before the backend detaches. */
@@ -60,6 +71,8 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
+const INTERVAL_SLACK_MS = 250;
 
 /**
  * Why minor/major are not given when the traced set grows: /proc counts per
@@ -84,6 +97,10 @@ class Session implements TraceSession {
   #options: TraceOptions;
   #timeline: TimelinePoint[] = [];
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
+  #lastSnapshot: Snapshot = emptySnapshot();
+  /** The snapshot the current interval started from, and when (performance.now()). */
+  #intervalFrom: Snapshot = emptySnapshot();
+  #intervalFromMs = 0;
   #firstStat = new Map<number, { minflt: number; majflt: number }>();
   #lastStat = new Map<number, { minflt: number; majflt: number }>();
   #startedAt = new Date();
@@ -102,6 +119,11 @@ class Session implements TraceSession {
     });
     this.done.catch(() => {});
     this.ending = new Promise((res) => (this.#resolveEnding = res));
+  }
+
+  /** The backend that is tracing (`auto` resolved, fallbacks taken). */
+  get backendName(): string {
+    return this.#backend.name;
   }
 
   async start(): Promise<void> {
@@ -123,6 +145,7 @@ class Session implements TraceSession {
     }
     this.attachMs = Math.round(performance.now() - t0);
     this.#attachedAtMs = performance.now();
+    this.#intervalFromMs = this.#attachedAtMs;
     this.#startedAt = new Date();
     // /proc's fault counters over the tracepoint's window: from the probes
     // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
@@ -156,8 +179,10 @@ class Session implements TraceSession {
       syscalls: totals.syscalls - this.#lastTotals.syscalls,
       bytes: totals.bytes - this.#lastTotals.bytes,
       faults: totals.faults - this.#lastTotals.faults,
+      p99_ns: p99BySyscall(this.#lastSnapshot, s),
     });
     this.#lastTotals = totals;
+    this.#lastSnapshot = s;
   }
 
   #sampleProc(): void {
@@ -177,8 +202,43 @@ class Session implements TraceSession {
     // A snapshot comes about once a second (1.00-1.05 s apart, later on a busy
     // host): each point says when, in seconds since attach.
     this.#sample(s);
+    const every = this.#options.intervalMs;
+    if (
+      every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
+    ) {
+      this.#emitInterval(s, false);
+    }
     try {
       this.#options.onTick?.(this.current());
+    } catch {
+      // a listener's failure must not end the trace
+    }
+  }
+
+  /** Reports the interval that ends with snapshot `s`, and starts the next one. */
+  #emitInterval(s: Snapshot, final: boolean): void {
+    const now = final && this.#stoppedAtMs ? this.#stoppedAtMs : performance.now();
+    const info = {
+      pids: [...this.#target.pids],
+      comm: this.#comm,
+      backend: this.#backend.name,
+      final,
+    };
+    const sinceAttach = (now - this.#attachedAtMs) / 1000;
+    const last = intervalDocument(this.#intervalFrom, s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: (now - this.#intervalFromMs) / 1000,
+    });
+    const total = intervalDocument(emptySnapshot(), s, {
+      ...info,
+      tS: sinceAttach,
+      seconds: sinceAttach,
+    });
+    this.#intervalFrom = s;
+    this.#intervalFromMs = now;
+    try {
+      this.#options.onInterval?.(last, total);
     } catch {
       // a listener's failure must not end the trace
     }
@@ -208,6 +268,7 @@ class Session implements TraceSession {
         host: Deno.hostname(),
         kernel: Deno.osRelease(),
         backend: this.#backend.name,
+        ...(this.#backend.attach ? { attach: structuredClone(this.#backend.attach) } : {}),
         started_at: this.#startedAt.toISOString(),
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,
@@ -274,6 +335,10 @@ class Session implements TraceSession {
       releaseTracefs();
       // The last point: from the last sample to the end of the window.
       if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
+      // The calls since the last interval: the intervals add up to the whole trace.
+      if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
+        this.#emitInterval(final, true);
+      }
       const run = this.#build(final, exited);
       this.#resolveDone(run);
       return run;

@@ -41,7 +41,7 @@ export function diskDir(): { path: string } & AsyncDisposable {
 export async function traceFio(
   dir: string,
   argv: string[],
-  backends: readonly ("bpftrace" | "ftrace")[],
+  backends: readonly ("bpf" | "bpftrace" | "ftrace")[],
   startDelayS: number,
 ): Promise<{ fio: FioRead; runs: Map<string, RunDocument> }> {
   const [cmd = "fio", ...args] = argv;

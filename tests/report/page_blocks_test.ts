@@ -1,7 +1,7 @@
 // The pure helpers behind the report: flame graph trees, histogram series, formats.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { flameTree } from "../../report/flamegraph.ts";
-import { histogramSeries, mergeBuckets, percentileMarkers } from "../../report/histogram.ts";
+import { histogramSeries, percentileMarkers } from "../../report/histogram.ts";
 import {
   formatBytes,
   formatCount,
@@ -78,12 +78,7 @@ Deno.test("histogramSeries draws steps, breaks at gaps, and can normalise", () =
   assertEquals(histogramSeries([[5, 4, 1], [1, 2, 0]]), [], "malformed or empty buckets dropped");
 });
 
-Deno.test("mergeBuckets adds equal buckets and percentileMarkers skips missing ones", () => {
-  assertEquals(mergeBuckets([[[16, 17, 1], [32, 34, 2]], [[16, 17, 4]]]), [[16, 17, 5], [
-    32,
-    34,
-    2,
-  ]]);
+Deno.test("percentileMarkers skips missing ones", () => {
   assertEquals(
     percentileMarkers({ p50_ns: 1, p90_ns: 0, p99_ns: 5, p999_ns: 9, max_ns: 10 }).map((m) =>
       m.label

@@ -3,7 +3,8 @@
 // latencies scaled to make the runs of a history.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import type { RunDocument } from "../../schema/mod.ts";
-import { analyzeTrends, judge, median, t99, targetName } from "../../report/trend.ts";
+import { analyzeTrends, judge, median, t99 } from "../../report/trend.ts";
+import { targetId, targetName } from "../../schema/mod.ts";
 
 const FIXTURE = new URL("../testdata/run_fio_psync.json", import.meta.url);
 const BASE = JSON.parse(Deno.readTextFileSync(FIXTURE)) as RunDocument;
@@ -164,4 +165,12 @@ Deno.test("a count rate from few events is not flagged for a change that chance 
   assert(few.reason.includes("sampling noise of one run"), few.reason);
   // The same +50% on 40 000 faults per run is no accident.
   assertEquals(judged(30_000, 20_000).verdict, "regression");
+});
+
+Deno.test("the trend summary's target id is the store's, in its file names", async () => {
+  const run: RunDocument = JSON.parse(await Deno.readTextFile(FIXTURE));
+  const s = analyzeTrends([{ file: "a.json", run }]);
+  assertEquals(s.targets[0]?.id, targetId(run.meta));
+  // SHA-256 of "fio\0fio job.fio", first 8 hex digits: the id stores have always used.
+  assertEquals(targetId({ comm: "fio", cmdline: "fio job.fio" }), "4e96e267");
 });

@@ -91,3 +91,8 @@ Deno.test("merged buckets sum counts per bucket and stay sorted", () => {
   const merged = mergeBuckets([[16, 17, 2], [64, 68, 1]], [[16, 17, 3], [32, 34, 4]]);
   assertEquals(merged, [[16, 17, 5], [32, 34, 4], [64, 68, 1]]);
 });
+
+Deno.test("merging drops malformed buckets of an untrusted document", () => {
+  const bad = [[16, 17, 1], [4, 2, 1], [8, 9, 0], [1, Infinity, 2], "x", [-1, 2, 3]];
+  assertEquals(mergeBuckets(bad as never, [[16, 17, 2]]), [[16, 17, 3]]);
+});

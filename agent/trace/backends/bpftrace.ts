@@ -11,6 +11,7 @@
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { RunError } from "../../errors.ts";
+import { findCommand } from "../../find_command.ts";
 import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
@@ -26,15 +27,7 @@ const STOP_TIMEOUT_MS = 5_000;
 
 /** Where bpftrace is, or null. */
 export function findBpftrace(): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      const path = `${dir}/bpftrace`;
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return findCommand("bpftrace");
 }
 
 /**
@@ -100,9 +93,15 @@ tracepoint:syscalls:sys_exit_getgid
   }${closer}${sentinel}`;
 }
 
-/** Starts bpftrace for the given PIDs. */
-export function startBpftrace(options: BackendOptions): TraceBackend {
-  const bpftrace = findBpftrace();
+/**
+ * Starts bpftrace for the given PIDs.
+ * @param options what to trace
+ * @param bpftrace its path, when the caller has looked it up already
+ */
+export function startBpftrace(
+  options: BackendOptions,
+  bpftrace: string | null = findBpftrace(),
+): TraceBackend {
   if (!bpftrace) {
     throw new RunError(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",

@@ -6,10 +6,11 @@
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { findBpftrace, startBpftrace, sweepStaleBpftrace } from "./bpftrace.ts";
 import { startFtrace, sweepStaleInstances } from "./ftrace.ts";
+import { bpfLoads, startBpf } from "./bpf.ts";
 import { UsageError } from "../../errors.ts";
 
 /** The backends `--backend` accepts. */
-export const BACKEND_NAMES = ["auto", "bpftrace", "ftrace"] as const;
+export const BACKEND_NAMES = ["auto", "bpf", "bpftrace", "ftrace"] as const;
 /** A `--backend` value. */
 export type BackendName = typeof BACKEND_NAMES[number];
 
@@ -19,27 +20,61 @@ export function parseBackendName(value: string): BackendName {
   throw new UsageError(`unknown backend '${value}': use one of ${BACKEND_NAMES.join(", ")}`);
 }
 
-/** What `auto` resolves to on this host. */
-export function resolveBackendName(name: BackendName): "bpftrace" | "ftrace" {
-  if (name !== "auto") return name;
-  return findBpftrace() ? "bpftrace" : "ftrace";
+/** A backend chosen for this host, once: what `auto` resolved to, and bpftrace's path. */
+export interface BackendChoice {
+  /** What was asked for (`--backend`). */
+  asked: BackendName;
+  /** The backend to start. */
+  name: "bpf" | "bpftrace" | "ftrace";
+  /** Where bpftrace is (looked up once, for it or as the fallback of bpf), or null. */
+  bpftrace: string | null;
 }
 
-/** Cleans what a killed earlier run may have left, then starts the backend. */
+/**
+ * Chooses the backend: bpf where its programs load, then bpftrace, then
+ * ftrace, for `auto`; the one named otherwise. PATH is searched once, here.
+ * A choice passes through unchanged.
+ * @param name a `--backend` value, or a choice already made
+ * @returns the choice
+ * @throws {UsageError} when bpftrace is asked for by name and is not installed
+ */
+export function resolveBackend(name: BackendName | BackendChoice): BackendChoice {
+  if (typeof name === "object") return name;
+  const bpftrace = findBpftrace();
+  if (name === "bpftrace" && !bpftrace) {
+    throw new UsageError(
+      "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
+    );
+  }
+  const chosen = name !== "auto" ? name : bpfLoads().ok ? "bpf" : bpftrace ? "bpftrace" : "ftrace";
+  return { asked: name, name: chosen, bpftrace };
+}
+
+/** What `auto` resolves to on this host: bpf where it loads, then bpftrace, then ftrace. */
+export function resolveBackendName(
+  name: BackendName | BackendChoice,
+): "bpf" | "bpftrace" | "ftrace" {
+  return resolveBackend(name).name;
+}
+
+/** Cleans what a killed earlier run may have left, then starts the chosen backend. */
 export async function openBackend(
-  name: BackendName,
+  backend: BackendName | BackendChoice,
   options: BackendOptions,
 ): Promise<TraceBackend> {
+  const choice = resolveBackend(backend);
   sweepStaleBpftrace();
-  const resolved = resolveBackendName(name);
-  if (resolved === "bpftrace") {
-    if (!findBpftrace()) {
-      throw new UsageError(
-        "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
-      );
+  let name = choice.name;
+  if (name === "bpf") {
+    try {
+      return startBpf(options);
+    } catch (e: unknown) {
+      // Asked for by name: its reason is the answer. For auto: the next backend.
+      if (choice.asked === "bpf") throw e;
+      name = choice.bpftrace ? "bpftrace" : "ftrace";
     }
-    return startBpftrace(options);
   }
+  if (name === "bpftrace") return startBpftrace(options, choice.bpftrace);
   sweepStaleInstances();
   return await startFtrace(options);
 }

@@ -9,7 +9,9 @@ import type { Snapshot } from "../../../probes/snapshot.ts";
 
 /** A running backend. One per trace session. */
 export interface TraceBackend {
-  readonly name: "bpftrace" | "ftrace";
+  readonly name: "bpf" | "bpftrace" | "ftrace";
+  /** How the probes were attached and why better ways were not (the bpf backend). */
+  readonly attach?: AttachReport;
   /** Resolves once every probe is attached; rejects (RunError) if it could not start. */
   readonly attached: Promise<void>;
   /** Resolves with a reason if the backend ends by itself (it should not). */
@@ -27,6 +29,16 @@ export interface TraceBackend {
   readonly unsupported: Unsupported[];
 }
 
+/** How a backend attached its programs, and why the better ways were not taken. */
+export interface AttachReport {
+  /** `fentry` (fentry/fexit), `raw_tp` (raw tracepoints) or `tp` (classic tracepoints). */
+  kind: string;
+  /** Where call start times live: task storage, or a hash keyed by thread id. */
+  starts: "task_storage" | "hash";
+  /** Each better way (and task storage) not used, with the kernel's reason. */
+  reasons: { kind: string; reason: string }[];
+}
+
 /** What a backend is started with. */
 export interface BackendOptions {
   /** Thread group ids to trace (every thread of each, new threads included). */
@@ -38,6 +50,8 @@ export interface BackendOptions {
    * and what those fork; one that execs another name leaves the set.
    */
   comm?: string;
+  /** --cgroup DIR (v2): every process in it, joiners included. */
+  cgroup?: { path: string; id: number };
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
 }

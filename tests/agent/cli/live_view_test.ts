@@ -38,6 +38,8 @@ function doc(over: Partial<IntervalDocument> = {}): IntervalDocument {
     tlb_flushes: 12,
     tlb_flushes_per_s: 12,
     lost_events: 0,
+    map_full: 0,
+    recursion_misses: 0,
     ...over,
   };
 }

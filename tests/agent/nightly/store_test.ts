@@ -9,9 +9,8 @@ import {
   runDocumentProblem,
   runFileName,
   saveRun,
-  targetId,
 } from "../../../agent/nightly/store.ts";
-import type { RunDocument } from "../../../schema/mod.ts";
+import { type RunDocument, targetId } from "../../../schema/mod.ts";
 
 const FIXTURE = new URL("../../testdata/run_fio_psync.json", import.meta.url);
 

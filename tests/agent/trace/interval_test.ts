@@ -1,8 +1,12 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { histDelta, intervalDocument, p99BySyscall } from "../../../agent/trace/interval.ts";
 import { bucketIndex, quantile, toBuckets } from "../../../schema/buckets.ts";
-import { emptyOpTotals, emptySnapshot, type Snapshot } from "../../../probes/snapshot.ts";
-import { cloneSnapshot } from "../../../probes/bpftrace.ts";
+import {
+  cloneSnapshot,
+  emptyOpTotals,
+  emptySnapshot,
+  type Snapshot,
+} from "../../../probes/snapshot.ts";
 
 /** Adds calls of the given latencies to a cumulative snapshot, as a backend would. */
 function record(s: Snapshot, name: string, latencies: number[], bytesEach = 0): void {
@@ -64,13 +68,14 @@ Deno.test("rates divide by the interval's length; idle syscalls and counters are
   b.involuntary = 2;
   b.tlb.set("task_switch", 10);
   b.lostEvents = 5;
+  b.mapFull = 2;
   const doc = intervalDocument(a, b, { ...info, seconds: 2 });
   assertEquals(Object.keys(doc.syscalls), ["read"], "write made no call in the interval");
   assertEquals(doc.syscalls.read!.calls_per_s, 2);
   assertEquals(doc.syscalls.read!.total_ns, 800);
   assertEquals(
-    [doc.faults_per_s, doc.switches_per_s, doc.tlb_flushes_per_s, doc.lost_events],
-    [10, 3, 3, 5],
+    [doc.faults_per_s, doc.switches_per_s, doc.tlb_flushes_per_s, doc.lost_events, doc.map_full],
+    [10, 3, 3, 5, 2],
   );
   b.tlbSupported = false;
   assertEquals(intervalDocument(a, b, info).tlb_flushes_per_s, null);

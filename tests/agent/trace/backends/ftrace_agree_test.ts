@@ -1,5 +1,5 @@
-// bpftrace and ftrace tracing one run of a known workload at once: the same
-// calls, bytes and errors, latencies and fault and switch counts alike.
+// bpf, bpftrace and ftrace tracing one run of a known workload at once: the
+// same calls, bytes and errors, latencies and fault and switch counts alike.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
@@ -18,7 +18,7 @@ function close(ours: number, theirs: number, what: string, relative = 0.15): voi
   );
 }
 
-Deno.test("bpftrace and ftrace on one known workload agree: exact counts, close latencies, faults and switches", async () => {
+Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, close latencies, faults and switches", async () => {
   await using dir = tmpDir();
   await using w = await startWorkload("known_io.ts", [dir.path, "20000", "5000", "10"]);
   const runs = new Map<string, RunDocument>();
@@ -43,13 +43,25 @@ Deno.test("bpftrace and ftrace on one known workload agree: exact counts, close 
     `${dir.path}/b.json`,
   ]);
   await b.waitForStderr("Tracing pid", 30_000);
+  const o = spawnCli([
+    "trace",
+    "--pid",
+    String(w.pid),
+    "--backend",
+    "bpf",
+    "--json",
+    `${dir.path}/o.json`,
+  ]);
+  await o.waitForStderr("Tracing pid", 30_000);
   await w.go();
   await w.child.status;
-  for (const [name, cli] of [["bpftrace", b], ["ftrace", f]] as const) {
+  for (
+    const [name, file, cli] of [["bpftrace", "b", b], ["ftrace", "f", f], ["bpf", "o", o]] as const
+  ) {
     const result = await cli.done;
     assertEquals(result.code, 0, `${name}: ${result.stderr}`);
     assertEquals(leftovers(cli.child.pid), [], name);
-    runs.set(name, JSON.parse(Deno.readTextFileSync(`${dir.path}/${name[0]}.json`)));
+    runs.set(name, JSON.parse(Deno.readTextFileSync(`${dir.path}/${file}.json`)));
   }
   const bt = runs.get("bpftrace");
   const ft = runs.get("ftrace");
@@ -63,6 +75,17 @@ Deno.test("bpftrace and ftrace on one known workload agree: exact counts, close 
     close(y.p50_ns, x.p50_ns, `${name} P50`);
   }
   assertEquals(ft.syscalls.pread64?.count, 20002);
+  // The bpf backend attached last: its window lies inside both others'.
+  const bp = runs.get("bpf");
+  assert(bp);
+  assertEquals([bp.meta.lost_events, bp.meta.backend], [0, "bpf"]);
+  for (const name of ["pread64", "pwrite64", "sendfile64"]) {
+    const x = bt.syscalls[name];
+    const y = bp.syscalls[name];
+    assert(x && y, `${name} from bpf`);
+    assertEquals([y.count, y.errors, y.bytes], [x.count, x.errors, x.bytes], `bpf ${name}`);
+    close(y.p50_ns, x.p50_ns, `bpf ${name} P50`);
+  }
   close(ft.syscalls.pread64?.p99_ns ?? 0, bt.syscalls.pread64?.p99_ns ?? 0, "pread64 P99", 0.25);
   // Faults and switches: ftrace's window holds bpftrace's, and a little more.
   const switches = (r: RunDocument) => r.sched.voluntary + r.sched.involuntary;

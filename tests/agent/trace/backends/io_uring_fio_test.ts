@@ -36,7 +36,7 @@ const p = (fio: FioRead, which: "clat_ns" | "lat_ns", q: "50" | "99") =>
 /** Runs fio io_uring while the backends trace it (all attached before its first I/O). */
 async function traceFioUring(
   dir: string,
-  backends: ("bpftrace" | "ftrace")[],
+  backends: ("bpf" | "bpftrace" | "ftrace")[],
   options: { iodepth: number; startDelayS: number },
 ): Promise<{ fio: FioRead; runs: Map<string, RunDocument> }> {
   const file = `${dir}/fio.dat`;
@@ -87,14 +87,14 @@ function readOp(
   return { op, lost: run.meta.lost_events };
 }
 
-Deno.test("fio io_uring iodepth 4, bpftrace and ftrace at once: every READ counted, rate within 5% of fio's IOPS, P50 within 15% of fio's clat, backends agree", async () => {
+Deno.test("fio io_uring iodepth 4, bpf, bpftrace and ftrace at once: every READ counted, rate within 5% of fio's IOPS, P50 within 15% of fio's clat, backends agree", async () => {
   await using dir = diskDir();
-  const { fio, runs } = await traceFioUring(dir.path, ["bpftrace", "ftrace"], {
+  const { fio, runs } = await traceFioUring(dir.path, ["bpf", "bpftrace", "ftrace"], {
     iodepth: 4,
     startDelayS: 3.5,
   });
   const ops = new Map<string, IoUringOpStats>();
-  for (const backend of ["bpftrace", "ftrace"]) {
+  for (const backend of ["bpf", "bpftrace", "ftrace"]) {
     const { op, lost } = readOp(runs.get(backend), backend);
     ops.set(backend, op);
     assertWithin(op.count + lost, fio.total_ios, 0.01, `${backend}: READ count vs fio total_ios`);
@@ -122,9 +122,15 @@ Deno.test("fio io_uring iodepth 4, bpftrace and ftrace at once: every READ count
   assert(b && f);
   assertWithin(f.p50_ns, b.p50_ns, 0.10, "ftrace P50 vs bpftrace P50");
   assertWithin(f.p99_ns, b.p99_ns, 0.20, "ftrace P99 vs bpftrace P99");
+  const o = ops.get("bpf");
+  assert(o);
+  // bpf and ftrace both count each request once (bpftrace is issue 13's).
+  assertEquals(o.count, f.count, "bpf and ftrace READ counts");
+  assertWithin(o.p50_ns, b.p50_ns, 0.10, "bpf P50 vs bpftrace P50");
+  assertWithin(o.p99_ns, b.p99_ns, 0.20, "bpf P99 vs bpftrace P99");
 });
 
-for (const [backend, delay] of [["bpftrace", 3.5], ["ftrace", 1.5]] as const) {
+for (const [backend, delay] of [["bpf", 1.5], ["bpftrace", 3.5], ["ftrace", 1.5]] as const) {
   Deno.test(`${backend}: fio io_uring iodepth 1, READ P50 and P99 within 15% of fio's total latency`, async () => {
     await using dir = diskDir();
     const { fio, runs } = await traceFioUring(dir.path, [backend], {

@@ -1,0 +1,409 @@
+/**
+ * The bpf backend: ioscope's own kernel programs (probes/bpf/), loaded
+ * through bpf(2) with no package and no compiler, attached the cheapest way
+ * this kernel allows, found by trying: fentry/fexit on the syscall functions
+ * (only traced syscalls pay), else raw tracepoints, else classic
+ * tracepoints. Histograms and counters stay in per-CPU maps, read once a
+ * second; the traced set is a map the programs keep themselves as processes
+ * fork, exec and exit.
+ *
+ * Nothing survives the agent: every program and link is a descriptor of this
+ * process, so when it ends, however it ends (`kill -9` included), the kernel
+ * detaches and frees them.
+ * @module
+ */
+
+import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { RunError } from "../../errors.ts";
+import { OTHER_SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
+import { syscallFunction, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";
+import { canLoad, haveRawTracepoint, haveTaskStorage } from "../../../ffi/bpf/features.ts";
+import { BpfLink } from "../../../ffi/bpf/link.ts";
+import { BpfProgram } from "../../../ffi/bpf/program.ts";
+import { AttachType, ProgType } from "../../../ffi/bpf/sys.ts";
+import { exit, mov, R0 } from "../../../ffi/bpf/asm.ts";
+import { ErrnoError } from "../../../ffi/errno.ts";
+import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf/_emit.ts";
+import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
+import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
+import { SYSCALL_NAMES_X86_64 } from "../../../probes/bpftrace.ts";
+import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
+import type { Snapshot } from "../../../probes/snapshot.ts";
+
+/** How the programs are attached, best first. */
+export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
+/** An attach kind: fentry/fexit, raw tracepoints, classic tracepoints. */
+export type AttachKind = typeof ATTACH_KINDS[number];
+/** The environment variable that caps the attach kind tried first (tests force fallbacks). */
+export const ATTACH_ENV = "IOSCOPE_BPF_ATTACH";
+/** The environment variable that forces starts into a hash keyed by thread id (`hash`). */
+export const STARTS_ENV = "IOSCOPE_BPF_STARTS";
+
+/** The bpf backend's options beyond every backend's. */
+export interface BpfBackendOptions extends BackendOptions {
+  /** The best attach kind to try. @default $IOSCOPE_BPF_ATTACH, else "fentry" */
+  attach?: AttachKind;
+  /** Keep starts in a hash keyed by thread id even where task storage works. @default $IOSCOPE_BPF_STARTS === "hash" */
+  startsInHash?: boolean;
+}
+
+/** The running bpf backend: a TraceBackend that also says how it attached. */
+export interface BpfBackend extends TraceBackend {
+  readonly name: "bpf";
+  readonly attach: AttachReport;
+  /** The kernel ids of this backend's programs and links (tests check they go away). */
+  objectIds(): { programs: number[]; links: number[] };
+  /** The thread group ids in the traced set now (as the programs keep it). */
+  tracedNow(): number[];
+}
+
+const TRACEFS = "/sys/kernel/tracing";
+/** Results that are not byte counts: an address, 0, SQEs consumed. */
+const NOT_BYTES = new Set(OTHER_SYSCALLS);
+/** Calls whose first argument is not a descriptor. */
+const NO_FD_ARG = new Set(["mmap", "munmap", "madvise"]);
+
+/** The syscalls the programs time on this architecture. */
+export function tracedSyscalls(): TracedSyscall[] {
+  if (Deno.build.arch !== "x86_64") {
+    throw new RunError(
+      `the bpf backend knows syscall numbers for x86_64 only, not ${Deno.build.arch}`,
+    );
+  }
+  return [...SYSCALL_NAMES_X86_64].map(([nr, name]) => ({
+    nr,
+    name,
+    bytes: !NOT_BYTES.has(name),
+    fd: !NO_FD_ARG.has(name),
+  }));
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function oneLine(e: unknown): string {
+  const s = e instanceof Error ? e.message : String(e);
+  return s.split("\n")[0] ?? s;
+}
+
+/** A classic tracepoint's fields, read from tracefs once. */
+function fieldReader(): (event: string, field: string) => FieldPlace {
+  const formats = new Map<string, FtraceEventFormat>();
+  return (event, field) => {
+    let f = formats.get(event);
+    if (!f) {
+      const [group = "", name = ""] = event.split(":");
+      f = parseEventFormat(
+        Deno.readTextFileSync(`${TRACEFS}/events/${group}/${name}/format`),
+        group,
+      );
+      formats.set(event, f);
+    }
+    const place = f.fields.get(field);
+    if (!place) throw new Error(`The tracepoint ${event} has no field ${field}`);
+    return place;
+  };
+}
+
+/** The cgroup v2 level of a cgroup directory (0: the root). */
+export function cgroupLevel(path: string): number {
+  let mount = "/sys/fs/cgroup";
+  try {
+    for (const line of Deno.readTextFileSync("/proc/self/mounts").split("\n")) {
+      const [, dir, type] = line.split(" ");
+      if (type === "cgroup2" && dir && path.startsWith(dir)) mount = dir;
+    }
+  } catch {
+    // keep the usual mount point
+  }
+  return path.slice(mount.length).split("/").filter((p) => p !== "").length;
+}
+
+/**
+ * Whether the bpf backend can run here: its programs are raw tracepoint (or
+ * classic tracepoint) programs, so those must load and attach. Tried once
+ * (a two-instruction program on sys_enter), cached.
+ * @returns ok, and why not
+ */
+export function bpfLoads(): { ok: boolean; reason: string } {
+  if (Deno.build.arch !== "x86_64") {
+    return {
+      ok: false,
+      reason: `syscall numbers are known for x86_64 only, not ${Deno.build.arch}`,
+    };
+  }
+  const raw = haveRawTracepoint();
+  if (raw.ok) return raw;
+  const tp = canLoad(ProgType.TRACEPOINT);
+  return tp.ok ? tp : { ok: false, reason: `${raw.reason}; ${tp.reason}` };
+}
+
+/**
+ * What the bpf backend would do on this host, found by the same trials it
+ * makes (cheap ones: two-instruction programs, a task storage map): the
+ * attach kind and where starts live, and why each better way is out.
+ * @returns the kind (null: none loads), starts, and the reasons
+ */
+export function bpfAttachPlan(): {
+  kind: AttachKind | null;
+  starts: "task_storage" | "hash";
+  reasons: { kind: string; reason: string }[];
+} {
+  const reasons: { kind: string; reason: string }[] = [];
+  const storage = haveTaskStorage();
+  if (!storage.ok) reasons.push({ kind: "task_storage", reason: storage.reason });
+  const starts = storage.ok ? "task_storage" : "hash";
+  const tracing = tracingRefused();
+  if (tracing === null) return { kind: "fentry", starts, reasons };
+  reasons.push({ kind: "fentry", reason: tracing });
+  const raw = haveRawTracepoint();
+  if (raw.ok) return { kind: "raw_tp", starts, reasons };
+  reasons.push({ kind: "raw_tp", reason: raw.reason });
+  const tp = canLoad(ProgType.TRACEPOINT);
+  if (tp.ok) return { kind: "tp", starts, reasons };
+  reasons.push({ kind: "tp", reason: tp.reason });
+  return { kind: null, starts, reasons };
+}
+
+/**
+ * Why TRACING (fentry/fexit) programs cannot load here, or null when they
+ * can: a program with no target is handed to the kernel, which answers
+ * EINVAL ("needs a BTF id") where tracing is allowed and EPERM where it is
+ * refused before the verifier runs, without reading the kernel's BTF
+ * (0.2-0.5 s) on a host that cannot use it.
+ */
+function tracingRefused(): string | null {
+  try {
+    BpfProgram.load({
+      type: ProgType.TRACING,
+      name: "ios_probe",
+      insns: [mov.imm(R0, 0), exit()],
+      expectedAttachType: AttachType.TRACE_FENTRY,
+    }).close();
+    return null;
+  } catch (e: unknown) {
+    if (e instanceof ErrnoError && e.code === "EINVAL") return null;
+    return `BPF_PROG_TYPE_TRACING programs do not load: ${oneLine(e)}`;
+  }
+}
+
+/** The programs of one attach kind, loaded and attached; `close()` undoes it all. */
+class AttachedSet {
+  readonly programs: BpfProgram[] = [];
+  readonly links: BpfLink[] = [];
+
+  constructor(plan: readonly PlannedProgram[]) {
+    try {
+      for (const p of plan) {
+        if ("function" in p.at) {
+          const id = vmlinuxBtf().funcId(p.at.function);
+          if (id === undefined) throw new Error(`The kernel has no function ${p.at.function}`);
+          this.programs.push(BpfProgram.load({
+            type: ProgType.TRACING,
+            name: p.name,
+            insns: p.insns,
+            expectedAttachType: p.at.exit ? AttachType.TRACE_FEXIT : AttachType.TRACE_FENTRY,
+            attachBtfId: id,
+          }));
+        } else {
+          this.programs.push(BpfProgram.load({
+            type: p.kind === "tp" ? ProgType.TRACEPOINT : ProgType.RAW_TRACEPOINT,
+            name: p.name,
+            insns: p.insns,
+          }));
+        }
+      }
+      plan.forEach((p, i) => {
+        const prog = this.programs[i] as BpfProgram;
+        if ("function" in p.at) this.links.push(BpfLink.attachTracing(prog));
+        else if (p.kind === "tp") {
+          const [group = "", name = ""] = p.at.tracepoint.split(":");
+          this.links.push(BpfLink.attachTracepoint(prog, group, name));
+        } else this.links.push(BpfLink.attachRawTracepoint(prog, p.at.tracepoint));
+      });
+    } catch (e: unknown) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Runs skipped because a program was already running on that CPU. */
+  recursionMisses(): number {
+    let n = 0;
+    for (const p of this.programs) {
+      try {
+        n += p.info().recursionMisses;
+      } catch {
+        // closed
+      }
+    }
+    return n;
+  }
+
+  /** Detaches (links first), then unloads. Idempotent. */
+  close(): void {
+    for (const l of this.links) l.close();
+    for (const p of this.programs) p.close();
+  }
+}
+
+/**
+ * Starts the bpf backend: creates the maps, seeds the traced set, loads and
+ * attaches the programs of the best kind that works.
+ * @param options targets, filters, and forced fallbacks
+ * @returns the running backend, attached
+ * @throws RunError when no attach kind works (each kind's reason in the message)
+ */
+export function startBpf(options: BpfBackendOptions): BpfBackend {
+  const envAttach = Deno.env.get(ATTACH_ENV);
+  const best = options.attach ??
+    ((ATTACH_KINDS as readonly string[]).includes(envAttach ?? "")
+      ? envAttach as AttachKind
+      : "fentry");
+  const startsInHash = options.startsInHash ?? Deno.env.get(STARTS_ENV) === "hash";
+  const reasons: AttachReport["reasons"] = [];
+  for (const k of ATTACH_KINDS.slice(0, ATTACH_KINDS.indexOf(best))) {
+    reasons.push({ kind: k, reason: `not tried: ${ATTACH_ENV} or the caller asked for ${best}` });
+  }
+
+  let taskStorage = !startsInHash;
+  if (startsInHash) reasons.push({ kind: "task_storage", reason: `not tried: ${STARTS_ENV}=hash` });
+
+  const syscalls = tracedSyscalls();
+  const uring = exists(`${TRACEFS}/events/io_uring/io_uring_submit_req`) &&
+    exists(`${TRACEFS}/events/io_uring/io_uring_complete`);
+  const tlb = exists(`${TRACEFS}/events/tlb/tlb_flush`);
+  const rename = exists(`${TRACEFS}/events/task/task_rename`);
+  const filter: TargetFilter = {};
+  if (options.followChildren) filter.followChildren = true;
+  if (options.comm) filter.comm = options.comm;
+  if (options.cgroup) {
+    filter.cgroup = { id: BigInt(options.cgroup.id), level: cgroupLevel(options.cgroup.path) };
+  }
+
+  let maps: BpfMapSet;
+  try {
+    maps = new BpfMapSet({ syscalls, taskStorage });
+  } catch (e: unknown) {
+    if (!taskStorage) throw new RunError(`the bpf backend cannot create its maps: ${oneLine(e)}`);
+    reasons.push({ kind: "task_storage", reason: oneLine(e) });
+    taskStorage = false;
+    try {
+      maps = new BpfMapSet({ syscalls, taskStorage });
+    } catch (e2: unknown) {
+      throw new RunError(`the bpf backend cannot create its maps: ${oneLine(e2)}`);
+    }
+  }
+
+  let set: AttachedSet | null = null;
+  let kind: AttachKind = best;
+  const field = fieldReader();
+  for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
+    try {
+      if (k === "fentry") {
+        const why = tracingRefused();
+        if (why) throw new Error(why);
+      }
+      const b: BuildContext = { kind: k, field, maps: maps.fds, filter };
+      const plan = planPrograms(b, {
+        uring,
+        tlb,
+        rename,
+        syscalls: syscalls.map((s, slot) => ({
+          name: s.name,
+          slotValue: slotValue(s, slot),
+          function: syscallFunction(s.name),
+        })),
+      });
+      set = new AttachedSet(plan);
+      kind = k;
+      break;
+    } catch (e: unknown) {
+      reasons.push({ kind: k, reason: oneLine(e) });
+    }
+  }
+  if (!set) {
+    maps.close();
+    throw new RunError(
+      `the bpf backend could not attach: ${
+        reasons.map((r) => `${r.kind}: ${r.reason}`).join("; ")
+      }`,
+    );
+  }
+  const full = maps.addTargets(options.pids);
+  const attached = set;
+
+  const unsupported: Unsupported[] = [];
+  if (!tlb) {
+    unsupported.push({
+      metric: "tlb.flushes",
+      reason: "no tlb:tlb_flush tracepoint on this kernel",
+    });
+  }
+  if (!uring) {
+    unsupported.push({ metric: "io_uring", reason: "no io_uring tracepoints on this kernel" });
+  }
+
+  function read(): Snapshot {
+    const s = maps.read();
+    s.recursionMisses = attached.recursionMisses();
+    s.mapFull += full;
+    return s;
+  }
+
+  let latest = read();
+  let resolveDied!: (why: string) => void;
+  const died = new Promise<string>((res) => (resolveDied = res));
+  const timer = setInterval(() => {
+    try {
+      latest = read();
+      options.onSnapshot?.(latest);
+    } catch (e: unknown) {
+      clearInterval(timer);
+      resolveDied(`the bpf backend could not read its maps: ${oneLine(e)}`);
+    }
+  }, 1000);
+
+  let stopped: Promise<Snapshot> | null = null;
+  return {
+    name: "bpf",
+    attach: { kind, starts: taskStorage ? "task_storage" : "hash", reasons },
+    attached: Promise.resolve(),
+    died,
+    unsupported,
+    latest: () => latest,
+    objectIds: () => ({
+      programs: attached.programs.filter((p) => !p.closed).map((p) => p.id),
+      links: attached.links.flatMap((l) => {
+        try {
+          return l.closed ? [] : [l.id()];
+        } catch {
+          return []; // attached by ioctl: no link object
+        }
+      }),
+    }),
+    tracedNow: () => maps.targets(),
+    stop(): Promise<Snapshot> {
+      stopped ??= (() => {
+        clearInterval(timer);
+        // Detach first, so the last read is final, then free everything.
+        for (const l of attached.links) l.close();
+        try {
+          latest = read();
+        } catch {
+          // keep the last good read
+        }
+        attached.close();
+        maps.close();
+        return Promise.resolve(latest);
+      })();
+      return stopped;
+    },
+  };
+}

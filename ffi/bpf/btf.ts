@@ -1,0 +1,491 @@
+/**
+ * BTF, the kernel's type information: a reader for /sys/kernel/btf/vmlinux
+ * (type ids by name and kind, function ids, struct member offsets), loaded
+ * once on first use, and a minimal writer that builds the small blob a task
+ * storage map needs for its key and value types.
+ * @module
+ */
+
+import { Fd } from "../fd.ts";
+import { btfLoad } from "./sys.ts";
+
+/** BTF kinds (`BTF_KIND_*` in include/uapi/linux/btf.h). */
+export const BtfKind = {
+  INT: 1,
+  PTR: 2,
+  ARRAY: 3,
+  STRUCT: 4,
+  UNION: 5,
+  ENUM: 6,
+  FWD: 7,
+  TYPEDEF: 8,
+  VOLATILE: 9,
+  CONST: 10,
+  RESTRICT: 11,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  VAR: 14,
+  DATASEC: 15,
+  FLOAT: 16,
+  DECL_TAG: 17,
+  TYPE_TAG: 18,
+  ENUM64: 19,
+} as const;
+
+const MAGIC = 0xeb9f;
+const HEADER_LEN = 24;
+
+/** One type of a BTF blob. */
+export interface BtfType {
+  /** Its id (1-based; 0 is void). */
+  id: number;
+  /** A {@linkcode BtfKind}. */
+  kind: number;
+  /** Its name ("" when anonymous). */
+  name: string;
+  /** Bytes for ints, structs, unions, enums; else 0. */
+  size: number;
+  /** For pointers, typedefs, qualifiers, funcs, vars: the type it refers to. */
+  type: number;
+}
+
+/** A struct or union member. */
+export interface BtfMember {
+  /** The member's name ("" for an anonymous struct or union). */
+  name: string;
+  /** Its type id. */
+  type: number;
+  /** Its offset in bits from the start of the struct. */
+  bitOffset: number;
+  /** Bitfield width in bits, 0 when not a bitfield. */
+  bitSize: number;
+}
+
+/** A parsed BTF blob: look types up by name, walk struct members. */
+export class Btf {
+  #bytes: Uint8Array;
+  #view: DataView;
+  #strOff: number;
+  #strLen: number;
+  /** Byte offset of each type's record, by id (index 0 unused). */
+  #offsets: Uint32Array;
+  #found = new Map<string, number[]>();
+  #decoder = new TextDecoder();
+
+  /**
+   * Parses a BTF blob.
+   * @param bytes the blob (e.g. /sys/kernel/btf/vmlinux)
+   * @throws Error when the blob is not BTF
+   */
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const v = this.#view;
+    if (bytes.byteLength < HEADER_LEN || v.getUint16(0, true) !== MAGIC) {
+      throw new Error("Cannot read BTF: the data does not start with the BTF magic 0xeb9f");
+    }
+    const hdrLen = v.getUint32(4, true);
+    const typeOff = hdrLen + v.getUint32(8, true);
+    const typeLen = v.getUint32(12, true);
+    this.#strOff = hdrLen + v.getUint32(16, true);
+    this.#strLen = v.getUint32(20, true);
+    // A type takes at least 12 bytes: that bounds the count.
+    const offsets = new Uint32Array(Math.floor(typeLen / 12) + 1);
+    let n = 1;
+    let p = typeOff;
+    const end = typeOff + typeLen;
+    while (p < end) {
+      offsets[n++] = p;
+      const info = v.getUint32(p + 4, true);
+      p += 12 + extraBytes((info >>> 24) & 0x1f, info & 0xffff);
+    }
+    if (p !== end) throw new Error("Cannot read BTF: the type section is malformed");
+    this.#offsets = offsets.slice(0, n);
+  }
+
+  /** How many types the blob holds (ids 1..count). */
+  get count(): number {
+    return this.#offsets.length - 1;
+  }
+
+  #str(off: number): string {
+    if (off >= this.#strLen) return "";
+    const start = this.#strOff + off;
+    const end = this.#bytes.indexOf(0, start);
+    return this.#decoder.decode(this.#bytes.subarray(start, end < 0 ? start : end));
+  }
+
+  /**
+   * The type with an id.
+   * @param id a type id
+   * @returns the type
+   * @throws RangeError for an id the blob does not hold
+   */
+  type(id: number): BtfType {
+    const p = this.#offsets[id];
+    if (id < 1 || p === undefined) throw new RangeError(`BTF has no type id ${id}`);
+    const v = this.#view;
+    const info = v.getUint32(p + 4, true);
+    const kind = (info >>> 24) & 0x1f;
+    const sizeOrType = v.getUint32(p + 8, true);
+    const sized = kind === BtfKind.INT || kind === BtfKind.STRUCT || kind === BtfKind.UNION ||
+      kind === BtfKind.ENUM || kind === BtfKind.ENUM64 || kind === BtfKind.FLOAT ||
+      kind === BtfKind.DATASEC;
+    return {
+      id,
+      kind,
+      name: this.#str(v.getUint32(p, true)),
+      size: sized ? sizeOrType : 0,
+      type: sized ? 0 : sizeOrType,
+    };
+  }
+
+  /**
+   * The ids of the types with a name, of one kind if given.
+   * @param name the type's name, e.g. `task_struct`
+   * @param kind a {@linkcode BtfKind} to keep only that kind
+   * @returns the ids (empty when none)
+   */
+  idsByName(name: string, kind?: number): number[] {
+    const key = `${kind ?? ""}:${name}`;
+    const known = this.#found.get(key);
+    if (known) return known;
+    // One scan comparing bytes, no string decoding: a few ms over vmlinux's ~130k types.
+    const want = new TextEncoder().encode(name);
+    const bytes = this.#bytes, v = this.#view, base = this.#strOff;
+    const ids: number[] = [];
+    for (let id = 1; id < this.#offsets.length; id++) {
+      const p = this.#offsets[id]!;
+      if (kind !== undefined && ((v.getUint32(p + 4, true) >>> 24) & 0x1f) !== kind) continue;
+      const nameOff = v.getUint32(p, true);
+      if (nameOff === 0 && want.length > 0) continue;
+      const at = base + nameOff;
+      if (bytes[at + want.length] !== 0) continue;
+      let same = true;
+      for (let i = 0; i < want.length; i++) {
+        if (bytes[at + i] !== want[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) ids.push(id);
+    }
+    this.#found.set(key, ids);
+    return ids;
+  }
+
+  /**
+   * The first type with a name and kind.
+   * @param name the type's name
+   * @param kind a {@linkcode BtfKind}
+   * @returns the type, or undefined
+   */
+  typeByName(name: string, kind: number): BtfType | undefined {
+    const id = this.idsByName(name, kind)[0];
+    return id === undefined ? undefined : this.type(id);
+  }
+
+  /**
+   * The BTF id of a kernel function, what a fentry/fexit program's
+   * `attachBtfId` names.
+   * @param name e.g. `__x64_sys_read`
+   * @returns the FUNC's id, or undefined when the kernel has no such function
+   */
+  funcId(name: string): number | undefined {
+    return this.idsByName(name, BtfKind.FUNC)[0];
+  }
+
+  /**
+   * A struct's or union's members.
+   * @param id the struct's id (typedefs and qualifiers are followed)
+   * @returns the members in order
+   * @throws TypeError when the id is not a struct or union
+   */
+  members(id: number): BtfMember[] {
+    const t = this.type(this.resolve(id));
+    if (t.kind !== BtfKind.STRUCT && t.kind !== BtfKind.UNION) {
+      throw new TypeError(`BTF type ${id} (${t.name || "anonymous"}) is not a struct or union`);
+    }
+    const v = this.#view;
+    const p = this.#offsets[t.id]!;
+    const info = v.getUint32(p + 4, true);
+    const kindFlag = (info >>> 31) === 1;
+    const out: BtfMember[] = [];
+    for (let i = 0; i < (info & 0xffff); i++) {
+      const m = p + 12 + i * 12;
+      const raw = v.getUint32(m + 8, true);
+      out.push({
+        name: this.#str(v.getUint32(m, true)),
+        type: v.getUint32(m + 4, true),
+        bitOffset: kindFlag ? raw & 0xffffff : raw,
+        bitSize: kindFlag ? raw >>> 24 : 0,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Follows typedefs, const, volatile, restrict and type tags to the type they name.
+   * @param id a type id
+   * @returns the id of the underlying type
+   */
+  resolve(id: number): number {
+    for (let hops = 0; hops < 64; hops++) {
+      const t = this.type(id);
+      if (
+        t.kind !== BtfKind.TYPEDEF && t.kind !== BtfKind.CONST && t.kind !== BtfKind.VOLATILE &&
+        t.kind !== BtfKind.RESTRICT && t.kind !== BtfKind.TYPE_TAG
+      ) return id;
+      id = t.type;
+    }
+    throw new RangeError(`BTF type ${id}: a cycle of typedefs`);
+  }
+
+  /**
+   * The byte offset of a member of a named struct, through nested members
+   * (`se.sum_exec_runtime`) and anonymous structs and unions.
+   * @param struct the struct's name, e.g. `task_struct`
+   * @param path the member, e.g. `tgid`, or a dotted path
+   * @returns the offset in bytes and the member's type id
+   * @throws Error when the struct or member is missing, or the member is a bitfield
+   */
+  memberOffset(struct: string, path: string): { offset: number; type: number } {
+    const s = this.typeByName(struct, BtfKind.STRUCT) ?? this.typeByName(struct, BtfKind.UNION);
+    if (!s) throw new Error(`The kernel's BTF has no struct ${struct}`);
+    let type = s.id;
+    let bits = 0;
+    for (const part of path.split(".")) {
+      const found = this.#findMember(type, part);
+      if (!found) throw new Error(`The kernel's struct ${struct} has no member ${path}`);
+      if (found.bitSize !== 0 || found.bitOffset % 8 !== 0) {
+        throw new Error(`${struct}.${path} is a bitfield: it has no byte offset`);
+      }
+      bits += found.bitOffset;
+      type = found.type;
+    }
+    return { offset: bits / 8, type };
+  }
+
+  #findMember(id: number, name: string): BtfMember | undefined {
+    for (const m of this.members(id)) {
+      if (m.name === name) return m;
+      if (m.name === "") {
+        const inner = this.type(this.resolve(m.type));
+        if (inner.kind !== BtfKind.STRUCT && inner.kind !== BtfKind.UNION) continue;
+        const found = this.#findMember(inner.id, name);
+        if (found) return { ...found, bitOffset: m.bitOffset + found.bitOffset };
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Bytes of kind-specific data after a type's 12-byte header. */
+function extraBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case BtfKind.INT:
+    case BtfKind.VAR:
+    case BtfKind.DECL_TAG:
+      return 4;
+    case BtfKind.ARRAY:
+      return 12;
+    case BtfKind.STRUCT:
+    case BtfKind.UNION:
+    case BtfKind.DATASEC:
+    case BtfKind.ENUM64:
+      return 12 * vlen;
+    case BtfKind.ENUM:
+    case BtfKind.FUNC_PROTO:
+      return 8 * vlen;
+    case BtfKind.PTR:
+    case BtfKind.FWD:
+    case BtfKind.TYPEDEF:
+    case BtfKind.VOLATILE:
+    case BtfKind.CONST:
+    case BtfKind.RESTRICT:
+    case BtfKind.FUNC:
+    case BtfKind.FLOAT:
+    case BtfKind.TYPE_TAG:
+      return 0;
+    default:
+      throw new Error(`Cannot read BTF: unknown kind ${kind}`);
+  }
+}
+
+/** Where the running kernel's BTF is. */
+export const VMLINUX_BTF_PATH = "/sys/kernel/btf/vmlinux";
+let vmlinux: Btf | null = null;
+
+/**
+ * The running kernel's BTF, read and indexed on first use, then kept.
+ * @returns the parsed /sys/kernel/btf/vmlinux
+ * @throws Error when the kernel has no BTF (CONFIG_DEBUG_INFO_BTF off)
+ * @example
+ * ```ts
+ * import { vmlinuxBtf } from "./btf.ts";
+ * const { offset } = vmlinuxBtf().memberOffset("task_struct", "tgid");
+ * console.assert(offset > 0);
+ * ```
+ */
+export function vmlinuxBtf(): Btf {
+  if (vmlinux) return vmlinux;
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(VMLINUX_BTF_PATH);
+  } catch (e: unknown) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new Error(`Cannot read the kernel's BTF at ${VMLINUX_BTF_PATH}: ${why}`);
+  }
+  vmlinux = new Btf(bytes);
+  return vmlinux;
+}
+
+/**
+ * The kernel function that implements a syscall on this architecture
+ * (`read` -> `__x64_sys_read` on x86_64, `__arm64_sys_read` on aarch64).
+ * @param syscall the syscall's name
+ * @returns the function's name
+ */
+export function syscallFunction(syscall: string): string {
+  const prefix = Deno.build.arch === "aarch64" ? "__arm64_sys_" : "__x64_sys_";
+  return prefix + syscall;
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/** A member of a struct being built. */
+export interface BtfMemberSpec {
+  /** The member's name. */
+  name: string;
+  /** Its type's id (from this builder). */
+  type: number;
+  /** Offset in bytes. */
+  offset: number;
+}
+
+/**
+ * Builds a small BTF blob: ints, arrays and structs, enough to describe a
+ * map's key and value.
+ * @example
+ * ```ts
+ * import { BtfBuilder } from "./btf.ts";
+ * const b = new BtfBuilder();
+ * const int = b.addInt("int", 4, true);
+ * const u64 = b.addInt("unsigned long long", 8, false);
+ * const value = b.addStruct("start", 8, [{ name: "ns", type: u64, offset: 0 }]);
+ * const blob = b.build();
+ * console.assert(int === 1 && value === 3 && blob.length > 24);
+ * ```
+ */
+export class BtfBuilder {
+  #types: number[] = [];
+  #strings: number[] = [0];
+  #count = 0;
+
+  #name(s: string): number {
+    if (s === "") return 0;
+    const off = this.#strings.length;
+    this.#strings.push(...new TextEncoder().encode(s), 0);
+    return off;
+  }
+
+  #add(words: number[]): number {
+    this.#types.push(...words);
+    return ++this.#count;
+  }
+
+  /**
+   * An integer type.
+   * @param name e.g. `int`
+   * @param size bytes: 1, 2, 4, 8 or 16
+   * @param signed whether it is signed
+   * @returns its id
+   */
+  addInt(name: string, size: number, signed: boolean): number {
+    const encoding = signed ? 1 : 0;
+    return this.#add([this.#name(name), BtfKind.INT << 24, size, (encoding << 24) | (size * 8)]);
+  }
+
+  /**
+   * An array type.
+   * @param elem the element's type id
+   * @param index the index's type id (an int)
+   * @param count the number of elements
+   * @returns its id
+   */
+  addArray(elem: number, index: number, count: number): number {
+    return this.#add([0, BtfKind.ARRAY << 24, 0, elem, index, count]);
+  }
+
+  /**
+   * A struct type.
+   * @param name its name
+   * @param size its size in bytes
+   * @param members its members, in order of offset
+   * @returns its id
+   */
+  addStruct(name: string, size: number, members: BtfMemberSpec[]): number {
+    const words = [this.#name(name), (BtfKind.STRUCT << 24) | members.length, size];
+    for (const m of members) words.push(this.#name(m.name), m.type, m.offset * 8);
+    return this.#add(words);
+  }
+
+  /**
+   * The blob: header, types, strings.
+   * @returns the BTF bytes
+   */
+  build(): Uint8Array {
+    const typeLen = this.#types.length * 4;
+    const out = new Uint8Array(new ArrayBuffer(HEADER_LEN + typeLen + this.#strings.length));
+    const v = new DataView(out.buffer);
+    v.setUint16(0, MAGIC, true);
+    v.setUint8(2, 1); // version
+    v.setUint8(3, 0); // flags
+    v.setUint32(4, HEADER_LEN, true);
+    v.setUint32(8, 0, true); // type_off
+    v.setUint32(12, typeLen, true);
+    v.setUint32(16, typeLen, true); // str_off
+    v.setUint32(20, this.#strings.length, true);
+    this.#types.forEach((w, i) => v.setUint32(HEADER_LEN + i * 4, w >>> 0, true));
+    out.set(this.#strings, HEADER_LEN + typeLen);
+    return out;
+  }
+}
+
+/** A loaded BTF object and the ids of a map's key and value types in it. */
+export interface MapBtf extends Disposable {
+  /** The BTF object (close it once the map is created: the map keeps its own reference). */
+  fd: Fd;
+  /** The key's type id. */
+  keyTypeId: number;
+  /** The value's type id. */
+  valueTypeId: number;
+}
+
+/**
+ * Loads the BTF a task storage map needs: an `int` key (a pidfd) and a
+ * struct value of `valueSize` bytes (an array of bytes inside).
+ * @param valueSize the value's size in bytes
+ * @returns the loaded BTF with the key and value ids; dispose it after MAP_CREATE
+ * @throws ErrnoError when the kernel refuses the BTF
+ */
+export function loadTaskStorageBtf(valueSize: number): MapBtf {
+  const b = new BtfBuilder();
+  const int = b.addInt("int", 4, true);
+  const u8 = b.addInt("unsigned char", 1, false);
+  const bytes = b.addArray(u8, int, valueSize);
+  const value = b.addStruct("ioscope_value", valueSize, [
+    { name: "bytes", type: bytes, offset: 0 },
+  ]);
+  const fd = new Fd(btfLoad(b.build()), "a BTF object");
+  return {
+    fd,
+    keyTypeId: int,
+    valueTypeId: value,
+    [Symbol.dispose]() {
+      fd.close();
+    },
+  };
+}

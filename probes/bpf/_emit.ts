@@ -1,0 +1,377 @@
+/**
+ * Instruction fragments the bpf backend's programs share: reading a
+ * tracepoint's arguments the way the attach kind presents them, the
+ * "is this process traced?" test, counters, the log-linear bucket index, and
+ * the bookkeeping of one ended call. Each fragment is a short list of
+ * instructions with a comment per step; its labels carry a prefix so that a
+ * program can use a fragment more than once.
+ *
+ * Register conventions in every program: R6 holds the context until a
+ * program no longer needs it; R7-R9 are the program's own; fragments use
+ * R0-R5 and the stack slots they are given.
+ * @module
+ */
+
+import {
+  add,
+  and,
+  arsh,
+  call,
+  type Insn,
+  type Instruction,
+  ja,
+  jeq,
+  jge,
+  jlt,
+  jne,
+  label,
+  ldImm64,
+  ldx,
+  loadMapFd,
+  lsh,
+  mov,
+  neg,
+  R0,
+  R1,
+  R10,
+  R2,
+  R3,
+  R4,
+  R6,
+  R7,
+  R9,
+  type Reg,
+  rsh,
+  st,
+  stx,
+  sub,
+} from "../../ffi/bpf/asm.ts";
+import { BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
+import { COUNTER, HIST_BUCKETS, OP, SUB_BUCKETS } from "./layout.ts";
+
+/** bpf_get_current_ancestor_cgroup_id (enum bpf_func_id). */
+const GET_CURRENT_ANCESTOR_CGROUP_ID = 123;
+
+/** How a program is attached, which decides how it sees its arguments. */
+export type ProgramKind = "raw_tp" | "tp" | "fentry";
+
+/** Where a classic tracepoint's field lies in its record (from tracefs `format`). */
+export interface FieldPlace {
+  offset: number;
+  size: number;
+  signed: boolean;
+}
+
+/**
+ * One tracepoint argument: its index among a raw tracepoint's (and a
+ * fentry/fexit program's) u64 arguments, and the name of the classic
+ * tracepoint's field that carries the same value.
+ */
+export interface ArgSpec {
+  raw: number;
+  field: string;
+}
+
+/** What every program builder is given: the attach kind and the maps' descriptors. */
+export interface BuildContext {
+  kind: ProgramKind;
+  /** The classic tracepoint's field places (kind "tp"): `event` is `group:name`. */
+  field(event: string, field: string): FieldPlace;
+  maps: MapFds;
+  /** Who is traced. */
+  filter: TargetFilter;
+}
+
+/** The descriptors of the maps the programs use. */
+export interface MapFds {
+  targets: number;
+  starts: number;
+  /** True when `starts` is task storage; false: a hash keyed by thread id. */
+  startsInTaskStorage: boolean;
+  slots: number;
+  sysOps: number;
+  sysHist: number;
+  errnos: number;
+  fds: number;
+  counters: number;
+  uringReqs: number;
+  uringOps: number;
+  uringHist: number;
+}
+
+/** Beyond the targets map: a cgroup whose processes are all traced. */
+export interface TargetFilter {
+  /** cgroup v2 id and its level (depth below the root): every process in it or below. */
+  cgroup?: { id: bigint; level: number };
+  /** --comm NAME: processes that take this name (exec, rename, fork) join. */
+  comm?: string;
+  /** Processes the traced ones fork join. */
+  followChildren?: boolean;
+}
+
+/**
+ * `dst = the argument` as the program's kind presents it: a raw tracepoint
+ * (and fentry/fexit) gets an array of u64 arguments, a classic tracepoint
+ * the record with each field at its offset. The context is in R6.
+ * @param b the build context
+ * @param dst the register to load
+ * @param event the classic tracepoint, `group:name`
+ * @param arg the argument
+ * @returns the instructions
+ */
+export function loadArg(b: BuildContext, dst: Reg, event: string, arg: ArgSpec): Instruction[] {
+  if (b.kind !== "tp") return [ldx.dw(dst, 6, arg.raw * 8)];
+  const f = b.field(event, arg.field);
+  switch (f.size) {
+    case 8:
+      return [ldx.dw(dst, 6, f.offset)];
+    case 4:
+      // Sign-extend a signed int so that results like -EAGAIN compare as negative.
+      return f.signed
+        ? [ldx.w(dst, 6, f.offset), lsh.imm(dst, 32), arsh.imm(dst, 32)]
+        : [ldx.w(dst, 6, f.offset)];
+    case 2:
+      return [ldx.h(dst, 6, f.offset)];
+    case 1:
+      return [ldx.b(dst, 6, f.offset)];
+    default:
+      throw new RangeError(`Cannot load ${event} field ${arg.field} of ${f.size} bytes`);
+  }
+}
+
+/**
+ * `R0 = bpf_map_lookup_elem(map, fp + keyOff)`.
+ * @param mapFd the map
+ * @param keyOff the key's stack offset (negative)
+ * @returns the instructions
+ */
+export function lookup(mapFd: number, keyOff: number): Instruction[] {
+  return [
+    loadMapFd(R1, mapFd),
+    mov.reg(R2, R10),
+    add.imm(R2, keyOff),
+    call(Helper.map_lookup_elem),
+  ];
+}
+
+/**
+ * `*(u64 *)(ptr + off) += 1` (a per-CPU value: no other CPU writes it).
+ * @param ptr the value pointer
+ * @param off the byte offset
+ * @returns the instructions (they use R1)
+ */
+export function increment(ptr: Reg, off: number): Instruction[] {
+  return [ldx.dw(R1, ptr, off), add.imm(R1, 1), stx.dw(ptr, off, R1)];
+}
+
+/**
+ * `*(u64 *)(ptr + off) += src`.
+ * @param ptr the value pointer
+ * @param off the byte offset
+ * @param src the register to add
+ * @returns the instructions (they use R1)
+ */
+export function addTo(ptr: Reg, off: number, src: Reg): Instruction[] {
+  return [ldx.dw(R1, ptr, off), add.reg(R1, src), stx.dw(ptr, off, R1)];
+}
+
+/**
+ * Adds one to a per-CPU counter (COUNTER layout).
+ * @param b the build context
+ * @param index the counter's index, or a register holding it
+ * @param prefix label prefix, unique in the program
+ * @returns the instructions (they use R0-R5 and fp-4)
+ */
+export function countOne(b: BuildContext, index: number | Reg, prefix: string): Insn[] {
+  return [
+    typeof index === "number" ? st.w(R10, -4, index) : stx.w(R10, -4, index),
+    ...lookup(b.maps.counters, -4),
+    jeq.imm(R0, 0, `${prefix}_done`),
+    ...increment(R0, 0),
+    label(`${prefix}_done`),
+  ];
+}
+
+/**
+ * Goes on only if the current process is traced: its thread group id is in
+ * the targets map, or (with --cgroup) it runs in the cgroup or below it.
+ * Otherwise jumps to `out`.
+ * @param b the build context
+ * @param out the label to leave by
+ * @returns the instructions (they use R0-R5 and fp-8)
+ */
+export function ifTraced(b: BuildContext, out: string): Insn[] {
+  const cgroup = b.filter.cgroup;
+  return [
+    call(Helper.get_current_pid_tgid),
+    rsh.imm(R0, 32), // the thread group id
+    stx.w(R10, -8, R0),
+    ...lookup(b.maps.targets, -8),
+    jne.imm(R0, 0, "traced"),
+    ...(cgroup
+      ? [
+        // The cgroup at the target's level above the current task's own.
+        mov.imm(R1, cgroup.level),
+        call(GET_CURRENT_ANCESTOR_CGROUP_ID),
+        ldImm64(R1, cgroup.id),
+        jeq.reg(R0, R1, "traced"),
+      ]
+      : []),
+    ja(out),
+    label("traced"),
+  ];
+}
+
+/**
+ * `dst = the log-linear bucket index of value` (schema/buckets.ts): the
+ * value itself below 16, else `e * 16 + ((value >> (e - 4)) & 15)` with `e =
+ * floor(log2 value)`, found by halving the search five times as
+ * io_syscalls.bt does. Clamped to the histogram's size for the verifier.
+ * @param dst the index register (R1 here)
+ * @param value the value register (kept)
+ * @param prefix label prefix
+ * @returns the instructions (they use R1-R4)
+ */
+export function bucketIndex(value: Reg, prefix: string): Insn[] {
+  const e = R2, v = R3, t = R4;
+  const step = (bits: number): Insn[] => [
+    mov.reg(t, v),
+    rsh.imm(t, bits),
+    jeq.imm(t, 0, `${prefix}_lt${bits}`), // v < 2^bits
+    add.imm(e, bits),
+    mov.reg(v, t),
+    label(`${prefix}_lt${bits}`),
+  ];
+  return [
+    mov.reg(R1, value),
+    jlt.imm(value, SUB_BUCKETS, `${prefix}_small`),
+    mov.imm(e, 0),
+    mov.reg(v, value),
+    ...step(32),
+    ...step(16),
+    ...step(8),
+    ...step(4),
+    ...step(2),
+    ...step(1),
+    // index = e * 16 + ((value >> (e - 4)) & 15)
+    mov.reg(t, e),
+    sub.imm(t, 4),
+    rsh.reg(R1, t),
+    and.imm(R1, SUB_BUCKETS - 1),
+    lsh.imm(e, 4),
+    add.reg(R1, e),
+    label(`${prefix}_small`),
+    jlt.imm(R1, HIST_BUCKETS, `${prefix}_in`),
+    mov.imm(R1, HIST_BUCKETS - 1), // past 2^48 ns: the last bucket
+    label(`${prefix}_in`),
+  ];
+}
+
+/**
+ * Counts `value` in its bucket of histogram `key` (a per-CPU array of
+ * HIST_BUCKETS u64 per key).
+ * @param histFd the histogram map
+ * @param keyOff the stack offset holding the u32 key
+ * @param value the latency register (kept)
+ * @param prefix label prefix
+ * @returns the instructions (they use R0-R5)
+ */
+export function histogramAdd(histFd: number, keyOff: number, value: Reg, prefix: string): Insn[] {
+  return [
+    ...lookup(histFd, keyOff),
+    jeq.imm(R0, 0, `${prefix}_done`),
+    ...bucketIndex(value, `${prefix}_b`),
+    lsh.imm(R1, 3), // bucket -> byte offset
+    add.reg(R0, R1),
+    ldx.dw(R1, R0, 0),
+    add.imm(R1, 1),
+    stx.dw(R0, 0, R1),
+    label(`${prefix}_done`),
+  ];
+}
+
+/** How {@linkcode recordEnd} tells the kinds of result apart. */
+export interface EndSpec {
+  histFd: number;
+  errnosFd: number;
+  /** ERRNO_KIND of the op. */
+  errnoKind: number;
+  /** Jumps to `${prefix}_failed` when the result (R9) is an error. */
+  ifFailed: Insn[];
+  /** Jumps to `${prefix}_nobytes` when a successful result is not a byte count. */
+  ifNotBytes: Insn[];
+}
+
+/**
+ * Books one ended call or request: count, latency sum, maximum, errors by
+ * errno, bytes, and the latency histogram of successful or failed ones.
+ * In: R6 = the op's totals (OP layout), R7 = latency, R9 = result, the op's
+ * slot (u32) at fp-16.
+ * @param b the build context
+ * @param spec how results are classified, and where they go
+ * @param prefix label prefix
+ * @returns the instructions (they use R0-R5, fp-4..fp-40)
+ */
+export function recordEnd(b: BuildContext, spec: EndSpec, prefix: string): Insn[] {
+  const p = prefix;
+  return [
+    ...increment(R6, OP.count * 8),
+    // The slowest call so far (on this CPU).
+    ldx.dw(R1, R6, OP.maxNs * 8),
+    jge.reg(R1, R7, `${p}_max_kept`),
+    stx.dw(R6, OP.maxNs * 8, R7),
+    label(`${p}_max_kept`),
+    ...spec.ifFailed,
+    // Success: latency and bytes; the histogram of successful calls.
+    ...addTo(R6, OP.okNs * 8, R7),
+    ...spec.ifNotBytes,
+    ...addTo(R6, OP.bytes * 8, R9),
+    label(`${p}_nobytes`),
+    ldx.w(R1, R10, -16),
+    lsh.imm(R1, 1), // key = slot * 2 + HIST_OK
+    stx.w(R10, -4, R1),
+    ja(`${p}_hist`),
+    // Failure: errors, their latency apart, by errno; the failed calls' histogram.
+    label(`${p}_failed`),
+    ...increment(R6, OP.errors * 8),
+    ...addTo(R6, OP.errNs * 8, R7),
+    ...countErrno(b, spec, p),
+    ldx.w(R1, R10, -16),
+    lsh.imm(R1, 1),
+    add.imm(R1, 1), // key = slot * 2 + HIST_FAILED
+    stx.w(R10, -4, R1),
+    label(`${p}_hist`),
+    ...histogramAdd(spec.histFd, -4, R7, `${p}_h`),
+  ];
+}
+
+/** errnos[kind << 48 | slot << 32 | -result] += 1, inserting the key when new. */
+function countErrno(b: BuildContext, spec: EndSpec, p: string): Insn[] {
+  return [
+    ldx.w(R1, R10, -16),
+    lsh.imm(R1, 32),
+    ...(spec.errnoKind ? [ldImm64(R2, BigInt(spec.errnoKind) << 48n), add.reg(R1, R2)] : []),
+    mov.reg(R2, R9),
+    neg(R2), // errno = -result
+    and.imm(R2, 0xffff),
+    add.reg(R1, R2),
+    stx.dw(R10, -24, R1),
+    ...lookup(spec.errnosFd, -24),
+    jeq.imm(R0, 0, `${p}_errno_new`),
+    ...increment(R0, 0),
+    ja(`${p}_errno_done`),
+    label(`${p}_errno_new`),
+    st.dw(R10, -32, 1),
+    loadMapFd(R1, spec.errnosFd),
+    mov.reg(R2, R10),
+    add.imm(R2, -24),
+    mov.reg(R3, R10),
+    add.imm(R3, -32),
+    mov.imm(R4, BPF_NOEXIST),
+    call(Helper.map_update_elem),
+    jeq.imm(R0, 0, `${p}_errno_done`),
+    jeq.imm(R0, -17, `${p}_errno_done`), // EEXIST: inserted meanwhile; one count lost
+    ...countOne(b, COUNTER.errnoFull, `${p}_errno_full`),
+    label(`${p}_errno_done`),
+  ];
+}

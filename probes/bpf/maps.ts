@@ -1,0 +1,384 @@
+/**
+ * The bpf backend's maps: created together, seeded with the targets and the
+ * syscall slot table, read back together into a {@linkcode Snapshot}, closed
+ * together. The programs (programs.ts) are built against their descriptors.
+ * @module
+ */
+
+import { BpfMap } from "../../ffi/bpf/map.ts";
+import { BPF_F_NO_PREALLOC, MapType } from "../../ffi/bpf/sys.ts";
+import type { MapFds } from "./_emit.ts";
+import {
+  CAPACITY,
+  COUNTER,
+  ERRNO_KIND,
+  FD_KEY,
+  FD_VALUE,
+  HIST_FAILED,
+  HIST_OK,
+  HIST_VALUE_BYTES,
+  MAP_NAMES,
+  OP,
+  OP_VALUE_BYTES,
+  SLOT,
+  START,
+  SYSCALL_NR_LIMIT,
+  URING_OP_SLOTS,
+  URING_START,
+} from "./layout.ts";
+import { countersFrom, opFrom, type PerCpuWords, sumWord } from "./read.ts";
+import {
+  emptyFdTotals,
+  emptySnapshot,
+  type FdTotals,
+  ioUringOpName,
+  type OpTotals,
+  type Snapshot,
+} from "../snapshot.ts";
+
+/** A syscall the programs time. */
+export interface TracedSyscall {
+  /** Its number on this architecture. */
+  nr: number;
+  /** The kernel's tracepoint name (`pread64`). */
+  name: string;
+  /** A non-negative result is a byte count. */
+  bytes: boolean;
+  /** Its first argument is a file descriptor. */
+  fd: boolean;
+}
+
+// Hash maps allocate on insert (BPF_F_NO_PREALLOC): preallocating 65536
+// entries took 40-115 ms at start here, and inserts are rare (a fork, a new
+// descriptor, an errno) except io_uring's, one per request.
+
+/** What the map set is made for. */
+export interface MapSetOptions {
+  syscalls: readonly TracedSyscall[];
+  /** Starts in task storage (else a hash keyed by thread id). */
+  taskStorage: boolean;
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+function words(bytes: Uint8Array, valueBytes: number): PerCpuWords {
+  const copy = bytes.slice();
+  return {
+    words: new BigUint64Array(copy.buffer, 0, Math.floor(copy.byteLength / 8)),
+    stride: Math.ceil(valueBytes / 8),
+  };
+}
+
+/** The slot-table value of the syscall at index `slot`. */
+export function slotValue(s: TracedSyscall, slot: number): number {
+  return (slot + 1) | (s.bytes ? SLOT.bytesFlag : 0) | (s.fd ? SLOT.fdFlag : 0);
+}
+
+/** Per-op figures read last time, to skip histograms that did not change. */
+interface OpCache {
+  ended: number;
+  totals: OpTotals;
+}
+
+/** The maps of one trace; `using` closes them all. */
+export class BpfMapSet implements Disposable {
+  readonly #maps: BpfMap[] = [];
+  readonly #syscalls: readonly TracedSyscall[];
+  readonly fds: MapFds;
+  readonly #m: Record<keyof typeof MAP_NAMES, BpfMap>;
+  #sysCache = new Map<number, OpCache>();
+  #uringCache = new Map<number, OpCache>();
+
+  /**
+   * Creates every map and fills the slot table.
+   * @param options the syscalls and where starts live
+   * @throws ErrnoError when the kernel refuses a map (the ones made are closed)
+   */
+  constructor(options: MapSetOptions) {
+    const { syscalls, taskStorage } = options;
+    if (syscalls.length === 0 || syscalls.length > 64) {
+      throw new RangeError(`The bpf backend times 1 to 64 syscalls, not ${syscalls.length}`);
+    }
+    this.#syscalls = syscalls;
+    const make = (
+      name: keyof typeof MAP_NAMES,
+      spec: Omit<Parameters<typeof BpfMap.create>[0], "name">,
+    ) => {
+      const m = BpfMap.create({ ...spec, name: MAP_NAMES[name] });
+      this.#maps.push(m);
+      return m;
+    };
+    try {
+      const n = syscalls.length;
+      this.#m = {
+        targets: make("targets", {
+          type: MapType.HASH,
+          flags: BPF_F_NO_PREALLOC,
+          keySize: 4,
+          valueSize: 4,
+          maxEntries: CAPACITY.targets,
+        }),
+        starts: taskStorage
+          ? make("starts", {
+            type: MapType.TASK_STORAGE,
+            keySize: 4,
+            valueSize: START.bytes,
+            maxEntries: 0,
+          })
+          : make("starts", {
+            type: MapType.HASH,
+            flags: BPF_F_NO_PREALLOC,
+            keySize: 4,
+            valueSize: START.bytes,
+            maxEntries: CAPACITY.startsByTid,
+          }),
+        slots: make("slots", {
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: 4,
+          maxEntries: SYSCALL_NR_LIMIT,
+        }),
+        sysOps: make("sysOps", {
+          type: MapType.PERCPU_ARRAY,
+          keySize: 4,
+          valueSize: OP_VALUE_BYTES,
+          maxEntries: n,
+        }),
+        sysHist: make("sysHist", {
+          type: MapType.PERCPU_ARRAY,
+          keySize: 4,
+          valueSize: HIST_VALUE_BYTES,
+          maxEntries: 2 * n,
+        }),
+        errnos: make("errnos", {
+          type: MapType.PERCPU_HASH,
+          flags: BPF_F_NO_PREALLOC,
+          keySize: 8,
+          valueSize: 8,
+          maxEntries: CAPACITY.errnos,
+        }),
+        fds: make("fds", {
+          type: MapType.PERCPU_HASH,
+          flags: BPF_F_NO_PREALLOC,
+          keySize: FD_KEY.bytes,
+          valueSize: FD_VALUE.words * 8,
+          maxEntries: CAPACITY.fds,
+        }),
+        counters: make("counters", {
+          type: MapType.PERCPU_ARRAY,
+          keySize: 4,
+          valueSize: 8,
+          maxEntries: COUNTER.slots,
+        }),
+        uringReqs: make("uringReqs", {
+          type: MapType.HASH,
+          flags: BPF_F_NO_PREALLOC,
+          keySize: 8,
+          valueSize: URING_START.bytes,
+          maxEntries: CAPACITY.uringRequests,
+        }),
+        uringOps: make("uringOps", {
+          type: MapType.PERCPU_ARRAY,
+          keySize: 4,
+          valueSize: OP_VALUE_BYTES,
+          maxEntries: URING_OP_SLOTS,
+        }),
+        uringHist: make("uringHist", {
+          type: MapType.PERCPU_ARRAY,
+          keySize: 4,
+          valueSize: HIST_VALUE_BYTES,
+          maxEntries: 2 * URING_OP_SLOTS,
+        }),
+      };
+      syscalls.forEach((s, slot) => {
+        if (s.nr < 0 || s.nr >= SYSCALL_NR_LIMIT) {
+          throw new RangeError(`Syscall number ${s.nr} is past the slot table`);
+        }
+        this.#m.slots.update(u32(s.nr), u32(slotValue(s, slot)));
+      });
+    } catch (e: unknown) {
+      this.close();
+      throw e;
+    }
+    const m = this.#m;
+    this.fds = {
+      targets: m.targets.fd,
+      starts: m.starts.fd,
+      startsInTaskStorage: taskStorage,
+      slots: m.slots.fd,
+      sysOps: m.sysOps.fd,
+      sysHist: m.sysHist.fd,
+      errnos: m.errnos.fd,
+      fds: m.fds.fd,
+      counters: m.counters.fd,
+      uringReqs: m.uringReqs.fd,
+      uringOps: m.uringOps.fd,
+      uringHist: m.uringHist.fd,
+    };
+  }
+
+  /**
+   * Puts processes in the traced set.
+   * @param tgids thread group ids
+   * @returns how many could not be added (the map is full)
+   */
+  addTargets(tgids: readonly number[]): number {
+    let full = 0;
+    for (const t of tgids) {
+      try {
+        this.#m.targets.update(u32(t), u32(1));
+      } catch {
+        full++;
+      }
+    }
+    return full;
+  }
+
+  /** The thread group ids in the traced set now. */
+  targets(): number[] {
+    return this.#m.targets.readAll().entries.map((e) =>
+      new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true)
+    );
+  }
+
+  /** Reads one op set (syscalls or io_uring) into totals by name. */
+  #readOps(
+    ops: BpfMap,
+    hist: BpfMap,
+    cache: Map<number, OpCache>,
+    nameOf: (slot: number) => string,
+    errnos: Map<number, Map<number, number>>,
+  ): { byName: Map<string, OpTotals>; inFlight: number } {
+    const byName = new Map<string, OpTotals>();
+    let inFlight = 0;
+    for (const e of ops.readAll().entries) {
+      const slot = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
+      const v = words(e.value, OP_VALUE_BYTES);
+      const ended = sumWord(v, OP.count);
+      if (
+        ended === 0 && sumWord(v, OP.started) === 0 && sumWord(v, OP.untimed) === 0 &&
+        sumWord(v, OP.restarts) === 0
+      ) continue;
+      const seen = cache.get(slot);
+      const histOf = (which: number) => {
+        const raw = hist.lookup(u32(slot * 2 + which));
+        return raw ? words(raw, HIST_VALUE_BYTES) : null;
+      };
+      const unchanged = seen !== undefined && seen.ended === ended;
+      const r = opFrom(
+        v,
+        unchanged ? null : histOf(HIST_OK),
+        unchanged ? null : histOf(HIST_FAILED),
+      );
+      const t = r.totals;
+      t.hist = unchanged ? seen.totals.hist : r.okHist;
+      t.error_hist = unchanged ? seen.totals.error_hist : r.errorHist;
+      t.errnos = errnos.get(slot) ?? new Map();
+      t.restarts = r.extras.restarts;
+      if (ops === this.#m.uringOps) {
+        t.async = sumWord(v, OP.async);
+        t.multishot = r.extras.multishot;
+        t.untimed = r.extras.untimed;
+      }
+      inFlight += r.extras.inFlight;
+      cache.set(slot, { ended, totals: t });
+      byName.set(nameOf(slot), t);
+    }
+    return { byName, inFlight };
+  }
+
+  /** errnos by kind, then slot, then errno. */
+  #readErrnos(): Map<number, Map<number, Map<number, number>>> {
+    const out = new Map<number, Map<number, Map<number, number>>>();
+    for (const e of this.#m.errnos.readAll().entries) {
+      const key = new DataView(e.key.buffer, e.key.byteOffset, 8).getBigUint64(0, true);
+      const kind = Number(key >> 48n);
+      const slot = Number((key >> 32n) & 0xffffn);
+      const errno = Number(key & 0xffffn);
+      const n = sumWord(words(e.value, 8), 0);
+      if (n === 0) continue;
+      let bySlot = out.get(kind);
+      if (!bySlot) out.set(kind, bySlot = new Map());
+      let byErrno = bySlot.get(slot);
+      if (!byErrno) bySlot.set(slot, byErrno = new Map());
+      byErrno.set(errno, (byErrno.get(errno) ?? 0) + n);
+    }
+    return out;
+  }
+
+  #readFds(): Map<string, FdTotals> {
+    const out = new Map<string, FdTotals>();
+    for (const e of this.#m.fds.readAll().entries) {
+      const k = new DataView(e.key.buffer, e.key.byteOffset, FD_KEY.bytes);
+      const pid = k.getUint32(FD_KEY.tgid, true);
+      const fd = k.getUint32(FD_KEY.fd, true);
+      const slot = k.getUint32(FD_KEY.slot, true);
+      const v = words(e.value, FD_VALUE.words * 8);
+      const count = sumWord(v, FD_VALUE.count);
+      if (count === 0) continue;
+      const key = `${pid}:${fd}`;
+      let t = out.get(key);
+      if (!t) out.set(key, t = emptyFdTotals(pid, fd));
+      t.count += count;
+      t.errors += sumWord(v, FD_VALUE.errors);
+      t.bytes += sumWord(v, FD_VALUE.bytes);
+      t.total_ns += sumWord(v, FD_VALUE.totalNs);
+      const name = this.#syscalls[slot]?.name ?? `slot_${slot}`;
+      t.calls.set(name, (t.calls.get(name) ?? 0) + count);
+    }
+    return out;
+  }
+
+  /**
+   * Reads every map into a cumulative snapshot.
+   * @returns the snapshot (recursion misses are the programs' business: 0 here)
+   */
+  read(): Snapshot {
+    const s = emptySnapshot();
+    const errnos = this.#readErrnos();
+    const sys = this.#readOps(
+      this.#m.sysOps,
+      this.#m.sysHist,
+      this.#sysCache,
+      (slot) => this.#syscalls[slot]?.name ?? `slot_${slot}`,
+      errnos.get(ERRNO_KIND.syscall) ?? new Map(),
+    );
+    const uring = this.#readOps(
+      this.#m.uringOps,
+      this.#m.uringHist,
+      this.#uringCache,
+      ioUringOpName,
+      errnos.get(ERRNO_KIND.uring) ?? new Map(),
+    );
+    s.syscalls = sys.byName;
+    s.io_uring = uring.byName;
+    s.inFlight = sys.inFlight + uring.inFlight;
+    s.fds = this.#readFds();
+    const perIndex = new Map<number, number>();
+    for (const e of this.#m.counters.readAll().entries) {
+      const i = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
+      perIndex.set(i, sumWord(words(e.value, 8), 0));
+    }
+    const c = countersFrom((i) => perIndex.get(i) ?? 0);
+    s.faults = c.faults;
+    s.voluntary = c.voluntary;
+    s.involuntary = c.involuntary;
+    s.tlb = c.tlb;
+    s.mapFull = c.mapFull;
+    return s;
+  }
+
+  /** Closes every map (programs hold their own references while loaded). Idempotent. */
+  close(): void {
+    for (const m of this.#maps) m.close();
+  }
+
+  /** See {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

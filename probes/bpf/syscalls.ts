@@ -1,0 +1,312 @@
+/**
+ * syscalls: I/O syscall latency, log-linear histograms, per syscall: what
+ * probes/io_syscalls.bt measures, as two programs.
+ *
+ * - enter (raw tracepoint `sys_enter`, or classic `raw_syscalls:sys_enter`):
+ *   the syscall number picks a slot from the slot table (0: not an I/O
+ *   call, leave); a traced process's call stores its start time and slot in
+ *   the task's storage (a hash keyed by thread id where task storage is
+ *   missing).
+ * - exit (`sys_exit`): a task with a start stored ends its call: count,
+ *   latency, bytes or errno, the histogram of successful or of failed calls.
+ *   Restart codes (-512..-516) end nothing: the call runs again and is
+ *   counted once, timed from its last entry.
+ *
+ * With fentry/fexit each syscall function gets its own pair of programs:
+ * the slot is a constant and only traced syscalls pay at all.
+ *
+ * Overhead: every syscall on the host pays one array lookup at entry and one
+ * task-storage lookup at exit; a traced process's I/O calls a target lookup,
+ * two timestamps and a few per-CPU adds.
+ * @module
+ */
+
+import {
+  add,
+  and,
+  call,
+  exit,
+  type Insn,
+  ja,
+  jeq,
+  jeq32,
+  jge,
+  jgt,
+  jne,
+  jslt,
+  label,
+  ldx,
+  loadMapFd,
+  mov,
+  R0,
+  R1,
+  R10,
+  R2,
+  R3,
+  R4,
+  R6,
+  R7,
+  R8,
+  R9,
+  rsh,
+  st,
+  stx,
+  sub,
+} from "../../ffi/bpf/asm.ts";
+import { BPF_ANY, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
+import {
+  addTo,
+  type BuildContext,
+  countOne,
+  ifTraced,
+  increment,
+  loadArg,
+  lookup,
+  recordEnd,
+} from "./_emit.ts";
+import {
+  COUNTER,
+  ERRNO_KIND,
+  FD_VALUE,
+  NO_FD,
+  OP,
+  SLOT,
+  START,
+  SYSCALL_NR_LIMIT,
+} from "./layout.ts";
+
+const ENTER = "raw_syscalls:sys_enter";
+const EXIT = "raw_syscalls:sys_exit";
+/** sys_enter(regs, id); sys_exit(regs, ret); fexit(regs, ret). */
+const ID = { raw: 1, field: "id" };
+const RET = { raw: 1, field: "ret" };
+
+/**
+ * `R0 = this task's start value`, created when `create` (null when task
+ * storage or the hash is full, or, without create, when the task has none).
+ */
+function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
+  if (b.maps.startsInTaskStorage) {
+    return [
+      call(Helper.get_current_task_btf),
+      mov.reg(R2, R0),
+      loadMapFd(R1, b.maps.starts),
+      mov.imm(R3, 0),
+      mov.imm(R4, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0),
+      call(Helper.task_storage_get),
+    ];
+  }
+  // Where task storage is missing: a hash keyed by thread id, whose entry
+  // stays until the thread exits (targets.ts deletes it).
+  return [
+    call(Helper.get_current_pid_tgid),
+    stx.w(R10, -40, R0), // the thread id
+    ...lookup(b.maps.starts, -40),
+    ...(create
+      ? [
+        jne.imm(R0, 0, `${p}_found`),
+        st.dw(R10, -56, 0),
+        st.dw(R10, -48, 0),
+        loadMapFd(R1, b.maps.starts),
+        mov.reg(R2, R10),
+        add.imm(R2, -40),
+        mov.reg(R3, R10),
+        add.imm(R3, -56),
+        mov.imm(R4, BPF_ANY),
+        call(Helper.map_update_elem),
+        mov.reg(R2, R0),
+        mov.imm(R0, 0),
+        jne.imm(R2, 0, `${p}_found`), // insert failed: R0 = null
+        ...lookup(b.maps.starts, -40),
+        label(`${p}_found`),
+      ]
+      : []),
+  ];
+}
+
+/**
+ * Where the first syscall argument lies in `struct pt_regs`: x86_64 `di`
+ * (RDI in uapi asm/ptrace-abi.h, the ptrace offset), arm64 `regs[0]`
+ * (uapi user_pt_regs, the start of pt_regs; overwritten only on return).
+ */
+export const FIRST_ARG_OFFSET = Deno.build.arch === "aarch64" ? 0 : 112;
+
+/**
+ * `R1 = the syscall's first argument`, from the saved user registers: in
+ * the record (classic tracepoint), through the pt_regs pointer (raw
+ * tracepoint: a kernel read; fentry: a typed load).
+ */
+function firstArg(b: BuildContext): Insn[] {
+  const reg = FIRST_ARG_OFFSET;
+  if (b.kind === "tp") return [ldx.dw(R1, R6, b.field(ENTER, "args").offset)];
+  if (b.kind === "fentry") return [ldx.dw(R1, R6, 0), ldx.dw(R1, R1, reg)];
+  return [
+    ldx.dw(R3, R6, 0), // the pt_regs pointer
+    add.imm(R3, reg),
+    mov.reg(R1, R10),
+    add.imm(R1, -48),
+    mov.imm(R2, 8),
+    call(Helper.probe_read_kernel),
+    ldx.dw(R1, R10, -48),
+  ];
+}
+
+/**
+ * Books the ended call to its descriptor: fds[process, fd, slot]. In: R7 =
+ * latency, R8 = slot value, R9 = result, fp-48 = descriptor, fp-16 = slot.
+ */
+function perDescriptor(b: BuildContext): Insn[] {
+  return [
+    ldx.w(R1, R10, -48),
+    jeq32.imm(R1, NO_FD, "out"),
+    stx.w(R10, -60, R1),
+    call(Helper.get_current_pid_tgid),
+    rsh.imm(R0, 32),
+    stx.w(R10, -64, R0),
+    ldx.w(R1, R10, -16),
+    stx.w(R10, -56, R1),
+    st.w(R10, -52, 0),
+    ...lookup(b.maps.fds, -64),
+    jne.imm(R0, 0, "fd_found"),
+    // A descriptor not seen before: insert zeros, then look it up again.
+    ...[-96, -88, -80, -72].map((off) => st.dw(R10, off, 0)),
+    loadMapFd(R1, b.maps.fds),
+    mov.reg(R2, R10),
+    add.imm(R2, -64),
+    mov.reg(R3, R10),
+    add.imm(R3, -96),
+    mov.imm(R4, BPF_NOEXIST),
+    call(Helper.map_update_elem),
+    jeq.imm(R0, 0, "fd_inserted"),
+    jeq.imm(R0, -17, "fd_inserted"), // EEXIST: another CPU was first
+    ...countOne(b, COUNTER.fdFull, "fd_full"),
+    ja("out"),
+    label("fd_inserted"),
+    ...lookup(b.maps.fds, -64),
+    jeq.imm(R0, 0, "out"),
+    label("fd_found"),
+    mov.reg(R6, R0), // R6 = the descriptor's totals
+    ...increment(R6, FD_VALUE.count * 8),
+    ...addTo(R6, FD_VALUE.totalNs * 8, R7),
+    mov.reg(R1, R9),
+    add.imm(R1, 4095),
+    jgt.imm(R1, 4094, "fd_ok"),
+    ...increment(R6, FD_VALUE.errors * 8),
+    ja("out"),
+    label("fd_ok"),
+    mov.reg(R1, R8),
+    and.imm(R1, SLOT.bytesFlag),
+    jeq.imm(R1, 0, "out"),
+    jslt.imm(R9, 0, "out"),
+    ...addTo(R6, FD_VALUE.bytes * 8, R9),
+  ];
+}
+
+/**
+ * The entry program: a traced process's I/O call stores when it started.
+ * @param b the build context
+ * @param fentrySlot for a fentry program, the slot-table value of its syscall
+ * @returns the instructions
+ */
+export function sysEnter(b: BuildContext, fentrySlot?: number): Insn[] {
+  const slotOf: Insn[] = fentrySlot !== undefined
+    ? [mov.imm(R8, fentrySlot)] // one program per syscall: the slot is known
+    : [
+      ...loadArg(b, R7, ENTER, ID), // R7 = the syscall number
+      jge.imm(R7, SYSCALL_NR_LIMIT, "out"), // past the table (or -1: no syscall)
+      stx.w(R10, -4, R7),
+      ...lookup(b.maps.slots, -4),
+      jeq.imm(R0, 0, "out"),
+      ldx.w(R8, R0, 0), // R8 = slot + 1, with flags
+      jeq.imm(R8, 0, "out"), // not an I/O syscall
+    ];
+  return [
+    mov.reg(R6, R1), // R6 = context
+    ...slotOf,
+    ...ifTraced(b, "out"),
+    // One more call started (ended and restarted ones are subtracted when read).
+    mov.reg(R1, R8),
+    and.imm(R1, SLOT.indexMask),
+    sub.imm(R1, 1),
+    stx.w(R10, -4, R1),
+    ...lookup(b.maps.sysOps, -4),
+    jeq.imm(R0, 0, "out"),
+    ...increment(R0, OP.started * 8),
+    // Where the start goes: this task's storage.
+    ...startOf(b, true, "start"),
+    jeq.imm(R0, 0, "full"),
+    mov.reg(R9, R0),
+    // The descriptor, for the calls whose first argument is one.
+    st.w(R9, START.fd, NO_FD),
+    mov.reg(R1, R8),
+    and.imm(R1, SLOT.fdFlag),
+    jeq.imm(R1, 0, "no_fd"),
+    ...firstArg(b),
+    stx.w(R9, START.fd, R1),
+    label("no_fd"),
+    call(Helper.ktime_get_ns), // as late as possible
+    stx.dw(R9, START.startNs, R0),
+    stx.w(R9, START.slot, R8),
+    ja("out"),
+    label("full"),
+    ...countOne(b, COUNTER.startFull, "full"),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ];
+}
+
+/**
+ * The exit program: a task inside a traced call ends it and books it.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function sysExit(b: BuildContext): Insn[] {
+  return [
+    mov.reg(R6, R1), // R6 = context
+    ...startOf(b, false, "start"),
+    jeq.imm(R0, 0, "out"), // this task never made a traced call
+    ldx.dw(R7, R0, START.startNs),
+    jeq.imm(R7, 0, "out"), // not inside one now
+    ldx.w(R8, R0, START.slot), // R8 = slot + 1, with flags
+    ldx.w(R1, R0, START.fd),
+    stx.w(R10, -48, R1), // fp-48 = its descriptor
+    st.dw(R0, START.startNs, 0), // the call has ended
+    call(Helper.ktime_get_ns), // as early as possible
+    sub.reg(R0, R7),
+    mov.reg(R7, R0), // R7 = latency
+    ...loadArg(b, R9, EXIT, RET), // R9 = result
+    mov.reg(R1, R8),
+    and.imm(R1, SLOT.indexMask),
+    sub.imm(R1, 1),
+    stx.w(R10, -16, R1), // fp-16 = slot
+    ...lookup(b.maps.sysOps, -16),
+    jeq.imm(R0, 0, "out"),
+    mov.reg(R6, R0), // R6 = this syscall's totals (the context is no longer needed)
+    // -ERESTARTSYS..-ERESTART_RESTARTBLOCK (-512..-516): not an end.
+    mov.reg(R1, R9),
+    add.imm(R1, 516),
+    jgt.imm(R1, 4, "ended"),
+    ...increment(R6, OP.restarts * 8),
+    ja("out"),
+    label("ended"),
+    ...recordEnd(b, {
+      histFd: b.maps.sysHist,
+      errnosFd: b.maps.errnos,
+      errnoKind: ERRNO_KIND.syscall,
+      // -4095..-1 is an error (for every call: mmap's addresses are never there).
+      ifFailed: [
+        mov.reg(R1, R9),
+        add.imm(R1, 4095),
+        jgt.imm(R1, 4094, "end_ok"),
+        ja("end_failed"),
+        label("end_ok"),
+      ],
+      ifNotBytes: [mov.reg(R1, R8), rsh.imm(R1, 16), and.imm(R1, 1), jeq.imm(R1, 0, "end_nobytes")],
+    }, "end"),
+    ...perDescriptor(b),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ];
+}

@@ -1,0 +1,244 @@
+/**
+ * targets: the traced set, kept in the kernel. A hash of thread group ids
+ * (seeded by the agent with the targets) that these programs grow and shrink
+ * as processes come and go, so no program is rebuilt during a trace:
+ *
+ * - fork (`sched_process_fork`): the child joins when its parent is traced
+ *   and children are followed, or when it carries the --comm name (a child
+ *   inherits its parent's name).
+ * - exec (`sched_process_exec`) and rename (`task_rename`): a process that
+ *   takes the --comm name joins.
+ * - exit (`sched_process_exit`): a process leaves when its last thread
+ *   exits, so a recycled PID is never taken for the target.
+ *
+ * A thread created by a traced process is a fork whose child id is a thread
+ * id: it is added too (no harm: a live thread's id is nobody's process id)
+ * and removed when that thread exits.
+ * @module
+ */
+
+import {
+  add,
+  and,
+  call,
+  exit,
+  type Insn,
+  ja,
+  jeq,
+  jne,
+  label,
+  ldImm64,
+  ldx,
+  loadMapFd,
+  mov,
+  R0,
+  R1,
+  R10,
+  R2,
+  R3,
+  R4,
+  R6,
+  R7,
+  R8,
+  rsh,
+  st,
+  stx,
+} from "../../ffi/bpf/asm.ts";
+import { BPF_ANY, Helper } from "../../ffi/bpf/sys.ts";
+import { type BuildContext, countOne, loadArg, lookup } from "./_emit.ts";
+import { COUNTER } from "./layout.ts";
+
+const FORK = "sched:sched_process_fork";
+const EXIT = "sched:sched_process_exit";
+const RENAME = "task:task_rename";
+
+/** Comm names are at most 15 bytes and a NUL (TASK_COMM_LEN). */
+export const COMM_LEN = 16;
+
+/**
+ * The words a comm compares against: the name's bytes and its NUL, in two
+ * little-endian u64 words, with masks that keep only those bytes (what
+ * follows the NUL may be anything).
+ * @param name the --comm name, 15 bytes at most
+ * @returns expected words and masks
+ * @example
+ * ```ts
+ * import { commWords } from "./targets.ts";
+ * const w = commWords("fio");
+ * console.assert(w.words[0] === 0x6f6966n && w.masks[0] === 0xffffffffn && w.masks[1] === 0n);
+ * ```
+ */
+export function commWords(name: string): { words: [bigint, bigint]; masks: [bigint, bigint] } {
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length === 0 || bytes.length >= COMM_LEN) {
+    throw new RangeError(`A process name has 1 to ${COMM_LEN - 1} bytes, got ${bytes.length}`);
+  }
+  const padded = new Uint8Array(COMM_LEN);
+  padded.set(bytes);
+  const v = new DataView(padded.buffer);
+  const keep = bytes.length + 1; // with the NUL
+  const mask = (n: number) =>
+    n <= 0 ? 0n : n >= 8 ? 0xffff_ffff_ffff_ffffn : (1n << BigInt(n * 8)) - 1n;
+  return {
+    words: [v.getBigUint64(0, true), v.getBigUint64(8, true)],
+    masks: [mask(keep), mask(keep - 8)],
+  };
+}
+
+/** Jumps to `no` unless the 16 bytes at fp-32 are the --comm name. */
+function ifCommIs(name: string, no: string): Insn[] {
+  const { words, masks } = commWords(name);
+  const word = (i: 0 | 1): Insn[] =>
+    masks[i] === 0n ? [] : [
+      ldx.dw(R1, R10, -32 + i * 8),
+      ldImm64(R2, masks[i]),
+      and.reg(R1, R2),
+      ldImm64(R2, words[i]),
+      jne.reg(R1, R2, no),
+    ];
+  return [...word(0), ...word(1)];
+}
+
+/** targets[key in R-reg] = 1; a full map is counted. */
+function join(b: BuildContext, id: typeof R7, p: string): Insn[] {
+  return [
+    stx.w(R10, -8, id),
+    st.w(R10, -16, 1),
+    loadMapFd(R1, b.maps.targets),
+    mov.reg(R2, R10),
+    add.imm(R2, -8),
+    mov.reg(R3, R10),
+    add.imm(R3, -16),
+    mov.imm(R4, BPF_ANY),
+    call(Helper.map_update_elem),
+    jeq.imm(R0, 0, `${p}_joined`),
+    ...countOne(b, COUNTER.targetsFull, `${p}_full`),
+    label(`${p}_joined`),
+  ];
+}
+
+/** `R0 = current comm at fp-32` (zero-padded). */
+const currentComm: Insn[] = [
+  mov.reg(R1, R10),
+  add.imm(R1, -32),
+  mov.imm(R2, COMM_LEN),
+  call(Helper.get_current_comm),
+];
+
+/**
+ * The fork program: a traced parent's child joins (followed children), and
+ * so does a child carrying the --comm name.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function onFork(b: BuildContext): Insn[] {
+  const { followChildren, comm } = b.filter;
+  if (b.kind !== "tp") throw new RangeError("The fork program reads a classic tracepoint's record");
+  return [
+    mov.reg(R6, R1),
+    ...loadArg(b, R7, FORK, { raw: 1, field: "child_pid" }), // R7 = the child's id
+    ...(followChildren
+      ? [
+        call(Helper.get_current_pid_tgid),
+        rsh.imm(R0, 32),
+        stx.w(R10, -8, R0),
+        ...lookup(b.maps.targets, -8),
+        jne.imm(R0, 0, "add"), // the parent is traced
+      ]
+      : []),
+    ...(comm ? [...currentComm, ...ifCommIs(comm, "out"), ja("add")] : [ja("out")]),
+    label("add"),
+    ...join(b, R7, "child"),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ];
+}
+
+/**
+ * The exit program: a thread's own entry goes when it exits, the process's
+ * when its last thread does. Where starts live in a tid-keyed hash, the
+ * thread's start goes too.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function onExit(b: BuildContext): Insn[] {
+  const del = (mapFd: number, keyOff: number): Insn[] => [
+    loadMapFd(R1, mapFd),
+    mov.reg(R2, R10),
+    add.imm(R2, keyOff),
+    call(Helper.map_delete_elem),
+  ];
+  return [
+    mov.reg(R6, R1),
+    ...loadArg(b, R8, EXIT, { raw: 1, field: "group_dead" }),
+    and.imm(R8, 0xff),
+    call(Helper.get_current_pid_tgid),
+    mov.reg(R7, R0),
+    stx.w(R10, -8, R0), // thread id
+    rsh.imm(R7, 32),
+    stx.w(R10, -16, R7), // thread group id
+    ...(b.maps.startsInTaskStorage ? [] : del(b.maps.starts, -8)),
+    // The leader's thread id is the process id: it stays while others run.
+    ldx.w(R1, R10, -8),
+    jeq.reg(R1, R7, "leader"),
+    ...del(b.maps.targets, -8),
+    label("leader"),
+    jeq.imm(R8, 0, "out"),
+    ...del(b.maps.targets, -16), // the last thread: the process leaves
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ];
+}
+
+/**
+ * The exec program (--comm only): a process that now runs a program of that
+ * name joins.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function onExec(b: BuildContext): Insn[] {
+  const comm = b.filter.comm;
+  if (!comm) throw new RangeError("The exec program is for --comm only");
+  return [
+    ...currentComm,
+    ...ifCommIs(comm, "out"),
+    call(Helper.get_current_pid_tgid),
+    rsh.imm(R0, 32),
+    mov.reg(R7, R0),
+    ...join(b, R7, "exec"),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ];
+}
+
+/**
+ * The rename program (--comm only): a task renamed to that name
+ * (prctl PR_SET_NAME, /proc/PID/comm) joins.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function onRename(b: BuildContext): Insn[] {
+  const comm = b.filter.comm;
+  if (!comm) throw new RangeError("The rename program is for --comm only");
+  if (b.kind !== "tp") {
+    throw new RangeError("The rename program reads a classic tracepoint's record");
+  }
+  // The record's newcomm, four aligned words at a time, to fp-32.
+  const newComm = [0, 4, 8, 12].flatMap((i) => [
+    ldx.w(R1, R6, b.field(RENAME, "newcomm").offset + i),
+    stx.w(R10, -32 + i, R1),
+  ]);
+  return [
+    mov.reg(R6, R1),
+    ...newComm,
+    ...loadArg(b, R7, RENAME, { raw: 0, field: "pid" }), // the renamed task
+    ...ifCommIs(comm, "out"),
+    ...join(b, R7, "renamed"),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ];
+}

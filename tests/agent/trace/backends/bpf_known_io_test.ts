@@ -1,0 +1,59 @@
+// The bpf backend end to end (`ioscope trace --backend bpf`) on a workload
+// with exactly known I/O: counts, bytes, errors by errno, per descriptor, and
+// the Run's meta saying how it attached. Each attach path the kernel allows
+// here is forced in turn (IOSCOPE_BPF_ATTACH, IOSCOPE_BPF_STARTS) and taken.
+import { assert, assertEquals } from "../../../_helpers/assert.ts";
+import { spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
+import type { RunDocument } from "../../../../schema/mod.ts";
+
+for (
+  const [what, env, kind, starts] of [
+    ["default", {}, "raw_tp", "task_storage"],
+    ["classic tracepoints forced", { IOSCOPE_BPF_ATTACH: "tp" }, "tp", "task_storage"],
+    ["tid hash forced", { IOSCOPE_BPF_STARTS: "hash" }, "raw_tp", "hash"],
+  ] as const
+) {
+  Deno.test(`bpf (${what}): exact counts, bytes and errors of a known workload; meta.attach says how`, async () => {
+    await using dir = tmpDir();
+    await using w = await startWorkload("known_io.ts", [dir.path, "1000", "500", "10"]);
+    for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
+    let cli: ReturnType<typeof spawnCli>;
+    try {
+      cli = spawnCli([
+        "trace",
+        "--pid",
+        String(w.pid),
+        "--backend",
+        "bpf",
+        "--json",
+        `${dir.path}/run.json`,
+      ]);
+    } finally {
+      for (const k of Object.keys(env)) Deno.env.delete(k);
+    }
+    await cli.waitForStderr("Tracing pid");
+    await w.go();
+    await w.child.status;
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+    assertEquals(run.meta.backend, "bpf");
+    assertEquals([run.meta.attach?.kind, run.meta.attach?.starts], [kind, starts]);
+    if (kind === "raw_tp") {
+      // This machine kind refuses BPF_PROG_TYPE_TRACING: the reason is the kernel's.
+      assert(
+        run.meta.attach?.reasons.some((r) => r.kind === "fentry" && r.reason.includes("EPERM")),
+        JSON.stringify(run.meta.attach),
+      );
+    }
+    assertEquals(run.meta.lost_events, 0);
+    const pread = run.syscalls.pread64;
+    assertEquals([pread?.count, pread?.errors, pread?.bytes], [1002, 2, 1000 * 4096]);
+    assertEquals([run.syscalls.pwrite64?.count, run.syscalls.pwrite64?.bytes], [500, 500_000]);
+    assertEquals([run.syscalls.sendfile64?.count, run.copy.zero_copy_bytes], [10, 10 * 65536]);
+    // Buckets hold the successful calls (issue 13: an EBADF is not a fast read).
+    assertEquals(pread?.buckets.reduce((s, b) => s + b[2], 0), 1000, "successful calls in buckets");
+    assert(run.faults.total > 0, "page faults counted");
+    assert(run.sched.voluntary + run.sched.involuntary > 0, "switches counted");
+  });
+}

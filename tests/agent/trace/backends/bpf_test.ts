@@ -1,0 +1,126 @@
+// The bpf backend against the real kernel: exact counts of a known workload
+// on every attach path (each fallback forced and taken), the traced set kept
+// in the kernel (--follow, --comm joiners, exits), and nothing of ours left
+// after stop or kill -9. Programs of other processes may be loaded meanwhile:
+// only our own ids are checked.
+import { assert, assertEquals } from "../../../_helpers/assert.ts";
+import { ROOT } from "../../../_helpers/common.ts";
+import { waitGone } from "../../../ffi/bpf/_helpers.ts";
+import {
+  type AttachKind,
+  type BpfBackend,
+  startBpf,
+} from "../../../../agent/trace/backends/bpf.ts";
+import type { Snapshot } from "../../../../probes/snapshot.ts";
+
+const BLOCKS = 20_000;
+
+/** dd copying BLOCKS blocks of 4 KiB from /dev/zero to /dev/null, after `sh` pauses. */
+function dd(prelude = ""): Deno.ChildProcess {
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      `${prelude}sleep 0.3; dd if=/dev/zero of=/dev/null bs=4k count=${BLOCKS} 2>/dev/null`,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function traceDd(
+  options: { attach?: AttachKind; startsInHash?: boolean },
+): Promise<{ backend: BpfBackend; snap: Snapshot }> {
+  const child = dd();
+  const backend = startBpf({ pids: [child.pid], followChildren: true, ...options });
+  await child.status;
+  const ids = backend.objectIds();
+  const snap = await backend.stop();
+  const left = await waitGone(ids.programs, ids.links);
+  assertEquals(left, { programs: [], links: [] }, "programs and links gone after stop");
+  return { backend, snap };
+}
+
+for (
+  const [what, options, kind, starts] of [
+    ["default", {}, "raw_tp", "task_storage"],
+    ["classic tracepoints forced", { attach: "tp" }, "tp", "task_storage"],
+    ["raw tracepoints asked for", { attach: "raw_tp" }, "raw_tp", "task_storage"],
+    ["tid-keyed starts forced", { startsInHash: true }, "raw_tp", "hash"],
+  ] as const
+) {
+  Deno.test(`bpf (${what}): dd's ${BLOCKS} reads and writes counted exactly, per descriptor`, async () => {
+    const { backend, snap } = await traceDd(options);
+    assertEquals(backend.attach.kind, kind);
+    assertEquals(backend.attach.starts, starts);
+    if (kind === "raw_tp" && !("attach" in options)) {
+      // This machine kind refuses BPF_PROG_TYPE_TRACING before the verifier runs.
+      const fentry = backend.attach.reasons.find((r) => r.kind === "fentry");
+      assert(fentry && /EPERM/.test(fentry.reason), JSON.stringify(backend.attach));
+    }
+    // dd reads fd 0 and writes fd 1, exactly BLOCKS times each (sh's own calls are elsewhere).
+    const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
+    assertEquals(
+      ddFds.map((f) => [f.fd, f.count, f.calls.get(f.fd === 0 ? "read" : "write")]).sort(),
+      [
+        [0, BLOCKS, BLOCKS],
+        [1, BLOCKS, BLOCKS],
+      ],
+    );
+    const read = snap.syscalls.get("read");
+    const write = snap.syscalls.get("write");
+    assert(read && read.count >= BLOCKS && read.count < BLOCKS + 50, `read ${read?.count}`);
+    assert(write && write.count >= BLOCKS && write.count < BLOCKS + 50, `write ${write?.count}`);
+    // Every successful call is in the histogram, once.
+    const inHist = [...read.hist.values()].reduce((a, b) => a + b, 0);
+    assertEquals(inHist, read.count - read.errors);
+    assert(read.max_ns > 0 && read.total_ns > 0, "latencies");
+    assertEquals([snap.mapFull, snap.inFlight], [0, 0]);
+    assert(snap.faults > 0, "dd's page faults");
+    assert(snap.voluntary + snap.involuntary > 0, "context switches");
+  });
+}
+
+Deno.test("bpf: without --follow a target's children are not traced; exited processes leave the set", async () => {
+  const child = dd();
+  const backend = startBpf({ pids: [child.pid] });
+  assertEquals(backend.tracedNow(), [child.pid]);
+  await child.status;
+  // The exit program removed it when its last thread exited.
+  assertEquals(backend.tracedNow(), []);
+  const snap = await backend.stop();
+  const read = snap.syscalls.get("read")?.count ?? 0;
+  assert(read < 50, `${read} reads: dd (a child) was traced`);
+});
+
+Deno.test("bpf: --comm NAME: a process renamed to NAME joins, and the children it forks with that name", async () => {
+  const name = `iosj${Deno.pid % 100000}`;
+  const backend = startBpf({ pids: [], comm: name });
+  // sh renames itself (task_rename), then forks dd (fork: the child has the name).
+  const child = dd(`printf ${name} > /proc/$$/comm; `);
+  await child.status;
+  const snap = await backend.stop();
+  const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
+  assertEquals(ddFds.length, 2, JSON.stringify([...snap.fds.keys()]));
+});
+
+Deno.test("bpf: kill -9 of the agent leaves none of its programs or links", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}tests/agent/trace/backends/_bpf_child.ts`],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  const ids = JSON.parse(text) as { programs: number[]; links: number[] };
+  assert(ids.programs.length >= 5 && ids.links.length >= 5, text);
+  child.kill("SIGKILL");
+  await child.status;
+  reader.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  assertEquals(await waitGone(ids.programs, ids.links), { programs: [], links: [] });
+});

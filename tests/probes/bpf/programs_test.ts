@@ -1,0 +1,137 @@
+// The program sets each attach kind gets, read as instruction streams: what
+// runs where, and the encodings that differ between kinds (fentry cannot be
+// loaded on this machine kind, so its programs are checked here).
+import { assert, assertEquals } from "../../_helpers/assert.ts";
+import { assemble, type Insn } from "../../../ffi/bpf/asm.ts";
+import { Helper } from "../../../ffi/bpf/sys.ts";
+import type { BuildContext, ProgramKind } from "../../../probes/bpf/_emit.ts";
+import { planPrograms } from "../../../probes/bpf/programs.ts";
+import { commWords } from "../../../probes/bpf/targets.ts";
+
+function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildContext {
+  let fd = 10;
+  const next = () => fd++;
+  return {
+    kind,
+    field: (_event, field) => ({ offset: field === "args" ? 16 : 8, size: 8, signed: true }),
+    maps: {
+      targets: next(),
+      starts: next(),
+      startsInTaskStorage: true,
+      slots: next(),
+      sysOps: next(),
+      sysHist: next(),
+      errnos: next(),
+      fds: next(),
+      counters: next(),
+      uringReqs: next(),
+      uringOps: next(),
+      uringHist: next(),
+    },
+    filter,
+  };
+}
+
+const SYSCALLS = [
+  { name: "read", slotValue: 1 | (1 << 16) | (1 << 17), function: "__x64_sys_read" },
+  { name: "pread64", slotValue: 2 | (1 << 16) | (1 << 17), function: "__x64_sys_pread64" },
+];
+const OPTIONS = { uring: true, tlb: true, rename: true, syscalls: SYSCALLS };
+
+/** The helper ids a program calls. */
+function calls(insns: Insn[]): number[] {
+  return insns.flatMap((i) => (i.kind === "insn" && i.op === 0x85 ? [i.imm] : []));
+}
+
+Deno.test("fentry: each syscall gets an fexit then an fentry program on its function; the rest stays on raw tracepoints", () => {
+  const plan = planPrograms(context("fentry"), OPTIONS);
+  const functions = plan.flatMap((p) => ("function" in p.at ? [[p.at.function, p.at.exit]] : []));
+  assertEquals(functions, [
+    ["__x64_sys_read", true],
+    ["__x64_sys_read", false],
+    ["__x64_sys_pread64", true],
+    ["__x64_sys_pread64", false],
+  ]);
+  const tracepoints = plan.flatMap((p) => ("tracepoint" in p.at ? [p.at.tracepoint] : []));
+  assertEquals(tracepoints, [
+    "sched_process_exit",
+    "page_fault_user",
+    "tlb_flush",
+    "sched_switch",
+    "io_uring_complete",
+    "io_uring_queue_async_work",
+    // Submissions on the classic tracepoint: its record has the opcode and flags.
+    "io_uring:io_uring_submit_req",
+  ]);
+  assert(!tracepoints.includes("sys_enter"), "no program on every syscall of the host");
+  const names = plan.map((p) => p.name);
+  assertEquals(new Set(names).size, names.length, "names are unique");
+  for (const n of names) assert(n.length <= 15 && n.startsWith("ios_"), n);
+});
+
+Deno.test("fentry entry programs carry their slot as an immediate and read the descriptor with a typed load", () => {
+  const plan = planPrograms(context("fentry"), OPTIONS);
+  const enter = plan.find((p) => p.name === "ios_e_pread64");
+  assert(enter, "pread64's entry program");
+  const bytes = assemble(enter.insns);
+  // mov r6, r1 (keep the context), then mov r8, <slot value>: no slot table lookup.
+  assertEquals([...bytes.subarray(0, 8)], [0xbf, 0x16, 0, 0, 0, 0, 0, 0]);
+  assertEquals([...bytes.subarray(8, 16)], [0xb7, 0x08, 0, 0, 2, 0, 3, 0]);
+  assert(!calls(enter.insns).includes(Helper.probe_read_kernel), "no probe read under fentry");
+  const raw = planPrograms(context("raw_tp"), OPTIONS).find((p) => p.name === "ios_sys_enter");
+  assert(raw && calls(raw.insns).includes(Helper.probe_read_kernel), "raw_tp reads pt_regs");
+  // ldx.dw r1, [r6+0] then ldx.dw r1, [r1+112]: regs->di through the typed pointer.
+  const ldx = enter.insns.map((i) =>
+    i.kind === "insn" && i.op === 0x79 ? `${i.dst}<-${i.src}+${i.off}` : ""
+  );
+  const at = ldx.indexOf("1<-6+0");
+  assert(at > 0 && ldx[at + 1] === "1<-1+112", ldx.filter((x) => x).join(" "));
+});
+
+Deno.test("raw and classic tracepoint sets: the same programs, names group:name only for classic", () => {
+  const raw = planPrograms(context("raw_tp", { comm: "nginx", followChildren: true }), OPTIONS);
+  const tp = planPrograms(context("tp", { comm: "nginx", followChildren: true }), OPTIONS);
+  assertEquals(raw.map((p) => p.name), tp.map((p) => p.name));
+  assertEquals(
+    tp.map((p) => ("tracepoint" in p.at ? p.at.tracepoint : "")).slice(0, 6),
+    [
+      "sched:sched_process_exit",
+      "sched:sched_process_fork",
+      "sched:sched_process_exec",
+      "task:task_rename",
+      "raw_syscalls:sys_exit",
+      "raw_syscalls:sys_enter",
+    ],
+  );
+  // Without --comm and --follow nothing watches forks, execs or renames.
+  const plain = planPrograms(context("raw_tp"), OPTIONS).map((p) => p.name);
+  for (const n of ["ios_fork", "ios_exec", "ios_rename"]) assert(!plain.includes(n), n);
+  // Exit before entry: no call is seen to end that was not seen to start.
+  const order = raw.map((p) => p.name);
+  assert(order.indexOf("ios_sys_exit") < order.indexOf("ios_sys_enter"), order.join(" "));
+});
+
+Deno.test("the cgroup filter compares the current task's ancestor at the target's level", () => {
+  const b = context("raw_tp", { cgroup: { id: 0x1234_5678_9an, level: 2 } });
+  const enter = planPrograms(b, OPTIONS).find((p) => p.name === "ios_sys_enter");
+  assert(enter, "entry program");
+  assert(calls(enter.insns).includes(123), "bpf_get_current_ancestor_cgroup_id");
+  const imm64 = enter.insns.find((i) => i.kind === "insn" && i.op === 0x18 && i.src === 0);
+  assert(imm64 && imm64.kind === "insn", "the id as a 64-bit immediate");
+  assert((BigInt(imm64.imm >>> 0) | (BigInt(imm64.imm2 ?? 0) << 32n)) === 0x1234_5678_9an, "id");
+});
+
+Deno.test("comm names compare their bytes and NUL, nothing after", () => {
+  const nginx = commWords("nginx");
+  assert(nginx.words[0] === 0x78_6e_69_67_6en, nginx.words[0].toString(16));
+  assert(nginx.masks[0] === 0xff_ffff_ffff_ffn && nginx.masks[1] === 0n, "6 bytes kept");
+  const long = commWords("abcdefghijklmno"); // 15 bytes, the most a comm holds
+  assert(long.masks.every((m) => m === 0xffff_ffff_ffff_ffffn), "all 16 bytes kept");
+  let threw = false;
+  try {
+    commWords("abcdefghijklmnop");
+  } catch {
+    threw = true;
+  }
+  assert(threw, "16 bytes is too long for a comm");
+});
