@@ -39,6 +39,8 @@ export interface ProgramTargetOptions {
    * @default false
    */
   gate?: boolean;
+  /** `--cgroup`: instead of PIDs, every task in these cgroups (v2 ids). */
+  cgroupIds?: readonly number[];
 }
 
 /** A bpftrace string literal of `text` (quotes and backslashes escaped). */
@@ -57,7 +59,8 @@ function btString(text: string): string {
  * set the filter compares first, so other processes' events cost no lookup.
  * @param source the text of io_syscalls.bt
  * @param pids the thread group ids to trace
- * @param options followChildren, comm, groupDead
+ * @param options followChildren, comm, groupDead, gate; cgroupIds: instead of
+ *   PIDs, every task in these cgroups (v2 ids)
  * @returns the program text
  * @example
  * ```ts
@@ -72,6 +75,21 @@ export function programFor(
   options: ProgramTargetOptions = {},
 ): string {
   const { followChildren = false, comm, groupDead = true, gate = false } = options;
+  const gated = gate ? " && @ioscope_on" : "";
+  const endClear = (text: string) =>
+    gate ? text.replace(/^END\n\{\n/m, "END\n{\n  clear(@ioscope_on);\n") : text;
+  if (options.cgroupIds?.length) {
+    // `--cgroup`: the task's cgroup v2 id, compared in the kernel; joiners match
+    // the moment they join, and their children are in the cgroup too.
+    for (const id of options.cgroupIds) {
+      if (!Number.isInteger(id) || id <= 0) throw new RangeError(`Bad cgroup id: ${id}`);
+    }
+    const ids = options.cgroupIds;
+    const filter = ids.length === 1
+      ? `cgroup == ${ids[0]}`
+      : `(${ids.map((id) => `cgroup == ${id}`).join(" || ")})`;
+    return endClear(source.replaceAll("pid == $1", filter + gated));
+  }
   if (pids.length === 0) throw new RangeError("At least one PID is needed");
   for (const p of pids) {
     if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);

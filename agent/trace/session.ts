@@ -9,8 +9,16 @@
 import type { TraceBackend } from "./backends/trace_backend.ts";
 import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
+import {
+  cgroupExists,
+  type CgroupTarget,
+  foreignPidNamespace,
+  type PidNamespace,
+} from "./cgroup.ts";
+import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
-import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
@@ -26,6 +34,17 @@ export interface TraceTarget {
   cmdline?: string;
   /** The thread id the user gave, when it was a thread of `pids[0]` and not a process. */
   threadGiven?: number;
+  /**
+   * `--cgroup DIR`: every process in the cgroup, those that join later too
+   * (`pids` are its members at the start, maybe none). The trace ends at the
+   * duration, on a signal, or when the directory is removed.
+   */
+  cgroup?: CgroupTarget;
+  /**
+   * Whether the target still runs, when its PIDs do not say (a command whose
+   * daemon outlives the launcher). Default: one of `pids` is alive.
+   */
+  alive?: () => boolean;
 }
 
 /** How to trace. */
@@ -34,14 +53,15 @@ export interface TraceOptions {
   backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
-  /** Called about once a second with the Run document so far (for /metrics). */
-  onTick?: (run: RunDocument) => void;
   /** Also trace the processes the targets fork (`--follow`, a command ioscope starts). */
   followChildren?: boolean;
   /** `--comm NAME`: also every process that takes this name during the trace. */
   comm?: string;
-  /** Extra entries for `meta.unsupported` (from perf, say). */
-  unsupported?: Unsupported[];
+  /**
+   * perf over the same window as the backend: `perf stat` counters and/or
+   * `perf record` samples for a flame graph; what it measures is in the Run.
+   */
+  perf?: { counters: boolean; flamegraph: boolean };
   /**
    * Report an Interval document this often (whole seconds: the backends
    * snapshot once a second), and a last, shorter one when the trace ends.
@@ -71,19 +91,19 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
-/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
-const INTERVAL_SLACK_MS = 250;
 
 /**
  * Why minor/major are not given when the traced set grows: /proc counts per
  * process, and a process that joined and exited between two samples is not
  * there to read, so they would cover fewer processes than faults.total.
  */
-const FOLLOWED_FAULTS: Unsupported = {
+const FOLLOWED_FAULTS = {
   metric: "faults.minor",
   reason:
-    "minor/major come from /proc per process and cannot cover the processes followed (forked or exec'd) during the trace; faults.total counts their user-mode faults",
+    "minor/major come from /proc per process and cannot cover the processes followed (forked, exec'd or joined) during the trace; faults.total counts their user-mode faults",
 };
+/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
+const INTERVAL_SLACK_MS = 250;
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -93,9 +113,12 @@ class Session implements TraceSession {
   #resolveDone!: (run: RunDocument) => void;
   #rejectDone!: (e: Error) => void;
   #backend!: TraceBackend;
+  #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
-  #timeline: TimelinePoint[] = [];
+  #timeline = new Timeline();
+  /** Seconds since attach that the timeline covers so far. */
+  #sampledUpToS = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
   #lastSnapshot: Snapshot = emptySnapshot();
   /** The snapshot the current interval started from, and when (performance.now()). */
@@ -132,24 +155,29 @@ class Session implements TraceSession {
     if (why) throw new RunError(`tracefs is not usable: ${why}`);
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
+      ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
       ...(this.#options.followChildren ? { followChildren: true } : {}),
       ...(this.#options.comm !== undefined ? { comm: this.#options.comm } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
     try {
       await this.#backend.attached;
+      this.attachMs = Math.round(performance.now() - t0);
+      this.#attachedAtMs = performance.now();
+      this.#intervalFromMs = this.#attachedAtMs;
+      this.#startedAt = new Date();
+      // /proc's fault counters over the tracepoint's window: from the probes
+      // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
+      this.#sampleProc();
+      const perf = this.#options.perf;
+      if (perf && (perf.counters || perf.flamegraph)) {
+        this.#perf = await startPerf(this.#target.pids, perf);
+      }
     } catch (e: unknown) {
       await this.#backend.stop();
       releaseTracefs();
       throw e;
     }
-    this.attachMs = Math.round(performance.now() - t0);
-    this.#attachedAtMs = performance.now();
-    this.#intervalFromMs = this.#attachedAtMs;
-    this.#startedAt = new Date();
-    // /proc's fault counters over the tracepoint's window: from the probes
-    // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
-    this.#sampleProc();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
@@ -157,30 +185,50 @@ class Session implements TraceSession {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
     this.#timers.push(setInterval(() => {
-      if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+      if (!this.#alive()) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.
-    if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+    if (!this.#alive()) this.stop("target-exit");
+  }
+
+  #alive(): boolean {
+    const t = this.#target;
+    if (t.alive) return t.alive();
+    if (t.cgroup) return cgroupExists(t.cgroup.path);
+    return t.pids.some(isAlive);
   }
 
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
   #sampledSinceAttach = false;
 
+  /** True when processes other than the targets join the traced set (--follow, --comm, --cgroup). */
+  get #followsOthers(): boolean {
+    return this.#options.followChildren === true || this.#options.comm !== undefined ||
+      this.#target.cgroup !== undefined;
+  }
+
   /** Seconds since the probes attached, to the millisecond. */
-  #sinceAttachS(at = performance.now()): number {
+  #sinceAttachS(at: number): number {
     return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
   }
 
-  /** A timeline point up to now: what the snapshot adds to the one before. */
-  #sample(s: Snapshot, at?: number): void {
+  /**
+   * A timeline point from the last sample to `at`: `t` when it starts and `dt`
+   * how long it covers, in seconds since attach from the clock (snapshots
+   * come 1.00-1.05 s apart, later on a busy host), not a sample index.
+   */
+  #sample(s: Snapshot, at = performance.now()): void {
     const totals = snapshotTotals(s);
+    const end = this.#sinceAttachS(at);
     this.#timeline.push({
-      t: this.#sinceAttachS(at),
+      t: this.#sampledUpToS,
+      dt: Math.round((end - this.#sampledUpToS) * 1000) / 1000,
       syscalls: totals.syscalls - this.#lastTotals.syscalls,
       bytes: totals.bytes - this.#lastTotals.bytes,
       faults: totals.faults - this.#lastTotals.faults,
       p99_ns: p99BySyscall(this.#lastSnapshot, s),
     });
+    this.#sampledUpToS = end;
     this.#lastTotals = totals;
     this.#lastSnapshot = s;
   }
@@ -188,7 +236,8 @@ class Session implements TraceSession {
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
-      if (!st || st.state === "Z") continue;
+      // A zombie leader whose threads run still reads the whole group's counts.
+      if (!st || !isAlive(pid)) continue;
       const v = { minflt: st.minflt, majflt: st.majflt };
       if (!this.#firstStat.has(pid)) this.#firstStat.set(pid, v);
       this.#lastStat.set(pid, v);
@@ -199,19 +248,13 @@ class Session implements TraceSession {
   #tick(s: Snapshot): void {
     if (this.#finishing) return;
     this.#sampleProc();
-    // A snapshot comes about once a second (1.00-1.05 s apart, later on a busy
-    // host): each point says when, in seconds since attach.
-    this.#sample(s);
+    // Before the probes attached there is no window yet (bpftrace prints as it starts).
+    if (this.#attachedAtMs) this.#sample(s);
     const every = this.#options.intervalMs;
     if (
       every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
     ) {
       this.#emitInterval(s, false);
-    }
-    try {
-      this.#options.onTick?.(this.current());
-    } catch {
-      // a listener's failure must not end the trace
     }
   }
 
@@ -244,7 +287,7 @@ class Session implements TraceSession {
     }
   }
 
-  #build(s: Snapshot, exited: boolean): RunDocument {
+  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
     const pid = this.#target.pids[0] ?? 0;
     let minflt = 0;
     let majflt = 0;
@@ -255,7 +298,10 @@ class Session implements TraceSession {
     }
     // A target that exited before its first one-second sample has no /proc to read.
     const known = this.#firstStat.size > 0 && this.#sampledSinceAttach && !this.#followsOthers;
-    const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
+    const unsupported = [
+      ...this.#backend.unsupported,
+      ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
+    ];
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
     return buildRun(
@@ -276,30 +322,29 @@ class Session implements TraceSession {
         ...(this.#target.threadGiven !== undefined
           ? { thread_given: this.#target.threadGiven }
           : {}),
-        ...(this.#followsOthers ? { followed_children: true } : {}),
-        unsupported: [
-          ...unsupported.map((u) => ({ ...u })),
-          ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
-        ],
+        ...(this.#options.followChildren || this.#options.comm !== undefined
+          ? { followed_children: true }
+          : {}),
+        unsupported: unsupported.map((u) => ({ ...u })),
         end_reason: this.#endReason,
         attach_s: this.attachMs / 1000,
+        ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
+        ...(this.#pidNamespace ? { pid_namespace: { ...this.#pidNamespace } } : {}),
       },
-      this.#timeline,
+      this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      perf,
     );
-  }
-
-  /** True when processes other than the targets join the traced set (--follow, --comm). */
-  get #followsOthers(): boolean {
-    return this.#options.followChildren === true || this.#options.comm !== undefined;
   }
 
   #comm = "";
   #cmdline = "";
+  #pidNamespace: PidNamespace | null = null;
   describe(): void {
     const pid = this.#target.pids[0] ?? 0;
     this.#comm = this.#target.comm ?? readStat(pid)?.comm ?? "";
     this.#cmdline = this.#target.cmdline ?? readCmdline(pid);
+    this.#pidNamespace = pid > 0 ? foreignPidNamespace(pid) : null;
   }
 
   current(): RunDocument {
@@ -310,6 +355,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       this.#resolveEnding("stopped");
       for (const t of this.#timers) clearTimeout(t);
+      await this.#perf?.stop().catch(() => {});
       await this.#backend.stop();
       releaseTracefs();
       this.#rejectDone(e);
@@ -324,7 +370,10 @@ class Session implements TraceSession {
       this.#stoppedAtMs = performance.now();
       this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
-      const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
+      const exited = reason === "target-exit" || !this.#alive();
+      // perf counts over the same window as the backend: both stop as it closes.
+      const perfStopped = this.#perf?.stop() ?? Promise.resolve(null);
+      perfStopped.catch(() => {});
       // /proc the moment the probes stop counting: the same window's end.
       let closed = false;
       const final = await this.#backend.stop(() => {
@@ -339,7 +388,14 @@ class Session implements TraceSession {
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);
       }
-      const run = this.#build(final, exited);
+      let perf: PerfResult | null;
+      try {
+        perf = await perfStopped;
+      } catch (e: unknown) {
+        this.#rejectDone(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      }
+      const run = this.#build(final, exited, perf);
       this.#resolveDone(run);
       return run;
     })();
@@ -363,7 +419,7 @@ export async function startTrace(
   target: TraceTarget,
   options: TraceOptions = {},
 ): Promise<TraceSession> {
-  if (target.pids.length === 0) throw new RangeError("No process to trace");
+  if (target.pids.length === 0 && !target.cgroup) throw new RangeError("No process to trace");
   const session = new Session(target, options);
   session.describe();
   try {

@@ -302,6 +302,15 @@ export class BpfMap implements Disposable {
    * it, else key by key (arrays by index, hashes with GET_NEXT_KEY).
    * @param options `batch: false` forces the key-by-key read
    * @returns the entries and how they were read
+   * @example
+   * ```ts
+   * import { BpfMap } from "./map.ts";
+   * import { MapType } from "./sys.ts";
+   * using m = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
+   * m.update(new Uint8Array([1, 0, 0, 0]), new Uint8Array([42, 0, 0, 0]));
+   * const { entries } = m.readAll();
+   * console.assert(entries.length === 1 && entries[0]!.value[0] === 42);
+   * ```
    * @throws TypeError for task storage maps (no key walk: look tasks up by pidfd)
    * @throws ErrnoError
    */

@@ -10,6 +10,7 @@
  */
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { cgroupTreeIds } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { findCommand } from "../../find_command.ts";
 import { forEachLine } from "../read_lines.ts";
@@ -52,7 +53,7 @@ function exitHasGroupDead(): boolean {
 /** The program text the agent runs for these PIDs. */
 export function bpftraceProgram(
   pids: number[],
-  options: { followChildren?: boolean; comm?: string } = {},
+  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[] } = {},
 ): string {
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
@@ -110,6 +111,7 @@ export function startBpftrace(
   const program = bpftraceProgram(options.pids, {
     followChildren: options.followChildren === true,
     ...(options.comm !== undefined ? { comm: options.comm } : {}),
+    ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
   });
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],

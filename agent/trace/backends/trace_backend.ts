@@ -50,7 +50,11 @@ export interface BackendOptions {
    * and what those fork; one that execs another name leaves the set.
    */
   comm?: string;
-  /** --cgroup DIR (v2): every process in it, joiners included. */
+  /**
+   * `--cgroup DIR`: every process in this cgroup v2 directory, those that join
+   * later too; `id` is the directory's inode number, the kernel's cgroup id.
+   * `pids` are its members at the start (maybe none).
+   */
   cgroup?: { path: string; id: number };
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
