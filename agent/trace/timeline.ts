@@ -16,6 +16,12 @@ export interface TimelineSample {
   syscalls: number;
   bytes: number;
   faults: number;
+  /**
+   * Each syscall's P99 that second, nanoseconds; for a point of many seconds,
+   * the highest of its seconds' (a P99 of the whole span would need every
+   * second's histogram kept: this bounds it from above).
+   */
+  p99_ns?: Record<string, number>;
 }
 
 /** Options of a {@linkcode Timeline}. */
@@ -82,11 +88,16 @@ function merge(points: TimelineSample[]): TimelineSample {
     bytes: 0,
     faults: 0,
   };
+  const p99: Record<string, number> = {};
   for (const p of points) {
     out.syscalls += p.syscalls;
     out.bytes += p.bytes;
     out.faults += p.faults;
+    for (const [name, ns] of Object.entries(p.p99_ns ?? {})) {
+      p99[name] = Math.max(p99[name] ?? 0, ns);
+    }
   }
+  if (points.some((p) => p.p99_ns)) out.p99_ns = p99;
   return out;
 }
 
