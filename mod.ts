@@ -12,6 +12,7 @@ import {
   doctorCommand,
   reportCommand,
   scheduleCommand,
+  terminalSafe,
   traceCommand,
 } from "./agent/cli/mod.ts";
 
@@ -56,7 +57,9 @@ export async function main(args: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`ioscope: unknown command '${name}'; run 'ioscope --help' for the list`);
+    console.error(
+      `ioscope: unknown command '${terminalSafe(name)}'; run 'ioscope --help' for the list`,
+    );
     return 2;
   }
   if (rest.includes("--help") || rest.includes("-h")) {
@@ -70,15 +73,20 @@ export async function main(args: string[]): Promise<number> {
   try {
     return await command.run(rest);
   } catch (e: unknown) {
+    // One line per line of the message, each safe for a terminal: messages
+    // quote paths, file contents and tools' output.
+    const say = (text: string) => {
+      for (const line of text.split("\n")) console.error(`ioscope ${name}: ${terminalSafe(line)}`);
+    };
     if (e instanceof UsageError) {
-      console.error(`ioscope ${name}: ${e.message}`);
+      say(e.message);
       return 2;
     }
     if (e instanceof RunError) {
-      console.error(`ioscope ${name}: ${e.message}`);
+      say(e.message);
       return 1;
     }
-    console.error(`ioscope ${name}: unexpected failure: ${e instanceof Error ? e.stack : e}`);
+    say(`unexpected failure: ${e instanceof Error ? e.stack : e}`);
     return 1;
   }
 }

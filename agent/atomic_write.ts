@@ -42,7 +42,7 @@ function randomTempName(): string {
  * @returns its directory
  */
 export function dirOf(path: string): string {
-  const i = path.replace(/\/+$/, "").lastIndexOf("/");
+  const i = path.lastIndexOf("/");
   return i > 0 ? path.slice(0, i) : i === 0 ? "/" : ".";
 }
 

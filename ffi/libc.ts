@@ -24,6 +24,8 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // int fsync(int fd)
   fsync: { parameters: ["i32"], result: "i32" },
+  // pid_t waitpid(pid_t pid, int *wstatus, int options)
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // int ftruncate(int fd, off_t length)
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   // ssize_t read(int fd, void *buf, size_t count)

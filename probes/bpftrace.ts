@@ -24,7 +24,8 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
  * including those created later, is traced).
  * @param source the text of io_syscalls.bt
  * @param pids the thread group ids to trace
- * @param options followChildren: also every process they fork, and its children
+ * @param options followChildren: also every process they fork, and its children;
+ *   cgroupIds: instead of PIDs, every task in these cgroups (v2 ids)
  * @returns the program text
  * @example
  * ```ts
@@ -36,8 +37,20 @@ export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
 export function programFor(
   source: string,
   pids: readonly number[],
-  options: { followChildren?: boolean } = {},
+  options: { followChildren?: boolean; cgroupIds?: readonly number[] } = {},
 ): string {
+  if (options.cgroupIds?.length) {
+    // `--cgroup`: the task's cgroup v2 id, compared in the kernel; joiners match
+    // the moment they join, and their children are in the cgroup too.
+    for (const id of options.cgroupIds) {
+      if (!Number.isInteger(id) || id <= 0) throw new RangeError(`Bad cgroup id: ${id}`);
+    }
+    const ids = options.cgroupIds;
+    const filter = ids.length === 1
+      ? `cgroup == ${ids[0]}`
+      : `(${ids.map((id) => `cgroup == ${id}`).join(" || ")})`;
+    return source.replaceAll("pid == $1", filter);
+  }
   if (pids.length === 0) throw new RangeError("At least one PID is needed");
   for (const p of pids) {
     if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);

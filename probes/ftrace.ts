@@ -346,6 +346,15 @@ export class FtraceAggregator {
     return this.#newRings.splice(0);
   }
 
+  /**
+   * Makes these threads the target's from now on (a process that joined a
+   * traced cgroup, found by the agent rather than in the records).
+   * @param tids thread ids
+   */
+  track(tids: Iterable<number>): void {
+    for (const tid of tids) this.#ours.set(tid, true);
+  }
+
   /** Threads the target created since the last call (to add to set_event_pid). */
   takeNewThreads(): number[] {
     return this.#newThreads.splice(0);

@@ -161,6 +161,17 @@ ${
       ["ended by", ended],
       ["attached in", formatSeconds(num(m.attach_s))],
       ["lost events", formatCount(lost)],
+      ...(m.pid_namespace && typeof m.pid_namespace === "object"
+        ? [[
+          "PID namespace",
+          `another one (pid:[${num(m.pid_namespace.inode)}], a container?): pid ${
+            num(m.pid_namespace.pid_in_namespace)
+          } there`,
+        ] as [string, string]]
+        : []),
+      ...(m.cgroup && typeof m.cgroup === "object"
+        ? [["cgroup", `${str(m.cgroup.path)} (id ${num(m.cgroup.id)})`] as [string, string]]
+        : []),
     ])
   }
 ${
@@ -348,11 +359,14 @@ function timelineSection(doc: RunDocument, charts: ChartSpec[]): Html {
   if (points.length === 0) {
     return markup`<section id="timeline"><h2>Timeline</h2><p>No per-second samples in this document.</p></section>`;
   }
+  // A long trace's points before its last hour cover `dt` seconds each: shown as rates.
+  const per = (p: TimelinePoint, v: unknown) => num(v) / Math.max(1, num(p.dt ?? 1));
   const series: [string, string, (p: TimelinePoint) => number, Unit][] = [
-    ["timeline-calls", "I/O syscalls per second", (p) => num(p.syscalls), "count/s"],
-    ["timeline-bytes", "Bytes per second", (p) => num(p.bytes), "bytes/s"],
-    ["timeline-faults", "Page faults per second", (p) => num(p.faults), "count/s"],
+    ["timeline-calls", "I/O syscalls per second", (p) => per(p, p.syscalls), "count/s"],
+    ["timeline-bytes", "Bytes per second", (p) => per(p, p.bytes), "bytes/s"],
+    ["timeline-faults", "Page faults per second", (p) => per(p, p.faults), "count/s"],
   ];
+  const coarse = points.find((p) => num(p.dt ?? 1) > 1);
   const boxes = series.map(([id, label, value, unit], i) => {
     charts.push({
       id,
@@ -371,8 +385,13 @@ function timelineSection(doc: RunDocument, charts: ChartSpec[]): Html {
     });
     return chartBox(id, label, { size: "small" });
   });
+  const note = coarse
+    ? markup`<p class="sub">The last hour per second; before it, averages over ${
+      formatSeconds(num(coarse.dt))
+    } and more.</p>`
+    : false;
   const p99 = p99Timeline(doc, points, charts);
-  return markup`<section id="timeline"><h2>Timeline</h2><div class="grid">${boxes}</div>${p99}</section>`;
+  return markup`<section id="timeline"><h2>Timeline</h2>${note}<div class="grid">${boxes}</div>${p99}</section>`;
 }
 
 /** Syscalls drawn on the P99 timeline at most (the heaviest by total time). */

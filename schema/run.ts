@@ -44,6 +44,14 @@ export interface RunMeta {
   end_reason: string;
   /** Seconds from start of `trace` to probes attached. */
   attach_s: number;
+  /** `--cgroup DIR`: the cgroup v2 directory traced and its id (the directory's inode). */
+  cgroup?: { path: string; id: number };
+  /**
+   * Present when the target runs in another PID namespace than the agent (a
+   * container's process given by its host PID): the namespace's inode and the
+   * process's PID inside it. `pid` and `pids` are host PIDs.
+   */
+  pid_namespace?: { inode: number; pid_in_namespace: number };
 }
 
 /** Per-syscall aggregate. Latencies in nanoseconds, enter to exit. */
@@ -79,6 +87,12 @@ export interface IoUringOpStats {
 /** One second of the timeline; `t` is seconds since the trace started. */
 export interface TimelinePoint {
   t: number;
+  /**
+   * Seconds the point covers; absent for one second. A long trace keeps its
+   * last hour per second and coarser points (60 s and more) before it; their
+   * counts are totals over `dt`.
+   */
+  dt?: number;
   syscalls: number;
   bytes: number;
   faults: number;

@@ -5,8 +5,11 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { dirOf } from "../atomic_write.ts";
 import { UsageError } from "../errors.ts";
+import { dirOf, writeTempFile } from "../atomic_write.ts";
+import { findUnknownOption, type OptionTable, unknownOptionMessage } from "./suggest.ts";
+
+export { dirOf, writeFileAtomic } from "../atomic_write.ts";
 
 /**
  * Parses a duration: `30s`, `500ms`, `2m`, `1h`, or plain seconds (`1.5`).
@@ -80,12 +83,11 @@ export function checkWritable(path: string, flag: string): void {
     if (e instanceof UsageError) throw e;
   }
   const dir = dirOf(path);
-  const probe = `${dir}/.ioscope-write-test-${Deno.pid}`;
   try {
-    Deno.writeFileSync(probe, new Uint8Array());
-    Deno.removeSync(probe);
+    // The writer's own way in (O_EXCL|O_NOFOLLOW, a random name): a planted link is never followed.
+    Deno.removeSync(writeTempFile(dir, ""));
   } catch (e: unknown) {
-    const why = e instanceof Deno.errors.NotFound
+    const why = (e as { code?: string } | null)?.code === "ENOENT"
       ? "its directory does not exist"
       : "its directory is not writable";
     throw new UsageError(`cannot write ${flag} ${path}: ${why}`);
@@ -103,6 +105,9 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(
   options: T,
   allowPositionals = false,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  // An unknown option: one line naming it and the nearest known one (from this table).
+  const unknown = findUnknownOption(args, (options ?? {}) as OptionTable);
+  if (unknown) throw new UsageError(unknownOptionMessage(unknown));
   // `--duration -3s`: join a value that starts with '-' and a digit to its flag,
   // so it is checked (and refused) as a value rather than taken for a flag.
   const joined: string[] = [];
@@ -126,18 +131,6 @@ export function parseFlags<T extends ParseArgsConfig["options"]>(
   } catch (e: unknown) {
     const msg = e instanceof Error ? e.message.split("\n")[0] ?? "" : String(e);
     throw new UsageError(`${msg.replace(/\.$/, "")}; see --help`);
-  }
-}
-
-/** Writes a file atomically: a temporary file beside it, then a rename. */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    await Deno.writeTextFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (e: unknown) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
   }
 }
 

@@ -11,6 +11,7 @@ import { parseFlags, parseThreshold, writeFileAtomic } from "./args.ts";
 import { dirOf } from "../atomic_write.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
+import { writeErrorReason } from "../atomic_write.ts";
 import { loadRuns } from "../nightly/store.ts";
 import { terminalSafe } from "./summary.ts";
 import { analyzeTrends } from "../../report/trend.ts";
@@ -128,9 +129,19 @@ function reportName(file: string): string {
     ".html";
 }
 
-async function writeReports(summary: TrendSummary, paths: Map<string, string>, a: ReportArgs) {
+/** Writes each target's latest run report; returns one line per report that failed. */
+async function writeReports(
+  summary: TrendSummary,
+  paths: Map<string, string>,
+  a: ReportArgs,
+): Promise<string[]> {
   const outDir = dirOf(a.out);
-  await Deno.mkdir(`${outDir}/runs`, { recursive: true });
+  const failures: string[] = [];
+  try {
+    await Deno.mkdir(`${outDir}/runs`, { recursive: true });
+  } catch (e: unknown) {
+    return [`could not write ${outDir}/runs/: ${writeErrorReason(e)}`];
+  }
   const wanted = new Set<string>();
   for (const t of summary.targets) {
     const path = paths.get(t.latest_file);
@@ -138,9 +149,13 @@ async function writeReports(summary: TrendSummary, paths: Map<string, string>, a
     const name = reportName(t.latest_file);
     wanted.add(name);
     const target = `${outDir}/runs/${name}`;
-    const run = JSON.parse(await Deno.readTextFile(path));
-    await writeFileAtomic(target, renderRunHtml(run));
-    t.latest_report = `runs/${encodeURIComponent(name)}`;
+    try {
+      const run = JSON.parse(await Deno.readTextFile(path));
+      await writeFileAtomic(target, renderRunHtml(run));
+      t.latest_report = `runs/${encodeURIComponent(name)}`;
+    } catch (e: unknown) {
+      failures.push(`could not write ${target}: ${writeErrorReason(e)}`);
+    }
   }
   // Reports this command wrote for runs that are no longer a target's latest
   // are removed (only names in the store's own pattern: nothing else is ours).
@@ -149,6 +164,7 @@ async function writeReports(summary: TrendSummary, paths: Map<string, string>, a
       await Deno.remove(`${outDir}/runs/${e.name}`).catch(() => {});
     }
   }
+  return failures;
 }
 
 async function runReport(args: string[]): Promise<number> {
@@ -159,8 +175,9 @@ async function runReport(args: string[]): Promise<number> {
   } catch (e: unknown) {
     throw new RunError(`cannot read --store ${a.store}: ${e instanceof Error ? e.message : e}`);
   }
+  // Reasons quote the files' contents: as hostile as their names.
   for (const p of loaded.problems) {
-    console.error(`skipped ${terminalSafe(p.file)}: ${p.reason}`);
+    console.error(`skipped ${terminalSafe(p.file)}: ${terminalSafe(p.reason)}`);
   }
   const summary = analyzeTrends(loaded.runs, {
     threshold: a.threshold,
@@ -168,16 +185,29 @@ async function runReport(args: string[]): Promise<number> {
   });
   summary.problems = loaded.problems;
   const paths = new Map(loaded.runs.map((r) => [r.file, r.path]));
+  // Each output on its own: one that fails (a full disk) costs only itself.
+  const failures: string[] = [];
+  const written: string[] = [];
+  const attempt = async (what: string, path: string, text: () => string) => {
+    try {
+      await writeFileAtomic(path, text());
+      written.push(path);
+    } catch (e: unknown) {
+      failures.push(`could not write ${what}: ${writeErrorReason(e)}`);
+    }
+  };
   try {
     await Deno.mkdir(dirOf(a.out), { recursive: true });
-    await writeReports(summary, paths, a);
-    await writeFileAtomic(a.out, renderTrendHtml(summary, { store: a.store }));
-    if (a.json) await writeFileAtomic(a.json, JSON.stringify(summary, null, 2) + "\n");
+    failures.push(...await writeReports(summary, paths, a));
+    await attempt(`--out ${a.out}`, a.out, () => renderTrendHtml(summary, { store: a.store }));
   } catch (e: unknown) {
-    throw new RunError(`could not write the report: ${e instanceof Error ? e.message : e}`);
+    failures.push(`could not write --out ${a.out}: ${writeErrorReason(e)}`);
   }
+  const json = a.json;
+  if (json) await attempt(`--json ${json}`, json, () => JSON.stringify(summary, null, 2) + "\n");
   console.log(summaryLines(summary).join("\n"));
-  console.error(`Wrote ${a.out}${a.json ? ` and ${a.json}` : ""}`);
+  if (written.length) console.error(terminalSafe(`Wrote ${written.join(" and ")}`));
+  if (failures.length) throw new RunError(failures.join("\n"));
   return a.failOnRegression && summary.regressions.length > 0 ? REGRESSION_EXIT : 0;
 }
 

@@ -20,12 +20,19 @@ import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
-import { type EndReason, startTrace, type TraceSession } from "../trace/session.ts";
+import {
+  type EndReason,
+  startTrace,
+  type TraceSession,
+  type TraceTarget,
+} from "../trace/session.ts";
 import { renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
 import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
-import { startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
+import { writeErrorReason } from "../atomic_write.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalText } from "./interval_text.ts";
 import { LiveView } from "./live_controller.ts";
@@ -35,12 +42,18 @@ const HELP = `ioscope trace: measure the I/O paths of a process
 Usage:
   ioscope trace --pid PID [options]
   ioscope trace --comm NAME [options]
+  ioscope trace --cgroup DIR [options]
   ioscope trace [options] -- COMMAND [ARGS...]
 
 Target (exactly one):
-  --pid PID          a running process, every thread (new ones too)
+  --pid PID          a running process, every thread (new ones too); a
+                     container's process by its host PID
   --comm NAME        every process whose name (comm) is NAME
-  -- COMMAND ARGS    start COMMAND, trace it from its first syscall, end when it exits
+  --cgroup DIR       every process in a cgroup v2 directory (a systemd unit's,
+                     a container's), those that join later too
+  -- COMMAND ARGS    start COMMAND, trace it and what it forks from its first
+                     syscall, end when it and any daemon it left have exited
+  -u, --user NAME    run COMMAND as this user instead of root
 
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
@@ -80,7 +93,9 @@ export const traceCommand: Command = {
 interface TraceArgs {
   pids: number[];
   comm?: string;
+  cgroup?: CgroupTarget;
   command?: string[];
+  user?: RunAsUser;
   durationMs?: number;
   backend: BackendName | BackendChoice;
   json?: string;
@@ -102,6 +117,8 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   const { values, positionals } = parseFlags(own, {
     pid: { type: "string" },
     comm: { type: "string" },
+    cgroup: { type: "string" },
+    user: { type: "string", short: "u" },
     duration: { type: "string" },
     backend: { type: "string", default: "auto" },
     json: { type: "string" },
@@ -119,11 +136,19 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
   const pid = values.pid as string | undefined;
   const comm = values.comm as string | undefined;
-  const targets =
-    [pid !== undefined, comm !== undefined, command !== undefined].filter(Boolean).length;
-  if (targets === 0) throw new UsageError("no target: give --pid PID, --comm NAME, or -- COMMAND");
-  if (targets > 1) throw new UsageError("give only one target: --pid, --comm, or -- COMMAND");
+  const cgroup = values.cgroup as string | undefined;
+  const user = values.user as string | undefined;
+  const targets = [pid, comm, cgroup, command].filter((t) => t !== undefined).length;
+  if (targets === 0) {
+    throw new UsageError("no target: give --pid PID, --comm NAME, --cgroup DIR, or -- COMMAND");
+  }
+  if (targets > 1) {
+    throw new UsageError("give only one target: --pid, --comm, --cgroup, or -- COMMAND");
+  }
   if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
+  if (user !== undefined && command === undefined) {
+    throw new UsageError("--user applies to a command: ioscope trace --user NAME -- COMMAND");
+  }
 
   const parsed: TraceArgs = {
     pids: [],
@@ -170,13 +195,38 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     }
     parsed.comm = comm;
     parsed.pids = found;
+  } else if (cgroup !== undefined) {
+    try {
+      parsed.cgroup = resolveCgroup(cgroup);
+    } catch (e: unknown) {
+      throw new UsageError(`invalid --cgroup: ${e instanceof Error ? e.message : e}`);
+    }
+    parsed.pids = cgroupPids(cgroup).filter((p) => p !== Deno.pid);
   } else if (command) {
     if (!findCommand(command[0] ?? "")) {
       throw new UsageError(`command not found: ${terminalSafe(command[0] ?? "")}`);
     }
     parsed.command = command;
+    if (user !== undefined) parsed.user = lookUpUser(user);
   }
   return parsed;
+}
+
+/** A user from the passwd database (`getent passwd`, so NSS users too), by name or UID. */
+function lookUpUser(name: string): RunAsUser {
+  const unknown = new UsageError(`unknown user '${terminalSafe(name)}' (see getent passwd)`);
+  if (name === "" || name.startsWith("-")) throw unknown;
+  let line = "";
+  try {
+    const out = new Deno.Command("getent", { args: ["passwd", name], stderr: "null" })
+      .outputSync();
+    line = out.success ? new TextDecoder().decode(out.stdout).split("\n")[0] ?? "" : "";
+  } catch {
+    throw new UsageError("--user needs getent (libc-bin) to look the user up");
+  }
+  const [user = "", , uid = "", gid = ""] = line.split(":");
+  if (!user || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw unknown;
+  return { name: user, uid: Number(uid), gid: Number(gid) };
 }
 
 /** `--interval`, `--json-lines` and `--live`, checked together. */
@@ -239,11 +289,17 @@ async function runTrace(args: string[]): Promise<number> {
   let live: LiveView | null = null;
   try {
     if (a.command) {
-      child = await startStoppedCommand(a.command);
+      child = await startStoppedCommand(a.command, a.user ? { user: a.user } : {});
       a.pids = [child.pid];
     }
     const what = a.command
-      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})`
+      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})${
+        a.user ? ` as ${terminalSafe(a.user.name)}` : ""
+      }`
+      : a.cgroup
+      ? `cgroup ${terminalSafe(a.cgroup.path)} (${a.pids.length} process${
+        a.pids.length === 1 ? "" : "es"
+      } now, joiners too)`
       : a.comm !== undefined
       ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
@@ -263,12 +319,22 @@ async function runTrace(args: string[]): Promise<number> {
         }
         : {}),
     };
-    const target = a.command
+    const started = child;
+    const target: TraceTarget = started && a.command
       ? {
         pids: a.pids,
         // The name the kernel gives it at exec: the file name, at most 15 bytes.
         comm: (a.command[0] ?? "").replace(/.*\//, "").slice(0, 15),
         cmdline: a.command.join(" "),
+        // A daemonizing command: its daemon is the target once the launcher exits.
+        alive: () => started.alive(),
+      }
+      : a.cgroup
+      ? {
+        pids: a.pids,
+        cgroup: a.cgroup,
+        comm: a.cgroup.path.replace(/\/+$/, "").replace(/.*\//, "") || "cgroup",
+        cmdline: `cgroup ${a.cgroup.path}`,
       }
       : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
     if (a.prom !== undefined) {
@@ -294,6 +360,10 @@ async function runTrace(args: string[]): Promise<number> {
     // The terminal is put back before anything else is written to it.
     live?.close();
     if (perf) run = await mergePerf(run, perf);
+    const daemons = child?.orphans() ?? [];
+    if (daemons.length > 0) {
+      console.error(`Left running: the command's pid ${daemons.join(", ")} (not ended by ioscope)`);
+    }
     await writeOutputs(run, a);
     return 0;
   } finally {
@@ -318,27 +388,54 @@ async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocume
   return merged;
 }
 
+/**
+ * Prints the summary and writes each output on its own: one that fails (a
+ * full disk, a read-only one, no permission) costs only itself. Throws a
+ * RunError with one line per failure, naming the output and the reason.
+ */
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
+  const failures: string[] = [];
+  const attempt = async (what: string, write: () => Promise<string>) => {
+    try {
+      console.error(terminalSafe(await write()));
+    } catch (e: unknown) {
+      failures.push(`could not write ${terminalSafe(what)}: ${terminalSafe(writeErrorReason(e))}`);
+    }
+  };
   // With --json-lines, stdout carries only the intervals' JSON.
   if (a.jsonLines) console.error(summaryText(run));
   else console.log(summaryText(run));
   try {
-    if (a.json) {
-      await writeFileAtomic(a.json, JSON.stringify(run, null, 2) + "\n");
-      console.error(`Wrote ${a.json}`);
-    }
-    if (a.out) {
-      await writeFileAtomic(a.out, renderRunHtml(run));
-      console.error(`Wrote ${a.out}`);
-    }
-    if (a.store !== undefined) {
-      const path = await saveRun(a.store, run);
-      console.error(`Stored ${path}`);
-    }
+    writeAllStdout(summaryText(run) + "\n");
   } catch (e: unknown) {
-    if (e instanceof RunError) throw e;
-    throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
+    failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
   }
+  const json = a.json;
+  const out = a.out;
+  const store = a.store;
+  if (json !== undefined) {
+    await attempt(`--json ${json}`, async () => {
+      await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
+      return `Wrote ${json}`;
+    });
+  }
+  if (out !== undefined) {
+    await attempt(`--out ${out}`, async () => {
+      await writeFileAtomic(out, renderRunHtml(run));
+      return `Wrote ${out}`;
+    });
+  }
+  if (store !== undefined) {
+    await attempt(`--store ${store}`, async () => `Stored ${await saveRun(store, run)}`);
+  }
+  if (failures.length > 0) throw new RunError(failures.join("\n"));
+}
+
+/** Writes all of `text` to stdout, so a failure (a full disk, a closed pipe) is seen. */
+function writeAllStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let done = 0;
+  while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
 
 /** Writes a line to stdout at once (intervals must not wait in a buffer). */

@@ -12,3 +12,4 @@ export { reportCommand } from "./cmd_report.ts";
 export { scheduleCommand } from "./cmd_schedule.ts";
 export { doctorCommand } from "./cmd_doctor.ts";
 export { demoCommand } from "./cmd_demo.ts";
+export { isTerminalSafe, terminalSafe } from "./terminal_safe.ts";

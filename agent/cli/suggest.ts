@@ -112,13 +112,11 @@ export function findUnknownOption(args: string[], table: OptionTable): UnknownOp
 /**
  * The one line for an unknown option.
  * @param u the unknown option
- * @param command the command's name, for the pointer to its help (`trace`)
- * @returns e.g. `unknown option '--durration'; did you mean '--duration'? (see ioscope trace --help)`
+ * @returns e.g. `unknown option '--durration'; the nearest is '--duration' (see --help)`
  */
-export function unknownOptionMessage(u: UnknownOption, command?: string): string {
+export function unknownOptionMessage(u: UnknownOption): string {
   const given = terminalSafe(u.given);
-  const help = command ? `ioscope ${command} --help` : "--help";
   return u.nearest === null
-    ? `unknown option '${given}': this command takes no options (see ${help})`
-    : `unknown option '${given}'; the nearest is '${u.nearest}' (see ${help})`;
+    ? `unknown option '${given}': this command takes no options (see --help)`
+    : `unknown option '${given}'; the nearest is '${u.nearest}' (see --help)`;
 }

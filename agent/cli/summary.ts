@@ -6,12 +6,9 @@
 
 import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
 import type { RunDocument } from "../../schema/mod.ts";
+import { terminalSafe } from "./terminal_safe.ts";
 
-/** Control characters and escapes out of untrusted text shown on a terminal. */
-export function terminalSafe(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
-}
+export { terminalSafe } from "./terminal_safe.ts";
 
 /**
  * Renders the summary.
@@ -26,6 +23,13 @@ export function summaryText(run: RunDocument): string {
     `${who}: ${m.duration_s.toFixed(1)} s, ${m.backend}, ended by ${m.end_reason}` +
       (m.target_exited ? " (target exited)" : ""),
   );
+  if (m.pid_namespace) {
+    lines.push(
+      `pid ${m.pid} is pid ${m.pid_namespace.pid_in_namespace} in another PID namespace ` +
+        `(pid:[${m.pid_namespace.inode}]: a container)`,
+    );
+  }
+  if (m.cgroup) lines.push(...wrap(`cgroup ${m.cgroup.path} (id ${m.cgroup.id})`, 80));
   const f = run.faults;
   lines.push(
     `faults ${formatCount(f.total)} (minor ${f.minor ?? "n/a"}, major ${f.major ?? "n/a"}), ` +
@@ -88,7 +92,8 @@ export function summaryText(run: RunDocument): string {
         `p99 ${formatNs(s.p99_ns)}, async ${s.async}`,
     );
   }
-  return lines.join("\n");
+  // Every line: reasons and names come from the kernel, tools and the target.
+  return lines.map(terminalSafe).join("\n");
 }
 
 /** Splits text into lines of at most `width` characters, at spaces where it can. */

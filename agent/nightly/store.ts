@@ -9,6 +9,7 @@
  */
 
 import { type RunDocument, targetId } from "../../schema/mod.ts";
+import { TEMP_PREFIX, writeNewFile } from "../atomic_write.ts";
 
 /** A Run document read from a store. */
 export interface StoredRun {
@@ -35,8 +36,6 @@ export interface LoadedStore {
   /** The files skipped. */
   problems: StoreProblem[];
 }
-
-const TEMP_PREFIX = ".ioscope-";
 
 /**
  * The file name a run is stored under (before any `-2`, `-3` added when two
@@ -77,44 +76,13 @@ export function runFileName(run: RunDocument): string {
 export async function saveRun(dir: string, run: RunDocument): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   const name = runFileName(run);
-  const tmp = `${dir}/${TEMP_PREFIX}${name}.tmp-${Deno.pid}`;
-  const data = new TextEncoder().encode(JSON.stringify(run, null, 2) + "\n");
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
-    try {
-      let written = 0;
-      while (written < data.length) written += await file.write(data.subarray(written));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    for (let n = 1;; n++) {
-      const path = `${dir}/${n === 1 ? name : name.replace(/\.json$/, `-${n}.json`)}`;
-      try {
-        // link() fails when the name exists: a run is never overwritten.
-        await Deno.link(tmp, path);
-        await syncDir(dir);
-        return path;
-      } catch (e: unknown) {
-        if (!(e instanceof Deno.errors.AlreadyExists) || n >= 1000) throw e;
-      }
-    }
-  } finally {
-    await Deno.remove(tmp).catch(() => {});
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const d = await Deno.open(dir, { read: true });
-    try {
-      await d.sync();
-    } finally {
-      d.close();
-    }
-  } catch {
-    // some file systems cannot sync a directory; the file itself is synced
-  }
+  // A temporary file made with O_EXCL|O_NOFOLLOW, synced, then linked: link()
+  // fails when the name exists, so a run is never overwritten.
+  return writeNewFile(
+    dir,
+    (n) => (n === 1 ? name : name.replace(/\.json$/, `-${n}.json`)),
+    JSON.stringify(run, null, 2) + "\n",
+  );
 }
 
 /**

@@ -99,3 +99,35 @@ export function foreignPidNamespace(pid: number): PidNamespace | null {
   }
   return { inode, pid_in_namespace: inner };
 }
+
+/**
+ * The ids of a cgroup and of the cgroups below it now (a container's own
+ * sub-cgroups), at most `limit`, the directory's own first.
+ * @param path the cgroup directory
+ * @param id its id
+ * @param limit how many ids at most (a BPF predicate compares each)
+ * @returns the ids
+ */
+export function cgroupTreeIds(path: string, id: number, limit = 64): number[] {
+  const ids = [id];
+  const walk = (dir: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory || ids.length >= limit) continue;
+      const sub = `${dir}/${e.name}`;
+      try {
+        ids.push(resolveCgroup(sub).id);
+        walk(sub);
+      } catch {
+        // not a cgroup (or gone)
+      }
+    }
+  };
+  walk(path);
+  return ids;
+}

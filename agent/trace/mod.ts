@@ -15,3 +15,5 @@ export * from "./tracefs.ts";
 export * from "./doctor.ts";
 export * from "./read_lines.ts";
 export * from "./backends/mod.ts";
+export * from "./cgroup.ts";
+export * from "./timeline.ts";

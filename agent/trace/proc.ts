@@ -56,15 +56,43 @@ export function readStat(pid: number): ProcStat | null {
   return text === null ? null : parseStat(text);
 }
 
-/** True while the process exists and is not a zombie. */
+/**
+ * True while the process exists and one of its threads is not a zombie. A
+ * process whose main thread exited (pthread_exit) while other threads work
+ * shows a zombie leader in /proc/PID/stat: its other threads are asked.
+ * @param pid a thread group id
+ * @returns whether any thread of it still runs
+ */
 export function isAlive(pid: number): boolean {
   const st = readStat(pid);
-  return st !== null && st.state !== "Z" && st.state !== "X";
+  if (st === null || st.state === "X") return false;
+  if (st.state !== "Z") return true;
+  return liveThread(pid) !== null;
 }
 
-/** The command line, arguments joined by spaces ("" for kernel threads or when gone). */
+/** A thread of the process that is not a zombie, or null. */
+function liveThread(pid: number): number | null {
+  try {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const state = parseStat(readText(`/proc/${pid}/task/${t.name}/stat`) ?? "")?.state;
+      if (state !== undefined && state !== "Z" && state !== "X") return Number(t.name);
+    }
+  } catch {
+    // gone
+  }
+  return null;
+}
+
+/**
+ * The command line, arguments joined by spaces ("" for kernel threads or when
+ * gone). A zombie leader has none: it is read from a live thread.
+ */
 export function readCmdline(pid: number): string {
-  const text = readText(`/proc/${pid}/cmdline`);
+  let text = readText(`/proc/${pid}/cmdline`);
+  if (text === "") {
+    const tid = liveThread(pid);
+    if (tid !== null) text = readText(`/proc/${pid}/task/${tid}/cmdline`);
+  }
   return text === null ? "" : text.replace(/\0+$/, "").split("\0").join(" ");
 }
 

@@ -9,8 +9,15 @@
 import type { TraceBackend } from "./backends/trace_backend.ts";
 import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
 import { isAlive, readCmdline, readStat } from "./proc.ts";
+import {
+  cgroupExists,
+  type CgroupTarget,
+  foreignPidNamespace,
+  type PidNamespace,
+} from "./cgroup.ts";
+import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
-import type { RunDocument, TimelinePoint, Unsupported } from "../../schema/mod.ts";
+import type { RunDocument, Unsupported } from "../../schema/mod.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
@@ -24,6 +31,17 @@ export interface TraceTarget {
   comm?: string;
   /** The command line, when the agent started the command itself. */
   cmdline?: string;
+  /**
+   * `--cgroup DIR`: every process in the cgroup, those that join later too
+   * (`pids` are its members at the start, maybe none). The trace ends at the
+   * duration, on a signal, or when the directory is removed.
+   */
+  cgroup?: CgroupTarget;
+  /**
+   * Whether the target still runs, when its PIDs do not say (a command whose
+   * daemon outlives the launcher). Default: one of `pids` is alive.
+   */
+  alive?: () => boolean;
 }
 
 /** How to trace. */
@@ -80,7 +98,8 @@ class Session implements TraceSession {
   #backend!: TraceBackend;
   #target: TraceTarget;
   #options: TraceOptions;
-  #timeline: TimelinePoint[] = [];
+  #timeline = new Timeline();
+  #seconds = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
   #lastSnapshot: Snapshot = emptySnapshot();
   /** The snapshot the current interval started from, and when (performance.now()). */
@@ -118,6 +137,7 @@ class Session implements TraceSession {
     this.#sampleProc();
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
+      ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
       ...(this.#options.followChildren ? { followChildren: true } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
@@ -139,10 +159,17 @@ class Session implements TraceSession {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
     this.#timers.push(setInterval(() => {
-      if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+      if (!this.#alive()) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.
-    if (!this.#target.pids.some(isAlive)) this.stop("target-exit");
+    if (!this.#alive()) this.stop("target-exit");
+  }
+
+  #alive(): boolean {
+    const t = this.#target;
+    if (t.alive) return t.alive();
+    if (t.cgroup) return cgroupExists(t.cgroup.path);
+    return t.pids.some(isAlive);
   }
 
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
@@ -151,7 +178,8 @@ class Session implements TraceSession {
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
-      if (!st || st.state === "Z") continue;
+      // A zombie leader whose threads run still reads the whole group's counts.
+      if (!st || !isAlive(pid)) continue;
       const v = { minflt: st.minflt, majflt: st.majflt };
       if (!this.#firstStat.has(pid)) this.#firstStat.set(pid, v);
       this.#lastStat.set(pid, v);
@@ -164,7 +192,7 @@ class Session implements TraceSession {
     this.#sampleProc();
     const totals = snapshotTotals(s);
     this.#timeline.push({
-      t: this.#timeline.length,
+      t: this.#seconds++,
       syscalls: totals.syscalls - this.#lastTotals.syscalls,
       bytes: totals.bytes - this.#lastTotals.bytes,
       faults: totals.faults - this.#lastTotals.faults,
@@ -246,18 +274,22 @@ class Session implements TraceSession {
         unsupported: unsupported.map((u) => ({ ...u })),
         end_reason: this.#endReason,
         attach_s: this.attachMs / 1000,
+        ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
+        ...(this.#pidNamespace ? { pid_namespace: { ...this.#pidNamespace } } : {}),
       },
-      this.#timeline,
+      this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
     );
   }
 
   #comm = "";
   #cmdline = "";
+  #pidNamespace: PidNamespace | null = null;
   describe(): void {
     const pid = this.#target.pids[0] ?? 0;
     this.#comm = this.#target.comm ?? readStat(pid)?.comm ?? "";
     this.#cmdline = this.#target.cmdline ?? readCmdline(pid);
+    this.#pidNamespace = pid > 0 ? foreignPidNamespace(pid) : null;
   }
 
   current(): RunDocument {
@@ -283,7 +315,7 @@ class Session implements TraceSession {
       this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
       this.#sampleProc();
-      const exited = reason === "target-exit" || !this.#target.pids.some(isAlive);
+      const exited = reason === "target-exit" || !this.#alive();
       const final = await this.#backend.stop();
       releaseTracefs();
       // The calls since the last interval: the intervals add up to the whole trace.
@@ -314,7 +346,7 @@ export async function startTrace(
   target: TraceTarget,
   options: TraceOptions = {},
 ): Promise<TraceSession> {
-  if (target.pids.length === 0) throw new RangeError("No process to trace");
+  if (target.pids.length === 0 && !target.cgroup) throw new RangeError("No process to trace");
   const session = new Session(target, options);
   session.describe();
   try {

@@ -8,21 +8,15 @@
  * @module
  */
 
-/** One point: `t` the second it starts (since the trace started), `dt` how many seconds it covers. */
-export interface TimelineSample {
-  t: number;
-  /** Seconds covered; omitted for one second. */
-  dt?: number;
-  syscalls: number;
-  bytes: number;
-  faults: number;
-  /**
-   * Each syscall's P99 that second, nanoseconds; for a point of many seconds,
-   * the highest of its seconds' (a P99 of the whole span would need every
-   * second's histogram kept: this bounds it from above).
-   */
-  p99_ns?: Record<string, number>;
-}
+import type { TimelinePoint } from "../../schema/mod.ts";
+
+/**
+ * One point: `t` the second it starts (since the trace started), `dt` how
+ * many seconds it covers (absent for one). A coarse point's counts are sums;
+ * its `p99_ns` per syscall is the highest of its seconds' (the worst second's
+ * P99: percentiles do not add up).
+ */
+export type TimelineSample = TimelinePoint;
 
 /** Options of a {@linkcode Timeline}. */
 export interface TimelineOptions {
@@ -74,7 +68,10 @@ export class Timeline {
    * @returns a copy the caller may keep
    */
   points(): TimelineSample[] {
-    return [...this.#older, ...this.#recent].map((p) => ({ ...p }));
+    return [...this.#older, ...this.#recent].map((p) => ({
+      ...p,
+      ...(p.p99_ns ? { p99_ns: { ...p.p99_ns } } : {}),
+    }));
   }
 }
 
@@ -88,16 +85,17 @@ function merge(points: TimelineSample[]): TimelineSample {
     bytes: 0,
     faults: 0,
   };
-  const p99: Record<string, number> = {};
+  let p99: Record<string, number> | undefined;
   for (const p of points) {
     out.syscalls += p.syscalls;
     out.bytes += p.bytes;
     out.faults += p.faults;
     for (const [name, ns] of Object.entries(p.p99_ns ?? {})) {
+      p99 ??= {};
       p99[name] = Math.max(p99[name] ?? 0, ns);
     }
   }
-  if (points.some((p) => p.p99_ns)) out.p99_ns = p99;
+  if (p99) out.p99_ns = p99;
   return out;
 }
 

@@ -10,6 +10,7 @@
  */
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { cgroupTreeIds } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { findCommand } from "../../find_command.ts";
 import { forEachLine } from "../read_lines.ts";
@@ -31,7 +32,10 @@ export function findBpftrace(): string | null {
 }
 
 /** The program text the agent runs for these PIDs. */
-export function bpftraceProgram(pids: number[], followChildren = false): string {
+export function bpftraceProgram(
+  pids: number[],
+  options: { followChildren?: boolean; cgroupIds?: number[] } = {},
+): string {
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -54,7 +58,7 @@ tracepoint:syscalls:sys_exit_getppid
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, { followChildren })}${sentinel}`;
+  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, options)}${sentinel}`;
 }
 
 /**
@@ -71,7 +75,10 @@ export function startBpftrace(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
-  const program = bpftraceProgram(options.pids, options.followChildren === true);
+  const program = bpftraceProgram(options.pids, {
+    followChildren: options.followChildren === true,
+    ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
+  });
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
     stdin: "null",

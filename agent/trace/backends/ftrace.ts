@@ -28,6 +28,7 @@
  */
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
+import { cgroupPids } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { CpuPipe } from "./ftrace_reader.ts";
 import {
@@ -57,6 +58,8 @@ export { sweepStaleInstances };
 
 /** How often the buffers are read. */
 const POLL_MS = 100;
+/** How often a traced cgroup's cgroup.procs is read for processes that joined it. */
+const CGROUP_POLL_MS = 250;
 /** How often a snapshot is handed to the session. */
 const SNAPSHOT_MS = 1000;
 /** Pages read from one CPU in one pass at most (so a flood cannot stall the agent). */
@@ -233,15 +236,17 @@ export async function startFtrace(
       // older kernels: new threads are still added from task_newtask, a poll later
     }
     const tids = threadsOf(options.pids);
-    if (tids.length === 0) {
+    if (tids.length === 0 && !options.cgroup) {
       throw new RunError(`cannot attach to process ${options.pids.join(", ")}: no such process`);
     }
-    // An empty set_event_pid would trace every task: it is never left empty.
-    main.write("set_event_pid", tids.join(" "));
+    // An empty set_event_pid would trace every task: it is never left empty. An
+    // empty cgroup starts with the watchdog, asleep in a read until the end.
+    main.write("set_event_pid", (tids.length ? tids : [watchdog.pid]).join(" "));
     aggregator = new FtraceAggregator(formats, {
       tids,
       tlbSupported: has(FTRACE_EVENTS.tlbFlush),
-      followChildren: options.followChildren === true,
+      // A cgroup's members' children are in it too.
+      followChildren: options.followChildren === true || options.cgroup !== undefined,
     });
     baseTs = main.nowNs();
     if (uring) {
@@ -325,8 +330,26 @@ export async function startFtrace(
     follow();
   }
 
+  /** The cgroup's members seen so far, and when cgroup.procs was last read. */
+  const members = new Set(options.pids);
+  let cgroupReadAt = performance.now();
+
+  /** Adds the processes that joined the cgroup since the last look (every 250 ms). */
+  function followCgroup(): void {
+    if (!options.cgroup || performance.now() - cgroupReadAt < CGROUP_POLL_MS) return;
+    cgroupReadAt = performance.now();
+    const joined = cgroupPids(options.cgroup.path).filter((p) => !members.has(p));
+    if (joined.length === 0) return;
+    for (const p of joined) members.add(p);
+    const tids = threadsOf(joined);
+    if (tids.length === 0) return;
+    aggregator.track(tids);
+    main.write("set_event_pid", tids.join(" "), { append: true });
+  }
+
   /** Follows what the records showed: new threads, forked processes, new rings. */
   function follow(): void {
+    followCgroup();
     const threads = aggregator.takeNewThreads();
     if (threads.length) main.write("set_event_pid", threads.join(" "), { append: true });
     const foreign = aggregator.takeForeignTasks();

@@ -45,7 +45,11 @@ export interface BackendOptions {
   followChildren?: boolean;
   /** --comm NAME: also every process that takes this name later (fork, exec, rename). */
   comm?: string;
-  /** --cgroup DIR (v2): every process in it, joiners included. */
+  /**
+   * `--cgroup DIR`: every process in this cgroup v2 directory, those that join
+   * later too; `id` is the directory's inode number, the kernel's cgroup id.
+   * `pids` are its members at the start (maybe none).
+   */
   cgroup?: { path: string; id: number };
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;

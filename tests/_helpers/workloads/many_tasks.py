@@ -11,6 +11,7 @@ when told (SIGUSR1), so a tracer that attached first sees a known count.
 Prints "ready" (and, for procs, the children's PIDs) once everything waits,
 "done" once every task did its I/O; ends on SIGTERM or when stdin closes.
 """
+import ctypes
 import os
 import signal
 import sys
@@ -47,10 +48,13 @@ def threads(n, k, m):
 
 def procs(n, k, name):
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the finally below
+    libc = ctypes.CDLL(None)
     children = []
     for _ in range(n):
         pid = os.fork()
         if pid == 0:
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: end with the parent
             with open("/proc/self/comm", "w") as f:
                 f.write(name)
             fd = os.open("/dev/zero", os.O_RDONLY)

@@ -41,10 +41,10 @@ Deno.test("values, known options and what follows -- are not unknown options", (
 });
 
 Deno.test("the message is one line with no control characters from the argument", () => {
-  const msg = unknownOptionMessage({ given: "--a\x1b]0;pwned\x07", nearest: "--out" }, "trace");
+  const msg = unknownOptionMessage({ given: "--a\x1b]0;pwned\x07", nearest: "--out" });
   assertEquals(
     msg,
-    "unknown option '--a?]0;pwned?'; the nearest is '--out' (see ioscope trace --help)",
+    "unknown option '--a?]0;pwned?'; the nearest is '--out' (see --help)",
   );
   assertEquals(isTerminalSafe(msg), true);
 });
