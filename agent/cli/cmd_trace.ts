@@ -29,7 +29,7 @@ import {
 import { renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
-import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
+import { findPerf } from "../trace/perf.ts";
 import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
 import { writeErrorReason } from "../atomic_write.ts";
@@ -285,7 +285,6 @@ async function runTrace(args: string[]): Promise<number> {
 
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
-  let perf: PerfSession | null = null;
   let live: LiveView | null = null;
   try {
     if (a.command) {
@@ -308,6 +307,7 @@ async function runTrace(args: string[]): Promise<number> {
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
       followChildren: a.command !== undefined,
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+      ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
       ...(a.intervalMs !== undefined
         ? {
           intervalMs: a.intervalMs,
@@ -342,12 +342,6 @@ async function runTrace(args: string[]): Promise<number> {
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
     }
     session = await startTrace(target, options);
-    if (a.perf || a.flamegraph) {
-      const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
-      perf = p;
-      // perf counts over the same window as the tracer: it ends when the window does.
-      session.ending.then(() => p.stop()).catch(() => {});
-    }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
@@ -356,10 +350,9 @@ async function runTrace(args: string[]): Promise<number> {
       live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
     }
     if (signalled) session.stop("signal");
-    let run = await session.done;
+    const run = await session.done;
     // The terminal is put back before anything else is written to it.
     live?.close();
-    if (perf) run = await mergePerf(run, perf);
     const daemons = child?.orphans() ?? [];
     if (daemons.length > 0) {
       console.error(`Left running: the command's pid ${daemons.join(", ")} (not ended by ioscope)`);
@@ -370,22 +363,9 @@ async function runTrace(args: string[]): Promise<number> {
     live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
-    await perf?.stop().catch(() => {});
     await exporter?.close();
     await child?.reap();
   }
-}
-
-async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocument> {
-  const r = await perf.stop();
-  const merged: RunDocument = {
-    ...run,
-    meta: { ...run.meta, unsupported: [...run.meta.unsupported, ...r.unsupported] },
-    tlb: { ...run.tlb, dtlb_load_misses: r.dtlbLoadMisses, itlb_load_misses: r.itlbLoadMisses },
-  };
-  if (r.perf) merged.perf = r.perf;
-  if (r.flamegraph) merged.flamegraph = r.flamegraph;
-  return merged;
 }
 
 /**

@@ -17,7 +17,8 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
-import type { RunDocument, Unsupported } from "../../schema/mod.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
@@ -50,12 +51,13 @@ export interface TraceOptions {
   backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
-  /** Called about once a second with the Run document so far (for /metrics). */
-  onTick?: (run: RunDocument) => void;
   /** Also trace the processes the targets fork (for a command ioscope starts). */
   followChildren?: boolean;
-  /** Extra entries for `meta.unsupported` (from perf, say). */
-  unsupported?: Unsupported[];
+  /**
+   * perf over the same window as the backend: `perf stat` counters and/or
+   * `perf record` samples for a flame graph; what it measures is in the Run.
+   */
+  perf?: { counters: boolean; flamegraph: boolean };
   /**
    * Report an Interval document this often (whole seconds: the backends
    * snapshot once a second), and a last, shorter one when the trace ends.
@@ -96,6 +98,7 @@ class Session implements TraceSession {
   #resolveDone!: (run: RunDocument) => void;
   #rejectDone!: (e: Error) => void;
   #backend!: TraceBackend;
+  #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
   #timeline = new Timeline();
@@ -143,15 +146,19 @@ class Session implements TraceSession {
     });
     try {
       await this.#backend.attached;
+      this.attachMs = Math.round(performance.now() - t0);
+      this.#attachedAtMs = performance.now();
+      this.#intervalFromMs = this.#attachedAtMs;
+      this.#startedAt = new Date();
+      const perf = this.#options.perf;
+      if (perf && (perf.counters || perf.flamegraph)) {
+        this.#perf = await startPerf(this.#target.pids, perf);
+      }
     } catch (e: unknown) {
       await this.#backend.stop();
       releaseTracefs();
       throw e;
     }
-    this.attachMs = Math.round(performance.now() - t0);
-    this.#attachedAtMs = performance.now();
-    this.#intervalFromMs = this.#attachedAtMs;
-    this.#startedAt = new Date();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
@@ -206,11 +213,6 @@ class Session implements TraceSession {
     ) {
       this.#emitInterval(s, false);
     }
-    try {
-      this.#options.onTick?.(this.current());
-    } catch {
-      // a listener's failure must not end the trace
-    }
   }
 
   /** Reports the interval that ends with snapshot `s`, and starts the next one. */
@@ -242,7 +244,7 @@ class Session implements TraceSession {
     }
   }
 
-  #build(s: Snapshot, exited: boolean): RunDocument {
+  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
     const pid = this.#target.pids[0] ?? 0;
     let minflt = 0;
     let majflt = 0;
@@ -253,7 +255,7 @@ class Session implements TraceSession {
     }
     // A target that exited before its first one-second sample has no /proc to read.
     const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
-    const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
+    const unsupported = this.#backend.unsupported;
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
     return buildRun(
@@ -279,6 +281,7 @@ class Session implements TraceSession {
       },
       this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      perf,
     );
   }
 
@@ -300,6 +303,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       this.#resolveEnding("stopped");
       for (const t of this.#timers) clearTimeout(t);
+      await this.#perf?.stop().catch(() => {});
       await this.#backend.stop();
       releaseTracefs();
       this.#rejectDone(e);
@@ -316,13 +320,23 @@ class Session implements TraceSession {
       for (const t of this.#timers) clearTimeout(t);
       this.#sampleProc();
       const exited = reason === "target-exit" || !this.#alive();
+      // perf counts over the same window as the backend: both stop as it closes.
+      const perfStopped = this.#perf?.stop() ?? Promise.resolve(null);
+      perfStopped.catch(() => {});
       const final = await this.#backend.stop();
       releaseTracefs();
       // The calls since the last interval: the intervals add up to the whole trace.
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);
       }
-      const run = this.#build(final, exited);
+      let perf: PerfResult | null;
+      try {
+        perf = await perfStopped;
+      } catch (e: unknown) {
+        this.#rejectDone(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      }
+      const run = this.#build(final, exited, perf);
       this.#resolveDone(run);
       return run;
     })();
