@@ -26,7 +26,7 @@ import {
   type TraceSession,
   type TraceTarget,
 } from "../trace/session.ts";
-import { renderRunHtml } from "../../report/mod.ts";
+import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
@@ -426,6 +426,7 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   }
   if (out !== undefined) {
     await attempt(`--out ${out}`, async () => {
+      await loadChartJs();
       await writeFileAtomic(out, renderRunHtml(run));
       return `Wrote ${out}`;
     });
