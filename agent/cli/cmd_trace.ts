@@ -382,11 +382,10 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
       failures.push(`could not write ${terminalSafe(what)}: ${terminalSafe(writeErrorReason(e))}`);
     }
   };
-  // With --json-lines, stdout carries only the intervals' JSON.
-  if (a.jsonLines) console.error(summaryText(run));
-  else console.log(summaryText(run));
   try {
-    writeAllStdout(summaryText(run) + "\n");
+    // With --json-lines, stdout carries only the intervals' JSON.
+    if (a.jsonLines) console.error(summaryText(run));
+    else writeAllStdout(summaryText(run) + "\n");
   } catch (e: unknown) {
     failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
   }
