@@ -8,6 +8,7 @@ import { checkWritable, parseFlags, parseSizeBytes, writeFileAtomic } from "./ar
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { type BenchOptions, runBench } from "../bench/runner.ts";
 import type { BenchDocument } from "../../schema/mod.ts";
+import { loadChartJs, renderBenchHtml } from "../../report/mod.ts";
 import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "../bench/paths.ts";
 import { benchTable } from "./bench_table.ts";
 import type { Command } from "./command.ts";
@@ -190,6 +191,6 @@ async function runBenchCommand(args: string[]): Promise<number> {
  * @returns the page
  */
 export async function benchHtml(doc: BenchDocument): Promise<string> {
-  const { renderBenchHtml } = await import("../../report/mod.ts");
+  await loadChartJs();
   return renderBenchHtml(doc);
 }

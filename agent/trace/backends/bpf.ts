@@ -412,11 +412,13 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
       }),
     }),
     tracedNow: () => maps.targets(),
-    stop(): Promise<Snapshot> {
+    stop(onClosed?: () => void): Promise<Snapshot> {
       stopped ??= (() => {
         clearInterval(timer);
         // Detach first, so the last read is final, then free everything.
         for (const l of attached.links) l.close();
+        // The counts end here: /proc read now covers the same window.
+        onClosed?.();
         try {
           latest = read();
         } catch {
