@@ -29,7 +29,7 @@ import {
   ProgType,
   R0,
 } from "../ffi/mod.ts";
-import { type AttachKind, type BpfBackend, startBpf } from "../agent/trace/backends/bpf.ts";
+import { type AttachKind, startBpf } from "../agent/trace/backends/bpf.ts";
 
 const path = Deno.makeTempFileSync({ prefix: "ioscope-bpf-bench-" });
 Deno.writeFileSync(path, new Uint8Array(4096).fill(1));
