@@ -117,6 +117,8 @@ export function buildRun(
     meta: {
       ...meta,
       lost_events: snapshot.lostEvents,
+      map_full: snapshot.mapFull,
+      in_flight: snapshot.inFlight,
       unsupported: dedupe(unsupported),
       ...(snapshot.compatCalls ? { compat_syscalls: snapshot.compatCalls } : {}),
       ...(Object.keys(io_uring).length ? { io_uring_timing: IO_URING_TIMING } : {}),

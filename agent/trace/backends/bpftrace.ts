@@ -13,6 +13,7 @@ import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupTreeIds } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { findCommand } from "../../find_command.ts";
+import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
@@ -32,31 +33,43 @@ export function findBpftrace(): string | null {
   return findCommand("bpftrace");
 }
 
-/** getpgid(2)'s number, by architecture: the agent's call that closes the window. */
+/**
+ * The most keys a bpftrace map holds (bpftrace 0.17's default is 4096: 4096
+ * threads blocked at once filled the start-time map and the rest of their
+ * calls went uncounted). Maps are preallocated: at 32768 keys each costs
+ * 2-3 MiB of locked kernel memory on 2 CPUs, its per-CPU ones more per CPU.
+ * A full map's failed inserts are counted (meta.map_full).
+ */
+export const BPFTRACE_MAP_KEYS_MAX = 32768;
+
+/** True when the kernel's sched_process_exit says whether the group died. */
+function exitHasGroupDead(): boolean {
+  try {
+    return eventFormat("sched", "sched_process_exit").includes(" group_dead;");
+  } catch {
+    return false;
+  }
+}
+
+/** getpgid(2)'s number by architecture: the agent's call that opens the window. */
 const SYS_GETPGID: Record<string, number> = { x86_64: 121, aarch64: 155 };
+/** Open tokens are above any PID (pid_max is at most 2^22). */
+const OPEN_TOKEN_BASE = 1_000_000_000;
 
 /**
- * The program text the agent runs for these PIDs. Nothing is counted before
- * the agent calls getpgid(`closeToken` - 1), which it does once every probe is
- * attached and the moment its trace window starts, nor after it calls
- * getpgid(`closeToken`), the moment the window ends: counts cover the trace's
- * window exactly, not the time bpftrace takes to print "ready" and to see
- * SIGINT and print its maps (0.1-0.5 s on a busy host: 4-9% more io_uring
- * completions in a 4 s trace).
- * @param pids the processes
- * @param options followChildren: also the processes they fork; cgroupIds:
- *   every task in these cgroups; closeToken: a number above any PID, this
- *   backend's own
+ * The program text the agent runs for these PIDs: counting starts when the
+ * agent calls getpgid(`openToken`), ends when it calls getgid().
  */
 export function bpftraceProgram(
   pids: number[],
-  options: { followChildren?: boolean; cgroupIds?: number[]; closeToken?: number } = {},
+  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[]; openToken?: number } =
+    {},
 ): string {
-  const { closeToken = 1_000_000_000, ...select } = options;
+  const { openToken = OPEN_TOKEN_BASE, ...select } = options;
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
-    if (Deno.statSync("/sys/kernel/tracing/events/io_uring/io_uring_submit_req").isDirectory) {
+    if (hasTracepoint("io_uring", "io_uring_submit_req")) {
       source += "\n" + Deno.readTextFileSync(uring);
     }
   } catch {
@@ -74,15 +87,30 @@ tracepoint:syscalls:sys_exit_getppid
   @ioscope_ready = 1;
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
-
+`;
+  // The window's end: the agent's getgid() at stop closes the gate at once
+  // (probes detach only when bpftrace exits, a few hundred ms after SIGINT),
+  // so every count, and /proc read then, covers one window.
+  // The window's start: the agent's getpgid(openToken) once it has seen
+  // "ready", the moment its own clock starts (bpftrace prints "ready" some
+  // time after the sentinel fired: 0.1 s and more on a busy host).
+  const closer = `
 tracepoint:syscalls:sys_enter_getpgid
-/pid == ${Deno.pid} && (args->pid == ${closeToken - 1} || args->pid == ${closeToken})/
+/pid == ${Deno.pid} && args->pid == ${openToken}/
 {
-  @ioscope_window = args->pid == ${closeToken} ? 2 : 1;
+  @ioscope_on = 1;
+}
+
+tracepoint:syscalls:sys_exit_getgid
+/pid == ${Deno.pid} && @ioscope_ready == 1/
+{
+  @ioscope_ready = 2;
+  delete(@ioscope_on);
 }
 `;
-  const program = programFor(source, pids, { ...select, agentWindow: true });
-  return `${AGENT_MARKER}${Deno.pid}\n${program}${sentinel}`;
+  return `${AGENT_MARKER}${Deno.pid}\n${
+    programFor(source, pids, { ...select, groupDead: exitHasGroupDead(), gate: true })
+  }${closer}${sentinel}`;
 }
 
 /**
@@ -99,27 +127,22 @@ export function startBpftrace(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
-  const closeToken = 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+  const openToken = OPEN_TOKEN_BASE + Math.floor(Math.random() * OPEN_TOKEN_BASE);
   /** When the counting window opened and closed (performance.now()). */
   const edges: { fromMs: number; toMs: number | null } = { fromMs: 0, toMs: null };
-  /** Opens (token - 1) or closes (token) the program's counting window. */
-  const window = (token: number) => {
-    const nr = SYS_GETPGID[Deno.build.arch];
-    if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(token), 0n, 0n, 0n, 0n, 0n);
-    if (token === closeToken) edges.toMs = performance.now();
-    else edges.fromMs = performance.now();
-  };
+  const nr = SYS_GETPGID[Deno.build.arch];
   const program = bpftraceProgram(options.pids, {
+    openToken,
     followChildren: options.followChildren === true,
+    ...(options.comm !== undefined ? { comm: options.comm } : {}),
     ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
-    closeToken,
   });
   const child = new Deno.Command("setsid", {
     args: ["setpriv", "--pdeathsig", "TERM", "--", bpftrace, "-f", "json", "-e", program],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { BPFTRACE_STRLEN: "64" },
+    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(BPFTRACE_MAP_KEYS_MAX) },
   }).spawn();
 
   const parser = new BpftraceParser();
@@ -135,10 +158,12 @@ export function startBpftrace(
 
   const stdoutDone = forEachLine(child.stdout, (line) => {
     if (parser.feed(line)) options.onSnapshot?.(parser.latest());
+
     if (!isAttached && parser.ready) {
       isAttached = true;
       // The trace window starts now, in the kernel as in the agent.
-      window(closeToken - 1);
+      if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(openToken), 0n, 0n, 0n, 0n, 0n);
+      edges.fromMs = performance.now();
       resolveAttached();
     }
   });
@@ -187,9 +212,7 @@ export function startBpftrace(
 
   let stopped: Promise<Snapshot> | null = null;
   const unsupported: Unsupported[] = [];
-  try {
-    Deno.statSync("/sys/kernel/tracing/events/tlb/tlb_flush");
-  } catch {
+  if (!hasTracepoint("tlb", "tlb_flush")) {
     unsupported.push({
       metric: "tlb.flushes",
       reason: "no tlb:tlb_flush tracepoint on this kernel",
@@ -202,16 +225,17 @@ export function startBpftrace(
     died,
     unsupported,
     latest: () => parser.latest(),
-    window: () => (isAttached && SYS_GETPGID[Deno.build.arch] !== undefined ? { ...edges } : null),
-    stop(): Promise<Snapshot> {
+    window: () => (isAttached && nr !== undefined ? { ...edges } : null),
+    stop(onClosed?: () => void): Promise<Snapshot> {
+      if (isAttached && !stopping) {
+        // Closes the probes' gate (the closer probe above): nothing counts after this.
+        void Deno.gid();
+        edges.toMs = performance.now();
+      }
       stopping = true;
+      onClosed?.();
       stopped ??= (async () => {
         clearTimeout(timer);
-        // Close the window in the kernel now: bpftrace takes a while to stop.
-        const nr = SYS_GETPGID[Deno.build.arch];
-        if (nr !== undefined && isAttached) {
-          libc().syscall(BigInt(nr), BigInt(closeToken), 0n, 0n, 0n, 0n, 0n);
-        }
         // SIGINT makes bpftrace run END and print its maps one last time.
         kill("SIGINT");
         const deadline = setTimeout(() => kill("SIGKILL"), STOP_TIMEOUT_MS);

@@ -45,3 +45,19 @@ Deno.test("a week's timeline stays bounded: older points merge in pairs", () => 
   assert(steps.has(480) || steps.has(240), `steps ${[...steps]}`);
   assertEquals(points.reduce((a, p) => a + (p.dt ?? 1), 0), 7 * 86_400);
 });
+
+Deno.test("a coarse point keeps each syscall's highest per-second P99", () => {
+  const timeline = new Timeline({ recentSeconds: 2, olderStepSeconds: 3 });
+  for (let t = 0; t < 5; t++) {
+    timeline.push({
+      t,
+      syscalls: 1,
+      bytes: 0,
+      faults: 0,
+      p99_ns: { read: 1000 * (t + 1), ...(t === 1 ? { write: 7 } : {}) },
+    });
+  }
+  const [coarse] = timeline.points();
+  assertEquals(coarse?.dt, 3);
+  assertEquals(coarse?.p99_ns, { read: 3000, write: 7 });
+});
