@@ -164,7 +164,7 @@ ${
       ...(m.pid_namespace && typeof m.pid_namespace === "object"
         ? [[
           "PID namespace",
-          `another one (pid:[${num(m.pid_namespace.inode)}], a container?): pid ${
+          `another one (pid:[${num(m.pid_namespace.inode)}]): pid ${
             num(m.pid_namespace.pid_in_namespace)
           } there`,
         ] as [string, string]]
