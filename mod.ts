@@ -20,7 +20,7 @@ export type * from "./schema/mod.ts";
 export { bucketBounds, bucketIndex, percentiles, quantile } from "./schema/mod.ts";
 export { RunError, UsageError };
 export { startTrace, type TraceSession } from "./agent/trace/mod.ts";
-export { type BenchOptions, type BenchReport, runBench } from "./agent/bench/mod.ts";
+export { type BenchOptions, runBench } from "./agent/bench/mod.ts";
 export { type Finding, findings, renderBenchHtml, renderRunHtml } from "./report/mod.ts";
 export { loadRuns, renderMetrics, saveRun, startExporter } from "./agent/nightly/mod.ts";
 

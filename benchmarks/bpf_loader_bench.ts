@@ -8,7 +8,8 @@
  * The per-CPU array is shaped like a backend histogram table: 1024 keys of
  * 64 u64 buckets, one value per possible CPU. "batch" reads it with
  * BPF_MAP_LOOKUP_BATCH, "per key" with one BPF_MAP_LOOKUP_ELEM per key (the
- * fallback where batch lookups are missing). The per-syscall cost of the
+ * fallback where batch lookups are missing); "kept buffers" is `reuse: true`,
+ * which allocates nothing per read. The per-syscall cost of the
  * programs themselves is benchmarked by the programs' own bench.
  * @module
  */
@@ -42,6 +43,10 @@ Deno.bench("map lookup: one u64 of an array", { group: "lookup", baseline: true 
 
 Deno.bench("read 1024 x 64 buckets per CPU: batch", { group: "read", baseline: true }, () => {
   hist.readAll();
+});
+
+Deno.bench("read 1024 x 64 buckets per CPU: batch into kept buffers", { group: "read" }, () => {
+  hist.readAll({ reuse: true });
 });
 
 Deno.bench("read 1024 x 64 buckets per CPU: per key", { group: "read" }, () => {

@@ -6,14 +6,15 @@
  * @module
  */
 
-import { type BenchReport, runBench } from "../agent/bench/runner.ts";
+import { runBench } from "../agent/bench/runner.ts";
+import type { BenchDocument } from "../schema/mod.ts";
 
 const MIB = 2 ** 20;
 
 /** What the section reports, with the documents behind it. */
 export interface PathsCost {
-  scan: BenchReport;
-  serve: BenchReport;
+  scan: BenchDocument;
+  serve: BenchDocument;
   lines: string[];
 }
 
@@ -68,7 +69,7 @@ export async function measurePaths(o: { sizeBytes: number; repeat: number }): Pr
  * @param serve the untraced serve document
  * @returns markdown lines
  */
-export function servingVerdict(serve: BenchReport): string[] {
+export function servingVerdict(serve: BenchDocument): string[] {
   const read = serve.paths.read?.cpu_s_per_gib;
   const zc = ["sendfile", "splice"].map((p) => [p, serve.paths[p]?.cpu_s_per_gib] as const);
   if (read === undefined) return [];

@@ -5,13 +5,12 @@
  * @module
  */
 
-import type {
-  BenchDocument,
-  BenchPathResult,
-  Bucket,
-  IoUringOpStats,
-  RunDocument,
-  SyscallStats,
+import {
+  type BenchDocument,
+  benchOpStats,
+  type BenchPathResult,
+  type Bucket,
+  type RunDocument,
 } from "../schema/mod.ts";
 import { formatBytes, formatCount, formatNs, formatSeconds } from "./html_format.ts";
 import { histogramSeries } from "./histogram.ts";
@@ -43,69 +42,25 @@ interface OpStats {
   buckets: Bucket[];
 }
 
-/** The syscalls (or io_uring ops) that carry each path's data, in order of preference. */
-const PATH_OPS: Record<string, string[]> = {
-  read: ["pread64", "read"],
-  write: ["pwrite64", "write"],
-  readv: ["preadv", "readv", "preadv2"],
-  writev: ["pwritev", "writev", "pwritev2"],
-  sendfile: ["sendfile64", "sendfile"],
-  splice: ["splice"],
-  copy_file_range: ["copy_file_range"],
-};
-
 /**
- * The op whose latency stands for a path: the syscall named after the path
- * (`read` -> pread64 or read, `sendfile` -> sendfile64, ...), else (for
- * io_uring paths) the busiest io_uring opcode, else the syscall that moved the
- * most bytes, else the busiest syscall. For mmap, the syscall that moved the
- * most bytes (the write of a mapping to a socket) comes before mmap itself.
- * @param path the path's name in the Bench document (`read`, `sendfile`, ...)
- * @param run the Run document traced for that path
- * @returns the op's name and stats, or null when the run has none
- * @example
- * ```ts
- * import { mainOp } from "./bench.ts";
- * import type { RunDocument } from "../schema/mod.ts";
- * const s = { count: 9, errors: 0, bytes: 9, total_ns: 9, p50_ns: 1, p90_ns: 1, p99_ns: 1,
- *   p999_ns: 1, max_ns: 1, buckets: [] };
- * const run = { syscalls: { close: s, sendfile64: s }, io_uring: {} } as unknown as RunDocument;
- * console.assert(mainOp("sendfile", run)?.name === "sendfile64");
- * ```
+ * The op a path's figures are from, as the document names it (`op`), with
+ * its stats from the path's run when it was traced there.
  */
-export function mainOp(
-  path: string,
-  run: RunDocument | Record<string, never> | undefined,
-): { name: string; stats: OpStats } | null {
-  if (!run || typeof run !== "object" || !("syscalls" in run)) return null;
-  const sys = Object.entries(run.syscalls ?? {})
-    .filter(([, s]) => s && typeof s === "object" && num(s.count) > 0);
-  const ops = Object.entries(run.io_uring ?? {})
-    .filter(([, s]) => s && typeof s === "object" && num(s.count) > 0);
-  const pick = (name: string, s: SyscallStats | IoUringOpStats) => ({
+function documentOp(r: BenchPathResult): { name: string; stats: OpStats | null } | null {
+  const name = str(r.op);
+  if (!name) return null;
+  const s = benchOpStats(r.run, name);
+  return {
     name,
-    stats: {
-      count: num(s.count),
-      p50_ns: num(s.p50_ns),
-      p99_ns: num(s.p99_ns),
-      buckets: Array.isArray(s.buckets) ? s.buckets : [],
-    },
-  });
-  for (const name of PATH_OPS[path] ?? []) {
-    const hit = sys.find(([n]) => n === name);
-    if (hit) return pick(hit[0], hit[1]);
-  }
-  if (/uring/.test(path) && ops.length > 0) {
-    const [name, s] = ops.sort((a, b) => num(b[1].count) - num(a[1].count))[0]!;
-    return pick(`io_uring ${name}`, s);
-  }
-  const direct = sys.find(([n]) => n === path);
-  const mover = sys.filter(([, s]) => num(s.bytes) > 0)
-    .sort((a, b) => num(b[1].bytes) - num(a[1].bytes))[0];
-  const busiest = [...sys].sort((a, b) => num(b[1].count) - num(a[1].count))[0];
-  // mmap moves its data by touching memory; its op is what it writes with, if anything.
-  const best = path === "mmap" ? mover ?? direct : direct ?? mover ?? busiest;
-  return best ? pick(best[0], best[1]) : null;
+    stats: s
+      ? {
+        count: num(s.count),
+        p50_ns: num(s.p50_ns),
+        p99_ns: num(s.p99_ns),
+        buckets: Array.isArray(s.buckets) ? s.buckets : [],
+      }
+      : null,
+  };
 }
 
 function num(x: unknown): number {
@@ -121,7 +76,7 @@ interface Row {
   r: BenchPathResult;
   gib: number;
   perGib: (n: number) => number | null;
-  op: { name: string; stats: OpStats } | null;
+  op: { name: string; stats: OpStats | null } | null;
 }
 
 /**
@@ -136,7 +91,7 @@ interface Row {
  * import { renderBenchHtml } from "./bench.ts";
  * const page = renderBenchHtml({
  *   schema: "ioscope.bench/1", scenario: "scan", file_size: 1 << 20, block_size: 65536,
- *   paths: {},
+ *   backend: "none", repeat: 1, paths: {}, unsupported: [],
  * });
  * console.assert(page.includes("No paths"));
  * ```
@@ -154,7 +109,7 @@ export function renderBenchHtml(doc: BenchDocument, options: BenchReportOptions 
         r,
         gib,
         perGib: (n: number) => (gib > 0 ? n / gib : null),
-        op: mainOp(name, r.run),
+        op: documentOp(r),
       };
     });
   const body = markup`<main>
@@ -378,7 +333,7 @@ function barCharts(rows: Row[], charts: ChartSpec[]): Html {
 
 function latencyCharts(rows: Row[], charts: ChartSpec[]): Html {
   const withData = rows.map((r, i) => ({ r, i })).filter(({ r }) =>
-    r.op && r.op.stats.buckets.length > 0
+    (r.op?.stats?.buckets.length ?? 0) > 0
   );
   if (withData.length === 0) {
     return markup`<section id="bench-hist"><h2>Latency distributions</h2><p>The paths' runs hold no latency histograms.</p></section>`;
@@ -388,7 +343,7 @@ function latencyCharts(rows: Row[], charts: ChartSpec[]): Html {
     type: "line",
     datasets: withData.map(({ r, i }) => ({
       label: `${r.name} (${r.op?.name})`,
-      data: histogramSeries(r.op?.stats.buckets ?? [], { normalize: true }),
+      data: histogramSeries(r.op?.stats?.buckets ?? [], { normalize: true }),
       color: color(i),
       background: alpha(color(i), 0.12),
       fill: "start",

@@ -359,14 +359,14 @@ function timelineSection(doc: RunDocument, charts: ChartSpec[]): Html {
   if (points.length === 0) {
     return markup`<section id="timeline"><h2>Timeline</h2><p>No per-second samples in this document.</p></section>`;
   }
-  // A long trace's points before its last hour cover `dt` seconds each: shown as rates.
-  const per = (p: TimelinePoint, v: unknown) => num(v) / Math.max(1, num(p.dt ?? 1));
+  // Points cover `dt` seconds (about one; a minute and more before a long trace's last hour).
+  const per = (p: TimelinePoint, v: unknown) => num(v) / (num(p.dt) > 0 ? num(p.dt) : 1);
   const series: [string, string, (p: TimelinePoint) => number, Unit][] = [
     ["timeline-calls", "I/O syscalls per second", (p) => per(p, p.syscalls), "count/s"],
     ["timeline-bytes", "Bytes per second", (p) => per(p, p.bytes), "bytes/s"],
     ["timeline-faults", "Page faults per second", (p) => per(p, p.faults), "count/s"],
   ];
-  const coarse = points.find((p) => num(p.dt ?? 1) > 1);
+  const coarse = points.find((p) => num(p.dt) >= 30);
   const boxes = series.map(([id, label, value, unit], i) => {
     charts.push({
       id,
@@ -390,7 +390,50 @@ function timelineSection(doc: RunDocument, charts: ChartSpec[]): Html {
       formatSeconds(num(coarse.dt))
     } and more.</p>`
     : false;
-  return markup`<section id="timeline"><h2>Timeline</h2>${note}<div class="grid">${boxes}</div></section>`;
+  const p99 = p99Timeline(doc, points, charts);
+  return markup`<section id="timeline"><h2>Timeline</h2>${note}<div class="grid">${boxes}</div>${p99}</section>`;
+}
+
+/** Syscalls drawn on the P99 timeline at most (the heaviest by total time). */
+const P99_TIMELINE_SYSCALLS = 8;
+
+/**
+ * Each syscall's P99 second by second (`timeline[].p99_ns`, from the
+ * difference of the cumulative histograms), the heaviest syscalls first; a
+ * second with no call of a syscall is a gap in its line.
+ */
+function p99Timeline(doc: RunDocument, points: TimelinePoint[], charts: ChartSpec[]): Html {
+  const perPoint = points.map((p) =>
+    p.p99_ns && typeof p.p99_ns === "object" ? p.p99_ns as Record<string, unknown> : {}
+  );
+  const seen = new Set(perPoint.flatMap((m) => Object.keys(m)));
+  if (seen.size === 0) return markup``;
+  const weight = (name: string) => num(doc.syscalls?.[name]?.total_ns);
+  const names = [...seen].sort((a, b) => weight(b) - weight(a) || a.localeCompare(b))
+    .slice(0, P99_TIMELINE_SYSCALLS);
+  const id = "timeline-p99";
+  charts.push({
+    id,
+    type: "line",
+    datasets: names.map((name, i) => ({
+      label: name,
+      data: points.map((p, j) => {
+        const v = perPoint[j]?.[name];
+        return { x: num(p.t), y: typeof v === "number" && Number.isFinite(v) ? v : null };
+      }),
+      color: color(i),
+      unit: "ns" as Unit,
+    })),
+    x: { unit: "s", title: "seconds since the trace started" },
+    y: { unit: "ns", log: true, title: "P99 of that second" },
+    legend: true,
+  });
+  const more = seen.size > names.length ? `; the ${names.length} heaviest of ${seen.size}` : "";
+  return markup`<div class="grid">${
+    chartBox(id, "P99 latency per second, per syscall", {
+      note: `Each second's own P99 (that second's calls only), log scale${more}.`,
+    })
+  }</div>`;
 }
 
 function copySection(doc: RunDocument, calls: [string, SyscallStats][], charts: ChartSpec[]): Html {

@@ -9,7 +9,7 @@
 import type { BackendChoice, BackendName } from "../trace/backends/resolve.ts";
 import { RunError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import type { FioResult, RunDocument } from "../../schema/mod.ts";
 import { startStoppedCommand } from "../trace/spawn_target.ts";
 import { startTrace } from "../trace/session.ts";
 
@@ -20,21 +20,6 @@ export const FIO_ENGINES: Record<string, string> = {
   mmap: "mmap",
   io_uring: "io_uring",
 };
-
-/** What fio measured. */
-export interface FioResult {
-  engine: string;
-  throughput_mib_s: number;
-  /** fio's own CPU figures, converted from its percentages to seconds. */
-  cpu_user_s: number;
-  cpu_sys_s: number;
-  /** The command, to run by hand. */
-  command: string;
-  /** With bench's `repeat`: every run's throughput; the figures above are the median run's. */
-  repeats_mib_s?: number[];
-  /** fio's own trace, when bench traces (the same probes as its workers). */
-  run?: RunDocument;
-}
 
 /**
  * The fio command line for a scan path: one sequential pass over the file,

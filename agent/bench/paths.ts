@@ -48,6 +48,30 @@ export const SCENARIO_PATHS: Record<Scenario, readonly string[]> = {
   serve: ["read", "readv", "mmap", "sendfile", "splice", "io_uring", "io_uring_splice"],
 };
 
+/**
+ * The one owner of each path's ops. `latency`: the op whose latency stands
+ * for the path in the Bench document (`op`): a syscall, or `io_uring OPCODE`;
+ * null where only the worker's clock can time a block (scan mmap: a memcpy).
+ * `own`: the syscall only this path makes, which its trace must show.
+ */
+export const PATH_OPS: Record<Scenario, Record<string, { latency: string | null; own: string }>> = {
+  scan: {
+    read: { latency: "pread64", own: "pread64" },
+    readv: { latency: "preadv", own: "preadv" },
+    mmap: { latency: null, own: "mmap" },
+    io_uring: { latency: "io_uring READ", own: "io_uring_enter" },
+  },
+  serve: {
+    read: { latency: "write", own: "read" },
+    readv: { latency: "writev", own: "readv" },
+    mmap: { latency: "write", own: "mmap" },
+    sendfile: { latency: "sendfile64", own: "sendfile64" },
+    splice: { latency: "splice", own: "splice" },
+    io_uring: { latency: "io_uring SEND", own: "io_uring_enter" },
+    io_uring_splice: { latency: "io_uring SPLICE", own: "io_uring_enter" },
+  },
+};
+
 /** What a path does, in a few words (for help and reports). */
 export const PATH_SUMMARY: Record<Scenario, Record<string, string>> = {
   scan: {

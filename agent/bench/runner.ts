@@ -16,9 +16,9 @@
 import { ioUringUnavailable } from "../../ffi/uring.ts";
 import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import { fileDigest, writeRandomFile } from "./checksum.ts";
-import { FIO_ENGINES, type FioResult, runFio } from "./fio.ts";
+import { FIO_ENGINES, runFio } from "./fio.ts";
 import { sizeText } from "./size_text.ts";
-import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
+import { PATH_OPS, PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
 import {
   CONTROL_BYTES,
   parseControl,
@@ -30,7 +30,13 @@ import {
 import { RunError, UsageError } from "../errors.ts";
 import { forEachLine } from "../trace/read_lines.ts";
 import { readStat } from "../trace/proc.ts";
-import type { BenchDocument, BenchPathResult, RunDocument } from "../../schema/mod.ts";
+import {
+  type BenchDocument,
+  benchOpStats,
+  type BenchPathResult,
+  type FioResult,
+  type RunDocument,
+} from "../../schema/mod.ts";
 import { startTrace, type TraceSession } from "../trace/session.ts";
 
 /** Options of {@linkcode runBench}. */
@@ -64,83 +70,11 @@ export interface BenchOptions {
   signal?: AbortSignal;
 }
 
-/** What bench adds to a path's result beyond the Bench document's fields. */
-export interface BenchPathExtra {
-  /** The op whose latency `p50_ns`/`p99_ns` are (`pread64`, `io_uring SEND`, `memcpy`). */
-  op: string;
-  /** Where the percentiles come from: the trace, or the worker's own clock per block. */
-  latency_source: "trace" | "worker";
-  /** CPU seconds (user + system) per GiB moved. */
-  cpu_s_per_gib: number;
-  /** I/O syscalls the worker counted itself; the trace's `syscalls` should agree. */
-  worker_calls: number;
-  /** Page faults by getrusage in the worker (minor + major). */
-  worker_faults: number;
-  /** Per-block time on the worker's clock, for the paths that do one block per call. */
-  block_p50_ns: number | null;
-  block_p99_ns: number | null;
-  /** Seconds of untimed, traced teardown after the timed part (the mmap paths' munmap). */
-  teardown_s: number;
-  /** What the path does. */
-  description: string;
-  /** fio's matching engine on the same file, run right after (scan with `fio`). */
-  fio?: FioResult;
-  /** With `repeat`: every run's throughput, in order; the result is the median one. */
-  repeats_mib_s?: number[];
-}
-
-/** A path's result as bench writes it. */
-export type BenchPath = BenchPathResult & BenchPathExtra;
-
-/** The Bench document as bench writes it. */
-export interface BenchReport extends BenchDocument {
-  paths: Record<string, BenchPath>;
-  /** "bpftrace", "ftrace" or "none". */
-  backend: string;
-  /** Runs per path; each path's figures are its median run's. */
-  repeat: number;
-  /** Paths that could not run here, and why. */
-  unsupported: { path: string; reason: string }[];
-}
-
 const GIB = 2 ** 30;
 const MIB = 2 ** 20;
 const POLL_MS = 5;
 /** Between the probes attaching and the timed part: the backend's start-up work passes. */
 const SETTLE_MS = 250;
-
-/** The trace op (syscall, or io_uring opcode) whose latency stands for each path. */
-const TRACE_OP: Record<Scenario, Record<string, { syscall?: string; uring?: string }>> = {
-  scan: {
-    read: { syscall: "pread64" },
-    readv: { syscall: "preadv" },
-    mmap: {},
-    io_uring: { uring: "READ" },
-  },
-  serve: {
-    read: { syscall: "write" },
-    readv: { syscall: "writev" },
-    mmap: { syscall: "write" },
-    sendfile: { syscall: "sendfile64" },
-    splice: { syscall: "splice" },
-    io_uring: { uring: "SEND" },
-    io_uring_splice: { uring: "SPLICE" },
-  },
-};
-
-/** The syscall that only this path makes, which its trace must show. */
-export const CHARACTERISTIC_SYSCALL: Record<Scenario, Record<string, string>> = {
-  scan: { read: "pread64", readv: "preadv", mmap: "mmap", io_uring: "io_uring_enter" },
-  serve: {
-    read: "read",
-    readv: "readv",
-    mmap: "mmap",
-    sendfile: "sendfile64",
-    splice: "splice",
-    io_uring: "io_uring_enter",
-    io_uring_splice: "io_uring_enter",
-  },
-};
 
 function checkOptions(o: BenchOptions): Required<Omit<BenchOptions, "file" | "dir" | "signal">> {
   const scenario = o.scenario ?? "scan";
@@ -200,7 +134,7 @@ function checkOptions(o: BenchOptions): Required<Omit<BenchOptions, "file" | "di
  * console.log(doc.paths.sendfile?.throughput_mib_s);
  * ```
  */
-export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+export async function runBench(options: BenchOptions = {}): Promise<BenchDocument> {
   const o = checkOptions(options);
   const traced = o.backend !== "none";
   if (traced && Deno.uid() !== 0) {
@@ -247,7 +181,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         );
       });
     }
-    const doc: BenchReport = {
+    const doc: BenchDocument = {
       schema: "ioscope.bench/1",
       scenario: o.scenario,
       file_size: size,
@@ -281,7 +215,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         queueDepth: o.queueDepth,
         control: `${work}/control-${path}`,
       };
-      const runs: BenchPath[] = [];
+      const runs: BenchPathResult[] = [];
       const fios: FioResult[] = [];
       for (let k = 0; k < o.repeat; k++) {
         signal?.throwIfAborted();
@@ -328,7 +262,7 @@ function medianRun<T extends { throughput_mib_s: number }>(runs: T[]): T {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
-function progressLine(scenario: string, path: string, r: BenchPath): string {
+function progressLine(scenario: string, path: string, r: BenchPathResult): string {
   const fio = r.fio
     ? `, fio ${r.fio.engine} ${r.fio.throughput_mib_s.toFixed(0)} MiB/s (${
       (100 * r.throughput_mib_s / r.fio.throughput_mib_s).toFixed(0)
@@ -455,7 +389,7 @@ async function runPath(
   spec: WorkerSpec,
   digest: string,
   o: { choice: BackendChoice | null; signal: AbortSignal | undefined },
-): Promise<BenchPath> {
+): Promise<BenchPathResult> {
   await Deno.writeFile(spec.control, new Uint8Array(CONTROL_BYTES));
   const timeoutMs = Math.max(60_000, spec.fileSize / (20 * MIB) * 1000);
   let sink: Awaited<ReturnType<typeof startSink>> | null = null;
@@ -505,19 +439,17 @@ function pathResult(
   run: RunDocument | null,
   digest: string,
   sink: { bytes: number; digest: string } | null,
-): BenchPath {
+): BenchPathResult {
   const checksumOk = sink
     ? sink.bytes === spec.fileSize && sink.digest === digest && w.bytes === spec.fileSize
     : w.verify !== null && w.verify.digest === digest && w.verify.bytes === spec.fileSize &&
       w.fingerprint === w.verify.fingerprint && w.bytes === spec.fileSize;
   const cpu = w.cpu_user_s + w.cpu_sys_s;
-  const want = TRACE_OP[spec.scenario][spec.path] ?? {};
-  const traced = want.syscall
-    ? run?.syscalls[want.syscall]
-    : want.uring
-    ? run?.io_uring[want.uring]
-    : undefined;
-  const op = want.syscall ?? (want.uring ? `io_uring ${want.uring}` : w.op);
+  // The document names the op its percentiles are from: the traced op of
+  // PATH_OPS when the trace has it, else what the worker's clock timed.
+  const want = PATH_OPS[spec.scenario][spec.path]?.latency ?? null;
+  const traced = want ? benchOpStats(run, want) : undefined;
+  const op = traced && want ? want : w.op;
   const syscalls = run ? Object.values(run.syscalls).reduce((s, x) => s + x.count, 0) : w.calls;
   const workerFaults = w.minor_faults + w.major_faults;
   return {

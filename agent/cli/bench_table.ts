@@ -3,7 +3,8 @@
  * @module
  */
 
-import { type BenchReport, sizeText } from "../bench/mod.ts";
+import { sizeText } from "../bench/mod.ts";
+import type { BenchDocument } from "../../schema/mod.ts";
 import { formatCount, formatNs } from "./terminal_format.ts";
 
 const COLUMNS: [string, number][] = [
@@ -40,7 +41,7 @@ function row(cells: string[]): string {
  * console.assert(text.split("\n").every((l) => l.length <= 80));
  * ```
  */
-export function benchTable(doc: BenchReport): string {
+export function benchTable(doc: BenchDocument): string {
   const qd = doc.queue_depth !== undefined ? `, queue depth ${doc.queue_depth}` : "";
   const how = (doc.backend === "none" ? "untraced" : `traced with ${doc.backend}`) +
     (doc.repeat > 1 ? `, median of ${doc.repeat} runs` : "");

@@ -6,7 +6,9 @@
 
 import { checkWritable, parseFlags, parseSizeBytes, writeFileAtomic } from "./args.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
-import { type BenchOptions, type BenchReport, runBench } from "../bench/runner.ts";
+import { type BenchOptions, runBench } from "../bench/runner.ts";
+import type { BenchDocument } from "../../schema/mod.ts";
+import { loadChartJs, renderBenchHtml } from "../../report/mod.ts";
 import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "../bench/paths.ts";
 import { benchTable } from "./bench_table.ts";
 import type { Command } from "./command.ts";
@@ -156,7 +158,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => abort.abort(new RunError("interrupted; nothing was written"));
   for (const s of END_SIGNALS) Deno.addSignalListener(s, onSignal);
-  let doc: BenchReport;
+  let doc: BenchDocument;
   try {
     doc = await runBench({
       ...options,
@@ -188,7 +190,7 @@ async function runBenchCommand(args: string[]): Promise<number> {
  * @param doc the Bench document
  * @returns the page
  */
-export async function benchHtml(doc: BenchReport): Promise<string> {
-  const { renderBenchHtml } = await import("../../report/mod.ts");
+export async function benchHtml(doc: BenchDocument): Promise<string> {
+  await loadChartJs();
   return renderBenchHtml(doc);
 }

@@ -19,6 +19,7 @@ import type { TrendSummary, TrendUnit } from "../../schema/mod.ts";
 import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";
 import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
 import { renderRunHtml } from "../../report/run.ts";
+import { loadChartJs } from "../../report/chartjs.ts";
 
 const HELP = `ioscope report: trends of a run store, and what got worse
 
@@ -197,6 +198,7 @@ async function runReport(args: string[]): Promise<number> {
     }
   };
   try {
+    await loadChartJs();
     await Deno.mkdir(dirOf(a.out), { recursive: true });
     failures.push(...await writeReports(summary, paths, a));
     await attempt(`--out ${a.out}`, a.out, () => renderTrendHtml(summary, { store: a.store }));

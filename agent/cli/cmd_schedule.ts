@@ -13,6 +13,7 @@ import { findCommand } from "../find_command.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { cronLine, type SchedulePlan, serviceUnit, timerUnit } from "../nightly/schedule.ts";
 import { terminalSafe } from "./summary.ts";
+import { findInstalled } from "./install.ts";
 
 const HELP = `ioscope schedule: trace a process every night, keep the runs, update the report
 
@@ -36,6 +37,7 @@ Options:
   --print                print the units and the crontab line; write nothing
   -h, --help             this help
 
+The units run the installed ioscope command ('deno task install' in the checkout).
 Then: systemctl daemon-reload && systemctl enable --now UNIT.timer
 Example:
   ioscope schedule --comm nginx --duration 2m --on-calendar '*-*-* 02:30:00'`;
@@ -53,6 +55,14 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 function absolute(path: string): string {
   if (path.startsWith("/")) return path.replace(/\/+$/, "") || "/";
   return `${Deno.cwd()}/${path}`.replace(/\/\.\//g, "/").replace(/\/+$/, "");
+}
+
+/** PATH for the job: Deno's own directory (the command runs `deno`), then the usual ones. */
+function jobPath(): string {
+  const deno = Deno.execPath();
+  const dir = deno.slice(0, deno.lastIndexOf("/")) || "/";
+  const usual = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+  return [...new Set([dir, ...usual])].join(":");
 }
 
 function denoDir(): string | undefined {
@@ -133,10 +143,12 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
   }
   if (typeof values.threshold === "string") parseThreshold(values.threshold);
   if (typeof values.backend === "string") parseBackendName(values.backend);
-  const deno = Deno.execPath();
-  const mod = new URL("../../mod.ts", import.meta.url);
-  if (mod.protocol !== "file:") {
-    throw new UsageError("ioscope schedule needs ioscope from a local checkout (mod.ts on disk)");
+  const ioscope = findInstalled();
+  if (ioscope === null) {
+    throw new UsageError(
+      "ioscope is not installed on this host, and the units run the installed command: " +
+        "run 'deno task install' in the ioscope checkout first (README: Install on a host)",
+    );
   }
   const plan: SchedulePlan = {
     name,
@@ -146,8 +158,8 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
     out,
     json,
     onCalendar,
-    deno,
-    mod: decodeURIComponent(mod.pathname),
+    ioscope,
+    path: jobPath(),
     mkdir: findCommand("mkdir") ?? "/bin/mkdir",
     failOnRegression: values["fail-on-regression"] === true,
   };

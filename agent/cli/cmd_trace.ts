@@ -17,7 +17,7 @@ import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
-import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
+import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
 import {
@@ -26,10 +26,10 @@ import {
   type TraceSession,
   type TraceTarget,
 } from "../trace/session.ts";
-import { renderRunHtml } from "../../report/mod.ts";
+import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
-import { findPerf, type PerfSession, startPerf } from "../trace/perf.ts";
+import { findPerf } from "../trace/perf.ts";
 import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
 import { writeErrorReason } from "../atomic_write.ts";
@@ -40,20 +40,24 @@ import { LiveView } from "./live_controller.ts";
 const HELP = `ioscope trace: measure the I/O paths of a process
 
 Usage:
-  ioscope trace --pid PID [options]
+  ioscope trace --pid PID [--follow] [options]
   ioscope trace --comm NAME [options]
   ioscope trace --cgroup DIR [options]
   ioscope trace [options] -- COMMAND [ARGS...]
 
 Target (exactly one):
   --pid PID          a running process, every thread (new ones too); a
-                     container's process by its host PID
-  --comm NAME        every process whose name (comm) is NAME
+                     container's process by its host PID; a thread id means
+                     its process
+  --follow           with --pid: the processes it forks too, and theirs
+  --comm NAME        every process whose name (comm) is NAME, and those that
+                     take the name later (fork, exec) while the trace runs
   --cgroup DIR       every process in a cgroup v2 directory (a systemd unit's,
                      a container's), those that join later too
   -- COMMAND ARGS    start COMMAND, trace it and what it forks from its first
                      syscall, end when it and any daemon it left have exited
   -u, --user NAME    run COMMAND as this user instead of root
+A process leaves the trace when it exits (its PID may be given to another).
 
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
@@ -95,6 +99,10 @@ interface TraceArgs {
   comm?: string;
   cgroup?: CgroupTarget;
   command?: string[];
+  /** `--follow`: the target's children too. */
+  follow?: boolean;
+  /** The thread id given as --pid, when it was not a process's. */
+  threadGiven?: number;
   user?: RunAsUser;
   durationMs?: number;
   backend: BackendName | BackendChoice;
@@ -116,6 +124,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   const command = dd >= 0 ? args.slice(dd + 1) : undefined;
   const { values, positionals } = parseFlags(own, {
     pid: { type: "string" },
+    follow: { type: "boolean", default: false },
     comm: { type: "string" },
     cgroup: { type: "string" },
     user: { type: "string", short: "u" },
@@ -146,6 +155,9 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     throw new UsageError("give only one target: --pid, --comm, --cgroup, or -- COMMAND");
   }
   if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
+  if (values.follow === true && pid === undefined) {
+    throw new UsageError("--follow goes with --pid (--comm and -- COMMAND follow forks already)");
+  }
   if (user !== undefined && command === undefined) {
     throw new UsageError("--user applies to a command: ioscope trace --user NAME -- COMMAND");
   }
@@ -184,8 +196,12 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
 
   if (pid !== undefined) {
-    const p = parsePid(pid);
-    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${p}: no such process`);
+    const given = parsePid(pid);
+    // A thread id is accepted by /proc and kill(); its process is the target.
+    const p = tgidOf(given) ?? given;
+    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${given}: no such process`);
+    if (p !== given) parsed.threadGiven = given;
+    if (values.follow === true) parsed.follow = true;
     parsed.pids = [p];
   } else if (comm !== undefined) {
     if (comm === "") throw new UsageError("--comm needs a process name");
@@ -285,7 +301,6 @@ async function runTrace(args: string[]): Promise<number> {
 
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
-  let perf: PerfSession | null = null;
   let live: LiveView | null = null;
   try {
     if (a.command) {
@@ -303,11 +318,18 @@ async function runTrace(args: string[]): Promise<number> {
       : a.comm !== undefined
       ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
+    if (a.threadGiven !== undefined) {
+      console.error(
+        `${a.threadGiven} is a thread of process ${a.pids[0]}: tracing the process, every thread.`,
+      );
+    }
     const options = {
       backend: a.backend,
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
-      followChildren: a.command !== undefined,
+      followChildren: a.command !== undefined || a.follow === true,
+      ...(a.comm !== undefined ? { comm: a.comm } : {}),
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
+      ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
       ...(a.intervalMs !== undefined
         ? {
           intervalMs: a.intervalMs,
@@ -336,18 +358,16 @@ async function runTrace(args: string[]): Promise<number> {
         comm: a.cgroup.path.replace(/\/+$/, "").replace(/.*\//, "") || "cgroup",
         cmdline: `cgroup ${a.cgroup.path}`,
       }
-      : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
+      : {
+        pids: a.pids,
+        ...(a.comm !== undefined ? { comm: a.comm } : {}),
+        ...(a.threadGiven !== undefined ? { threadGiven: a.threadGiven } : {}),
+      };
     if (a.prom !== undefined) {
       exporter = await startExporter(a.prom, () => session?.current() ?? null);
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
     }
     session = await startTrace(target, options);
-    if (a.perf || a.flamegraph) {
-      const p = await startPerf(a.pids, { counters: a.perf, flamegraph: a.flamegraph });
-      perf = p;
-      // perf counts over the same window as the tracer: it ends when the window does.
-      session.ending.then(() => p.stop()).catch(() => {});
-    }
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
@@ -356,10 +376,9 @@ async function runTrace(args: string[]): Promise<number> {
       live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
     }
     if (signalled) session.stop("signal");
-    let run = await session.done;
+    const run = await session.done;
     // The terminal is put back before anything else is written to it.
     live?.close();
-    if (perf) run = await mergePerf(run, perf);
     const daemons = child?.orphans() ?? [];
     if (daemons.length > 0) {
       console.error(`Left running: the command's pid ${daemons.join(", ")} (not ended by ioscope)`);
@@ -370,22 +389,9 @@ async function runTrace(args: string[]): Promise<number> {
     live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
-    await perf?.stop().catch(() => {});
     await exporter?.close();
     await child?.reap();
   }
-}
-
-async function mergePerf(run: RunDocument, perf: PerfSession): Promise<RunDocument> {
-  const r = await perf.stop();
-  const merged: RunDocument = {
-    ...run,
-    meta: { ...run.meta, unsupported: [...run.meta.unsupported, ...r.unsupported] },
-    tlb: { ...run.tlb, dtlb_load_misses: r.dtlbLoadMisses, itlb_load_misses: r.itlbLoadMisses },
-  };
-  if (r.perf) merged.perf = r.perf;
-  if (r.flamegraph) merged.flamegraph = r.flamegraph;
-  return merged;
 }
 
 /**
@@ -402,11 +408,10 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
       failures.push(`could not write ${terminalSafe(what)}: ${terminalSafe(writeErrorReason(e))}`);
     }
   };
-  // With --json-lines, stdout carries only the intervals' JSON.
-  if (a.jsonLines) console.error(summaryText(run));
-  else console.log(summaryText(run));
   try {
-    writeAllStdout(summaryText(run) + "\n");
+    // With --json-lines, stdout carries only the intervals' JSON.
+    if (a.jsonLines) console.error(summaryText(run));
+    else writeAllStdout(summaryText(run) + "\n");
   } catch (e: unknown) {
     failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
   }
@@ -421,6 +426,7 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   }
   if (out !== undefined) {
     await attempt(`--out ${out}`, async () => {
+      await loadChartJs();
       await writeFileAtomic(out, renderRunHtml(run));
       return `Wrote ${out}`;
     });

@@ -4,12 +4,15 @@
  * `ROOT/lib/ioscope` (so the checkout can go), every dependency is put in
  * Deno's cache (so the host needs no npm registry later), and
  * `deno install -g` writes the `ioscope` command to `ROOT/bin`, running with
- * `--cached-only --frozen`: it never fetches anything. ROOT is Deno's install
+ * `--cached-only`: it never fetches anything (the lockfile was checked with
+ * `--frozen` when the cache was filled). ROOT is Deno's install
  * root: `--root DIR`, else `$DENO_INSTALL_ROOT`, else `~/.deno`.
  *
  * Usage: `deno run -A agent/cli/install.ts install|uninstall [--root DIR]`
  * @module
  */
+
+import { findCommand } from "../find_command.ts";
 
 /** What the installed tree holds: the CLI's files, not tests or benchmarks. */
 export const INSTALLED_PATHS: readonly string[] = [
@@ -47,6 +50,36 @@ export function installPlan(options: { root?: string } = {}): InstallPlan {
   const root = (options.root ?? Deno.env.get("DENO_INSTALL_ROOT") ??
     `${Deno.env.get("HOME") ?? "/root"}/.deno`).replace(/\/+$/, "") || "/";
   return { root, lib: `${root}/lib/ioscope`, bin: `${root}/bin/ioscope` };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The installed `ioscope` command: the one this ioscope was started as (when
+ * it runs from an install's copy), else `ioscope` on PATH, else the one in
+ * Deno's install root.
+ * @returns its absolute path, or null when ioscope is not installed
+ */
+export function findInstalled(): string | null {
+  const main = Deno.mainModule;
+  if (main.startsWith("file:")) {
+    const path = decodeURIComponent(new URL(main).pathname);
+    const suffix = "/lib/ioscope/mod.ts";
+    if (path.endsWith(suffix)) {
+      const bin = `${path.slice(0, -suffix.length)}/bin/ioscope`;
+      if (isFile(bin)) return bin;
+    }
+  }
+  const onPath = findCommand("ioscope");
+  if (onPath) return onPath;
+  const { bin } = installPlan();
+  return isFile(bin) ? bin : null;
 }
 
 async function copyTree(from: string, to: string): Promise<void> {
@@ -113,7 +146,6 @@ export async function install(plan: InstallPlan): Promise<void> {
     "--force",
     "--allow-all",
     "--cached-only",
-    "--frozen",
     "--name",
     "ioscope",
     "--root",

@@ -24,10 +24,10 @@ export interface SchedulePlan {
   json: string;
   /** systemd `OnCalendar=` expression. */
   onCalendar: string;
-  /** The deno executable, absolute. */
-  deno: string;
-  /** ioscope's mod.ts, absolute. */
-  mod: string;
+  /** The installed `ioscope` command (`deno task install`), absolute. */
+  ioscope: string;
+  /** `PATH` for the job: the command is a Deno script, so Deno's directory first. */
+  path: string;
   /** `mkdir`, absolute. */
   mkdir: string;
   /** Deno's cache directory (where chart.js is), if known. */
@@ -118,9 +118,9 @@ function dirsToMake(p: SchedulePlan): string[] {
  * @returns the unit file's text
  */
 export function serviceUnit(p: SchedulePlan, durationS: number): string {
-  const exec = (args: string[]) =>
-    [p.deno, "run", "-A", p.mod, ...args].map(systemdQuote).join(" ");
+  const exec = (args: string[]) => [p.ioscope, ...args].map(systemdQuote).join(" ");
   const env = [
+    `Environment=${systemdQuote(`PATH=${p.path}`)}`,
     ...(p.denoDir ? [`Environment=${systemdQuote(`DENO_DIR=${p.denoDir}`)}`] : []),
     "Environment=NO_COLOR=1",
   ];
@@ -235,11 +235,11 @@ export function cronLine(p: SchedulePlan): string | null {
   const when = calendarToCron(p.onCalendar);
   if (when === null) return null;
   const env = [
+    `PATH=${shellQuote(p.path)}`,
     ...(p.denoDir ? [`DENO_DIR=${shellQuote(p.denoDir)}`] : []),
     "NO_COLOR=1",
   ].join(" ");
-  const cmd = (args: string[]) =>
-    `${env} ${[p.deno, "run", "-A", p.mod, ...args].map(shellQuote).join(" ")}`;
+  const cmd = (args: string[]) => `${env} ${[p.ioscope, ...args].map(shellQuote).join(" ")}`;
   return `${when} ${[p.mkdir, "-p", ...dirsToMake(p)].map(shellQuote).join(" ")} && ${
     cmd(traceArgs(p))
   } && ${cmd(reportArgs(p))}`;

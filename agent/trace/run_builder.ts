@@ -15,6 +15,7 @@ import {
   type TimelinePoint,
   ZERO_COPY_SYSCALLS,
 } from "../../schema/mod.ts";
+import type { PerfResult } from "./perf.ts";
 
 /** Counters read from /proc at the start and the end of the trace. */
 export interface ProcDeltas {
@@ -57,6 +58,7 @@ function uringStats(op: OpTotals): IoUringOpStats {
  * @param meta facts about the target and the trace
  * @param timeline the per-second samples
  * @param proc /proc fault deltas (minor/major split)
+ * @param perf what perf measured over the same window (`--perf`, `--flamegraph`), if it ran
  * @returns the Run document
  */
 export function buildRun(
@@ -64,6 +66,7 @@ export function buildRun(
   meta: RunMeta,
   timeline: TimelinePoint[],
   proc: ProcDeltas,
+  perf: PerfResult | null = null,
 ): RunDocument {
   const syscalls: Record<string, SyscallStats> = {};
   const names = [...snapshot.syscalls.keys()].sort();
@@ -86,12 +89,19 @@ export function buildRun(
       reason: "the target exited before /proc/PID/stat was sampled",
     });
   }
+  if (perf) unsupported.push(...perf.unsupported);
   const tlbFlushes = snapshot.tlbSupported
     ? [...snapshot.tlb.values()].reduce((s, n) => s + n, 0)
     : null;
-  return {
+  const run: RunDocument = {
     schema: "ioscope.run/1",
-    meta: { ...meta, lost_events: snapshot.lostEvents, unsupported: dedupe(unsupported) },
+    meta: {
+      ...meta,
+      lost_events: snapshot.lostEvents,
+      map_full: snapshot.mapFull,
+      in_flight: snapshot.inFlight,
+      unsupported: dedupe(unsupported),
+    },
     syscalls,
     io_uring,
     copy: {
@@ -104,10 +114,16 @@ export function buildRun(
       flushes: tlbFlushes,
       by_reason: Object.fromEntries(snapshot.tlb),
       dtlb_load_misses: null,
+      ...(perf
+        ? { dtlb_load_misses: perf.dtlbLoadMisses, itlb_load_misses: perf.itlbLoadMisses }
+        : {}),
     },
     sched: { voluntary: snapshot.voluntary, involuntary: snapshot.involuntary },
     timeline,
   };
+  if (perf?.perf) run.perf = perf.perf;
+  if (perf?.flamegraph) run.flamegraph = perf.flamegraph;
+  return run;
 }
 
 function round4(x: number): number {

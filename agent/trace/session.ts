@@ -17,7 +17,8 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
-import type { RunDocument, Unsupported } from "../../schema/mod.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
@@ -31,6 +32,8 @@ export interface TraceTarget {
   comm?: string;
   /** The command line, when the agent started the command itself. */
   cmdline?: string;
+  /** The thread id the user gave, when it was a thread of `pids[0]` and not a process. */
+  threadGiven?: number;
   /**
    * `--cgroup DIR`: every process in the cgroup, those that join later too
    * (`pids` are its members at the start, maybe none). The trace ends at the
@@ -50,12 +53,15 @@ export interface TraceOptions {
   backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
-  /** Called about once a second with the Run document so far (for /metrics). */
-  onTick?: (run: RunDocument) => void;
-  /** Also trace the processes the targets fork (for a command ioscope starts). */
+  /** Also trace the processes the targets fork (`--follow`, a command ioscope starts). */
   followChildren?: boolean;
-  /** Extra entries for `meta.unsupported` (from perf, say). */
-  unsupported?: Unsupported[];
+  /** `--comm NAME`: also every process that takes this name during the trace. */
+  comm?: string;
+  /**
+   * perf over the same window as the backend: `perf stat` counters and/or
+   * `perf record` samples for a flame graph; what it measures is in the Run.
+   */
+  perf?: { counters: boolean; flamegraph: boolean };
   /**
    * Report an Interval document this often (whole seconds: the backends
    * snapshot once a second), and a last, shorter one when the trace ends.
@@ -95,6 +101,17 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+
+/**
+ * Why minor/major are not given when the traced set grows: /proc counts per
+ * process, and a process that joined and exited between two samples is not
+ * there to read, so they would cover fewer processes than faults.total.
+ */
+const FOLLOWED_FAULTS = {
+  metric: "faults.minor",
+  reason:
+    "minor/major come from /proc per process and cannot cover the processes followed (forked, exec'd or joined) during the trace; faults.total counts their user-mode faults",
+};
 /** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
 const INTERVAL_SLACK_MS = 250;
 
@@ -106,10 +123,12 @@ class Session implements TraceSession {
   #resolveDone!: (run: RunDocument) => void;
   #rejectDone!: (e: Error) => void;
   #backend!: TraceBackend;
+  #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
   #timeline = new Timeline(timelineOptions());
-  #seconds = 0;
+  /** Seconds since attach that the timeline covers so far. */
+  #sampledUpToS = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
   #lastSnapshot: Snapshot = emptySnapshot();
   /** The snapshot the current interval started from, and when (performance.now()). */
@@ -144,24 +163,31 @@ class Session implements TraceSession {
     const t0 = performance.now();
     const why = ensureTracefs();
     if (why) throw new RunError(`tracefs is not usable: ${why}`);
-    this.#sampleProc();
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
       ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
       ...(this.#options.followChildren ? { followChildren: true } : {}),
+      ...(this.#options.comm !== undefined ? { comm: this.#options.comm } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
     try {
       await this.#backend.attached;
+      this.attachMs = Math.round(performance.now() - t0);
+      this.#attachedAtMs = performance.now();
+      this.#intervalFromMs = this.#attachedAtMs;
+      this.#startedAt = new Date();
+      // /proc's fault counters over the tracepoint's window: from the probes
+      // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
+      this.#sampleProc();
+      const perf = this.#options.perf;
+      if (perf && (perf.counters || perf.flamegraph)) {
+        this.#perf = await startPerf(this.#target.pids, perf);
+      }
     } catch (e: unknown) {
       await this.#backend.stop();
       releaseTracefs();
       throw e;
     }
-    this.attachMs = Math.round(performance.now() - t0);
-    this.#attachedAtMs = performance.now();
-    this.#intervalFromMs = this.#attachedAtMs;
-    this.#startedAt = new Date();
     this.#backend.died.then((why) => {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
@@ -185,6 +211,38 @@ class Session implements TraceSession {
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
   #sampledSinceAttach = false;
 
+  /** True when processes other than the targets join the traced set (--follow, --comm, --cgroup). */
+  get #followsOthers(): boolean {
+    return this.#options.followChildren === true || this.#options.comm !== undefined ||
+      this.#target.cgroup !== undefined;
+  }
+
+  /** Seconds since the probes attached, to the millisecond. */
+  #sinceAttachS(at: number): number {
+    return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
+  }
+
+  /**
+   * A timeline point from the last sample to `at`: `t` when it starts and `dt`
+   * how long it covers, in seconds since attach from the clock (snapshots
+   * come 1.00-1.05 s apart, later on a busy host), not a sample index.
+   */
+  #sample(s: Snapshot, at = performance.now()): void {
+    const totals = snapshotTotals(s);
+    const end = this.#sinceAttachS(at);
+    this.#timeline.push({
+      t: this.#sampledUpToS,
+      dt: Math.round((end - this.#sampledUpToS) * 1000) / 1000,
+      syscalls: totals.syscalls - this.#lastTotals.syscalls,
+      bytes: totals.bytes - this.#lastTotals.bytes,
+      faults: totals.faults - this.#lastTotals.faults,
+      p99_ns: p99BySyscall(this.#lastSnapshot, s),
+    });
+    this.#sampledUpToS = end;
+    this.#lastTotals = totals;
+    this.#lastSnapshot = s;
+  }
+
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
@@ -200,26 +258,13 @@ class Session implements TraceSession {
   #tick(s: Snapshot): void {
     if (this.#finishing) return;
     this.#sampleProc();
-    const totals = snapshotTotals(s);
-    this.#timeline.push({
-      t: this.#seconds++,
-      syscalls: totals.syscalls - this.#lastTotals.syscalls,
-      bytes: totals.bytes - this.#lastTotals.bytes,
-      faults: totals.faults - this.#lastTotals.faults,
-      p99_ns: p99BySyscall(this.#lastSnapshot, s),
-    });
-    this.#lastTotals = totals;
-    this.#lastSnapshot = s;
+    // Before the probes attached there is no window yet (bpftrace prints as it starts).
+    if (this.#attachedAtMs) this.#sample(s);
     const every = this.#options.intervalMs;
     if (
       every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
     ) {
       this.#emitInterval(s, false);
-    }
-    try {
-      this.#options.onTick?.(this.current());
-    } catch {
-      // a listener's failure must not end the trace
     }
   }
 
@@ -252,7 +297,7 @@ class Session implements TraceSession {
     }
   }
 
-  #build(s: Snapshot, exited: boolean): RunDocument {
+  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
     const pid = this.#target.pids[0] ?? 0;
     let minflt = 0;
     let majflt = 0;
@@ -262,8 +307,11 @@ class Session implements TraceSession {
       majflt += last.majflt - first.majflt;
     }
     // A target that exited before its first one-second sample has no /proc to read.
-    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
-    const unsupported = [...this.#backend.unsupported, ...(this.#options.unsupported ?? [])];
+    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach && !this.#followsOthers;
+    const unsupported = [
+      ...this.#backend.unsupported,
+      ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
+    ];
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
     return buildRun(
@@ -281,6 +329,12 @@ class Session implements TraceSession {
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,
         lost_events: 0,
+        ...(this.#target.threadGiven !== undefined
+          ? { thread_given: this.#target.threadGiven }
+          : {}),
+        ...(this.#options.followChildren || this.#options.comm !== undefined
+          ? { followed_children: true }
+          : {}),
         unsupported: unsupported.map((u) => ({ ...u })),
         end_reason: this.#endReason,
         attach_s: this.attachMs / 1000,
@@ -289,6 +343,7 @@ class Session implements TraceSession {
       },
       this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      perf,
     );
   }
 
@@ -310,6 +365,7 @@ class Session implements TraceSession {
     this.#finishing ??= (async () => {
       this.#resolveEnding("stopped");
       for (const t of this.#timers) clearTimeout(t);
+      await this.#perf?.stop().catch(() => {});
       await this.#backend.stop();
       releaseTracefs();
       this.#rejectDone(e);
@@ -324,15 +380,32 @@ class Session implements TraceSession {
       this.#stoppedAtMs = performance.now();
       this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
-      this.#sampleProc();
       const exited = reason === "target-exit" || !this.#alive();
-      const final = await this.#backend.stop();
+      // perf counts over the same window as the backend: both stop as it closes.
+      const perfStopped = this.#perf?.stop() ?? Promise.resolve(null);
+      perfStopped.catch(() => {});
+      // /proc the moment the probes stop counting: the same window's end.
+      let closed = false;
+      const final = await this.#backend.stop(() => {
+        closed = true;
+        this.#sampleProc();
+      });
+      if (!closed) this.#sampleProc();
       releaseTracefs();
+      // The last point: from the last sample to the end of the window.
+      if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
       // The calls since the last interval: the intervals add up to the whole trace.
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);
       }
-      const run = this.#build(final, exited);
+      let perf: PerfResult | null;
+      try {
+        perf = await perfStopped;
+      } catch (e: unknown) {
+        this.#rejectDone(e instanceof Error ? e : new Error(String(e)));
+        throw e;
+      }
+      const run = this.#build(final, exited, perf);
       this.#resolveDone(run);
       return run;
     })();

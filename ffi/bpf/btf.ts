@@ -6,7 +6,8 @@
  * @module
  */
 
-import { Fd } from "../fd.ts";
+import { Fd, openFile } from "../fd.ts";
+import { libc } from "../libc.ts";
 import { btfLoad } from "./sys.ts";
 
 /** BTF kinds (`BTF_KIND_*` in include/uapi/linux/btf.h). */
@@ -329,15 +330,47 @@ let vmlinux: Btf | null = null;
  */
 export function vmlinuxBtf(): Btf {
   if (vmlinux) return vmlinux;
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(VMLINUX_BTF_PATH);
-  } catch (e: unknown) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new Error(`Cannot read the kernel's BTF at ${VMLINUX_BTF_PATH}: ${why}`);
+  let bytes = mapVmlinux();
+  if (bytes === null) {
+    try {
+      bytes = Deno.readFileSync(VMLINUX_BTF_PATH);
+    } catch (e: unknown) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(`Cannot read the kernel's BTF at ${VMLINUX_BTF_PATH}: ${why}`);
+    }
   }
   vmlinux = new Btf(bytes);
   return vmlinux;
+}
+
+const PROT_READ = 1;
+const MAP_PRIVATE = 2;
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * Maps vmlinux BTF read-only and private (Linux 6.16+ allows it): no copy,
+ * and none of the ~1300 page-sized reads sysfs would need. The mapping is
+ * kept for the process's life, like the parsed BTF that points into it.
+ * @returns the bytes, or null where the kernel refuses the mapping (then: read)
+ */
+function mapVmlinux(): Uint8Array | null {
+  let fd: Fd;
+  try {
+    fd = openFile(VMLINUX_BTF_PATH);
+  } catch {
+    return null;
+  }
+  try {
+    const size = Deno.statSync(VMLINUX_BTF_PATH).size;
+    if (size <= 0) return null;
+    const p = libc().mmap(null, BigInt(size), PROT_READ, MAP_PRIVATE, fd.fd, 0n);
+    if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) return null;
+    return new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, size));
+  } catch {
+    return null;
+  } finally {
+    fd.close(); // the mapping stays valid without the descriptor
+  }
 }
 
 /**

@@ -72,6 +72,17 @@ export class BpfLink implements Disposable {
    * @param name the tracepoint, e.g. `sys_enter`, `sys_exit`, `sched_process_fork`
    * @returns the link
    * @throws ErrnoError (ENOENT: no such tracepoint)
+   * @example
+   * ```ts
+   * import { BpfLink, BpfProgram, exit, mov, ProgType, R0 } from "./mod.ts";
+   * using prog = BpfProgram.load({
+   *   type: ProgType.RAW_TRACEPOINT,
+   *   name: "doc_raw_tp",
+   *   insns: [mov.imm(R0, 0), exit()],
+   * });
+   * using link = BpfLink.attachRawTracepoint(prog, "sys_enter");
+   * console.assert(link.id() > 0);
+   * ```
    */
   static attachRawTracepoint(prog: BpfProgram, name: string): BpfLink {
     const fd = new Fd(rawTracepointOpen(prog.fd, name), `the BPF link ${name}`);
@@ -110,6 +121,8 @@ export class BpfLink implements Disposable {
   /**
    * Attaches a TRACEPOINT program to a classic tracepoint: a perf event on
    * it, then LINK_CREATE (BPF_PERF_EVENT), else PERF_EVENT_IOC_SET_BPF.
+   * The program's return value decides whether perf also records the event:
+   * return 0 (the perf event has no ring buffer to fill).
    * @param prog the program
    * @param category the tracefs category, e.g. `syscalls`
    * @param name the event, e.g. `sys_enter_read`

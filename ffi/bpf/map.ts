@@ -53,6 +53,14 @@ export interface MapEntry {
 export interface ReadAllOptions {
   /** Use BPF_MAP_LOOKUP_BATCH when the kernel has it; false forces key by key. @default true */
   batch?: boolean;
+  /**
+   * Read into buffers this map keeps: no allocation per read (a 64 KiB
+   * buffer costs more than the batch syscall that fills it), but the entries
+   * are views that the map's next `readAll({ reuse: true })` overwrites.
+   * For a reader that turns entries into numbers before the next read.
+   * @default false
+   */
+  reuse?: boolean;
 }
 
 /** A whole-map read. */
@@ -181,6 +189,7 @@ export class BpfMap implements Disposable {
   #key: Uint8Array;
   #value: Uint8Array;
   #valueBytes: number;
+  #lastCount = 0;
 
   /**
    * Takes ownership of a map descriptor.
@@ -302,32 +311,61 @@ export class BpfMap implements Disposable {
    * it, else key by key (arrays by index, hashes with GET_NEXT_KEY).
    * @param options `batch: false` forces the key-by-key read
    * @returns the entries and how they were read
+   * @example
+   * ```ts
+   * import { BpfMap } from "./map.ts";
+   * import { MapType } from "./sys.ts";
+   * using m = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
+   * m.update(new Uint8Array([1, 0, 0, 0]), new Uint8Array([42, 0, 0, 0]));
+   * const { entries } = m.readAll();
+   * console.assert(entries.length === 1 && entries[0]!.value[0] === 42);
+   * ```
    * @throws TypeError for task storage maps (no key walk: look tasks up by pidfd)
    * @throws ErrnoError
    */
   readAll(options: ReadAllOptions = {}): MapDump {
-    const { batch = true } = options;
+    const { batch = true, reuse = false } = options;
     if (this.type === MapType.TASK_STORAGE) {
       throw new TypeError(
         `Cannot read all of the task storage map ${this.name}: look tasks up by pidfd`,
       );
     }
     if (batch) {
-      const dump = this.#readBatch();
+      const dump = this.#readBatch(reuse);
       if (dump) return dump;
     }
     return { entries: this.#readPerKey(), batched: false };
   }
 
-  #readBatch(): MapDump | null {
+  /** Batch buffers kept for `reuse`, one pair per call of a read. */
+  #scratch: { keys: Uint8Array; values: Uint8Array }[] = [];
+
+  #buffers(turn: number, chunk: number, reuse: boolean): { keys: Uint8Array; values: Uint8Array } {
+    const keyBytes = chunk * this.keySize, valueBytes = chunk * this.valueBufferSize;
+    const kept = reuse ? this.#scratch[turn] : undefined;
+    if (kept && kept.keys.byteLength >= keyBytes && kept.values.byteLength >= valueBytes) {
+      return { keys: kept.keys.subarray(0, keyBytes), values: kept.values.subarray(0, valueBytes) };
+    }
+    const made = { keys: pinned(keyBytes), values: pinned(valueBytes) };
+    if (reuse) this.#scratch[turn] = made;
+    return made;
+  }
+
+  #readBatch(reuse: boolean): MapDump | null {
     const stride = this.valueBufferSize;
-    let chunk = Math.max(1, Math.min(this.maxEntries, 4096));
+    // Arrays return every index: one call. Hashes start from the last read's size
+    // (a sparse 65536-entry map must not cost megabytes of zeroed buffers a second)
+    // and grow while calls come back full.
+    const isArray = this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY;
+    const most = Math.max(1, Math.min(this.maxEntries, Math.floor((4 << 20) / stride), 65536));
+    let chunk = isArray
+      ? most
+      : Math.min(most, 2 ** Math.ceil(Math.log2(Math.max(64, this.#lastCount + 1))));
     const entries: MapEntry[] = [];
     const tokens = [pinned(Math.max(8, this.keySize)), pinned(Math.max(8, this.keySize))];
     let inBatch: Uint8Array | null = null;
     for (let turn = 0;; turn++) {
-      const keys = pinned(chunk * this.keySize);
-      const values = pinned(chunk * stride);
+      const { keys, values } = this.#buffers(turn, chunk, reuse);
       const outBatch = tokens[turn % 2]!;
       let r: { count: number; done: boolean } | null;
       try {
@@ -348,7 +386,11 @@ export class BpfMap implements Disposable {
           value: values.subarray(i * stride, (i + 1) * stride),
         });
       }
-      if (r.done) return { entries, batched: true };
+      if (r.done) {
+        this.#lastCount = entries.length;
+        return { entries, batched: true };
+      }
+      if (r.count === chunk) chunk = Math.min(most, chunk * 4);
       inBatch = outBatch;
     }
   }

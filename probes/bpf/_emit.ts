@@ -178,13 +178,13 @@ export function addTo(ptr: Reg, off: number, src: Reg): Instruction[] {
 /**
  * Adds one to a per-CPU counter (COUNTER layout).
  * @param b the build context
- * @param index the counter's index, or a register holding it
+ * @param index the counter's index, or `{ reg }`: the register holding it
  * @param prefix label prefix, unique in the program
  * @returns the instructions (they use R0-R5 and fp-4)
  */
-export function countOne(b: BuildContext, index: number | Reg, prefix: string): Insn[] {
+export function countOne(b: BuildContext, index: number | { reg: Reg }, prefix: string): Insn[] {
   return [
-    typeof index === "number" ? st.w(R10, -4, index) : stx.w(R10, -4, index),
+    typeof index === "number" ? st.w(R10, -4, index) : stx.w(R10, -4, index.reg),
     ...lookup(b.maps.counters, -4),
     jeq.imm(R0, 0, `${prefix}_done`),
     ...increment(R0, 0),

@@ -52,7 +52,7 @@ export function onTlbFlush(b: BuildContext): Insn[] {
     and.imm(R7, COUNTER.tlbReasons - 1),
     mov.reg(R1, R7),
     add.imm(R1, COUNTER.tlbBase),
-    ...countOne(b, R1, "tlb"),
+    ...countOne(b, { reg: R1 }, "tlb"),
   ]);
 }
 

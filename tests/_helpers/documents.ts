@@ -13,7 +13,7 @@ import type {
   RunDocument,
   SyscallStats,
 } from "../../schema/mod.ts";
-import { bucketIndex, percentiles, toBuckets } from "../../schema/buckets.ts";
+import { benchOpStats, bucketIndex, percentiles, toBuckets } from "../../schema/mod.ts";
 import { ROOT } from "./common.ts";
 
 /** The recorded Run of the demo workload (see tests/testdata/README.md). */
@@ -138,9 +138,26 @@ function uringOp(samples: number[], bytes: number, asyncCount: number): IoUringO
   return { ...s, async: asyncCount };
 }
 
+/** The figures a hand-made bench path gives; the rest is derived as bench derives it. */
+type BenchFigures =
+  & Pick<
+    BenchPathResult,
+    | "throughput_mib_s"
+    | "p50_ns"
+    | "p99_ns"
+    | "syscalls"
+    | "faults"
+    | "cpu_s"
+    | "cpu_user_s"
+    | "cpu_sys_s"
+    | "elapsed_s"
+  >
+  & { checksum_ok?: boolean };
+
 function benchPath(
   name: string,
-  fields: Omit<BenchPathResult, "run" | "checksum_ok" | "bytes"> & { checksum_ok?: boolean },
+  op: string,
+  fields: BenchFigures,
   syscalls: Record<string, SyscallStats>,
   io_uring: Record<string, IoUringOpStats> = {},
 ): BenchPathResult {
@@ -157,7 +174,21 @@ function benchPath(
     },
     faults: { minor: fields.faults, major: 0, total: fields.faults },
   });
-  return { ...fields, bytes, checksum_ok: fields.checksum_ok ?? true, run };
+  return {
+    ...fields,
+    bytes,
+    checksum_ok: fields.checksum_ok ?? true,
+    op,
+    latency_source: benchOpStats(run, op) ? "trace" : "worker",
+    cpu_s_per_gib: fields.cpu_s / (bytes / 2 ** 30),
+    worker_calls: fields.syscalls,
+    worker_faults: fields.faults,
+    block_p50_ns: null,
+    block_p99_ns: null,
+    teardown_s: 0,
+    description: name,
+    run,
+  };
 }
 
 /**
@@ -174,8 +205,11 @@ export function benchDoc(): BenchDocument {
     block_size: mib,
     queue_depth: 8,
     host: { host: "testhost", kernel: "6.1.0-test", cpus: 2, mem_bytes: 8 * 2 ** 30 },
+    backend: "bpftrace",
+    repeat: 1,
+    unsupported: [],
     paths: {
-      read: benchPath("read", {
+      read: benchPath("read", "pread64", {
         throughput_mib_s: 2100,
         p50_ns: 95_000,
         p99_ns: 180_000,
@@ -189,7 +223,7 @@ export function benchDoc(): BenchDocument {
         pread64: statsOf(latencies(blocks, 95_000, { seed: 1, tail: 0.02 }), { bytes: 256 * mib }),
         write: statsOf(latencies(blocks, 80_000, { seed: 2 }), { bytes: 256 * mib }),
       }),
-      readv: benchPath("readv", {
+      readv: benchPath("readv", "preadv", {
         throughput_mib_s: 2250,
         p50_ns: 360_000,
         p99_ns: 600_000,
@@ -202,7 +236,7 @@ export function benchDoc(): BenchDocument {
       }, {
         preadv: statsOf(latencies(blocks / 4, 360_000, { seed: 3 }), { bytes: 256 * mib }),
       }),
-      mmap: benchPath("mmap", {
+      mmap: benchPath("mmap", "memcpy", {
         throughput_mib_s: 1500,
         p50_ns: 30_000,
         p99_ns: 60_000,
@@ -216,7 +250,7 @@ export function benchDoc(): BenchDocument {
         mmap: statsOf(latencies(4, 30_000, { seed: 4 })),
         munmap: statsOf(latencies(4, 90_000, { seed: 5 })),
       }),
-      sendfile: benchPath("sendfile", {
+      sendfile: benchPath("sendfile", "sendfile64", {
         throughput_mib_s: 5200,
         p50_ns: 180_000,
         p99_ns: 260_000,
@@ -229,7 +263,7 @@ export function benchDoc(): BenchDocument {
       }, {
         sendfile64: statsOf(latencies(blocks, 180_000, { seed: 6 }), { bytes: 256 * mib }),
       }),
-      splice: benchPath("splice", {
+      splice: benchPath("splice", "splice", {
         throughput_mib_s: 4600,
         p50_ns: 100_000,
         p99_ns: 150_000,
@@ -242,7 +276,7 @@ export function benchDoc(): BenchDocument {
       }, {
         splice: statsOf(latencies(blocks * 2, 100_000, { seed: 7 }), { bytes: 512 * mib }),
       }),
-      io_uring: benchPath("io_uring", {
+      io_uring: benchPath("io_uring", "io_uring READ", {
         throughput_mib_s: 2600,
         p50_ns: 310_000,
         p99_ns: 700_000,

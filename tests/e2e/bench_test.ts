@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertWithin } from "../_helpers/assert.ts";
 import { runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
-import { type BenchReport, CHARACTERISTIC_SYSCALL, runBench } from "../../agent/bench/runner.ts";
-import { SCENARIO_PATHS } from "../../agent/bench/paths.ts";
+import { runBench } from "../../agent/bench/runner.ts";
+import type { BenchDocument } from "../../schema/mod.ts";
+import { PATH_OPS, SCENARIO_PATHS } from "../../agent/bench/paths.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
 /** Bench processes still running, and bench temporary directories left. */
@@ -71,7 +72,7 @@ Deno.test({
       const run = r.run as RunDocument;
       assertEquals(run.schema, "ioscope.run/1", `${name}: traced`);
       assertEquals(run.meta.pid > 0, true);
-      const own = CHARACTERISTIC_SYSCALL.serve[name]!;
+      const own = PATH_OPS.serve[name]!.own;
       assert(calls(run, own) > 0, `${name}: its trace shows ${own}: ${Object.keys(run.syscalls)}`);
       for (const other of ["sendfile64", "splice", "io_uring_enter"]) {
         if (other !== own) assertEquals(calls(run, other), 0, `${name}: no ${other}`);
@@ -120,7 +121,7 @@ Deno.test({
     for (const p of SCENARIO_PATHS.scan) {
       assert(lines.some((l) => l.startsWith(p + " ") && l.endsWith(" ok")), `row for ${p}`);
     }
-    const doc = JSON.parse(await Deno.readTextFile(json)) as BenchReport;
+    const doc = JSON.parse(await Deno.readTextFile(json)) as BenchDocument;
     for (const [name, p] of Object.entries(doc.paths)) {
       assert(p.fio && p.fio.throughput_mib_s > 0, `${name}: fio ran`);
       assert(p.fio.command.includes("--invalidate=0"), "fio keeps the page cache");
@@ -176,7 +177,7 @@ Deno.test("where io_uring is forbidden, bench runs the other paths and says why 
     }).output();
     const err = new TextDecoder().decode(out.stderr);
     assert(out.success, err);
-    const doc = JSON.parse(new TextDecoder().decode(out.stdout)) as BenchReport;
+    const doc = JSON.parse(new TextDecoder().decode(out.stdout)) as BenchDocument;
     const uring = SCENARIO_PATHS[scenario as "scan"].filter((p) => p.startsWith("io_uring"));
     assertEquals(doc.unsupported.map((u) => u.path), uring);
     for (const u of doc.unsupported) assert(/EPERM.*io_uring is/.test(u.reason), u.reason);

@@ -1,5 +1,7 @@
-// On a host without bpftrace, `--backend auto` is the ftrace backend and the
-// demo works: PATH here holds only the tools the agent runs, not bpftrace.
+// On a host with nothing but the kernel (PATH here holds only the tools the
+// agent runs, not bpftrace), `--backend auto` is the bpf backend; where its
+// programs do not load (forced here with IOSCOPE_BPF_ATTACH=off) and there is
+// no bpftrace, it is the ftrace backend. The demo works either way.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, tmpDir } from "../_helpers/common.ts";
 import type { RunDocument } from "../../schema/mod.ts";
@@ -17,28 +19,32 @@ function which(tool: string): string {
   throw new Error(`${tool} not found`);
 }
 
-Deno.test("without bpftrace, the demo traces with the ftrace backend and leaves nothing", async () => {
-  await using dir = tmpDir();
-  const bin = `${dir.path}/bin`;
-  Deno.mkdirSync(bin);
-  for (const tool of TOOLS) Deno.symlinkSync(which(tool), `${bin}/${tool}`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}mod.ts`, "demo", "--out-dir", `${dir.path}/out`],
-    env: { PATH: bin },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const out = await child.output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, stderr);
-  assert(stderr.includes("with ftrace"), `says which backend: ${stderr}`);
-  const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/out/trace.json`));
-  assertEquals(run.meta.backend, "ftrace");
-  assertEquals(run.meta.lost_events, 0);
-  assert((run.syscalls.pread64?.count ?? 0) > 1000, "the workload's reads");
-  assert(
-    (run.syscalls.sendfile64?.count ?? 0) > 0 && run.copy.zero_copy_bytes > 0,
-    "zero-copy seen",
-  );
-  assertEquals(leftovers(child.pid), []);
-});
+for (
+  const [backend, env] of [["bpf", {}], ["ftrace", { IOSCOPE_BPF_ATTACH: "off" }]] as const
+) {
+  Deno.test(`without bpftrace${backend === "ftrace" ? " or bpf" : ""}, the demo traces with the ${backend} backend and leaves nothing`, async () => {
+    await using dir = tmpDir();
+    const bin = `${dir.path}/bin`;
+    Deno.mkdirSync(bin);
+    for (const tool of TOOLS) Deno.symlinkSync(which(tool), `${bin}/${tool}`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}mod.ts`, "demo", "--out-dir", `${dir.path}/out`],
+      env: { PATH: bin, ...env },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 0, stderr);
+    assert(stderr.includes(`with ${backend}`), `says which backend: ${stderr}`);
+    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/out/trace.json`));
+    assertEquals(run.meta.backend, backend);
+    assertEquals(run.meta.lost_events, 0);
+    assert((run.syscalls.pread64?.count ?? 0) > 1000, "the workload's reads");
+    assert(
+      (run.syscalls.sendfile64?.count ?? 0) > 0 && run.copy.zero_copy_bytes > 0,
+      "zero-copy seen",
+    );
+    assertEquals(leftovers(child.pid), []);
+  });
+}

@@ -1,9 +1,10 @@
 // `ioscope schedule`: the systemd units pass `systemd-analyze verify`, odd
 // process names survive systemd's and the shell's quoting, and the crontab
 // line, run as cron would run it, traces a real process into a store and
-// writes the report.
+// writes the report. The units run the installed command: each test installs
+// ioscope for real (`deno task install`) into a root of its own.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { runCli, tmpDir } from "../_helpers/common.ts";
+import { type CliResult, ROOT, tmpDir } from "../_helpers/common.ts";
 import { calendarToCron, shellQuote, systemdQuote } from "../../agent/nightly/schedule.ts";
 
 function hasSystemdAnalyze(): boolean {
@@ -12,6 +13,43 @@ function hasSystemdAnalyze(): boolean {
   } catch {
     return false;
   }
+}
+
+const dec = new TextDecoder();
+
+async function exec(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliResult> {
+  const o = await new Deno.Command(cmd, {
+    args,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  })
+    .output();
+  return { code: o.code, stdout: dec.decode(o.stdout), stderr: dec.decode(o.stderr) };
+}
+
+/** ioscope installed with `deno task install` into a temporary root; removed on dispose. */
+async function installed(): Promise<
+  { root: string; bin: string; run: (args: string[]) => Promise<CliResult> } & AsyncDisposable
+> {
+  const dir = tmpDir();
+  const root = `${dir.path}/root`;
+  const r = await exec(Deno.execPath(), ["task", "--quiet", "--cwd", ROOT, "install"], {
+    DENO_INSTALL_ROOT: root,
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const bin = `${root}/bin/ioscope`;
+  return {
+    root,
+    bin,
+    run: (args) => exec(bin, args),
+    [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose](),
+  };
 }
 
 async function verify(...files: string[]): Promise<{ code: number; output: string }> {
@@ -24,16 +62,22 @@ async function verify(...files: string[]): Promise<{ code: number; output: strin
   return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
-Deno.test("schedule --print: a nightly service and timer, and the crontab line", async () => {
-  const r = await runCli(["schedule", "--comm", "nginx", "--print"]);
+Deno.test("schedule --print: a nightly service and timer running the installed command, and the crontab line", async () => {
+  await using inst = await installed();
+  const r = await inst.run(["schedule", "--comm", "nginx", "--print"]);
   assertEquals(r.code, 0, r.stderr);
   const out = r.stdout;
   assert(out.includes("[Service]\nType=oneshot"), out);
   assert(
-    /ExecStart=\S+ run -A \S+\/mod\.ts trace --comm nginx --duration 60s --store \/var\/lib\/ioscope\/nginx\n/
-      .test(out),
+    out.includes(
+      `\nExecStart=${inst.bin} trace --comm nginx --duration 60s --store /var/lib/ioscope/nginx\n`,
+    ),
     out,
   );
+  // The command is a Deno script: the job's PATH starts with Deno's directory.
+  const deno = Deno.execPath();
+  assert(out.includes(`Environment=PATH=${deno.slice(0, deno.lastIndexOf("/"))}:`), out);
+  assert(!out.includes(`${ROOT}mod.ts`), "the units never run the checkout");
   assert(
     out.includes(
       "report --store /var/lib/ioscope/nginx --out /var/lib/ioscope/nginx/report/index.html " +
@@ -44,11 +88,40 @@ Deno.test("schedule --print: a nightly service and timer, and the crontab line",
   assert(out.includes("OnCalendar=*-*-* 03:00:00\nPersistent=true\nUnit=ioscope-nginx.service"));
   assert(out.includes("WantedBy=timers.target"));
   assert(/\n0 3 \* \* \* \S*mkdir -p /.test(out), out);
+  assert(out.includes(` ${inst.bin} trace --comm nginx `), out);
+});
+
+Deno.test("schedule from a checkout finds the installed command, and says how to install when there is none", async () => {
+  await using inst = await installed();
+  const env = { DENO_INSTALL_ROOT: inst.root, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" };
+  const mod = `${ROOT}mod.ts`;
+  const found = await exec(Deno.execPath(), [
+    "run",
+    "-A",
+    mod,
+    "schedule",
+    "--comm",
+    "x",
+    "--print",
+  ], env);
+  assertEquals(found.code, 0, found.stderr);
+  assert(found.stdout.includes(`ExecStart=${inst.bin} trace --comm x`), found.stdout);
+  await using empty = tmpDir();
+  const none = await exec(
+    Deno.execPath(),
+    ["run", "-A", mod, "schedule", "--comm", "x", "--print"],
+    { ...env, DENO_INSTALL_ROOT: empty.path },
+  );
+  assertEquals(none.code, 2, none.stderr);
+  assert(/ioscope is not installed.*deno task install/.test(none.stderr), none.stderr);
+  assertEquals(none.stderr.trim().split("\n").length, 1, none.stderr);
 });
 
 Deno.test("schedule writes units that systemd-analyze verify accepts, even for an odd name", async () => {
   assert(hasSystemdAnalyze(), "needs systemd-analyze: apt-get install systemd (CI does)");
   await using dir = tmpDir();
+  await using inst = await installed();
+  const runCli = inst.run;
   const odd = `a "b"%$\\c`;
   const r = await runCli([
     "schedule",
@@ -104,6 +177,8 @@ Deno.test("schedule writes units that systemd-analyze verify accepts, even for a
 });
 
 Deno.test("schedule: bad input exits 2 with one line", async () => {
+  await using inst = await installed();
+  const runCli = inst.run;
   const cases: [string[], RegExp][] = [
     [["schedule", "--print"], /no target: give --comm NAME/],
     [["schedule", "--comm", "a-name-longer-than-15", "--print"], /at most 15 bytes/],
@@ -129,6 +204,8 @@ Deno.test("schedule: bad input exits 2 with one line", async () => {
 
 Deno.test("the crontab line, run as cron runs it, traces a real process into the store and reports", async () => {
   await using dir = tmpDir();
+  await using inst = await installed();
+  const runCli = inst.run;
   // A process with a name of its own: a copy of sleep.
   const bin = `${dir.path}/ioscope-night`;
   Deno.copyFileSync("/bin/sleep", bin);
@@ -151,8 +228,12 @@ Deno.test("the crontab line, run as cron runs it, traces a real process into the
     const line = r.stdout.trim().split("\n").pop() ?? "";
     // cron: five time fields, then a command for sh where \% means %.
     const command = line.split(" ").slice(5).join(" ").replace(/\\%/g, "%");
+    assert(command.includes(`${inst.bin} trace`), command);
+    // cron's own environment: a short PATH, no DENO_DIR (the line sets what it needs).
     const out = await new Deno.Command("sh", {
       args: ["-c", command],
+      clearEnv: true,
+      env: { PATH: "/usr/bin:/bin", HOME: "/root", SHELL: "/bin/sh" },
       stdout: "piped",
       stderr: "piped",
     }).output();

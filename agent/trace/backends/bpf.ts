@@ -19,7 +19,7 @@ import { OTHER_SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
 import { syscallFunction, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";
 import { canLoad, haveRawTracepoint, haveTaskStorage } from "../../../ffi/bpf/features.ts";
 import { BpfLink } from "../../../ffi/bpf/link.ts";
-import { BpfProgram } from "../../../ffi/bpf/program.ts";
+import { BpfProgram, type ProgramSpec } from "../../../ffi/bpf/program.ts";
 import { AttachType, ProgType } from "../../../ffi/bpf/sys.ts";
 import { exit, mov, R0 } from "../../../ffi/bpf/asm.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
@@ -34,7 +34,11 @@ import type { Snapshot } from "../../../probes/snapshot.ts";
 export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
 /** An attach kind: fentry/fexit, raw tracepoints, classic tracepoints. */
 export type AttachKind = typeof ATTACH_KINDS[number];
-/** The environment variable that caps the attach kind tried first (tests force fallbacks). */
+/**
+ * The environment variable that caps the attach kind tried first (tests force
+ * fallbacks): `raw_tp`, `tp`; `off` makes the backend refuse to load, so that
+ * `auto` falls back to bpftrace, then ftrace.
+ */
 export const ATTACH_ENV = "IOSCOPE_BPF_ATTACH";
 /** The environment variable that forces starts into a hash keyed by thread id (`hash`). */
 export const STARTS_ENV = "IOSCOPE_BPF_STARTS";
@@ -132,6 +136,7 @@ export function cgroupLevel(path: string): number {
  * @returns ok, and why not
  */
 export function bpfLoads(): { ok: boolean; reason: string } {
+  if (Deno.env.get(ATTACH_ENV) === "off") return { ok: false, reason: `${ATTACH_ENV}=off` };
   if (Deno.build.arch !== "x86_64") {
     return {
       ok: false,
@@ -193,6 +198,37 @@ function tracingRefused(): string | null {
   }
 }
 
+/**
+ * What PROG_LOAD gets for a planned program: fentry/fexit programs are
+ * TRACING programs with their attach type and the BTF id of the syscall's
+ * kernel function; the others are raw tracepoint or tracepoint programs.
+ * @param p the planned program
+ * @param funcId the BTF id of a kernel function (vmlinux BTF)
+ * @returns the spec
+ * @throws Error when the kernel has no such function
+ */
+export function programSpec(
+  p: PlannedProgram,
+  funcId: (name: string) => number | undefined,
+): ProgramSpec {
+  if ("function" in p.at) {
+    const id = funcId(p.at.function);
+    if (id === undefined) throw new Error(`The kernel has no function ${p.at.function}`);
+    return {
+      type: ProgType.TRACING,
+      name: p.name,
+      insns: p.insns,
+      expectedAttachType: p.at.exit ? AttachType.TRACE_FEXIT : AttachType.TRACE_FENTRY,
+      attachBtfId: id,
+    };
+  }
+  return {
+    type: p.kind === "tp" ? ProgType.TRACEPOINT : ProgType.RAW_TRACEPOINT,
+    name: p.name,
+    insns: p.insns,
+  };
+}
+
 /** The programs of one attach kind, loaded and attached; `close()` undoes it all. */
 class AttachedSet {
   readonly programs: BpfProgram[] = [];
@@ -200,25 +236,8 @@ class AttachedSet {
 
   constructor(plan: readonly PlannedProgram[]) {
     try {
-      for (const p of plan) {
-        if ("function" in p.at) {
-          const id = vmlinuxBtf().funcId(p.at.function);
-          if (id === undefined) throw new Error(`The kernel has no function ${p.at.function}`);
-          this.programs.push(BpfProgram.load({
-            type: ProgType.TRACING,
-            name: p.name,
-            insns: p.insns,
-            expectedAttachType: p.at.exit ? AttachType.TRACE_FEXIT : AttachType.TRACE_FENTRY,
-            attachBtfId: id,
-          }));
-        } else {
-          this.programs.push(BpfProgram.load({
-            type: p.kind === "tp" ? ProgType.TRACEPOINT : ProgType.RAW_TRACEPOINT,
-            name: p.name,
-            insns: p.insns,
-          }));
-        }
-      }
+      const funcId = (name: string) => vmlinuxBtf().funcId(name);
+      for (const p of plan) this.programs.push(BpfProgram.load(programSpec(p, funcId)));
       plan.forEach((p, i) => {
         const prog = this.programs[i] as BpfProgram;
         if ("function" in p.at) this.links.push(BpfLink.attachTracing(prog));
@@ -261,6 +280,9 @@ class AttachedSet {
  * @throws RunError when no attach kind works (each kind's reason in the message)
  */
 export function startBpf(options: BpfBackendOptions): BpfBackend {
+  if (Deno.env.get(ATTACH_ENV) === "off") {
+    throw new RunError(`the bpf backend is turned off (${ATTACH_ENV}=off)`);
+  }
   const envAttach = Deno.env.get(ATTACH_ENV);
   const best = options.attach ??
     ((ATTACH_KINDS as readonly string[]).includes(envAttach ?? "")
@@ -301,6 +323,8 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     }
   }
 
+  // The targets go in first: the programs trace them from their first event.
+  const full = maps.addTargets(options.pids);
   let set: AttachedSet | null = null;
   let kind: AttachKind = best;
   const field = fieldReader();
@@ -336,7 +360,6 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
       }`,
     );
   }
-  const full = maps.addTargets(options.pids);
   const attached = set;
 
   const unsupported: Unsupported[] = [];
@@ -389,11 +412,13 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
       }),
     }),
     tracedNow: () => maps.targets(),
-    stop(): Promise<Snapshot> {
+    stop(onClosed?: () => void): Promise<Snapshot> {
       stopped ??= (() => {
         clearInterval(timer);
         // Detach first, so the last read is final, then free everything.
         for (const l of attached.links) l.close();
+        // The counts end here: /proc read now covers the same window.
+        onClosed?.();
         try {
           latest = read();
         } catch {

@@ -131,3 +131,19 @@ Deno.test("btf: a blob the kernel refuses is an ErrnoError with the kernel's rea
   }
   throw new Error("the kernel loaded a struct whose member has no type");
 });
+
+Deno.test("btf: vmlinux is mapped, not copied, and reads as the file's bytes do", () => {
+  const mapped = vmlinuxBtf();
+  // Linux 6.16+ lets vmlinux BTF be mapped read-only and private (this kernel is 6.18);
+  // elsewhere vmlinuxBtf reads the file instead, which is the Btf built here from a read.
+  const maps = Deno.readTextFileSync("/proc/self/maps");
+  assert(maps.includes(" /sys/kernel/btf/vmlinux\n"), "vmlinux BTF is not mapped");
+  const read = new Btf(Deno.readFileSync("/sys/kernel/btf/vmlinux"));
+  assertEquals(mapped.count, read.count);
+  const name = syscallFunction("read");
+  assertEquals(mapped.funcId(name), read.funcId(name));
+  assertEquals(
+    mapped.memberOffset("task_struct", "real_parent"),
+    read.memberOffset("task_struct", "real_parent"),
+  );
+});

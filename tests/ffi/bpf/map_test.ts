@@ -109,6 +109,23 @@ Deno.test("map: a batch read and a key-by-key read return the same 3000 entries"
   const expected = Array.from({ length: 3000 }, (_, k) => [k * 7 + 1, k * 1000]);
   assertEquals(asPairs(batch), expected, "batch");
   assertEquals(asPairs(perKey), expected, "key by key");
+  // Into kept buffers, twice (the second read grows from the first's size): the same entries.
+  assertEquals(asPairs(m.readAll({ reuse: true })), expected, "reuse, first");
+  assertEquals(asPairs(m.readAll({ reuse: true })), expected, "reuse, second");
+});
+
+Deno.test("map: a reused read's views are overwritten by the next reused read only", () => {
+  using m = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 });
+  m.update(u32(1), u64(10));
+  const fresh = m.readAll();
+  const first = m.readAll({ reuse: true });
+  assertEquals(readU64(first.entries[1]!.value), 10);
+  m.update(u32(1), u64(11));
+  assertEquals(readU64(first.entries[1]!.value), 10, "a read is a copy of the map");
+  const second = m.readAll({ reuse: true });
+  assertEquals(readU64(second.entries[1]!.value), 11);
+  assertEquals(readU64(first.entries[1]!.value), 11, "the kept buffers were read into again");
+  assertEquals(readU64(fresh.entries[1]!.value), 10, "a read without reuse is its own");
 });
 
 Deno.test("map: an empty hash map reads as no entries both ways", () => {

@@ -135,3 +135,13 @@ Deno.test("comm names compare their bytes and NUL, nothing after", () => {
   }
   assert(threw, "16 bytes is too long for a comm");
 });
+
+Deno.test("TLB flushes are counted at the reason's index, not at a constant", () => {
+  const tlb = planPrograms(context("raw_tp"), OPTIONS).find((p) => p.name === "ios_tlb");
+  assert(tlb, "the TLB program");
+  // The counter key is stored from the register holding 16 + reason (stx), never an immediate.
+  const keyStores = tlb.insns.filter((i) =>
+    i.kind === "insn" && (i.op & 0x07) !== 0x05 && i.dst === 10 && i.off === -4
+  );
+  assertEquals(keyStores.map((i) => i.kind === "insn" && [i.op, i.src]), [[0x63, 1]]);
+});

@@ -76,6 +76,8 @@ for (
     assert(read.max_ns > 0 && read.total_ns > 0, "latencies");
     assertEquals([snap.mapFull, snap.inFlight], [0, 0]);
     assert(snap.faults > 0, "dd's page faults");
+    // dd's munmap()s flush its TLB (local_mm_shootdown): 10-11 in a dd run here.
+    assert((snap.tlb.get("local_mm_shootdown") ?? 0) > 0, JSON.stringify([...snap.tlb]));
     assert(snap.voluntary + snap.involuntary > 0, "context switches");
   });
 }
@@ -101,6 +103,73 @@ Deno.test("bpf: --comm NAME: a process renamed to NAME joins, and the children i
   const snap = await backend.stop();
   const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
   assertEquals(ddFds.length, 2, JSON.stringify([...snap.fds.keys()]));
+});
+
+Deno.test("bpf: --cgroup DIR: a process that moves into the cgroup after the start is traced, with its children", async () => {
+  const mount = Deno.readTextFileSync("/proc/self/mounts").split("\n")
+    .map((l) => l.split(" ")).find((f) => f[2] === "cgroup2")?.[1];
+  assert(mount, "a cgroup v2 hierarchy is mounted");
+  const path = `${mount}/ioscope-bpf-test-${Deno.pid}`;
+  Deno.mkdirSync(path);
+  try {
+    // On cgroup v2 a cgroup's id is its directory's inode number.
+    const id = Deno.statSync(path).ino ?? 0;
+    const backend = startBpf({ pids: [], cgroup: { path, id } });
+    assertEquals(backend.tracedNow(), [], "nobody in the traced set: the cgroup test decides");
+    const child = dd(`echo $$ > ${path}/cgroup.procs; `);
+    await child.status;
+    const snap = await backend.stop();
+    const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
+    assertEquals(ddFds.map((f) => f.count), [BLOCKS, BLOCKS]);
+  } finally {
+    Deno.removeSync(path);
+  }
+});
+
+Deno.test("bpf: failed calls are counted by errno, timed apart from successful ones", async () => {
+  // Writes to /dev/full fail with ENOSPC (28); the shell carries on.
+  const child = new Deno.Command("sh", {
+    args: ["-c", "sleep 0.3; for i in 1 2 3 4 5; do echo x > /dev/full; done; true"],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const backend = startBpf({ pids: [child.pid] });
+  await child.status;
+  const snap = await backend.stop();
+  const write = snap.syscalls.get("write");
+  assert(write, "write traced");
+  assertEquals(write.errnos.get(28), 5, JSON.stringify([...write.errnos]));
+  assertEquals([...write.error_hist.values()].reduce((a, b) => a + b, 0), write.errors);
+  assertEquals(
+    [...write.hist.values()].reduce((a, b) => a + b, 0),
+    write.count - write.errors,
+    "successful calls only in hist",
+  );
+});
+
+Deno.test("bpf: io_uring requests counted once each, none left in flight", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}tests/agent/trace/backends/_uring_nops.ts`, "1000"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read(); // "ready"
+  const backend = startBpf({ pids: [child.pid] });
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("go\n"));
+  await writer.close();
+  await child.status;
+  reader.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  const snap = await backend.stop();
+  const nop = snap.io_uring.get("NOP");
+  assert(nop, `NOP traced: ${[...snap.io_uring.keys()]}`);
+  assertEquals([nop.count, nop.errors, nop.multishot, nop.untimed], [1000, 0, 0, 0]);
+  assertEquals([...nop.hist.values()].reduce((a, b) => a + b, 0), 1000);
+  assertEquals(snap.syscalls.get("io_uring_enter")?.count, 1000);
+  assertEquals([snap.inFlight, snap.mapFull], [0, 0]);
 });
 
 Deno.test("bpf: kill -9 of the agent leaves none of its programs or links", async () => {
