@@ -195,6 +195,8 @@ class Session implements TraceSession {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
     this.#timers.push(setInterval(() => {
+      // /proc read as often: a target that exits is read within 200 ms of its end.
+      this.#sampleProc();
       if (!this.#alive()) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.

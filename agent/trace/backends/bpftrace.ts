@@ -13,6 +13,7 @@ import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupTreeIds } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { findCommand } from "../../find_command.ts";
+import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
@@ -43,8 +44,7 @@ export const BPFTRACE_MAP_KEYS_MAX = 32768;
 /** True when the kernel's sched_process_exit says whether the group died. */
 function exitHasGroupDead(): boolean {
   try {
-    return Deno.readTextFileSync("/sys/kernel/tracing/events/sched/sched_process_exit/format")
-      .includes(" group_dead;");
+    return eventFormat("sched", "sched_process_exit").includes(" group_dead;");
   } catch {
     return false;
   }
@@ -58,7 +58,7 @@ export function bpftraceProgram(
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
-    if (Deno.statSync("/sys/kernel/tracing/events/io_uring/io_uring_submit_req").isDirectory) {
+    if (hasTracepoint("io_uring", "io_uring_submit_req")) {
       source += "\n" + Deno.readTextFileSync(uring);
     }
   } catch {
@@ -185,9 +185,7 @@ export function startBpftrace(
 
   let stopped: Promise<Snapshot> | null = null;
   const unsupported: Unsupported[] = [];
-  try {
-    Deno.statSync("/sys/kernel/tracing/events/tlb/tlb_flush");
-  } catch {
+  if (!hasTracepoint("tlb", "tlb_flush")) {
     unsupported.push({
       metric: "tlb.flushes",
       reason: "no tlb:tlb_flush tracepoint on this kernel",

@@ -31,16 +31,10 @@ import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupPids } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { CpuPipe } from "./ftrace_reader.ts";
-import {
-  FtraceInstance,
-  instanceName,
-  INSTANCES,
-  readTracefsText,
-  sweepStaleInstances,
-} from "./ftrace_instance.ts";
+import { FtraceInstance, instanceName, INSTANCES, sweepStaleInstances } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { tgidOf } from "../proc.ts";
-import { ensureTracefs, TRACEFS } from "../tracefs.ts";
+import { ensureTracefs, eventFormat, readTracefsText, TRACEFS } from "../tracefs.ts";
 import {
   completionFilters,
   FTRACE_EVENTS,
@@ -78,7 +72,7 @@ function loadFormat(event: string): FtraceEventFormat | null {
   const [group = "", name = ""] = event.split(":");
   try {
     return parseEventFormat(
-      readTracefsText(`${TRACEFS}/events/${group}/${name}/format`),
+      eventFormat(group, name),
       group,
     );
   } catch {
