@@ -235,6 +235,8 @@ export class FtraceAggregator {
   /** Thread id to its thread group id when it is the target's, 0 when it is not (-1: group unknown). */
   #ours = new Map<number, number>();
   #procs = new Set<number>();
+  /** Tasks whose exit record was seen, until their last switch away. */
+  #exited = new Set<number>();
   #tgidOf: ((tid: number) => number | null) | undefined;
   #comm: string | undefined;
   #startTs = new Map<number, number>();
@@ -349,6 +351,8 @@ export class FtraceAggregator {
         // Recorded when either side is traced; count the target's switches away.
         const prev = view.getInt32(at + o.prevPid, true);
         if (!this.#isOurs(prev, false)) return;
+        // An exited task's last switch away (after its exit record) is its own.
+        if (this.#exited.delete(prev)) this.#forget(prev);
         if (isVoluntarySwitch(view.getUint32(at + o.prevState, true))) this.#snap.voluntary++;
         else this.#snap.involuntary++;
         return;
@@ -372,10 +376,14 @@ export class FtraceAggregator {
         // The task leaves the traced set: a later task given its id is not the target's.
         const tid = view.getInt32(at + o.exitPid, true);
         const group = this.#ours.get(tid);
-        this.#ours.delete(tid);
         this.#startTs.delete(tid);
         this.#startId.delete(tid);
-        if (group === undefined || group === 0) return;
+        if (group === undefined || group === 0) {
+          this.#ours.delete(tid);
+          return;
+        }
+        // Forgotten at its last switch away, which follows (see schedSwitch).
+        this.#exited.add(tid);
         const groupDead = o.exitGroupDead >= 0
           ? view.getUint8(at + o.exitGroupDead) !== 0
           : group === tid;
@@ -536,12 +544,17 @@ export class FtraceAggregator {
     return ours;
   }
 
-  /** A process left the traced set: its threads are forgotten. */
+  /** A process left the traced set: its threads are forgotten (exiting ones at their last switch). */
   #leave(group: number): void {
     this.#procs.delete(group);
     for (const [tid, g] of this.#ours) {
-      if (g === group) this.#ours.delete(tid);
+      if (g === group && !this.#exited.has(tid)) this.#ours.delete(tid);
     }
+  }
+
+  /** A task that exited is no longer the target's: a later task given its id is not. */
+  #forget(tid: number): void {
+    this.#ours.delete(tid);
   }
 
   #syscall(id: number): OpTotals {

@@ -71,6 +71,16 @@ export interface TraceOptions {
   onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
 }
 
+/**
+ * The timeline's window: the last hour per second, unless
+ * IOSCOPE_TIMELINE_RECENT_S says otherwise (benchmarks/soak.ts sets 60 so that
+ * ten minutes show the steady state a trace reaches after its first hour).
+ */
+function timelineOptions(): { recentSeconds?: number } {
+  const s = Number(Deno.env.get("IOSCOPE_TIMELINE_RECENT_S"));
+  return Number.isInteger(s) && s >= 60 ? { recentSeconds: s } : {};
+}
+
 /** Why a session ended. */
 export type EndReason = "duration" | "target-exit" | "signal" | "stopped";
 
@@ -116,7 +126,7 @@ class Session implements TraceSession {
   #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
-  #timeline = new Timeline();
+  #timeline = new Timeline(timelineOptions());
   /** Seconds since attach that the timeline covers so far. */
   #sampledUpToS = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
@@ -185,6 +195,8 @@ class Session implements TraceSession {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
     this.#timers.push(setInterval(() => {
+      // /proc read as often: a target that exits is read within 200 ms of its end.
+      this.#sampleProc();
       if (!this.#alive()) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.
