@@ -19,6 +19,7 @@ import {
 } from "./tracers.ts";
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
 import { measureReports } from "./report_cost.ts";
+import { sectionPattern } from "./soak.ts";
 import { measurePaths, servingVerdict } from "./paths_cost.ts";
 
 const { values } = parseArgs({
@@ -305,7 +306,25 @@ const lines: string[] = [
   ...servingVerdict(paths.serve),
   "",
 ];
-Deno.writeTextFileSync(values.out as string, lines.join("\n"));
+// Sections other benchmarks write (benchmarks/soak.ts, benchmarks/scale.ts) are kept.
+const kept = keptSections(values.out as string, ["soak", "scale"]);
+Deno.writeTextFileSync(values.out as string, [...lines, ...kept].join("\n"));
 // The tables as deno fmt lays them out, so `deno task check` stays clean.
 await new Deno.Command(Deno.execPath(), { args: ["fmt", values.out as string] }).output();
 log(`wrote ${values.out}`);
+
+/** The `<!-- NAME -->...<!-- /NAME -->` sections of a file that exists, for names given. */
+function keptSections(path: string, names: string[]): string[] {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    const m = sectionPattern(name).exec(text);
+    if (m) out.push("", m[0]);
+  }
+  return out;
+}

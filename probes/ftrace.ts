@@ -7,7 +7,8 @@
  * @module
  */
 
-import { cloneSnapshot, SYSCALL_NAMES_X86_64 } from "./bpftrace.ts";
+import { cloneSnapshot } from "./bpftrace.ts";
+import { SYSCALL_NAMES_X86_64, SYSCALLS } from "../schema/mod.ts";
 import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
 import { bucketIndex } from "../schema/buckets.ts";
 import {
@@ -39,14 +40,11 @@ export const FTRACE_EVENTS = {
   uringAsync: "io_uring:io_uring_queue_async_work",
 } as const;
 
-/**
- * Syscall numbers whose return is not a byte count (an address, a count of
- * SQEs, events or messages, 0), as in probes/io_syscalls.bt.
- */
-const NOT_BYTES = new Set([9, 11, 26, 28, 74, 75, 208, 209, 277, 285, 299, 307, 333, 426]);
+/** Syscall numbers whose return is not a byte count (an address, a count of SQEs, 0). */
+const NOT_BYTES = new Set(SYSCALLS.filter((s) => s.bytes === "none").map((s) => s.nr_x86_64));
 
 /** Syscall numbers whose first argument is not a descriptor (not keyed per descriptor). */
-const NOT_FD = new Set([9, 11, 26, 28, 208, 209, 333, 426]);
+const NOT_FD = new Set(SYSCALLS.filter((s) => !s.fd).map((s) => s.nr_x86_64));
 
 /** `req->flags` bit REQ_F_CQE_SKIP (= IOSQE_CQE_SKIP_SUCCESS): no completion on success. */
 const REQ_F_CQE_SKIP = 0x40;

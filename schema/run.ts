@@ -194,9 +194,9 @@ export interface CopyStats {
 export interface TimelinePoint {
   t: number;
   /**
-   * Seconds the point covers; absent for one second. A long trace keeps its
-   * last hour per second and coarser points (60 s and more) before it; their
-   * counts are totals over `dt`.
+   * Seconds the point covers (about 1; absent in older documents, where it is
+   * 1). A long trace keeps its last hour per second and coarser points (60 s
+   * and more) before it; counts are totals over `dt`.
    */
   dt?: number;
   syscalls: number;
