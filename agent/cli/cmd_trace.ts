@@ -15,7 +15,7 @@ import {
 } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
@@ -33,6 +33,7 @@ import { findPerf } from "../trace/perf.ts";
 import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
 import { writeErrorReason } from "../atomic_write.ts";
+import { type Output, writeEach } from "./outputs.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalText } from "./interval_text.ts";
 import { LiveView } from "./live_controller.ts";
@@ -401,40 +402,39 @@ async function runTrace(args: string[]): Promise<number> {
  */
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   const failures: string[] = [];
-  const attempt = async (what: string, write: () => Promise<string>) => {
-    try {
-      console.error(terminalSafe(await write()));
-    } catch (e: unknown) {
-      failures.push(`could not write ${terminalSafe(what)}: ${terminalSafe(writeErrorReason(e))}`);
-    }
-  };
   try {
-    // With --json-lines, stdout carries only the intervals' JSON.
-    if (a.jsonLines) console.error(summaryText(run));
-    else writeAllStdout(summaryText(run) + "\n");
+    writeAllStdout(summaryText(run) + "\n");
   } catch (e: unknown) {
     failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
   }
-  const json = a.json;
-  const out = a.out;
-  const store = a.store;
+  const outputs: Output[] = [];
+  const { json, out, store } = a;
   if (json !== undefined) {
-    await attempt(`--json ${json}`, async () => {
-      await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
-      return `Wrote ${json}`;
+    outputs.push({
+      what: `--json ${json}`,
+      write: async () => {
+        await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
+        return `Wrote ${json}`;
+      },
     });
   }
   if (out !== undefined) {
-    await attempt(`--out ${out}`, async () => {
-      await loadChartJs();
-      await writeFileAtomic(out, renderRunHtml(run));
-      return `Wrote ${out}`;
+    outputs.push({
+      what: `--out ${out}`,
+      write: async () => {
+        await loadChartJs();
+        await writeFileAtomic(out, renderRunHtml(run));
+        return `Wrote ${out}`;
+      },
     });
   }
   if (store !== undefined) {
-    await attempt(`--store ${store}`, async () => `Stored ${await saveRun(store, run)}`);
+    outputs.push({
+      what: `--store ${store}`,
+      write: async () => `Stored ${await saveRun(store, run)}`,
+    });
   }
-  if (failures.length > 0) throw new RunError(failures.join("\n"));
+  await writeEach(outputs, failures);
 }
 
 /** Writes all of `text` to stdout, so a failure (a full disk, a closed pipe) is seen. */

@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 /** Python: maps 4 MiB, writes one byte per page, unmaps it, again and again. */
 const FAULTER = `
@@ -40,7 +40,7 @@ for (const backend of TRACE_BACKENDS) {
       const result = await cli.done;
       assertEquals(result.code, 0, result.stderr);
       assertEquals(leftovers(cli.child.pid), []);
-      const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+      const run = readRun(json);
       const proc = (run.faults.minor ?? 0) + (run.faults.major ?? 0);
       const total = run.faults.total;
       assert(total > 10_000, `${backend}: ${total} user faults traced`);

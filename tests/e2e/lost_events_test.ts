@@ -5,6 +5,7 @@
 import { assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
+import { readRun } from "../_helpers/documents.ts";
 import { startLineProcess } from "../_helpers/forker.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
@@ -38,10 +39,16 @@ for (const backend of TRACE_BACKENDS) {
     const result = await cli.done;
     assertEquals(result.code, 0, result.stderr);
     assertEquals(leftovers(cli.child.pid), []);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+    const run = readRun(json);
     const meta = run.meta as RunDocument["meta"] & { in_flight?: number; map_full?: number };
     assertEquals(meta.map_full, 0, `${backend}: map inserts that failed`);
     // Every blocked read, and nothing else of python's: its main thread sleeps.
     assertEquals(meta.in_flight, THREADS, `${backend}: calls in flight at the end`);
+    assertEquals(
+      result.stdout.includes(`${THREADS.toLocaleString("en-US")} calls in flight at the end`) ||
+        result.stdout.includes(`${THREADS} calls in flight at the end`),
+      true,
+      `the summary says so: ${result.stdout}`,
+    );
   });
 }

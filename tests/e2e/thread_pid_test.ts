@@ -3,7 +3,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: --pid with a thread id traces its process, and says so`, async () => {
@@ -25,7 +25,7 @@ for (const backend of TRACE_BACKENDS) {
       `stderr says which process: ${result.stderr}`,
     );
     assertEquals(leftovers(cli.child.pid), []);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+    const run = readRun(json);
     assertEquals(run.meta.pid, w.pid);
     assertEquals(run.meta.thread_given, tid);
     // Before: bpftrace's `pid == TID` never matched (a pid is a thread group id): 0 calls.

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: a 4 s trace has timeline points covering 0-4 s, in seconds since attach`, async () => {
@@ -33,7 +33,7 @@ for (const backend of TRACE_BACKENDS) {
       const result = await cli.done;
       assertEquals(result.code, 0, result.stderr);
       assertEquals(leftovers(cli.child.pid), []);
-      const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+      const run = readRun(json);
       const points = run.timeline.map((p) => [p.t, p.dt ?? 1] as const);
       const what = `${backend}: [t, dt] = ${
         JSON.stringify(points)
