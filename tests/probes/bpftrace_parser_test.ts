@@ -82,3 +82,11 @@ Deno.test("programFor with followChildren seeds a PID map, grows it on fork, and
   assert(!p.includes("pid == $1"), p);
   assert(p.includes("END\n{\n  clear(@ioscope_pid);\n  clear(@start);"), p);
 });
+
+Deno.test("a tick's kernel time stays with its snapshot, not with what comes after it", () => {
+  const parser = new BpftraceParser();
+  parser.feed('{"type": "printf", "data": "{\\"type\\": \\"tick\\", \\"data\\": 5000000000}\\n"}');
+  parser.feed('{"type": "printf", "data": "{\\"type\\": \\"tick\\", \\"data\\": 6000250000}\\n"}');
+  assertEquals(parser.latest().takenNs, 6_000_250_000);
+  assertEquals(parser.final().takenNs, undefined, "the maps printed at exit have no tick time");
+});
