@@ -7,7 +7,12 @@
 const ROOT = new URL("../", import.meta.url).pathname;
 const TICKS = 100; // USER_HZ on Linux
 
-function procTree(root: number): number[] {
+/**
+ * A process and every process below it (children, theirs...), by parent PID.
+ * @param root the PID at the top
+ * @returns `root` first, then its descendants
+ */
+export function procTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;

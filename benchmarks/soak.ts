@@ -14,11 +14,13 @@
  */
 
 import { parseArgs } from "node:util";
+import { procTree } from "./agent_cost.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SAMPLE_MS = 5_000;
 const WARMUP_S = 120;
 const RATE = 50_000;
+const RECENT_S = 60;
 
 /** One memory sample: seconds since the trace started, KiB. */
 interface Sample {
@@ -36,30 +38,6 @@ function statusKiB(pid: number, field: string): number {
   } catch {
     return 0;
   }
-}
-
-/** The processes below `root` (its children, theirs...), by parent PID. */
-function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(e.name)]);
-    } catch {
-      // gone
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => {
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(root);
-  return out;
 }
 
 /**
@@ -136,6 +114,9 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
       ],
       stdout: "null",
       stderr: "piped",
+      // The full-resolution window at 60 s instead of an hour: ten minutes then
+      // show the steady state that a trace reaches after its first hour.
+      env: { IOSCOPE_TIMELINE_RECENT_S: String(RECENT_S) },
     }).spawn();
     let attachedAt = 0;
     const errText = (async () => {
@@ -150,7 +131,7 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
     const samples: Sample[] = [];
     const timer = setInterval(() => {
       if (!attachedAt) return;
-      const tracers = descendants(agent.pid);
+      const tracers = procTree(agent.pid).slice(1);
       const sum = (f: string) => tracers.reduce((a, p) => a + statusKiB(p, f), 0);
       samples.push({
         t: (performance.now() - attachedAt) / 1000,
@@ -211,16 +192,25 @@ export function soakMarkdown(r: SoakResult, date: string): string {
     `${
       SAMPLE_MS / 1000
     } s from /proc/PID/status. Growth is the Theil-Sen slope (median of pairwise ` +
-    `slopes) after a ${Math.min(WARMUP_S, r.minutes * 20)} s warm-up. Goal: under 1 MiB per hour.`,
+    `slopes) after a ${
+      Math.min(WARMUP_S, r.minutes * 20)
+    } s warm-up. The agent keeps its timeline's ` +
+    `last ${RECENT_S} s per second here instead of the last hour (IOSCOPE_TIMELINE_RECENT_S), so ` +
+    "that minutes show the steady state a real trace reaches after its first hour. With the " +
+    "default window the same 10-minute soak measured +1.19 MiB/h RSS and +1.02 MiB/h anonymous " +
+    "(2026-12-02, bpf backend): the first hour's per-second points filling, by design, until the " +
+    "hour is full. Goal: under 1 MiB per hour.",
     "",
     "| process | RSS after warm-up | RSS at the end | growth (RSS) | growth (anonymous) |",
     "| --- | --- | --- | --- | --- |",
     `| agent (deno) | ${MiB(r.first.agentRss)} MiB | ${MiB(r.last.agentRss)} MiB | ${
       rate(r.growth.agentRss)
     } | ${rate(r.growth.agentAnon)} |`,
-    `| ${r.backend === "bpftrace" ? "bpftrace" : "helpers"} | ${MiB(r.first.tracerRss)} MiB | ${
-      MiB(r.last.tracerRss)
-    } MiB | ${rate(r.growth.tracerRss)} | ${rate(r.growth.tracerAnon)} |`,
+    `| ${r.backend === "bpftrace" ? "bpftrace" : "child processes"} | ${
+      MiB(r.first.tracerRss)
+    } MiB | ${MiB(r.last.tracerRss)} MiB | ${rate(r.growth.tracerRss)} | ${
+      rate(r.growth.tracerAnon)
+    } |`,
     "",
     `${agentOk ? "Goal met" : "Goal missed"} for the agent. The report of this run is ${
       (r.reportBytes / 1024).toFixed(0)
@@ -229,6 +219,15 @@ export function soakMarkdown(r: SoakResult, date: string): string {
     "builds and renders a 24-hour one).",
     "<!-- /soak -->",
   ].join("\n");
+}
+
+/**
+ * The pattern of a marked section of BENCHMARKS.md: `<!-- NAME -->` to `<!-- /NAME -->`.
+ * @param name the section's marker name
+ * @returns a regular expression matching the section, markers included
+ */
+export function sectionPattern(name: string): RegExp {
+  return new RegExp(`<!-- ${name} -->[\\s\\S]*?<!-- /${name} -->`);
 }
 
 /**
@@ -244,7 +243,7 @@ export function replaceSection(path: string, name: string, section: string): voi
   } catch {
     // a new file
   }
-  const re = new RegExp(`<!-- ${name} -->[\\s\\S]*?<!-- /${name} -->`);
+  const re = sectionPattern(name);
   text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
   Deno.writeTextFileSync(path, text);
 }
@@ -254,7 +253,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       minutes: { type: "string", default: "10" },
-      backend: { type: "string", default: "bpftrace" },
+      backend: { type: "string", default: "auto" },
       write: { type: "string" },
     },
   });

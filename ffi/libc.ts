@@ -24,6 +24,12 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   // int fsync(int fd)
   fsync: { parameters: ["i32"], result: "i32" },
+  // int fdatasync(int fd)
+  fdatasync: { parameters: ["i32"], result: "i32" },
+  // off_t lseek(int fd, off_t offset, int whence)
+  lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  // int usleep(useconds_t usec): sleeps this thread, no event loop involved
+  usleep: { parameters: ["u32"], result: "i32" },
   // pid_t waitpid(pid_t pid, int *wstatus, int options)
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   // int ftruncate(int fd, off_t length)

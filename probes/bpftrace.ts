@@ -18,27 +18,66 @@ import {
 /** The program file, next to this module; runnable by hand with a PID argument. */
 export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
 
+/** How a program follows its target set (see {@linkcode programFor}). */
+export interface ProgramTargetOptions {
+  /** Also every process the targets fork, and theirs (`--follow`, `-- COMMAND`). */
+  followChildren?: boolean;
+  /**
+   * `--comm NAME`: also every process that execs a file of this name later,
+   * and what they fork; one that execs another name leaves.
+   */
+  comm?: string;
+  /**
+   * The kernel's sched_process_exit has `group_dead` (Linux 5.x+): a process
+   * leaves the set when its last thread exits. Else when its leader exits.
+   * @default true
+   */
+  groupDead?: boolean;
+  /**
+   * Count only while `@ioscope_on` is set (the agent sets it when every probe
+   * is attached and clears it at stop): one window for every figure.
+   * @default false
+   */
+  gate?: boolean;
+  /** `--cgroup`: instead of PIDs, every task in these cgroups (v2 ids). */
+  cgroupIds?: readonly number[];
+}
+
+/** A bpftrace string literal of `text` (quotes and backslashes escaped). */
+function btString(text: string): string {
+  return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}
+
 /**
  * The program for a set of processes: the `.bt` file with its `pid == $1`
- * filters widened to every PID (`pid` is the thread group id, so every thread,
- * including those created later, is traced).
+ * filters replaced by the target set. The set is a map, `@ioscope_pid`,
+ * seeded with the PIDs (`pid` is the thread group id, so every thread,
+ * including those created later, is traced); a process leaves it when it
+ * exits, so a later process given its PID is not counted. With
+ * `followChildren` the processes the targets fork join it; with `comm`, the
+ * processes that exec a file of that name (and what they fork). For a fixed
+ * set the filter compares first, so other processes' events cost no lookup.
  * @param source the text of io_syscalls.bt
  * @param pids the thread group ids to trace
- * @param options followChildren: also every process they fork, and its children;
- *   cgroupIds: instead of PIDs, every task in these cgroups (v2 ids)
+ * @param options followChildren, comm, groupDead, gate; cgroupIds: instead of
+ *   PIDs, every task in these cgroups (v2 ids)
  * @returns the program text
  * @example
  * ```ts
  * import { programFor } from "./bpftrace.ts";
  * const p = programFor("/pid == $1/ { }", [7, 9]);
- * console.assert(p === "/(pid == 7 || pid == 9)/ { }");
+ * console.assert(p.includes("/(pid == 7 || pid == 9) && @ioscope_pid[pid]/ { }"));
  * ```
  */
 export function programFor(
   source: string,
   pids: readonly number[],
-  options: { followChildren?: boolean; cgroupIds?: readonly number[] } = {},
+  options: ProgramTargetOptions = {},
 ): string {
+  const { followChildren = false, comm, groupDead = true, gate = false } = options;
+  const gated = gate ? " && @ioscope_on" : "";
+  const endClear = (text: string) =>
+    gate ? text.replace(/^END\n\{\n/m, "END\n{\n  clear(@ioscope_on);\n") : text;
   if (options.cgroupIds?.length) {
     // `--cgroup`: the task's cgroup v2 id, compared in the kernel; joiners match
     // the moment they join, and their children are in the cgroup too.
@@ -49,35 +88,63 @@ export function programFor(
     const filter = ids.length === 1
       ? `cgroup == ${ids[0]}`
       : `(${ids.map((id) => `cgroup == ${id}`).join(" || ")})`;
-    return source.replaceAll("pid == $1", filter);
+    return endClear(source.replaceAll("pid == $1", filter + gated));
   }
   if (pids.length === 0) throw new RangeError("At least one PID is needed");
   for (const p of pids) {
     if (!Number.isInteger(p) || p <= 0) throw new RangeError(`Bad PID: ${p}`);
   }
-  if (options.followChildren) {
-    // A map of traced processes, seeded with the targets and grown by every
-    // fork of one of them: the predicate is a lookup instead of a compare.
-    const seed = pids.map((p) => `  @ioscope_pid[${p}] = 1;`).join("\n");
-    const follow = `
+  const seed = pids.map((p) => `  @ioscope_pid[${p}] = 1;`).join("\n");
+  // A failed insert (the map full) is counted, never silent.
+  const join = (key: string) =>
+    `  @ioscope_pid[${key}] = 1;\n  if (@ioscope_pid[${key}] == 0) { @ioscope_map_full["pid"] = count(); }`;
+  let set = `
 BEGIN
 {
 ${seed}
 }
 
-tracepoint:sched:sched_process_fork
-/@ioscope_pid[pid]/
+// A process leaves the set when it ends: its PID may be given to another.
+tracepoint:sched:sched_process_exit
+/@ioscope_pid[pid]${groupDead ? " && args->group_dead" : " && tid == pid"}/
 {
-  @ioscope_pid[args->child_pid] = 1;
+  delete(@ioscope_pid[pid]);
 }
 `;
-    return follow + source.replaceAll("pid == $1", "@ioscope_pid[pid]")
-      .replace(/^END\n\{\n/m, "END\n{\n  clear(@ioscope_pid);\n");
+  if (followChildren || comm !== undefined) {
+    set += `
+// What a traced process forks (not its threads: they share its PID).
+tracepoint:task:task_newtask
+/@ioscope_pid[pid] && (args->clone_flags & 0x10000) == 0/
+{
+${join("args->pid")}
+}
+`;
   }
-  const filter = pids.length === 1
+  if (comm !== undefined) {
+    // At sched_process_exec, comm is already the new name.
+    set += `
+tracepoint:sched:sched_process_exec
+{
+  if (comm == ${btString(comm)}) {
+  ${join("pid").replaceAll("\n", "\n  ")}
+  } else {
+    if (@ioscope_pid[pid]) { delete(@ioscope_pid[pid]); }
+  }
+}
+`;
+  }
+  const fixed = !followChildren && comm === undefined;
+  const compare = pids.length === 1
     ? `pid == ${pids[0]}`
     : `(${pids.map((p) => `pid == ${p}`).join(" || ")})`;
-  return source.replaceAll("pid == $1", filter);
+  const filter = (fixed ? `${compare} && @ioscope_pid[pid]` : "@ioscope_pid[pid]") +
+    (gate ? " && @ioscope_on" : "");
+  return set + source.replaceAll("pid == $1", filter)
+    .replace(
+      /^END\n\{\n/m,
+      `END\n{\n  clear(@ioscope_pid);\n${gate ? "  clear(@ioscope_on);\n" : ""}`,
+    );
 }
 
 /** x86_64 syscall numbers of the traced calls, to the kernel's tracepoint names. */
@@ -121,9 +188,13 @@ function syscallName(key: string): string {
 export class BpftraceParser {
   #pending: Snapshot = emptySnapshot();
   #complete: Snapshot | null = null;
+  #inFlightCalls = 0;
+  #inFlightRequests = 0;
   attachedProbes = 0;
   /** True once the agent's sentinel probe (attached last) has fired. */
   ready = false;
+  /** True once END has run: the maps printed after it are the last. */
+  ended = false;
   /** Lines bpftrace printed that were not understood (for diagnostics). */
   readonly strays: string[] = [];
 
@@ -143,12 +214,20 @@ export class BpftraceParser {
       return false;
     }
     switch (msg.type) {
+      case "lost_events":
+        // Events bpftrace's output buffer dropped (only its printf lines here).
+        this.#pending.lostEvents += Number((msg.data as { events?: number })?.events) || 0;
+        return false;
       case "attached_probes":
         this.attachedProbes = (msg.data as { probes: number }).probes;
         return false;
       case "printf":
         if (String(msg.data).includes('"ready"')) {
           this.ready = true;
+          return false;
+        }
+        if (String(msg.data).includes('"end"')) {
+          this.ended = true;
           return false;
         }
         if (String(msg.data).includes('"tick"')) {
@@ -202,6 +281,11 @@ export class BpftraceParser {
   /** The maps of probes/io_uring.bt, keyed by opcode number. */
   #applyUringMap(mapName: string, value: unknown): void {
     switch (mapName) {
+      case "@uring_start":
+        // Printed at exit only: the requests still in flight.
+        this.#inFlightRequests = entries(value).length;
+        this.#pending.inFlight = this.#inFlightCalls + this.#inFlightRequests;
+        break;
       case "@uring_stats":
         for (const [k, s] of entries(value)) {
           const st = s as { count: number; total: number };
@@ -246,6 +330,14 @@ export class BpftraceParser {
         continue;
       }
       switch (mapName) {
+        case "@ioscope_map_full":
+          this.#pending.mapFull = entries(value).reduce((s, [, v]) => s + (Number(v) || 0), 0);
+          break;
+        case "@start":
+          // Printed at exit only: the calls still in flight.
+          this.#inFlightCalls = entries(value).length;
+          this.#pending.inFlight = this.#inFlightCalls + this.#inFlightRequests;
+          break;
         case "@stats":
           for (const [probe, s] of entries(value)) {
             const st = s as { count: number; total: number };

@@ -30,6 +30,8 @@ export const FTRACE_EVENTS = {
   tlbFlush: "tlb:tlb_flush",
   schedSwitch: "sched:sched_switch",
   newTask: "task:task_newtask",
+  processExit: "sched:sched_process_exit",
+  processExec: "sched:sched_process_exec",
   uringSubmit: "io_uring:io_uring_submit_req",
   uringComplete: "io_uring:io_uring_complete",
   uringAsync: "io_uring:io_uring_queue_async_work",
@@ -40,6 +42,44 @@ const NOT_BYTES = new Set([9, 11, 28, 74, 75, 426]);
 
 /** `clone_flags` bit: the new task is a thread of its parent's process. */
 const CLONE_THREAD = 0x10000;
+
+/**
+ * The task-state bits of `sched_switch`'s `prev_state` (TASK_REPORT: S, D, T,
+ * t, X, Z, P, and 0x80 I, TASK_REPORT_IDLE); 0x100 (TASK_REPORT_MAX) marks a
+ * preemption. A switch away with any state bit set is a sleep, voluntary (an
+ * idle sleep too, as the kernel's nvcsw counts it); with none, the task was
+ * still runnable: preempted, involuntary.
+ */
+export const TASK_REPORT_STATE_MASK = 0xff;
+
+/**
+ * True when a `sched_switch` away from a task was voluntary (it went to sleep).
+ * @param prevState the event's `prev_state`
+ * @returns false for a preempted (still runnable) task
+ * @example
+ * ```ts
+ * import { isVoluntarySwitch } from "./ftrace.ts";
+ * console.assert(isVoluntarySwitch(0x80)); // an idle sleep (TASK_IDLE)
+ * console.assert(!isVoluntarySwitch(0x100)); // preempted
+ * ```
+ */
+export function isVoluntarySwitch(prevState: number): boolean {
+  return (prevState & TASK_REPORT_STATE_MASK) !== 0;
+}
+
+/**
+ * The name (comm) a process takes at exec: the last part of the file name,
+ * at most 15 bytes, as the kernel sets it.
+ * @param filename the path given to exec
+ * @returns the comm
+ */
+export function commOfExec(filename: Uint8Array): string {
+  let start = filename.lastIndexOf(0x2f) + 1;
+  let end = filename.indexOf(0);
+  if (end < 0) end = filename.length;
+  if (start > end) start = end;
+  return new TextDecoder().decode(filename.subarray(start, Math.min(end, start + 15)));
+}
 
 /**
  * The ftrace filter for raw_syscalls events that keeps only the traced I/O
@@ -109,6 +149,11 @@ interface Offsets {
   prevState: number;
   newPid: number;
   newFlags: number;
+  exitPid: number;
+  exitGroupDead: number;
+  execFile: number;
+  execPid: number;
+  execOldPid: number;
   subCtx: number;
   subReq: number;
   subOp: number;
@@ -126,6 +171,8 @@ type Kind =
   | "tlbFlush"
   | "schedSwitch"
   | "newTask"
+  | "processExit"
+  | "processExec"
   | "uringSubmit"
   | "uringComplete"
   | "uringAsync";
@@ -134,6 +181,27 @@ type Kind =
 export interface FtraceAggregatorOptions {
   /** Thread ids known to belong to the target when tracing starts. */
   tids: Iterable<number>;
+  /** The target's processes (thread group ids) when tracing starts. @default [] */
+  pids?: Iterable<number>;
+  /**
+   * The thread group of a thread id (from /proc), or null when it is gone:
+   * asked once for each task the records did not introduce. A record whose
+   * task is not known is the target's only if its group is. Without it, a
+   * record that passed the kernel's PID filter is taken for the target's
+   * (replays of recorded fixtures); with it, records written at a context
+   * switch in the outgoing task's name (tlb:tlb_flush on task switch, while
+   * the kernel's filter already follows the incoming, traced task) no longer
+   * make that task the target's: counted as such, rcu_preempt's idle sleeps
+   * and other processes' switches once took ftrace's switch count to 187
+   * where bpftrace counted 98.
+   */
+  tgidOf?: (tid: number) => number | null;
+  /**
+   * `--comm NAME`: a process that takes this name by exec joins the target,
+   * one of the target's that execs another name leaves it, and what the
+   * target forks is followed (a fork keeps the name).
+   */
+  comm?: string;
   /** False when there is no tlb:tlb_flush tracepoint (not x86). @default true */
   tlbSupported?: boolean;
   /** Processes the target forks are the target's too (`strace -f`). @default false */
@@ -164,7 +232,13 @@ export class FtraceAggregator {
   #snap: Snapshot = emptySnapshot();
   #kinds = new Map<number, Kind>();
   #o: Offsets;
-  #ours = new Map<number, boolean>();
+  /** Thread id to its thread group id when it is the target's, 0 when it is not (-1: group unknown). */
+  #ours = new Map<number, number>();
+  #procs = new Set<number>();
+  /** Tasks whose exit record was seen, until their last switch away. */
+  #exited = new Set<number>();
+  #tgidOf: ((tid: number) => number | null) | undefined;
+  #comm: string | undefined;
   #startTs = new Map<number, number>();
   #startId = new Map<number, number>();
   #inflightTs = new Map<number, number>();
@@ -172,6 +246,7 @@ export class FtraceAggregator {
   #rings = new Map<number, bigint>();
   #newRings: bigint[] = [];
   #newThreads: number[] = [];
+  #joined: number[] = [];
   #foreign: number[] = [];
   #followChildren: boolean;
   /** Records of the enabled events seen, for overhead figures. */
@@ -182,8 +257,11 @@ export class FtraceAggregator {
    * @param options the target's threads at the start
    */
   constructor(formats: ReadonlyMap<string, FtraceEventFormat>, options: FtraceAggregatorOptions) {
-    for (const tid of options.tids) this.#ours.set(tid, true);
-    this.#followChildren = options.followChildren ?? false;
+    this.#tgidOf = options.tgidOf;
+    this.#comm = options.comm;
+    for (const pid of options.pids ?? []) this.#procs.add(pid);
+    for (const tid of options.tids) this.#ours.set(tid, this.#tgidOf?.(tid) ?? -1);
+    this.#followChildren = (options.followChildren ?? false) || options.comm !== undefined;
     this.#snap.tlbSupported = options.tlbSupported ?? true;
     const f = (k: keyof typeof FTRACE_EVENTS) => formats.get(FTRACE_EVENTS[k]);
     for (const k of Object.keys(FTRACE_EVENTS) as (keyof typeof FTRACE_EVENTS)[]) {
@@ -205,6 +283,11 @@ export class FtraceAggregator {
       prevState: off("schedSwitch", "prev_state", 8, 4),
       newPid: off("newTask", "pid", 4),
       newFlags: off("newTask", "clone_flags", 8),
+      exitPid: off("processExit", "pid", 4),
+      exitGroupDead: off("processExit", "group_dead", 1),
+      execFile: off("processExec", "filename", 4),
+      execPid: off("processExec", "pid", 4),
+      execOldPid: off("processExec", "old_pid", 4),
       subCtx: off("uringSubmit", "ctx", 8),
       subReq: off("uringSubmit", "req", 8),
       subOp: off("uringSubmit", "opcode", 1),
@@ -267,22 +350,65 @@ export class FtraceAggregator {
       case "schedSwitch": {
         // Recorded when either side is traced; count the target's switches away.
         const prev = view.getInt32(at + o.prevPid, true);
-        if (this.#ours.get(prev) !== true) return;
-        // prev_state without the preempt bit: 0 when it was still runnable.
-        if ((view.getUint32(at + o.prevState, true) & 0x7f) !== 0) this.#snap.voluntary++;
+        if (!this.#isOurs(prev, false)) return;
+        // An exited task's last switch away (after its exit record) is its own.
+        if (this.#exited.delete(prev)) this.#forget(prev);
+        if (isVoluntarySwitch(view.getUint32(at + o.prevState, true))) this.#snap.voluntary++;
         else this.#snap.involuntary++;
         return;
       }
       case "newTask": {
-        const parent = this.#ours.get(pid) ?? true;
+        const parent = this.#isOurs(pid);
         const child = view.getInt32(at + o.newPid, true);
         const thread = (view.getUint32(at + o.newFlags, true) & CLONE_THREAD) !== 0;
         if (parent && (thread || this.#followChildren)) {
-          this.#ours.set(child, true);
+          const group = this.#ours.get(pid) ?? -1;
+          this.#ours.set(child, thread ? group : child);
+          if (!thread) this.#procs.add(child);
           this.#newThreads.push(child);
         } else {
-          this.#ours.set(child, false);
+          this.#ours.set(child, 0);
           this.#foreign.push(child);
+        }
+        return;
+      }
+      case "processExit": {
+        // The task leaves the traced set: a later task given its id is not the target's.
+        const tid = view.getInt32(at + o.exitPid, true);
+        const group = this.#ours.get(tid);
+        this.#startTs.delete(tid);
+        this.#startId.delete(tid);
+        if (group === undefined || group === 0) {
+          this.#ours.delete(tid);
+          return;
+        }
+        // Forgotten at its last switch away, which follows (see schedSwitch).
+        this.#exited.add(tid);
+        const groupDead = o.exitGroupDead >= 0
+          ? view.getUint8(at + o.exitGroupDead) !== 0
+          : group === tid;
+        if (groupDead) this.#leave(group > 0 ? group : tid);
+        return;
+      }
+      case "processExec": {
+        const newPid = view.getInt32(at + o.execPid, true);
+        const oldPid = view.getInt32(at + o.execOldPid, true);
+        if (oldPid !== newPid) this.#ours.delete(oldPid);
+        if (this.#comm === undefined) return;
+        const loc = view.getUint32(at + o.execFile, true);
+        const start = at + (loc & 0xffff);
+        const name = commOfExec(
+          new Uint8Array(view.buffer, view.byteOffset + start, Math.min(loc >>> 16, 4096)),
+        );
+        if (name === this.#comm) {
+          if (this.#ours.get(newPid) === newPid) return;
+          this.#ours.set(newPid, newPid);
+          this.#procs.add(newPid);
+          this.#joined.push(newPid);
+        } else if ((this.#ours.get(newPid) ?? 0) !== 0) {
+          this.#leave(newPid);
+          this.#ours.set(newPid, 0);
+          this.#foreign.push(newPid);
         }
         return;
       }
@@ -352,12 +478,24 @@ export class FtraceAggregator {
    * @param tids thread ids
    */
   track(tids: Iterable<number>): void {
-    for (const tid of tids) this.#ours.set(tid, true);
+    for (const tid of tids) {
+      const group = this.#tgidOf?.(tid) ?? -1;
+      this.#ours.set(tid, group);
+      if (group > 0) this.#procs.add(group);
+    }
   }
 
   /** Threads the target created since the last call (to add to set_event_pid). */
   takeNewThreads(): number[] {
     return this.#newThreads.splice(0);
+  }
+
+  /**
+   * Processes that joined the target by exec'ing its `comm` since the last
+   * call (to add to set_event_pid: the kernel follows forks, not execs).
+   */
+  takeJoined(): number[] {
+    return this.#joined.splice(0);
   }
 
   /** Processes the target forked since the last call (not traced; to exclude). */
@@ -375,18 +513,48 @@ export class FtraceAggregator {
    * @param lostEvents events the kernel could not record (from per_cpu stats)
    * @returns the snapshot
    */
-  snapshot(lostEvents = 0): Snapshot {
+  snapshot(lostEvents = 0, options: { final?: boolean } = {}): Snapshot {
     const s = cloneSnapshot(this.#snap);
     s.lostEvents = lostEvents;
+    // Calls entered and io_uring requests submitted that had not ended.
+    if (options.final) s.inFlight = this.#startTs.size + this.#inflightTs.size;
     return s;
   }
 
-  /** A record that passed the kernel's PID filter is the target's unless known otherwise. */
-  #isOurs(tid: number): boolean {
+  /** The target's processes now (thread group ids). */
+  processes(): number[] {
+    return [...this.#procs];
+  }
+
+  /**
+   * Whether a task is the target's: known from the start or from the records,
+   * else asked of `tgidOf` (once), else `unknown` (a record that passed the
+   * kernel's PID filter is the target's unless known otherwise).
+   */
+  #isOurs(tid: number, unknown = true): boolean {
     const known = this.#ours.get(tid);
-    if (known !== undefined) return known;
-    this.#ours.set(tid, true);
-    return true;
+    if (known !== undefined) return known !== 0;
+    if (!this.#tgidOf) {
+      if (unknown) this.#ours.set(tid, -1);
+      return unknown;
+    }
+    const group = this.#tgidOf(tid);
+    const ours = group !== null && this.#procs.has(group);
+    this.#ours.set(tid, ours ? group : 0);
+    return ours;
+  }
+
+  /** A process left the traced set: its threads are forgotten (exiting ones at their last switch). */
+  #leave(group: number): void {
+    this.#procs.delete(group);
+    for (const [tid, g] of this.#ours) {
+      if (g === group && !this.#exited.has(tid)) this.#ours.delete(tid);
+    }
+  }
+
+  /** A task that exited is no longer the target's: a later task given its id is not. */
+  #forget(tid: number): void {
+    this.#ours.delete(tid);
   }
 
   #syscall(id: number): OpTotals {

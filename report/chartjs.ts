@@ -2,9 +2,10 @@
  * The chart.js browser build (`dist/chart.umd.js`), read once from the npm
  * package that deno.json pins, to be inlined into reports. Deno keeps npm
  * packages in its cache (`$DENO_DIR/npm/<registry>/chart.js/<version>/`), or
- * in `node_modules/` when the project uses one; both are tried. When neither
- * has it yet (a fresh machine before `deno install`), importing the package
- * makes Deno fetch it, and the file is read after that.
+ * in `node_modules/` when the project uses one; both are tried. Nothing is
+ * read until a report needs it: {@linkcode chartJsSource} reads it once, on
+ * first use; {@linkcode loadChartJs}, which the CLI awaits before it renders,
+ * also makes Deno fetch the package when this machine has never had it.
  * @module
  */
 
@@ -74,16 +75,31 @@ function readFirst(paths: string[], version: string): string | null {
   return null;
 }
 
-let source = readFirst(candidates(CHART_JS_VERSION), CHART_JS_VERSION);
-if (source === null) {
-  try {
-    await import("chart.js");
-  } catch {
-    // offline or not mapped: reported below, when a report is rendered
-  }
-  source = readFirst(candidates(CHART_JS_VERSION), CHART_JS_VERSION);
+let loaded: string | null = null;
+
+function readSource(): string | null {
+  loaded ??= readFirst(candidates(CHART_JS_VERSION), CHART_JS_VERSION);
+  return loaded;
 }
-const loaded = source;
+
+/**
+ * Makes sure chart.js is at hand before a report is rendered: read from
+ * Deno's npm cache, or, on a machine that has never had the package,
+ * fetched by importing it, then read.
+ * @returns the text of `chart.umd.js`
+ * @throws {Error} when the package is not in Deno's cache and could not be fetched
+ */
+export async function loadChartJs(): Promise<string> {
+  if (readSource() === null) {
+    try {
+      await import("chart.js");
+    } catch {
+      // offline or not mapped: chartJsSource says so below
+    }
+    loaded = readFirst(candidates(CHART_JS_VERSION), CHART_JS_VERSION);
+  }
+  return chartJsSource();
+}
 
 /**
  * The chart.js browser build's source text, to inline in a report.
@@ -96,12 +112,12 @@ const loaded = source;
  * ```
  */
 export function chartJsSource(): string {
-  if (loaded === null) {
+  if (readSource() === null) {
     throw new Error(
       `Cannot inline chart.js ${CHART_JS_VERSION}: dist/chart.umd.js is not in Deno's npm cache ` +
         `(tried ${candidates(CHART_JS_VERSION).join(", ")}); run 'deno install' in the ` +
         "ioscope directory while online",
     );
   }
-  return loaded;
+  return loaded as string;
 }

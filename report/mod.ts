@@ -19,4 +19,4 @@ export * from "./run.ts";
 export * from "./bench.ts";
 export * from "./findings.ts";
 export { escapeHtml, type Html, htmlPage, jsonForScript, markup } from "./html.ts";
-export { CHART_JS_VERSION } from "./chartjs.ts";
+export { CHART_JS_VERSION, loadChartJs } from "./chartjs.ts";

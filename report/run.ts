@@ -164,7 +164,7 @@ ${
       ...(m.pid_namespace && typeof m.pid_namespace === "object"
         ? [[
           "PID namespace",
-          `another one (pid:[${num(m.pid_namespace.inode)}], a container?): pid ${
+          `another one (pid:[${num(m.pid_namespace.inode)}]): pid ${
             num(m.pid_namespace.pid_in_namespace)
           } there`,
         ] as [string, string]]
@@ -359,14 +359,14 @@ function timelineSection(doc: RunDocument, charts: ChartSpec[]): Html {
   if (points.length === 0) {
     return markup`<section id="timeline"><h2>Timeline</h2><p>No per-second samples in this document.</p></section>`;
   }
-  // A long trace's points before its last hour cover `dt` seconds each: shown as rates.
-  const per = (p: TimelinePoint, v: unknown) => num(v) / Math.max(1, num(p.dt ?? 1));
+  // Points cover `dt` seconds (about one; a minute and more before a long trace's last hour).
+  const per = (p: TimelinePoint, v: unknown) => num(v) / (num(p.dt) > 0 ? num(p.dt) : 1);
   const series: [string, string, (p: TimelinePoint) => number, Unit][] = [
     ["timeline-calls", "I/O syscalls per second", (p) => per(p, p.syscalls), "count/s"],
     ["timeline-bytes", "Bytes per second", (p) => per(p, p.bytes), "bytes/s"],
     ["timeline-faults", "Page faults per second", (p) => per(p, p.faults), "count/s"],
   ];
-  const coarse = points.find((p) => num(p.dt ?? 1) > 1);
+  const coarse = points.find((p) => num(p.dt) >= 30);
   const boxes = series.map(([id, label, value, unit], i) => {
     charts.push({
       id,

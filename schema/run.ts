@@ -39,6 +39,24 @@ export interface RunMeta {
   duration_s: number;
   target_exited: boolean;
   lost_events: number;
+  /**
+   * Calls and requests that failed to be recorded because a probe map was
+   * full (bpftrace), so went uncounted. 0 when none.
+   */
+  map_full?: number;
+  /**
+   * Calls and io_uring requests still open when the trace ended: started,
+   * never ended, so in no count or percentile (a bias against long calls,
+   * said here). 0 when none.
+   */
+  in_flight?: number;
+  /**
+   * The thread id given as `--pid` when it was a thread and not a process:
+   * the trace is of its process, `pid`.
+   */
+  thread_given?: number;
+  /** `--follow` (or `-- COMMAND`): the processes the targets fork were traced too. */
+  followed_children?: boolean;
   unsupported: Unsupported[];
   /** How the trace ended: "duration", "signal", "target-exit". */
   end_reason: string;
@@ -88,9 +106,9 @@ export interface IoUringOpStats {
 export interface TimelinePoint {
   t: number;
   /**
-   * Seconds the point covers; absent for one second. A long trace keeps its
-   * last hour per second and coarser points (60 s and more) before it; their
-   * counts are totals over `dt`.
+   * Seconds the point covers (about 1; absent in older documents, where it is
+   * 1). A long trace keeps its last hour per second and coarser points (60 s
+   * and more) before it; counts are totals over `dt`.
    */
   dt?: number;
   syscalls: number;

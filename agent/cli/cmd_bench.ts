@@ -5,9 +5,11 @@
  */
 
 import { checkWritable, parseFlags, parseSizeBytes, writeFileAtomic } from "./args.ts";
+import { type Output, writeEach } from "./outputs.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { type BenchOptions, runBench } from "../bench/runner.ts";
 import type { BenchDocument } from "../../schema/mod.ts";
+import { loadChartJs, renderBenchHtml } from "../../report/mod.ts";
 import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "../bench/paths.ts";
 import { benchTable } from "./bench_table.ts";
 import type { Command } from "./command.ts";
@@ -168,19 +170,27 @@ async function runBenchCommand(args: string[]): Promise<number> {
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
   }
   console.log(benchTable(doc));
-  try {
-    if (json !== undefined) {
-      await writeFileAtomic(json, JSON.stringify(doc, null, 2) + "\n");
-      console.error(`Wrote ${json}`);
-    }
-    if (out !== undefined) {
-      await writeFileAtomic(out, await benchHtml(doc));
-      console.error(`Wrote ${out}`);
-    }
-  } catch (e: unknown) {
-    if (e instanceof RunError) throw e;
-    throw new RunError(`could not write the results: ${e instanceof Error ? e.message : e}`);
+  // Each on its own: a failing one (a full disk) costs only itself.
+  const outputs: Output[] = [];
+  if (json !== undefined) {
+    outputs.push({
+      what: `--json ${json}`,
+      write: async () => {
+        await writeFileAtomic(json, JSON.stringify(doc, null, 2) + "\n");
+        return `Wrote ${json}`;
+      },
+    });
   }
+  if (out !== undefined) {
+    outputs.push({
+      what: `--out ${out}`,
+      write: async () => {
+        await writeFileAtomic(out, await benchHtml(doc));
+        return `Wrote ${out}`;
+      },
+    });
+  }
+  await writeEach(outputs);
   return 0;
 }
 
@@ -190,6 +200,6 @@ async function runBenchCommand(args: string[]): Promise<number> {
  * @returns the page
  */
 export async function benchHtml(doc: BenchDocument): Promise<string> {
-  const { renderBenchHtml } = await import("../../report/mod.ts");
+  await loadChartJs();
   return renderBenchHtml(doc);
 }

@@ -14,7 +14,7 @@ import { UsageError } from "../errors.ts";
 import { startStoppedCommand } from "../trace/spawn_target.ts";
 import { summaryText } from "./summary.ts";
 import { startTrace } from "../trace/session.ts";
-import { renderBenchHtml, renderRunHtml } from "../../report/mod.ts";
+import { loadChartJs, renderBenchHtml, renderRunHtml } from "../../report/mod.ts";
 
 const HELP = `ioscope demo: see ioscope work on this host, no arguments needed
 
@@ -57,6 +57,7 @@ async function runDemo(args: string[]): Promise<number> {
   }
   await Deno.mkdir(outDir, { recursive: true });
   await traceWorkload(outDir, seconds);
+  await loadChartJs();
   if (values["no-bench"] !== true) {
     for (const scenario of ["scan", "serve"] as const) {
       console.error(`ioscope demo: bench ${scenario}, every path over ${values["bench-size"]}...`);

@@ -12,6 +12,7 @@ import { dirOf } from "../atomic_write.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { writeErrorReason } from "../atomic_write.ts";
+import { type Output, writeEach } from "./outputs.ts";
 import { loadRuns } from "../nightly/store.ts";
 import { terminalSafe } from "./summary.ts";
 import { analyzeTrends } from "../../report/trend.ts";
@@ -19,6 +20,7 @@ import type { TrendSummary, TrendUnit } from "../../schema/mod.ts";
 import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";
 import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
 import { renderRunHtml } from "../../report/run.ts";
+import { loadChartJs } from "../../report/chartjs.ts";
 
 const HELP = `ioscope report: trends of a run store, and what got worse
 
@@ -186,28 +188,34 @@ async function runReport(args: string[]): Promise<number> {
   summary.problems = loaded.problems;
   const paths = new Map(loaded.runs.map((r) => [r.file, r.path]));
   // Each output on its own: one that fails (a full disk) costs only itself.
-  const failures: string[] = [];
-  const written: string[] = [];
-  const attempt = async (what: string, path: string, text: () => string) => {
-    try {
-      await writeFileAtomic(path, text());
-      written.push(path);
-    } catch (e: unknown) {
-      failures.push(`could not write ${what}: ${writeErrorReason(e)}`);
-    }
-  };
+  let earlier: string[] = [];
+  const outputs: Output[] = [];
   try {
+    await loadChartJs();
     await Deno.mkdir(dirOf(a.out), { recursive: true });
-    failures.push(...await writeReports(summary, paths, a));
-    await attempt(`--out ${a.out}`, a.out, () => renderTrendHtml(summary, { store: a.store }));
+    earlier = await writeReports(summary, paths, a);
+    outputs.push({
+      what: `--out ${a.out}`,
+      write: async () => {
+        await writeFileAtomic(a.out, renderTrendHtml(summary, { store: a.store }));
+        return `Wrote ${a.out}`;
+      },
+    });
   } catch (e: unknown) {
-    failures.push(`could not write --out ${a.out}: ${writeErrorReason(e)}`);
+    earlier = [`could not write --out ${a.out}: ${writeErrorReason(e)}`];
   }
   const json = a.json;
-  if (json) await attempt(`--json ${json}`, json, () => JSON.stringify(summary, null, 2) + "\n");
+  if (json) {
+    outputs.push({
+      what: `--json ${json}`,
+      write: async () => {
+        await writeFileAtomic(json, JSON.stringify(summary, null, 2) + "\n");
+        return `Wrote ${json}`;
+      },
+    });
+  }
   console.log(summaryLines(summary).join("\n"));
-  if (written.length) console.error(terminalSafe(`Wrote ${written.join(" and ")}`));
-  if (failures.length) throw new RunError(failures.join("\n"));
+  await writeEach(outputs, earlier);
   return a.failOnRegression && summary.regressions.length > 0 ? REGRESSION_EXIT : 0;
 }
 

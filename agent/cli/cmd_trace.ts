@@ -15,9 +15,9 @@ import {
 } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
-import { RunError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
-import { isAlive, pidsByComm, readStat } from "../trace/proc.ts";
+import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
 import {
@@ -26,13 +26,14 @@ import {
   type TraceSession,
   type TraceTarget,
 } from "../trace/session.ts";
-import { renderRunHtml } from "../../report/mod.ts";
+import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
 import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
 import { writeErrorReason } from "../atomic_write.ts";
+import { type Output, writeEach } from "./outputs.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalText } from "./interval_text.ts";
 import { LiveView } from "./live_controller.ts";
@@ -40,20 +41,24 @@ import { LiveView } from "./live_controller.ts";
 const HELP = `ioscope trace: measure the I/O paths of a process
 
 Usage:
-  ioscope trace --pid PID [options]
+  ioscope trace --pid PID [--follow] [options]
   ioscope trace --comm NAME [options]
   ioscope trace --cgroup DIR [options]
   ioscope trace [options] -- COMMAND [ARGS...]
 
 Target (exactly one):
   --pid PID          a running process, every thread (new ones too); a
-                     container's process by its host PID
-  --comm NAME        every process whose name (comm) is NAME
+                     container's process by its host PID; a thread id means
+                     its process
+  --follow           with --pid: the processes it forks too, and theirs
+  --comm NAME        every process whose name (comm) is NAME, and those that
+                     take the name later (fork, exec) while the trace runs
   --cgroup DIR       every process in a cgroup v2 directory (a systemd unit's,
                      a container's), those that join later too
   -- COMMAND ARGS    start COMMAND, trace it and what it forks from its first
                      syscall, end when it and any daemon it left have exited
   -u, --user NAME    run COMMAND as this user instead of root
+A process leaves the trace when it exits (its PID may be given to another).
 
 Options:
   --duration TIME    stop after TIME (30s, 500ms, 2m); default: until Ctrl-C
@@ -96,6 +101,10 @@ interface TraceArgs {
   comm?: string;
   cgroup?: CgroupTarget;
   command?: string[];
+  /** `--follow`: the target's children too. */
+  follow?: boolean;
+  /** The thread id given as --pid, when it was not a process's. */
+  threadGiven?: number;
   user?: RunAsUser;
   durationMs?: number;
   backend: BackendName | BackendChoice;
@@ -117,6 +126,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   const command = dd >= 0 ? args.slice(dd + 1) : undefined;
   const { values, positionals } = parseFlags(own, {
     pid: { type: "string" },
+    follow: { type: "boolean", default: false },
     comm: { type: "string" },
     cgroup: { type: "string" },
     user: { type: "string", short: "u" },
@@ -147,6 +157,9 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     throw new UsageError("give only one target: --pid, --comm, --cgroup, or -- COMMAND");
   }
   if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
+  if (values.follow === true && pid === undefined) {
+    throw new UsageError("--follow goes with --pid (--comm and -- COMMAND follow forks already)");
+  }
   if (user !== undefined && command === undefined) {
     throw new UsageError("--user applies to a command: ioscope trace --user NAME -- COMMAND");
   }
@@ -185,8 +198,12 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
 
   if (pid !== undefined) {
-    const p = parsePid(pid);
-    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${p}: no such process`);
+    const given = parsePid(pid);
+    // A thread id is accepted by /proc and kill(); its process is the target.
+    const p = tgidOf(given) ?? given;
+    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${given}: no such process`);
+    if (p !== given) parsed.threadGiven = given;
+    if (values.follow === true) parsed.follow = true;
     parsed.pids = [p];
   } else if (comm !== undefined) {
     if (comm === "") throw new UsageError("--comm needs a process name");
@@ -307,10 +324,16 @@ async function runTrace(args: string[]): Promise<number> {
       : a.comm !== undefined
       ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
       : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
+    if (a.threadGiven !== undefined) {
+      console.error(
+        `${a.threadGiven} is a thread of process ${a.pids[0]}: tracing the process, every thread.`,
+      );
+    }
     const options = {
       backend: a.backend,
       // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
-      followChildren: a.command !== undefined,
+      followChildren: a.command !== undefined || a.follow === true,
+      ...(a.comm !== undefined ? { comm: a.comm } : {}),
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
       ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
       ...(a.intervalMs !== undefined
@@ -341,7 +364,11 @@ async function runTrace(args: string[]): Promise<number> {
         comm: a.cgroup.path.replace(/\/+$/, "").replace(/.*\//, "") || "cgroup",
         cmdline: `cgroup ${a.cgroup.path}`,
       }
-      : { pids: a.pids, ...(a.comm !== undefined ? { comm: a.comm } : {}) };
+      : {
+        pids: a.pids,
+        ...(a.comm !== undefined ? { comm: a.comm } : {}),
+        ...(a.threadGiven !== undefined ? { threadGiven: a.threadGiven } : {}),
+      };
     if (a.prom !== undefined) {
       exporter = await startExporter(a.prom, () => session?.current() ?? null);
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
@@ -380,39 +407,41 @@ async function runTrace(args: string[]): Promise<number> {
  */
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   const failures: string[] = [];
-  const attempt = async (what: string, write: () => Promise<string>) => {
-    try {
-      console.error(terminalSafe(await write()));
-    } catch (e: unknown) {
-      failures.push(`could not write ${terminalSafe(what)}: ${terminalSafe(writeErrorReason(e))}`);
-    }
-  };
   try {
-    // With --json-lines, stdout carries only the intervals' JSON.
+    // With --json-lines, stdout carries only the intervals' JSON: the summary goes to stderr.
     if (a.jsonLines) console.error(summaryText(run));
     else writeAllStdout(summaryText(run) + "\n");
   } catch (e: unknown) {
     failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
   }
-  const json = a.json;
-  const out = a.out;
-  const store = a.store;
+  const outputs: Output[] = [];
+  const { json, out, store } = a;
   if (json !== undefined) {
-    await attempt(`--json ${json}`, async () => {
-      await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
-      return `Wrote ${json}`;
+    outputs.push({
+      what: `--json ${json}`,
+      write: async () => {
+        await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
+        return `Wrote ${json}`;
+      },
     });
   }
   if (out !== undefined) {
-    await attempt(`--out ${out}`, async () => {
-      await writeFileAtomic(out, renderRunHtml(run));
-      return `Wrote ${out}`;
+    outputs.push({
+      what: `--out ${out}`,
+      write: async () => {
+        await loadChartJs();
+        await writeFileAtomic(out, renderRunHtml(run));
+        return `Wrote ${out}`;
+      },
     });
   }
   if (store !== undefined) {
-    await attempt(`--store ${store}`, async () => `Stored ${await saveRun(store, run)}`);
+    outputs.push({
+      what: `--store ${store}`,
+      write: async () => `Stored ${await saveRun(store, run)}`,
+    });
   }
-  if (failures.length > 0) throw new RunError(failures.join("\n"));
+  await writeEach(outputs, failures);
 }
 
 /** Writes all of `text` to stdout, so a failure (a full disk, a closed pipe) is seen. */

@@ -26,7 +26,7 @@ export function summaryText(run: RunDocument): string {
   if (m.pid_namespace) {
     lines.push(
       `pid ${m.pid} is pid ${m.pid_namespace.pid_in_namespace} in another PID namespace ` +
-        `(pid:[${m.pid_namespace.inode}]: a container)`,
+        `(pid:[${m.pid_namespace.inode}])`,
     );
   }
   if (m.cgroup) lines.push(...wrap(`cgroup ${m.cgroup.path} (id ${m.cgroup.id})`, 80));

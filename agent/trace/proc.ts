@@ -122,3 +122,14 @@ export function readCtxSwitches(pid: number): { voluntary: number; involuntary: 
   }
   return { voluntary, involuntary };
 }
+
+/**
+ * The thread group (process) of a thread id, from /proc/TID/status.
+ * @param tid a thread id (a process id is its own leader's)
+ * @returns the Tgid, or null when no such task exists
+ */
+export function tgidOf(tid: number): number | null {
+  const text = readText(`/proc/${tid}/status`);
+  const m = text === null ? null : /^Tgid:\s+(\d+)/m.exec(text);
+  return m ? Number(m[1]) : null;
+}

@@ -95,7 +95,13 @@ export function buildRun(
     : null;
   const run: RunDocument = {
     schema: "ioscope.run/1",
-    meta: { ...meta, lost_events: snapshot.lostEvents, unsupported: dedupe(unsupported) },
+    meta: {
+      ...meta,
+      lost_events: snapshot.lostEvents,
+      map_full: snapshot.mapFull,
+      in_flight: snapshot.inFlight,
+      unsupported: dedupe(unsupported),
+    },
     syscalls,
     io_uring,
     copy: {

@@ -32,6 +32,8 @@ export interface TraceTarget {
   comm?: string;
   /** The command line, when the agent started the command itself. */
   cmdline?: string;
+  /** The thread id the user gave, when it was a thread of `pids[0]` and not a process. */
+  threadGiven?: number;
   /**
    * `--cgroup DIR`: every process in the cgroup, those that join later too
    * (`pids` are its members at the start, maybe none). The trace ends at the
@@ -51,8 +53,10 @@ export interface TraceOptions {
   backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
-  /** Also trace the processes the targets fork (for a command ioscope starts). */
+  /** Also trace the processes the targets fork (`--follow`, a command ioscope starts). */
   followChildren?: boolean;
+  /** `--comm NAME`: also every process that takes this name during the trace. */
+  comm?: string;
   /**
    * perf over the same window as the backend: `perf stat` counters and/or
    * `perf record` samples for a flame graph; what it measures is in the Run.
@@ -65,6 +69,16 @@ export interface TraceOptions {
   intervalMs?: number;
   /** Called with each interval, and the whole trace so far as one interval. */
   onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
+}
+
+/**
+ * The timeline's window: the last hour per second, unless
+ * IOSCOPE_TIMELINE_RECENT_S says otherwise (benchmarks/soak.ts sets 60 so that
+ * ten minutes show the steady state a trace reaches after its first hour).
+ */
+function timelineOptions(): { recentSeconds?: number } {
+  const s = Number(Deno.env.get("IOSCOPE_TIMELINE_RECENT_S"));
+  return Number.isInteger(s) && s >= 60 ? { recentSeconds: s } : {};
 }
 
 /** Why a session ended. */
@@ -87,6 +101,17 @@ export interface TraceSession {
 }
 
 const EXIT_POLL_MS = 200;
+
+/**
+ * Why minor/major are not given when the traced set grows: /proc counts per
+ * process, and a process that joined and exited between two samples is not
+ * there to read, so they would cover fewer processes than faults.total.
+ */
+const FOLLOWED_FAULTS = {
+  metric: "faults.minor",
+  reason:
+    "minor/major come from /proc per process and cannot cover the processes followed (forked, exec'd or joined) during the trace; faults.total counts their user-mode faults",
+};
 /** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
 const INTERVAL_SLACK_MS = 250;
 
@@ -101,8 +126,9 @@ class Session implements TraceSession {
   #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
-  #timeline = new Timeline();
-  #seconds = 0;
+  #timeline = new Timeline(timelineOptions());
+  /** Seconds since attach that the timeline covers so far. */
+  #sampledUpToS = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
   #lastSnapshot: Snapshot = emptySnapshot();
   /** The snapshot the current interval started from, and when (performance.now()). */
@@ -137,11 +163,11 @@ class Session implements TraceSession {
     const t0 = performance.now();
     const why = ensureTracefs();
     if (why) throw new RunError(`tracefs is not usable: ${why}`);
-    this.#sampleProc();
     this.#backend = await openBackend(this.#options.backend ?? "auto", {
       pids: this.#target.pids,
       ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
       ...(this.#options.followChildren ? { followChildren: true } : {}),
+      ...(this.#options.comm !== undefined ? { comm: this.#options.comm } : {}),
       onSnapshot: (s) => this.#tick(s),
     });
     try {
@@ -150,6 +176,9 @@ class Session implements TraceSession {
       this.#attachedAtMs = performance.now();
       this.#intervalFromMs = this.#attachedAtMs;
       this.#startedAt = new Date();
+      // /proc's fault counters over the tracepoint's window: from the probes
+      // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
+      this.#sampleProc();
       const perf = this.#options.perf;
       if (perf && (perf.counters || perf.flamegraph)) {
         this.#perf = await startPerf(this.#target.pids, perf);
@@ -166,6 +195,8 @@ class Session implements TraceSession {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
     this.#timers.push(setInterval(() => {
+      // /proc read as often: a target that exits is read within 200 ms of its end.
+      this.#sampleProc();
       if (!this.#alive()) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.
@@ -182,6 +213,38 @@ class Session implements TraceSession {
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
   #sampledSinceAttach = false;
 
+  /** True when processes other than the targets join the traced set (--follow, --comm, --cgroup). */
+  get #followsOthers(): boolean {
+    return this.#options.followChildren === true || this.#options.comm !== undefined ||
+      this.#target.cgroup !== undefined;
+  }
+
+  /** Seconds since the probes attached, to the millisecond. */
+  #sinceAttachS(at: number): number {
+    return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
+  }
+
+  /**
+   * A timeline point from the last sample to `at`: `t` when it starts and `dt`
+   * how long it covers, in seconds since attach from the clock (snapshots
+   * come 1.00-1.05 s apart, later on a busy host), not a sample index.
+   */
+  #sample(s: Snapshot, at = performance.now()): void {
+    const totals = snapshotTotals(s);
+    const end = this.#sinceAttachS(at);
+    this.#timeline.push({
+      t: this.#sampledUpToS,
+      dt: Math.round((end - this.#sampledUpToS) * 1000) / 1000,
+      syscalls: totals.syscalls - this.#lastTotals.syscalls,
+      bytes: totals.bytes - this.#lastTotals.bytes,
+      faults: totals.faults - this.#lastTotals.faults,
+      p99_ns: p99BySyscall(this.#lastSnapshot, s),
+    });
+    this.#sampledUpToS = end;
+    this.#lastTotals = totals;
+    this.#lastSnapshot = s;
+  }
+
   #sampleProc(): void {
     for (const pid of this.#target.pids) {
       const st = readStat(pid);
@@ -197,16 +260,8 @@ class Session implements TraceSession {
   #tick(s: Snapshot): void {
     if (this.#finishing) return;
     this.#sampleProc();
-    const totals = snapshotTotals(s);
-    this.#timeline.push({
-      t: this.#seconds++,
-      syscalls: totals.syscalls - this.#lastTotals.syscalls,
-      bytes: totals.bytes - this.#lastTotals.bytes,
-      faults: totals.faults - this.#lastTotals.faults,
-      p99_ns: p99BySyscall(this.#lastSnapshot, s),
-    });
-    this.#lastTotals = totals;
-    this.#lastSnapshot = s;
+    // Before the probes attached there is no window yet (bpftrace prints as it starts).
+    if (this.#attachedAtMs) this.#sample(s);
     const every = this.#options.intervalMs;
     if (
       every !== undefined &&
@@ -265,8 +320,11 @@ class Session implements TraceSession {
       majflt += last.majflt - first.majflt;
     }
     // A target that exited before its first one-second sample has no /proc to read.
-    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach;
-    const unsupported = this.#backend.unsupported;
+    const known = this.#firstStat.size > 0 && this.#sampledSinceAttach && !this.#followsOthers;
+    const unsupported = [
+      ...this.#backend.unsupported,
+      ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
+    ];
     const end = this.#stoppedAtMs || performance.now();
     const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
     return buildRun(
@@ -284,6 +342,12 @@ class Session implements TraceSession {
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,
         lost_events: 0,
+        ...(this.#target.threadGiven !== undefined
+          ? { thread_given: this.#target.threadGiven }
+          : {}),
+        ...(this.#options.followChildren || this.#options.comm !== undefined
+          ? { followed_children: true }
+          : {}),
         unsupported: unsupported.map((u) => ({ ...u })),
         end_reason: this.#endReason,
         attach_s: this.attachMs / 1000,
@@ -329,13 +393,20 @@ class Session implements TraceSession {
       this.#stoppedAtMs = performance.now();
       this.#resolveEnding(reason);
       for (const t of this.#timers) clearTimeout(t);
-      this.#sampleProc();
       const exited = reason === "target-exit" || !this.#alive();
       // perf counts over the same window as the backend: both stop as it closes.
       const perfStopped = this.#perf?.stop() ?? Promise.resolve(null);
       perfStopped.catch(() => {});
-      const final = await this.#backend.stop();
+      // /proc the moment the probes stop counting: the same window's end.
+      let closed = false;
+      const final = await this.#backend.stop(() => {
+        closed = true;
+        this.#sampleProc();
+      });
+      if (!closed) this.#sampleProc();
       releaseTracefs();
+      // The last point: from the last sample to the end of the window.
+      if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
       // The calls since the last interval: the intervals add up to the whole trace.
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);

@@ -11,8 +11,8 @@
 import type { TimelinePoint } from "../../schema/mod.ts";
 
 /**
- * One point: `t` the second it starts (since the trace started), `dt` how
- * many seconds it covers (absent for one). A coarse point's counts are sums;
+ * One point: `t` when it starts (seconds since the trace started), `dt` how
+ * many seconds it covers (about one for a sample). A coarse point's counts are sums;
  * its `p99_ns` per syscall is the highest of its seconds' (the worst second's
  * P99: percentiles do not add up).
  */

@@ -51,19 +51,19 @@ export class BpfLink implements Disposable {
   readonly method: string;
 
   /**
-   * Takes ownership of the descriptors that keep a program attached.
-   * @param kind how it was attached
-   * @param target where
-   * @param method the call that attached it
-   * @param link the link descriptor, if any
-   * @param perf the perf event descriptor, if any
+   * Takes ownership of the descriptors that keep a program attached (use the
+   * `attach*` functions).
+   * @param parts how and where it was attached, and the link and perf event
+   *   descriptors (either may be null)
    */
-  constructor(kind: LinkKind, target: string, method: string, link: Fd | null, perf: Fd | null) {
-    this.kind = kind;
-    this.target = target;
-    this.method = method;
-    this.#link = link;
-    this.#perf = perf;
+  constructor(
+    parts: { kind: LinkKind; target: string; method: string; link: Fd | null; perf: Fd | null },
+  ) {
+    this.kind = parts.kind;
+    this.target = parts.target;
+    this.method = parts.method;
+    this.#link = parts.link;
+    this.#perf = parts.perf;
   }
 
   /**
@@ -86,7 +86,13 @@ export class BpfLink implements Disposable {
    */
   static attachRawTracepoint(prog: BpfProgram, name: string): BpfLink {
     const fd = new Fd(rawTracepointOpen(prog.fd, name), `the BPF link ${name}`);
-    return new BpfLink("raw_tracepoint", name, "raw_tracepoint_open", fd, null);
+    return new BpfLink({
+      kind: "raw_tracepoint",
+      target: name,
+      method: "raw_tracepoint_open",
+      link: fd,
+      perf: null,
+    });
   }
 
   /**
@@ -103,19 +109,26 @@ export class BpfLink implements Disposable {
     if (method !== "raw_tracepoint_open") {
       try {
         const fd = linkCreate({ progFd: prog.fd, targetFd: 0, attachType });
-        return new BpfLink(
-          "tracing",
-          prog.name,
-          "link",
-          new Fd(fd, `the BPF link ${prog.name}`),
-          null,
-        );
+        const link = new Fd(fd, `the BPF link ${prog.name}`);
+        return new BpfLink({
+          kind: "tracing",
+          target: prog.name,
+          method: "link",
+          link,
+          perf: null,
+        });
       } catch (e: unknown) {
         if (method === "link") throw e;
       }
     }
     const fd = new Fd(rawTracepointOpen(prog.fd, null), `the BPF link ${prog.name}`);
-    return new BpfLink("tracing", prog.name, "raw_tracepoint_open", fd, null);
+    return new BpfLink({
+      kind: "tracing",
+      target: prog.name,
+      method: "raw_tracepoint_open",
+      link: fd,
+      perf: null,
+    });
   }
 
   /**
@@ -148,20 +161,15 @@ export class BpfLink implements Disposable {
             targetFd: perf.fd,
             attachType: AttachType.PERF_EVENT,
           });
-          return new BpfLink(
-            "tracepoint",
-            target,
-            "link",
-            new Fd(fd, `the BPF link ${target}`),
-            perf,
-          );
+          const link = new Fd(fd, `the BPF link ${target}`);
+          return new BpfLink({ kind: "tracepoint", target, method: "link", link, perf });
         } catch (e: unknown) {
           if (method === "link") throw e;
         }
       }
       ioctl(perf.fd, PERF_EVENT_IOC_SET_BPF, prog.fd);
       ioctl(perf.fd, PERF_EVENT_IOC_ENABLE, 0);
-      return new BpfLink("tracepoint", target, "ioctl", null, perf);
+      return new BpfLink({ kind: "tracepoint", target, method: "ioctl", link: null, perf });
     } catch (e: unknown) {
       perf.close();
       throw e;

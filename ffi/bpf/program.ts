@@ -42,17 +42,16 @@ export class BpfProgram implements Disposable {
   readonly insnCount: number;
 
   /**
-   * Takes ownership of a program descriptor.
+   * Takes ownership of a program descriptor (use {@linkcode BpfProgram.load}).
    * @param fd the descriptor
-   * @param spec what it was loaded with
-   * @param insnCount its length in slots
+   * @param spec what it was loaded with, and its length in 8-byte slots
    */
-  constructor(fd: number, spec: Omit<ProgramSpec, "insns">, insnCount: number) {
+  constructor(fd: number, spec: Omit<ProgramSpec, "insns"> & { insnCount: number }) {
     this.#fd = new Fd(fd, `the BPF program ${spec.name}`);
     this.type = spec.type;
     this.name = spec.name;
     this.expectedAttachType = spec.expectedAttachType ?? 0;
-    this.insnCount = insnCount;
+    this.insnCount = spec.insnCount;
   }
 
   /**
@@ -96,7 +95,7 @@ export class BpfProgram implements Disposable {
       }
       throw e;
     }
-    return new BpfProgram(fd, spec, insns.byteLength / 8);
+    return new BpfProgram(fd, { ...spec, insnCount: insns.byteLength / 8 });
   }
 
   /** The descriptor; throws once closed. */

@@ -16,6 +16,15 @@ import type {
 import { benchOpStats, bucketIndex, percentiles, toBuckets } from "../../schema/mod.ts";
 import { ROOT } from "./common.ts";
 
+/**
+ * A Run document from a file (`--json` output, a fixture, a store entry).
+ * @param path the file
+ * @returns the document, as parsed
+ */
+export function readRun(path: string | URL): RunDocument {
+  return JSON.parse(Deno.readTextFileSync(path)) as RunDocument;
+}
+
 /** The recorded Run of the demo workload (see tests/testdata/README.md). */
 export function demoRun(): RunDocument {
   return JSON.parse(Deno.readTextFileSync(`${ROOT}tests/testdata/run_demo.json`));

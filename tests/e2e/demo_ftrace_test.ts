@@ -4,7 +4,7 @@
 // no bpftrace, it is the ftrace backend. The demo works either way.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, tmpDir } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 const TOOLS = ["sh", "setsid", "setpriv", "mount", "umount", "sleep", "rmdir"];
 
@@ -37,7 +37,7 @@ for (
     const stderr = new TextDecoder().decode(out.stderr);
     assertEquals(out.code, 0, stderr);
     assert(stderr.includes(`with ${backend}`), `says which backend: ${stderr}`);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/out/trace.json`));
+    const run = readRun(`${dir.path}/out/trace.json`);
     assertEquals(run.meta.backend, backend);
     assertEquals(run.meta.lost_events, 0);
     assert((run.syscalls.pread64?.count ?? 0) > 1000, "the workload's reads");

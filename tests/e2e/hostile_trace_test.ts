@@ -4,9 +4,9 @@
 // Needs root and bpftrace, like the other trace tests.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { renderRunHtml } from "../../report/mod.ts";
-import type { RunDocument } from "../../schema/mod.ts";
 import { ROOT, runCli, tmpDir } from "../_helpers/common.ts";
 import { injection, launchBrowser } from "../_helpers/browser.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 const NAME = "<svg onload=a>";
 const ARGS = [
@@ -52,7 +52,7 @@ Deno.test("a traced process named with injection strings shows them as text and 
       `${dir.path}/cli.html`,
     ]);
     assertEquals(result.code, 0, result.stderr);
-    const run = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`)) as RunDocument;
+    const run = readRun(`${dir.path}/run.json`);
     assertEquals(run.meta.comm, NAME, "the name the process gave itself");
     for (const a of ARGS) assert(run.meta.cmdline.includes(a), `cmdline has ${a}`);
     assert((run.syscalls.read?.count ?? 0) > 0, "its reads were traced");

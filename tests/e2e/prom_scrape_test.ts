@@ -4,7 +4,7 @@
 // the agent's /metrics moves on at least every 2 seconds.
 import { assert, assertWithin } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -158,7 +158,7 @@ Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% 
     const result = await cli.done;
     const end = Date.now() / 1000;
     assert(result.code === 0, `trace failed: ${result.stderr}`);
-    const run = JSON.parse(Deno.readTextFileSync(`${d}/run.json`)) as RunDocument;
+    const run = readRun(`${d}/run.json`);
     const own = run.syscalls.pread64;
     assert(own && own.count > 10_000, `pread64 traced: ${own?.count}`);
 

@@ -4,7 +4,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { runCli, startWorkload, tmpDir } from "../_helpers/common.ts";
 import { canvases, launchBrowser } from "../_helpers/browser.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 Deno.test("a trace's timeline holds each second's read P99, and the report draws it", async () => {
   await using dir = tmpDir();
@@ -22,7 +22,7 @@ Deno.test("a trace's timeline holds each second's read P99, and the report draws
     `${dir.path}/run.html`,
   ]);
   assertEquals(r.code, 0, r.stderr);
-  const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+  const run = readRun(`${dir.path}/run.json`);
   const seconds = run.timeline.filter((p) => p.p99_ns?.read !== undefined);
   assert(seconds.length >= 3, `${seconds.length} seconds with a read P99`);
   // Each second's own P99: the timer's 10 ms (the whole run's P99 is the same steady value).

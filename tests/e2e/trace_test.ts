@@ -1,11 +1,7 @@
 // Integration tests: the real CLI, the real bpftrace, real workloads.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, spawnCli, startWorkload, tmpDir, waitFor } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
-
-function readRun(path: string): RunDocument {
-  return JSON.parse(Deno.readTextFileSync(path));
-}
+import { readRun } from "../_helpers/documents.ts";
 
 Deno.test("trace counts exact calls and bytes of a known workload and ends when it exits", async () => {
   await using dir = tmpDir();

@@ -61,9 +61,20 @@ Deno.test("parser keeps lines it does not understand aside", () => {
   assertEquals(parser.strays, ["Attaching 7 probes..."]);
 });
 
-Deno.test("program filter widens to every PID given", () => {
-  assertEquals(programFor("/pid == $1/ {}", [42]), "/pid == 42/ {}");
-  assertEquals(programFor("/pid == $1 && x/", [1, 2]), "/(pid == 1 || pid == 2) && x/");
+Deno.test("program filter compares the PIDs given, then checks they are still in the set", () => {
+  const one = programFor("/pid == $1/ {}", [42]);
+  assert(one.includes("/pid == 42 && @ioscope_pid[pid]/ {}"), one);
+  assert(one.includes("@ioscope_pid[42] = 1;"), one);
+  const two = programFor("/pid == $1 && x/", [1, 2]);
+  assert(two.includes("/(pid == 1 || pid == 2) && @ioscope_pid[pid] && x/"), two);
+  // A process leaves the set when its last thread exits: its PID may be reused.
+  assert(
+    two.includes(
+      "tracepoint:sched:sched_process_exit\n/@ioscope_pid[pid] && args->group_dead/\n{\n  delete(@ioscope_pid[pid]);",
+    ),
+    two,
+  );
+  assert(!two.includes("task_newtask"), "a fixed set follows no fork");
   let threw = false;
   try {
     programFor("x", [0]);
@@ -73,14 +84,39 @@ Deno.test("program filter widens to every PID given", () => {
   assert(threw, "PID 0 refused");
 });
 
-Deno.test("programFor with followChildren seeds a PID map, grows it on fork, and clears it at END", () => {
+Deno.test("programFor with followChildren seeds a PID map, grows it on fork (not on a thread), and clears it at END", () => {
   const src = "tracepoint:x:y\n/pid == $1/\n{ @a = count(); }\n\nEND\n{\n  clear(@start);\n}\n";
   const p = programFor(src, [7, 9], { followChildren: true });
   assert(p.includes("@ioscope_pid[7] = 1;") && p.includes("@ioscope_pid[9] = 1;"), p);
-  assert(p.includes("tracepoint:sched:sched_process_fork\n/@ioscope_pid[pid]/"), p);
+  assert(
+    p.includes(
+      "tracepoint:task:task_newtask\n/@ioscope_pid[pid] && (args->clone_flags & 0x10000) == 0/",
+    ),
+    p,
+  );
+  assert(p.includes('@ioscope_map_full["pid"] = count();'), "a full map is counted");
   assert(p.includes("/@ioscope_pid[pid]/\n{ @a = count(); }"), p);
   assert(!p.includes("pid == $1"), p);
   assert(p.includes("END\n{\n  clear(@ioscope_pid);\n  clear(@start);"), p);
+});
+
+Deno.test("programFor with comm joins processes that exec that name, escaped, and lets others leave", () => {
+  const p = programFor("/pid == $1/ {}", [3], { comm: 'we"ird\\' });
+  assert(p.includes('if (comm == "we\\"ird\\\\") {'), p);
+  assert(p.includes("tracepoint:task:task_newtask"), "forks of the named processes are followed");
+  assert(p.includes("if (@ioscope_pid[pid]) { delete(@ioscope_pid[pid]); }"), p);
+  const old = programFor("/pid == $1/ {}", [3], { groupDead: false });
+  assert(old.includes("/@ioscope_pid[pid] && tid == pid/"), old);
+});
+
+Deno.test("parser counts calls in flight at exit, failed map inserts and lost events", () => {
+  const parser = new BpftraceParser();
+  parser.feed('{"type": "map", "data": {"@ioscope_map_full": {"start": 3, "pid": 1}}}');
+  parser.feed('{"type": "lost_events", "data": {"events": 5}}');
+  parser.feed('{"type": "map", "data": {"@start": {"101": 5, "102": 6}}}');
+  parser.feed('{"type": "map", "data": {"@uring_start": {"18446": 7}}}');
+  const s = parser.final();
+  assertEquals([s.mapFull, s.lostEvents, s.inFlight], [4, 5, 3]);
 });
 
 Deno.test("a tick's kernel time stays with its snapshot, not with what comes after it", () => {

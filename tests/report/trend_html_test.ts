@@ -7,6 +7,7 @@ import { runCli, tmpDir } from "../_helpers/common.ts";
 import { canvases, launchBrowser } from "../_helpers/browser.ts";
 import { saveRun } from "../../agent/nightly/store.ts";
 import type { RunDocument } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 const FIXTURE = new URL("../testdata/run_fio_psync.json", import.meta.url);
 const HOSTILE_COMM = `<img id=pwn src=x onerror="alert(1)">`;
@@ -14,7 +15,7 @@ const HOSTILE_CMD = `sh -c '</script><script>alert(2)</script><!--'`;
 
 async function store(dir: string, days: number, patch: (r: RunDocument, day: number) => void) {
   for (let day = 0; day < days; day++) {
-    const r = JSON.parse(Deno.readTextFileSync(FIXTURE)) as RunDocument;
+    const r = readRun(FIXTURE);
     r.meta.started_at = new Date(Date.UTC(2026, 10, 1 + day, 3)).toISOString();
     patch(r, day);
     await saveRun(dir, r);

@@ -5,9 +5,10 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { analyzeTrends, judge, median, t99 } from "../../report/trend.ts";
 import { targetId, targetName } from "../../schema/mod.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 const FIXTURE = new URL("../testdata/run_fio_psync.json", import.meta.url);
-const BASE = JSON.parse(Deno.readTextFileSync(FIXTURE)) as RunDocument;
+const BASE = readRun(FIXTURE);
 
 /** The fixture on day `day`, pread64 latencies times `scale`. */
 function runOn(day: number, scale = 1, patch: (r: RunDocument) => void = () => {}): RunDocument {

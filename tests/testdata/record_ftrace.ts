@@ -10,7 +10,7 @@
 import { startWorkload } from "../_helpers/common.ts";
 import { startFtrace, threadsOf } from "../../agent/trace/backends/ftrace.ts";
 import { FTRACE_EVENTS } from "../../probes/ftrace.ts";
-import { readTracefsText } from "../../agent/trace/backends/ftrace_instance.ts";
+import { readTracefsText } from "../../agent/trace/tracefs.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const TRACEFS = "/sys/kernel/tracing";

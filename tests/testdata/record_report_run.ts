@@ -8,6 +8,7 @@
 // Run as root from the repository root: deno run -A tests/testdata/record_report_run.ts
 import type { RunDocument, Unsupported } from "../../schema/mod.ts";
 import { spawnCli } from "../_helpers/common.ts";
+import { readRun } from "../_helpers/documents.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const work = await Deno.makeTempDir({ prefix: "ioscope-record-" });
@@ -56,7 +57,7 @@ try {
     stderr: "null",
   }).output();
 
-  const run = JSON.parse(Deno.readTextFileSync(`${work}/run.json`)) as RunDocument;
+  const run = readRun(`${work}/run.json`);
   const perf: Record<string, number | null> = {};
   const unsupported: Unsupported[] = [];
   for (const line of statOut.split("\n")) {

@@ -15,6 +15,7 @@
 
 import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { RunError } from "../../errors.ts";
+import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { OTHER_SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
 import { syscallFunction, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";
 import { canLoad, haveRawTracepoint, haveTaskStorage } from "../../../ffi/bpf/features.ts";
@@ -61,7 +62,6 @@ export interface BpfBackend extends TraceBackend {
   tracedNow(): number[];
 }
 
-const TRACEFS = "/sys/kernel/tracing";
 /** Results that are not byte counts: an address, 0, SQEs consumed. */
 const NOT_BYTES = new Set(OTHER_SYSCALLS);
 /** Calls whose first argument is not a descriptor. */
@@ -82,15 +82,6 @@ export function tracedSyscalls(): TracedSyscall[] {
   }));
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function oneLine(e: unknown): string {
   const s = e instanceof Error ? e.message : String(e);
   return s.split("\n")[0] ?? s;
@@ -104,7 +95,7 @@ function fieldReader(): (event: string, field: string) => FieldPlace {
     if (!f) {
       const [group = "", name = ""] = event.split(":");
       f = parseEventFormat(
-        Deno.readTextFileSync(`${TRACEFS}/events/${group}/${name}/format`),
+        eventFormat(group, name),
         group,
       );
       formats.set(event, f);
@@ -298,10 +289,10 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   if (startsInHash) reasons.push({ kind: "task_storage", reason: `not tried: ${STARTS_ENV}=hash` });
 
   const syscalls = tracedSyscalls();
-  const uring = exists(`${TRACEFS}/events/io_uring/io_uring_submit_req`) &&
-    exists(`${TRACEFS}/events/io_uring/io_uring_complete`);
-  const tlb = exists(`${TRACEFS}/events/tlb/tlb_flush`);
-  const rename = exists(`${TRACEFS}/events/task/task_rename`);
+  const uring = hasTracepoint("io_uring", "io_uring_submit_req") &&
+    hasTracepoint("io_uring", "io_uring_complete");
+  const tlb = hasTracepoint("tlb", "tlb_flush");
+  const rename = hasTracepoint("task", "task_rename");
   const filter: TargetFilter = {};
   if (options.followChildren) filter.followChildren = true;
   if (options.comm) filter.comm = options.comm;
@@ -412,11 +403,13 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
       }),
     }),
     tracedNow: () => maps.targets(),
-    stop(): Promise<Snapshot> {
+    stop(onClosed?: () => void): Promise<Snapshot> {
       stopped ??= (() => {
         clearInterval(timer);
         // Detach first, so the last read is final, then free everything.
         for (const l of attached.links) l.close();
+        // The counts end here: /proc read now covers the same window.
+        onClosed?.();
         try {
           latest = read();
         } catch {

@@ -13,6 +13,7 @@ import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupTreeIds } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { findCommand } from "../../find_command.ts";
+import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
@@ -31,15 +32,33 @@ export function findBpftrace(): string | null {
   return findCommand("bpftrace");
 }
 
+/**
+ * The most keys a bpftrace map holds (bpftrace 0.17's default is 4096: 4096
+ * threads blocked at once filled the start-time map and the rest of their
+ * calls went uncounted). Maps are preallocated: at 32768 keys each costs
+ * 2-3 MiB of locked kernel memory on 2 CPUs, its per-CPU ones more per CPU.
+ * A full map's failed inserts are counted (meta.map_full).
+ */
+export const BPFTRACE_MAP_KEYS_MAX = 32768;
+
+/** True when the kernel's sched_process_exit says whether the group died. */
+function exitHasGroupDead(): boolean {
+  try {
+    return eventFormat("sched", "sched_process_exit").includes(" group_dead;");
+  } catch {
+    return false;
+  }
+}
+
 /** The program text the agent runs for these PIDs. */
 export function bpftraceProgram(
   pids: number[],
-  options: { followChildren?: boolean; cgroupIds?: number[] } = {},
+  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[] } = {},
 ): string {
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
-    if (Deno.statSync("/sys/kernel/tracing/events/io_uring/io_uring_submit_req").isDirectory) {
+    if (hasTracepoint("io_uring", "io_uring_submit_req")) {
       source += "\n" + Deno.readTextFileSync(uring);
     }
   } catch {
@@ -55,10 +74,24 @@ tracepoint:syscalls:sys_exit_getppid
 /pid == ${Deno.pid} && @ioscope_ready == 0/
 {
   @ioscope_ready = 1;
+  @ioscope_on = 1;
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  return `${AGENT_MARKER}${Deno.pid}\n${programFor(source, pids, options)}${sentinel}`;
+  // The window's end: the agent's getgid() at stop closes the gate at once
+  // (probes detach only when bpftrace exits, a few hundred ms after SIGINT),
+  // so every count, and /proc read then, covers one window.
+  const closer = `
+tracepoint:syscalls:sys_exit_getgid
+/pid == ${Deno.pid} && @ioscope_ready == 1/
+{
+  @ioscope_ready = 2;
+  delete(@ioscope_on);
+}
+`;
+  return `${AGENT_MARKER}${Deno.pid}\n${
+    programFor(source, pids, { ...options, groupDead: exitHasGroupDead(), gate: true })
+  }${closer}${sentinel}`;
 }
 
 /**
@@ -77,6 +110,7 @@ export function startBpftrace(
   }
   const program = bpftraceProgram(options.pids, {
     followChildren: options.followChildren === true,
+    ...(options.comm !== undefined ? { comm: options.comm } : {}),
     ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
   });
   const child = new Deno.Command("setsid", {
@@ -84,7 +118,7 @@ export function startBpftrace(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { BPFTRACE_STRLEN: "64" },
+    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(BPFTRACE_MAP_KEYS_MAX) },
   }).spawn();
 
   const parser = new BpftraceParser();
@@ -100,6 +134,7 @@ export function startBpftrace(
 
   const stdoutDone = forEachLine(child.stdout, (line) => {
     if (parser.feed(line)) options.onSnapshot?.(parser.latest());
+
     if (!isAttached && parser.ready) {
       isAttached = true;
       resolveAttached();
@@ -150,9 +185,7 @@ export function startBpftrace(
 
   let stopped: Promise<Snapshot> | null = null;
   const unsupported: Unsupported[] = [];
-  try {
-    Deno.statSync("/sys/kernel/tracing/events/tlb/tlb_flush");
-  } catch {
+  if (!hasTracepoint("tlb", "tlb_flush")) {
     unsupported.push({
       metric: "tlb.flushes",
       reason: "no tlb:tlb_flush tracepoint on this kernel",
@@ -165,8 +198,13 @@ export function startBpftrace(
     died,
     unsupported,
     latest: () => parser.latest(),
-    stop(): Promise<Snapshot> {
+    stop(onClosed?: () => void): Promise<Snapshot> {
+      if (isAttached && !stopping) {
+        // Closes the probes' gate (the closer probe above): nothing counts after this.
+        void Deno.gid();
+      }
       stopping = true;
+      onClosed?.();
       stopped ??= (async () => {
         clearTimeout(timer);
         // SIGINT makes bpftrace run END and print its maps one last time.

@@ -31,15 +31,10 @@ import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupPids } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
 import { CpuPipe } from "./ftrace_reader.ts";
-import {
-  FtraceInstance,
-  instanceName,
-  INSTANCES,
-  readTracefsText,
-  sweepStaleInstances,
-} from "./ftrace_instance.ts";
+import { FtraceInstance, instanceName, INSTANCES, sweepStaleInstances } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
-import { ensureTracefs, TRACEFS } from "../tracefs.ts";
+import { tgidOf } from "../proc.ts";
+import { ensureTracefs, eventFormat, readTracefsText, TRACEFS } from "../tracefs.ts";
 import {
   completionFilters,
   FTRACE_EVENTS,
@@ -77,11 +72,21 @@ function loadFormat(event: string): FtraceEventFormat | null {
   const [group = "", name = ""] = event.split(":");
   try {
     return parseEventFormat(
-      readTracefsText(`${TRACEFS}/events/${group}/${name}/format`),
+      eventFormat(group, name),
       group,
     );
   } catch {
     return null;
+  }
+}
+
+/** True while a task (thread or process) with this id exists. */
+function isTask(tid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${tid}`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -200,10 +205,13 @@ export async function startFtrace(
 
   const mainName = instanceName();
   const uringName = instanceName("uring");
-  const watchdog = startWatchdog([`${INSTANCES}/${mainName}`, `${INSTANCES}/${uringName}`]);
+  const execName = instanceName("exec");
+  const watchdog = startWatchdog(
+    [mainName, uringName, execName].map((n) => `${INSTANCES}/${n}`),
+  );
   const watchdogIn = watchdog.stdin.getWriter();
   const instances: FtraceInstance[] = [];
-  const pipes: { pipe: CpuPipe; role: "main" | "uring" }[] = [];
+  const pipes: { pipe: CpuPipe; role: "main" | "uring" | "exec" }[] = [];
 
   /** Closes the buffers, removes the instances, and ends the watchdog (which retries what failed). */
   async function release(): Promise<void> {
@@ -223,15 +231,25 @@ export async function startFtrace(
 
   let main: FtraceInstance;
   let rings: FtraceInstance | null = null;
+  let execs: FtraceInstance | null = null;
+  let eventFork = false;
   let aggregator: FtraceAggregator;
   let baseTs: bigint;
   try {
     main = new FtraceInstance(mainName);
     instances.push(main);
+    // Nothing is recorded until every event is enabled, and nothing after
+    // stop() turns recording off: each event enabled or disabled in turn
+    // (each waits for RCU, tens of ms on a busy host) would give each its own window.
+    main.write("tracing_on", "0");
     const cpus = main.cpus();
     main.write("buffer_size_kb", String(bufferKb(cpus.length)));
+    // With event-fork the kernel adds what a traced task forks to
+    // set_event_pid, and removes each task when it is freed, so the list
+    // never holds an exited task's id for a later process to inherit.
     try {
       main.write("options/event-fork", "1");
+      eventFork = true;
     } catch {
       // older kernels: new threads are still added from task_newtask, a poll later
     }
@@ -244,14 +262,18 @@ export async function startFtrace(
     main.write("set_event_pid", (tids.length ? tids : [watchdog.pid]).join(" "));
     aggregator = new FtraceAggregator(formats, {
       tids,
+      pids: options.pids,
+      tgidOf,
       tlbSupported: has(FTRACE_EVENTS.tlbFlush),
       // A cgroup's members' children are in it too.
       followChildren: options.followChildren === true || options.cgroup !== undefined,
+      ...(options.comm !== undefined ? { comm: options.comm } : {}),
     });
     baseTs = main.nowNs();
     if (uring) {
       rings = new FtraceInstance(uringName);
       instances.push(rings);
+      rings.write("tracing_on", "0");
       rings.write("buffer_size_kb", String(Math.max(512, bufferKb(cpus.length) >> 2)));
       rings.enable(FTRACE_EVENTS.uringComplete, completionFilters([]).known);
     }
@@ -264,6 +286,8 @@ export async function startFtrace(
         FTRACE_EVENTS.tlbFlush,
         FTRACE_EVENTS.schedSwitch,
         FTRACE_EVENTS.newTask,
+        FTRACE_EVENTS.processExit,
+        FTRACE_EVENTS.processExec,
         ...(uring
           ? [FTRACE_EVENTS.uringSubmit, FTRACE_EVENTS.uringComplete, FTRACE_EVENTS.uringAsync]
           : []),
@@ -271,12 +295,26 @@ export async function startFtrace(
     ) {
       if (has(e)) main.enable(e);
     }
+    if (options.comm !== undefined && has(FTRACE_EVENTS.processExec)) {
+      // Processes that take the name later, by exec, whoever they are: an
+      // instance without a PID filter, its exec records filtered by name
+      // (a name a filter cannot quote is filtered here instead).
+      execs = new FtraceInstance(execName);
+      instances.push(execs);
+      execs.write("tracing_on", "0");
+      execs.write("buffer_size_kb", "256");
+      execs.enable(
+        FTRACE_EVENTS.processExec,
+        /^[\w .:@+-]*$/.test(options.comm) ? `comm == "${options.comm}"` : undefined,
+      );
+    }
     // Threads created while this was set up.
     const later = threadsOf(options.pids).filter((t) => !tids.includes(t));
     if (later.length) main.write("set_event_pid", later.join(" "), { append: true });
+    for (const inst of instances) inst.write("tracing_on", "1");
     const pageSize = subBufferBytes();
     for (const inst of instances) {
-      const role = inst === main ? "main" : "uring";
+      const role = inst === main ? "main" : inst === rings ? "uring" : "exec";
       for (const cpu of inst.cpus()) {
         pipes.push({ pipe: new CpuPipe(inst.path, cpu, pageSize), role });
       }
@@ -309,7 +347,7 @@ export async function startFtrace(
       for (let i = 0; i < MAX_PAGES_PER_PASS; i++) {
         const bytes = pipe.readPage();
         if (!bytes) break;
-        recording.onPage?.(role, pipe.cpu, bytes);
+        if (role !== "exec") recording.onPage?.(role, pipe.cpu, bytes);
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         const info = readPage(view, baseTs, (ts, at) => pending.push({ ts, view, at }), header);
         if (info.missed !== 0) {
@@ -350,9 +388,14 @@ export async function startFtrace(
   /** Follows what the records showed: new threads, forked processes, new rings. */
   function follow(): void {
     followCgroup();
-    const threads = aggregator.takeNewThreads();
+    // An id written here for a task that has exited stays in the list (the
+    // kernel removes tasks as they are freed, not ids written later), and a
+    // later process given that id would be traced: only live tasks are added.
+    // With event-fork the kernel has already added what the target forked.
+    const forked = aggregator.takeNewThreads();
+    const threads = [...(eventFork ? [] : forked), ...aggregator.takeJoined()].filter(isTask);
     if (threads.length) main.write("set_event_pid", threads.join(" "), { append: true });
-    const foreign = aggregator.takeForeignTasks();
+    const foreign = aggregator.takeForeignTasks().filter(isTask);
     if (foreign.length) {
       try {
         main.write("set_event_notrace_pid", foreign.join(" "), { append: true });
@@ -398,11 +441,20 @@ export async function startFtrace(
     died,
     unsupported,
     latest: () => latest,
-    stop(): Promise<Snapshot> {
+    stop(onClosed?: () => void): Promise<Snapshot> {
       stopping = true;
       stopped ??= (async () => {
         if (timer !== null) clearTimeout(timer);
-        // Stop recording first, then read what was recorded, then remove.
+        // Stop recording first (every instance at once), then disable the
+        // events, read what was recorded, and remove.
+        for (const inst of instances) {
+          try {
+            inst.write("tracing_on", "0");
+          } catch {
+            // removed below regardless
+          }
+        }
+        onClosed?.();
         for (const inst of instances) {
           try {
             inst.write("events/enable", "0");
@@ -417,7 +469,7 @@ export async function startFtrace(
           // keep what was read
         }
         await release();
-        latest = aggregator.snapshot(lost);
+        latest = aggregator.snapshot(lost, { final: true });
         return latest;
       })();
       return stopped;

@@ -10,38 +10,13 @@
  */
 
 import { RunError } from "../../errors.ts";
-import { TRACEFS } from "../tracefs.ts";
+import { readTracefsText, TRACEFS } from "../tracefs.ts";
 
 /** Where instances live. */
 export const INSTANCES = `${TRACEFS}/instances`;
 
 /** Every instance this agent creates starts with this. */
 export const INSTANCE_PREFIX = "ioscope-";
-
-/**
- * Reads a tracefs (or procfs) file to its end. Some tracefs files return
- * their text in several short reads, and Deno.readTextFileSync stops after
- * the first of those (events/header_page reads as 32 of its 205 bytes).
- * @param path the file
- * @returns its whole text
- */
-export function readTracefsText(path: string): string {
-  using f = Deno.openSync(path);
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = f.readSync(buf);
-    if (n === null || n === 0) break;
-    chunks.push(buf.slice(0, n));
-  }
-  const all = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
-  return new TextDecoder().decode(all);
-}
 
 /** A process's start time in clock ticks since boot, or null when it does not exist. */
 export function processStartTime(pid: number): number | null {

@@ -21,8 +21,10 @@ export interface TraceBackend {
   /**
    * Detaches every probe, reaps every child, removes every tracefs change, and
    * returns the final snapshot. Idempotent; safe before `attached` settles.
+   * @param onClosed called once, the moment the probes stop counting (before
+   *   the last reads), so that /proc can be read at the same window's end
    */
-  stop(): Promise<Snapshot>;
+  stop(onClosed?: () => void): Promise<Snapshot>;
   /** Metrics this backend cannot measure here, with the reason. */
   readonly unsupported: Unsupported[];
 }
@@ -43,7 +45,10 @@ export interface BackendOptions {
   pids: number[];
   /** Also trace every process the targets fork (and theirs), as `strace -f` does. */
   followChildren?: boolean;
-  /** --comm NAME: also every process that takes this name later (fork, exec, rename). */
+  /**
+   * `--comm NAME`: also every process that takes this name later (by exec),
+   * and what those fork; one that execs another name leaves the set.
+   */
   comm?: string;
   /**
    * `--cgroup DIR`: every process in this cgroup v2 directory, those that join

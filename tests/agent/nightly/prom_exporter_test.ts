@@ -13,11 +13,12 @@ import {
 import { parseAddress, startExporter } from "../../../agent/nightly/prom_exporter.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 import { quantile } from "../../../schema/buckets.ts";
+import { readRun } from "../../_helpers/documents.ts";
 
 const FIXTURE = new URL("../../testdata/run_fio_psync.json", import.meta.url);
 
 function fixture(): RunDocument {
-  return JSON.parse(Deno.readTextFileSync(FIXTURE)) as RunDocument;
+  return readRun(FIXTURE);
 }
 
 async function promtool(text: string): Promise<{ code: number; output: string }> {

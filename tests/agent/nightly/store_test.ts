@@ -11,11 +11,12 @@ import {
   saveRun,
 } from "../../../agent/nightly/store.ts";
 import { type RunDocument, targetId } from "../../../schema/mod.ts";
+import { readRun } from "../../_helpers/documents.ts";
 
 const FIXTURE = new URL("../../testdata/run_fio_psync.json", import.meta.url);
 
 function fixture(startedAt: string, comm = "fio"): RunDocument {
-  const run = JSON.parse(Deno.readTextFileSync(FIXTURE)) as RunDocument;
+  const run = readRun(FIXTURE);
   run.meta.started_at = startedAt;
   run.meta.comm = comm;
   return run;

@@ -4,7 +4,7 @@
 // here is forced in turn (IOSCOPE_BPF_ATTACH, IOSCOPE_BPF_STARTS) and taken.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
-import type { RunDocument } from "../../../../schema/mod.ts";
+import { readRun } from "../../../_helpers/documents.ts";
 
 for (
   const [what, env, kind, starts] of [
@@ -36,7 +36,7 @@ for (
     await w.child.status;
     const result = await cli.done;
     assertEquals(result.code, 0, result.stderr);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+    const run = readRun(`${dir.path}/run.json`);
     assertEquals(run.meta.backend, "bpf");
     assertEquals([run.meta.attach?.kind, run.meta.attach?.starts], [kind, starts]);
     if (kind === "raw_tp") {

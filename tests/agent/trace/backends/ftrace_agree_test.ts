@@ -87,17 +87,30 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
     close(y.p50_ns, x.p50_ns, `bpf ${name} P50`);
   }
   close(ft.syscalls.pread64?.p99_ns ?? 0, bt.syscalls.pread64?.p99_ns ?? 0, "pread64 P99", 0.25);
-  // Faults and switches: ftrace's window holds bpftrace's, and a little more.
+  // Faults and switches: the same tracepoints, the same tasks. The windows
+  // differ only while the workload waits on stdin, idle. Before, ftrace
+  // counted 187 switches against bpftrace's 98, and 956 voluntary against 23:
+  // a record written at a context switch in the outgoing task's name
+  // (tlb:tlb_flush "flush on task switch", passed by the PID filter that
+  // already follows the incoming, traced task) made that task the target's,
+  // and then every switch of it (rcu_preempt's idle sleeps, other processes'
+  // threads) counted. Now an unknown task is the target's only if its thread
+  // group is: faults agree exactly here (613 = 613, 720 = 720), switches
+  // within a few (ftrace 141 vs 143, 105 vs 106).
   const switches = (r: RunDocument) => r.sched.voluntary + r.sched.involuntary;
-  for (
-    const [what, x, y] of [
-      ["page faults", bt.faults.total, ft.faults.total],
-      ["context switches", switches(bt), switches(ft)],
-    ] as const
-  ) {
-    assert(x > 0, `${what} counted by bpftrace`);
-    // The extra is the ftrace window's edges, while the runtime's threads
-    // start and stop: switches there once took ftrace's count to 187 against 98.
-    assert(y >= x * 0.9 && y <= x * 2 + 50, `${what}: ftrace ${y}, bpftrace ${x}`);
+  for (const [name, r] of runs) {
+    if (name === "bpftrace") continue;
+    const what = `${name} vs bpftrace`;
+    assert(bt.faults.total > 0 && switches(bt) > 0, "faults and switches counted by bpftrace");
+    const faults = Math.abs(r.faults.total - bt.faults.total);
+    assert(
+      faults <= bt.faults.total * 0.02 + 5,
+      `${what}: page faults ${r.faults.total} vs ${bt.faults.total}`,
+    );
+    const sw = Math.abs(switches(r) - switches(bt));
+    assert(
+      sw <= switches(bt) * 0.1 + 10,
+      `${what}: context switches ${JSON.stringify(r.sched)} vs ${JSON.stringify(bt.sched)}`,
+    );
   }
 });

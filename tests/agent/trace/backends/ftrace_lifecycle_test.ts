@@ -3,11 +3,9 @@
 // SIGTERM, even SIGKILL of the agent), with stale instances swept.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir, waitFor } from "../../../_helpers/common.ts";
-import type { RunDocument } from "../../../../schema/mod.ts";
 import { sweepStaleInstances } from "../../../../agent/trace/backends/ftrace.ts";
 import { INSTANCES, processStartTime } from "../../../../agent/trace/backends/ftrace_instance.ts";
-
-const readRun = (path: string): RunDocument => JSON.parse(Deno.readTextFileSync(path));
+import { readRun } from "../../../_helpers/documents.ts";
 
 /** A python3 process running `script`, which prints a line when ready and may wait for one. */
 async function python(script: string) {

@@ -1,0 +1,111 @@
+// Following processes created during the trace: `--comm NAME` takes in the
+// processes of that name forked or exec'd after it started, `--pid --follow`
+// the target's children; and a process that exits leaves the traced set, so a
+// later process that is given its PID is not counted as the target's.
+// Each on every backend, with a real forking process (perl) and its reads.
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { TRACE_BACKENDS } from "../_helpers/backends.ts";
+import {
+  FORKER_PL,
+  FORKER_READ_BYTES,
+  readAsPid,
+  shmFile,
+  startLineProcess,
+} from "../_helpers/forker.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+
+/** read(2) calls and bytes in a Run. */
+function reads(run: RunDocument): { count: number; bytes: number } {
+  const r = run.syscalls.read;
+  return { count: r?.count ?? 0, bytes: r?.bytes ?? 0 };
+}
+
+/** Ends a CLI trace with SIGINT and returns its Run document. */
+async function endTrace(
+  cli: ReturnType<typeof spawnCli>,
+  json: string,
+  what: string,
+): Promise<RunDocument> {
+  cli.child.kill("SIGINT");
+  const result = await cli.done;
+  assertEquals(result.code, 0, `${what}: ${result.stderr}`);
+  assertEquals(leftovers(cli.child.pid), [], what);
+  return JSON.parse(Deno.readTextFileSync(json));
+}
+
+for (const backend of TRACE_BACKENDS) {
+  Deno.test(`${backend}: --comm follows processes of that name forked and exec'd during the trace`, async () => {
+    await using dir = tmpDir();
+    using file = shmFile();
+    // A name no other process on the host has: the exec'd file's name.
+    const name = `iosf${crypto.randomUUID().slice(0, 8)}`;
+    const perl = `${dir.path}/${name}`;
+    Deno.copyFileSync("/usr/bin/perl", perl);
+    Deno.chmodSync(perl, 0o755);
+    await using parent = await startLineProcess(perl, [FORKER_PL, file.path, "3", "100"]);
+    const json = `${dir.path}/run.json`;
+    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
+    await cli.waitForStderr("Tracing", 30_000);
+    // Forked: three children of the named process, 100 reads each.
+    await parent.send("go");
+    assert((await parent.nextLine()).startsWith("done"), "the forker's children ran");
+    // Exec'd: a shell (another name) that becomes the named program, and forks two more.
+    await using late = await startLineProcess("sh", [
+      "-c",
+      `exec "$0" "$@"`,
+      perl,
+      FORKER_PL,
+      file.path,
+      "2",
+      "100",
+    ]);
+    // The ftrace backend adds an exec'd process to the kernel's PID list when it
+    // reads the exec record (its 100 ms poll): what it forks before is missed.
+    await new Promise((r) => setTimeout(r, 500));
+    await late.send("go");
+    assert((await late.nextLine()).startsWith("done"), "the exec'd forker's children ran");
+    const run = await endTrace(cli, json, backend);
+    const r = reads(run);
+    // 500 reads by the five children; besides them only the parents' reads of
+    // their stdin and the exec'd perl's start (its modules: 34 reads here).
+    assert(
+      r.count >= 500 && r.count <= 500 + 80,
+      `${backend}: ${r.count} read calls; the children made 500`,
+    );
+    assert(r.bytes >= 500 * FORKER_READ_BYTES, `${backend}: ${r.bytes} bytes read`);
+  });
+
+  Deno.test(`${backend}: --pid --follow counts the children, and not a later process given an exited child's PID`, async () => {
+    await using dir = tmpDir();
+    using file = shmFile();
+    await using parent = await startLineProcess("perl", [FORKER_PL, file.path, "2", "50"]);
+    const json = `${dir.path}/run.json`;
+    const cli = spawnCli([
+      "trace",
+      "--pid",
+      String(parent.pid),
+      "--follow",
+      "--backend",
+      backend,
+      "--json",
+      json,
+    ]);
+    await cli.waitForStderr("Tracing", 30_000);
+    await parent.send("go");
+    const done = await parent.nextLine();
+    const children = done.split(" ").slice(1).map(Number);
+    assertEquals(children.length, 2, done);
+    // The second child has exited and been reaped: its PID is free. A process
+    // that is not the target's, given that PID, makes 300 reads.
+    const reused = children[1] ?? 0;
+    await readAsPid(reused, file.path, 300);
+    const run = await endTrace(cli, json, backend);
+    const r = reads(run);
+    assert(
+      r.count >= 100 && r.count <= 100 + 10,
+      `${backend}: ${r.count} read calls; the children made 100, the process given PID ${reused} 300`,
+    );
+    assertEquals(r.bytes - (r.bytes % FORKER_READ_BYTES), 100 * FORKER_READ_BYTES, backend);
+  });
+}

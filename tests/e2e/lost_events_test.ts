@@ -1,0 +1,48 @@
+// Calls still open when the trace ends are counted (`meta.in_flight`), and no
+// map fills up and drops calls silently (`meta.map_full`): 5000 threads
+// blocked in read(2) at the end (bpftrace 0.17 caps a map at 4096 keys by
+// default, so its start-time map held 4096 of them and dropped the rest).
+import { assertEquals } from "../_helpers/assert.ts";
+import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { TRACE_BACKENDS } from "../_helpers/backends.ts";
+import { readRun } from "../_helpers/documents.ts";
+import { startLineProcess } from "../_helpers/forker.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+
+/** Python: on "go", THREADS threads each block in one read(2) of a pipe; prints "blocked". */
+const BLOCKERS = `
+import os, sys, threading, time
+n = int(sys.argv[1])
+threading.stack_size(65536)
+r, w = os.pipe()
+print("ready", os.getpid(), flush=True)
+sys.stdin.readline()
+for _ in range(n):
+    threading.Thread(target=os.read, args=(r, 1), daemon=True).start()
+time.sleep(1.5)
+print("blocked", threading.active_count() - 1, flush=True)
+time.sleep(3600)
+`;
+
+const THREADS = 5000;
+
+for (const backend of TRACE_BACKENDS) {
+  Deno.test(`${backend}: ${THREADS} reads blocked at the end are counted in flight, none dropped`, async () => {
+    await using dir = tmpDir();
+    await using w = await startLineProcess("python3", ["-c", BLOCKERS, String(THREADS)]);
+    const json = `${dir.path}/run.json`;
+    const cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", backend, "--json", json]);
+    await cli.waitForStderr("Tracing", 30_000);
+    await w.send("go");
+    assertEquals(await w.nextLine(60_000), `blocked ${THREADS}`);
+    cli.child.kill("SIGINT");
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(leftovers(cli.child.pid), []);
+    const run = readRun(json);
+    const meta = run.meta as RunDocument["meta"] & { in_flight?: number; map_full?: number };
+    assertEquals(meta.map_full, 0, `${backend}: map inserts that failed`);
+    // Every blocked read, and nothing else of python's: its main thread sleeps.
+    assertEquals(meta.in_flight, THREADS, `${backend}: calls in flight at the end`);
+  });
+}
