@@ -14,6 +14,7 @@ import {
   type Snapshot,
   TLB_FLUSH_REASONS,
 } from "./snapshot.ts";
+import { SYSCALL_NAMES_X86_64 } from "../schema/mod.ts";
 
 /** The program file, next to this module; runnable by hand with a PID argument. */
 export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
@@ -146,35 +147,6 @@ tracepoint:sched:sched_process_exec
       `END\n{\n  clear(@ioscope_pid);\n${gate ? "  clear(@ioscope_on);\n" : ""}`,
     );
 }
-
-/** x86_64 syscall numbers of the traced calls, to the kernel's tracepoint names. */
-export const SYSCALL_NAMES_X86_64: ReadonlyMap<number, string> = new Map([
-  [0, "read"],
-  [1, "write"],
-  [9, "mmap"],
-  [11, "munmap"],
-  [17, "pread64"],
-  [18, "pwrite64"],
-  [19, "readv"],
-  [20, "writev"],
-  [28, "madvise"],
-  [40, "sendfile64"],
-  [44, "sendto"],
-  [45, "recvfrom"],
-  [46, "sendmsg"],
-  [47, "recvmsg"],
-  [74, "fsync"],
-  [75, "fdatasync"],
-  [275, "splice"],
-  [276, "tee"],
-  [278, "vmsplice"],
-  [295, "preadv"],
-  [296, "pwritev"],
-  [326, "copy_file_range"],
-  [327, "preadv2"],
-  [328, "pwritev2"],
-  [426, "io_uring_enter"],
-]);
 
 /** The tracepoint name of a syscall number as the program keys it. */
 function syscallName(key: string): string {

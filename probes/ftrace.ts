@@ -7,7 +7,8 @@
  * @module
  */
 
-import { cloneSnapshot, SYSCALL_NAMES_X86_64 } from "./bpftrace.ts";
+import { cloneSnapshot } from "./bpftrace.ts";
+import { SYSCALL_NAMES_X86_64, SYSCALLS } from "../schema/mod.ts";
 import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
 import { bucketIndex } from "../schema/buckets.ts";
 import {
@@ -38,7 +39,7 @@ export const FTRACE_EVENTS = {
 } as const;
 
 /** Syscall numbers whose return is not a byte count (an address, a count of SQEs, 0). */
-const NOT_BYTES = new Set([9, 11, 28, 74, 75, 426]);
+const NOT_BYTES = new Set(SYSCALLS.filter((s) => s.bytes === "none").map((s) => s.nr_x86_64));
 
 /** `clone_flags` bit: the new task is a thread of its parent's process. */
 const CLONE_THREAD = 0x10000;

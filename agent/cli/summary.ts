@@ -45,6 +45,14 @@ export function summaryText(run: RunDocument): string {
       `(ratio ${(c.zero_copy_ratio * 100).toFixed(1)}%)` +
       (m.lost_events ? `, LOST EVENTS ${m.lost_events}` : ""),
   );
+  if (m.in_flight || m.map_full) {
+    lines.push(
+      [
+        m.in_flight ? `${formatCount(m.in_flight)} calls in flight at the end (not counted)` : "",
+        m.map_full ? `MAP FULL: ${formatCount(m.map_full)} calls not counted` : "",
+      ].filter(Boolean).join(", "),
+    );
+  }
   // perf's counters share one reason (no PMU): one line names them all.
   const byReason = new Map<string, string[]>();
   for (const u of m.unsupported) {

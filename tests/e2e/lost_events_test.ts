@@ -44,5 +44,11 @@ for (const backend of TRACE_BACKENDS) {
     assertEquals(meta.map_full, 0, `${backend}: map inserts that failed`);
     // Every blocked read, and nothing else of python's: its main thread sleeps.
     assertEquals(meta.in_flight, THREADS, `${backend}: calls in flight at the end`);
+    assertEquals(
+      result.stdout.includes(`${THREADS.toLocaleString("en-US")} calls in flight at the end`) ||
+        result.stdout.includes(`${THREADS} calls in flight at the end`),
+      true,
+      `the summary says so: ${result.stdout}`,
+    );
   });
 }
