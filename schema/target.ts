@@ -4,7 +4,7 @@
  * @module
  */
 
-import { sha256Hex } from "./_sha256.ts";
+import { sha256Hex } from "./sha256.ts";
 
 /**
  * A short, stable id of a target: the first 8 hex digits of SHA-256 over its

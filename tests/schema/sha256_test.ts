@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { sha256Hex } from "../../schema/_sha256.ts";
+import { sha256Hex } from "../../schema/sha256.ts";
 import { assertEquals } from "../_helpers/assert.ts";
 
 Deno.test("sha256Hex agrees with node:crypto on empty, short, multi-block and UTF-8 input", () => {

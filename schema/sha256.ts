@@ -1,7 +1,7 @@
 /**
- * SHA-256 (FIPS 180-4) of a UTF-8 string, synchronous and dependency-free.
- * `node:crypto` would do, but importing it costs 200-700 ms on a loaded host,
- * and every `ioscope trace` imports schema/ before its first data.
+ * SHA-256 (FIPS 180-4), synchronous and dependency-free, for short inputs: target
+ * ids and the report's CSP script hashes. `node:crypto` would do, but importing it
+ * costs 200-700 ms on a loaded host, paid by every `ioscope trace` before its first data.
  * @module
  */
 
@@ -78,9 +78,23 @@ const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
  * The SHA-256 digest of `text` (encoded as UTF-8), as 64 lowercase hex digits.
  * @param text the message
  * @returns the digest in hex
+ * @example
+ * ```ts
+ * import { sha256Hex } from "./sha256.ts";
+ * console.assert(sha256Hex("abc").startsWith("ba7816bf"));
+ * ```
  */
 export function sha256Hex(text: string): string {
-  const data = new TextEncoder().encode(text);
+  return Array.from(sha256(new TextEncoder().encode(text)), (x) => x.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/**
+ * The SHA-256 digest of `data`: 32 bytes.
+ * @param data the message
+ * @returns the digest
+ */
+export function sha256(data: Uint8Array): Uint8Array {
   // Padding: 0x80, zeros, then the bit length as a 64-bit big-endian number.
   const padded = new Uint8Array(Math.ceil((data.length + 9) / 64) * 64);
   padded.set(data);
@@ -127,5 +141,8 @@ export function sha256Hex(text: string): string {
     const round = [a, b, c, d, e, f, g, hh];
     for (let i = 0; i < 8; i++) h[i] = h[i]! + round[i]!;
   }
-  return Array.from(h, (x) => x.toString(16).padStart(8, "0")).join("");
+  const digest = new Uint8Array(32);
+  const out = new DataView(digest.buffer);
+  for (let i = 0; i < 8; i++) out.setUint32(i * 4, h[i]!);
+  return digest;
 }
