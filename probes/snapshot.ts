@@ -75,6 +75,12 @@ export interface Snapshot {
   involuntary: number;
   /** Events the kernel could not record (ftrace ring overruns, perf buffer losses). */
   lostEvents: number;
+  /**
+   * When the kernel side took this snapshot (CLOCK_MONOTONIC, ns), where the
+   * backend says (bpftrace's tick): intervals between two snapshots are timed
+   * with it, not with when their output reached the agent.
+   */
+  takenNs?: number;
   /** Map inserts that failed because a map was full (their events went uncounted). */
   mapFull: number;
   /** Calls and requests still open when the trace ended (started, never ended). */
