@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
 import type { RunDocument } from "../../schema/mod.ts";
-import { findings } from "../../report/mod.ts";
+import { findings, renderRunHtml } from "../../report/mod.ts";
 
 const MESSAGES = 20_000;
 
@@ -64,5 +64,11 @@ for (const backend of ["bpftrace", "ftrace"] as const) {
     assert(small, "small reads found");
     assert(small.title.includes("socket"), small.title);
     assert(!/bigger blocks/i.test(small.suggestion), small.suggestion);
+    // The report shows it.
+    const html = await renderRunHtml(run);
+    assert(
+      html.includes('id="descriptors"') && html.includes(fd.target),
+      "descriptors in the report",
+    );
   });
 }
