@@ -41,6 +41,11 @@ export function findBpftrace(): string | null {
  */
 export const BPFTRACE_MAP_KEYS_MAX = 32768;
 
+/** A path no file has, unique to one program: its stat() by the agent ends the window. */
+function closingPath(): string {
+  return `/proc/ioscope-close-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 /** True when the kernel's sched_process_exit says whether the group died. */
 function exitHasGroupDead(): boolean {
   try {
@@ -50,11 +55,19 @@ function exitHasGroupDead(): boolean {
   }
 }
 
-/** The program text the agent runs for these PIDs. */
+/**
+ * The program text the agent runs for these PIDs.
+ * @param pids the processes
+ * @param options what else to follow; closePath: the path whose stat() by the
+ *   agent closes the program's counting window
+ * @returns the program
+ */
 export function bpftraceProgram(
   pids: number[],
-  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[] } = {},
+  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[]; closePath?: string } =
+    {},
 ): string {
+  const { closePath = closingPath(), ...target } = options;
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -78,19 +91,20 @@ tracepoint:syscalls:sys_exit_getppid
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  // The window's end: the agent's getgid() at stop closes the gate at once
-  // (probes detach only when bpftrace exits, a few hundred ms after SIGINT),
-  // so every count, and /proc read then, covers one window.
+  // The window's end: the agent's stat() of this program's own path at stop
+  // closes the gate at once (probes detach only when bpftrace exits, a few
+  // hundred ms after SIGINT), so every count, and /proc read then, covers one
+  // window; another trace in the same agent closes only its own.
   const closer = `
-tracepoint:syscalls:sys_exit_getgid
-/pid == ${Deno.pid} && @ioscope_ready == 1/
+tracepoint:syscalls:sys_enter_statx
+/pid == ${Deno.pid} && @ioscope_ready == 1 && str(args->filename) == "${closePath}"/
 {
   @ioscope_ready = 2;
   delete(@ioscope_on);
 }
 `;
   return `${AGENT_MARKER}${Deno.pid}\n${
-    programFor(source, pids, { ...options, groupDead: exitHasGroupDead(), gate: true })
+    programFor(source, pids, { ...target, groupDead: exitHasGroupDead(), gate: true })
   }${closer}${sentinel}`;
 }
 
@@ -108,7 +122,9 @@ export function startBpftrace(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
+  const closePath = closingPath();
   const program = bpftraceProgram(options.pids, {
+    closePath,
     followChildren: options.followChildren === true,
     ...(options.comm !== undefined ? { comm: options.comm } : {}),
     ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
@@ -201,7 +217,11 @@ export function startBpftrace(
     stop(onClosed?: () => void): Promise<Snapshot> {
       if (isAttached && !stopping) {
         // Closes the probes' gate (the closer probe above): nothing counts after this.
-        void Deno.gid();
+        try {
+          Deno.statSync(closePath);
+        } catch {
+          // it does not exist: only the probe's firing matters
+        }
       }
       stopping = true;
       onClosed?.();
