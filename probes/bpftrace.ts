@@ -204,7 +204,11 @@ export class BpftraceParser {
         }
         if (String(msg.data).includes('"tick"')) {
           this.#complete = this.#pending;
+          const at = /"data":\s*(\d+)/.exec(String(msg.data))?.[1];
+          if (at !== undefined) this.#complete.takenNs = Number(at);
           this.#pending = cloneSnapshot(this.#complete);
+          // Whatever comes after this tick was not taken at its time.
+          delete this.#pending.takenNs;
           return true;
         }
         return false;

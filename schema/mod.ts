@@ -17,4 +17,5 @@ export * from "./bench.ts";
 export * from "./trend.ts";
 export * from "./buckets.ts";
 export * from "./syscalls.ts";
+export * from "./io_uring.ts";
 export * from "./target.ts";

@@ -26,7 +26,7 @@ import {
   PHASE_READY,
   type WorkerResult,
   type WorkerSpec,
-} from "./protocol.ts";
+} from "./_protocol.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { forEachLine } from "../trace/read_lines.ts";
 import { readStat } from "../trace/proc.ts";

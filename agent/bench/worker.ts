@@ -22,7 +22,7 @@ import {
   type WorkerResult,
   type WorkerSpec,
   writeControl,
-} from "./protocol.ts";
+} from "./_protocol.ts";
 
 const PR_SET_PDEATHSIG = 1;
 const SIGKILL = 9;

@@ -264,10 +264,24 @@ class Session implements TraceSession {
     if (this.#attachedAtMs) this.#sample(s);
     const every = this.#options.intervalMs;
     if (
-      every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
+      every !== undefined &&
+      this.#intervalSeconds(s, performance.now()) * 1000 >= every - INTERVAL_SLACK_MS
     ) {
       this.#emitInterval(s, false);
     }
+  }
+
+  /**
+   * Seconds from the current interval's start to snapshot `s`: by the kernel's
+   * own times of the two snapshots where the backend gives them (bpftrace's
+   * output can reach the agent a quarter second late under load), else by
+   * when they reached the agent.
+   */
+  #intervalSeconds(s: Snapshot, nowMs: number): number {
+    const from = this.#intervalFrom.takenNs;
+    return from !== undefined && s.takenNs !== undefined && s.takenNs > from
+      ? (s.takenNs - from) / 1e9
+      : (nowMs - this.#intervalFromMs) / 1000;
   }
 
   /** Reports the interval that ends with snapshot `s`, and starts the next one. */
@@ -280,11 +294,8 @@ class Session implements TraceSession {
       final,
     };
     const sinceAttach = (now - this.#attachedAtMs) / 1000;
-    const last = intervalDocument(this.#intervalFrom, s, {
-      ...info,
-      tS: sinceAttach,
-      seconds: (now - this.#intervalFromMs) / 1000,
-    });
+    const seconds = this.#intervalSeconds(s, now);
+    const last = intervalDocument(this.#intervalFrom, s, { ...info, tS: sinceAttach, seconds });
     const total = intervalDocument(emptySnapshot(), s, {
       ...info,
       tS: sinceAttach,

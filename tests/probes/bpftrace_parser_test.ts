@@ -118,3 +118,11 @@ Deno.test("parser counts calls in flight at exit, failed map inserts and lost ev
   const s = parser.final();
   assertEquals([s.mapFull, s.lostEvents, s.inFlight], [4, 5, 3]);
 });
+
+Deno.test("a tick's kernel time stays with its snapshot, not with what comes after it", () => {
+  const parser = new BpftraceParser();
+  parser.feed('{"type": "printf", "data": "{\\"type\\": \\"tick\\", \\"data\\": 5000000000}\\n"}');
+  parser.feed('{"type": "printf", "data": "{\\"type\\": \\"tick\\", \\"data\\": 6000250000}\\n"}');
+  assertEquals(parser.latest().takenNs, 6_000_250_000);
+  assertEquals(parser.final().takenNs, undefined, "the maps printed at exit have no tick time");
+});

@@ -30,7 +30,7 @@
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupPids } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
-import { CpuPipe } from "./ftrace_reader.ts";
+import { CpuPipe } from "./_ftrace_reader.ts";
 import { FtraceInstance, instanceName, INSTANCES, sweepStaleInstances } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { tgidOf } from "../proc.ts";
