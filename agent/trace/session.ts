@@ -17,6 +17,7 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
+import { FdTable } from "./fd_table.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
@@ -257,7 +258,11 @@ class Session implements TraceSession {
     }
   }
 
+  /** The target's descriptors, resolved while it runs. */
+  #fds = new FdTable();
+
   #tick(s: Snapshot): void {
+    this.#fds.update(s);
     if (this.#finishing) return;
     this.#sampleProc();
     // Before the probes attached there is no window yet (bpftrace prints as it starts).
@@ -326,7 +331,14 @@ class Session implements TraceSession {
       ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
     ];
     const end = this.#stoppedAtMs || performance.now();
-    const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
+    // The backend's own counting window where it has one: its edges are the
+    // kernel's, not this event loop's (late by tens of ms on a busy host).
+    const w = this.#backend.window?.();
+    const durationMs = w
+      ? (w.toMs ?? end) - w.fromMs
+      : this.#attachedAtMs
+      ? end - this.#attachedAtMs
+      : 0;
     return buildRun(
       s,
       {
@@ -357,6 +369,7 @@ class Session implements TraceSession {
       this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
       perf,
+      this.#fds.known,
     );
   }
 
@@ -404,6 +417,7 @@ class Session implements TraceSession {
         this.#sampleProc();
       });
       if (!closed) this.#sampleProc();
+      this.#fds.update(final);
       releaseTracefs();
       // The last point: from the last sample to the end of the window.
       if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);

@@ -18,6 +18,7 @@ import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
+import { libc } from "../../../ffi/libc.ts";
 
 /** The marker put in every program we start, so a stale one can be found. */
 export const AGENT_MARKER = "// ioscope-agent=";
@@ -41,11 +42,6 @@ export function findBpftrace(): string | null {
  */
 export const BPFTRACE_MAP_KEYS_MAX = 32768;
 
-/** A path no file has, unique to one program: its stat() by the agent ends the window. */
-function closingPath(): string {
-  return `/proc/ioscope-close-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
 /** True when the kernel's sched_process_exit says whether the group died. */
 function exitHasGroupDead(): boolean {
   try {
@@ -55,19 +51,21 @@ function exitHasGroupDead(): boolean {
   }
 }
 
+/** getpgid(2)'s number by architecture: the agent's call that opens the window. */
+const SYS_GETPGID: Record<string, number> = { x86_64: 121, aarch64: 155 };
+/** Open tokens are above any PID (pid_max is at most 2^22). */
+const OPEN_TOKEN_BASE = 1_000_000_000;
+
 /**
- * The program text the agent runs for these PIDs.
- * @param pids the processes
- * @param options what else to follow; closePath: the path whose stat() by the
- *   agent closes the program's counting window
- * @returns the program
+ * The program text the agent runs for these PIDs: counting starts when the
+ * agent calls getpgid(`openToken`), ends when it calls getpgid(-`openToken`).
  */
 export function bpftraceProgram(
   pids: number[],
-  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[]; closePath?: string } =
+  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[]; openToken?: number } =
     {},
 ): string {
-  const { closePath = closingPath(), ...target } = options;
+  const { openToken = OPEN_TOKEN_BASE, ...select } = options;
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -87,24 +85,32 @@ tracepoint:syscalls:sys_exit_getppid
 /pid == ${Deno.pid} && @ioscope_ready == 0/
 {
   @ioscope_ready = 1;
-  @ioscope_on = 1;
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  // The window's end: the agent's stat() of this program's own path at stop
-  // closes the gate at once (probes detach only when bpftrace exits, a few
-  // hundred ms after SIGINT), so every count, and /proc read then, covers one
-  // window; another trace in the same agent closes only its own.
+  // The window's end: the agent's getpgid(-openToken) at stop closes the gate
+  // at once (probes detach only when bpftrace exits, a few hundred ms after
+  // SIGINT), so every count, and /proc read then, covers one window; another
+  // trace in the same agent (its own token) stays open.
+  // The window's start: the agent's getpgid(openToken) once it has seen
+  // "ready", the moment its own clock starts (bpftrace prints "ready" some
+  // time after the sentinel fired: 0.1 s and more on a busy host).
   const closer = `
-tracepoint:syscalls:sys_enter_statx
-/pid == ${Deno.pid} && @ioscope_ready == 1 && str(args->filename) == "${closePath}"/
+tracepoint:syscalls:sys_enter_getpgid
+/pid == ${Deno.pid} && args->pid == ${openToken}/
+{
+  @ioscope_on = 1;
+}
+
+tracepoint:syscalls:sys_enter_getpgid
+/pid == ${Deno.pid} && args->pid == -${openToken} && @ioscope_ready == 1/
 {
   @ioscope_ready = 2;
   delete(@ioscope_on);
 }
 `;
   return `${AGENT_MARKER}${Deno.pid}\n${
-    programFor(source, pids, { ...target, groupDead: exitHasGroupDead(), gate: true })
+    programFor(source, pids, { ...select, groupDead: exitHasGroupDead(), gate: true })
   }${closer}${sentinel}`;
 }
 
@@ -122,9 +128,12 @@ export function startBpftrace(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
-  const closePath = closingPath();
+  const openToken = OPEN_TOKEN_BASE + Math.floor(Math.random() * OPEN_TOKEN_BASE);
+  /** When the counting window opened and closed (performance.now()). */
+  const edges: { fromMs: number; toMs: number | null } = { fromMs: 0, toMs: null };
+  const nr = SYS_GETPGID[Deno.build.arch];
   const program = bpftraceProgram(options.pids, {
-    closePath,
+    openToken,
     followChildren: options.followChildren === true,
     ...(options.comm !== undefined ? { comm: options.comm } : {}),
     ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
@@ -153,6 +162,9 @@ export function startBpftrace(
 
     if (!isAttached && parser.ready) {
       isAttached = true;
+      // The trace window starts now, in the kernel as in the agent.
+      if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(openToken), 0n, 0n, 0n, 0n, 0n);
+      edges.fromMs = performance.now();
       resolveAttached();
     }
   });
@@ -214,14 +226,12 @@ export function startBpftrace(
     died,
     unsupported,
     latest: () => parser.latest(),
+    window: () => (isAttached && nr !== undefined ? { ...edges } : null),
     stop(onClosed?: () => void): Promise<Snapshot> {
       if (isAttached && !stopping) {
         // Closes the probes' gate (the closer probe above): nothing counts after this.
-        try {
-          Deno.statSync(closePath);
-        } catch {
-          // it does not exist: only the probe's firing matters
-        }
+        if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(-openToken), 0n, 0n, 0n, 0n, 0n);
+        edges.toMs = performance.now();
       }
       stopping = true;
       onClosed?.();
