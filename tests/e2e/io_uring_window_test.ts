@@ -86,6 +86,8 @@ Deno.test("bpftrace and ftrace: a 4 s window of fio io_uring at 2000 IOPS counts
   for (const { backend, run } of results) {
     const read = run.io_uring.READ;
     assert(read, `${backend}: READ traced`);
+    // io_uring READs copy through user memory (before: 0 bytes in the copy block).
+    assert((run.copy.user_bytes ?? 0) >= read.bytes, `${backend}: READ bytes in copy.user_bytes`);
     assertEquals(run.meta.end_reason, "duration", backend);
     assertEquals(run.meta.lost_events, 0, `${backend}: nothing lost`);
     rates.set(backend, read.count / run.meta.duration_s);
