@@ -58,7 +58,7 @@ const OPEN_TOKEN_BASE = 1_000_000_000;
 
 /**
  * The program text the agent runs for these PIDs: counting starts when the
- * agent calls getpgid(`openToken`), ends when it calls getgid().
+ * agent calls getpgid(`openToken`), ends when it calls getpgid(-`openToken`).
  */
 export function bpftraceProgram(
   pids: number[],
@@ -88,9 +88,10 @@ tracepoint:syscalls:sys_exit_getppid
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  // The window's end: the agent's getgid() at stop closes the gate at once
-  // (probes detach only when bpftrace exits, a few hundred ms after SIGINT),
-  // so every count, and /proc read then, covers one window.
+  // The window's end: the agent's getpgid(-openToken) at stop closes the gate
+  // at once (probes detach only when bpftrace exits, a few hundred ms after
+  // SIGINT), so every count, and /proc read then, covers one window; another
+  // trace in the same agent (its own token) stays open.
   // The window's start: the agent's getpgid(openToken) once it has seen
   // "ready", the moment its own clock starts (bpftrace prints "ready" some
   // time after the sentinel fired: 0.1 s and more on a busy host).
@@ -101,8 +102,8 @@ tracepoint:syscalls:sys_enter_getpgid
   @ioscope_on = 1;
 }
 
-tracepoint:syscalls:sys_exit_getgid
-/pid == ${Deno.pid} && @ioscope_ready == 1/
+tracepoint:syscalls:sys_enter_getpgid
+/pid == ${Deno.pid} && args->pid == -${openToken} && @ioscope_ready == 1/
 {
   @ioscope_ready = 2;
   delete(@ioscope_on);
@@ -229,7 +230,7 @@ export function startBpftrace(
     stop(onClosed?: () => void): Promise<Snapshot> {
       if (isAttached && !stopping) {
         // Closes the probes' gate (the closer probe above): nothing counts after this.
-        void Deno.gid();
+        if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(-openToken), 0n, 0n, 0n, 0n, 0n);
         edges.toMs = performance.now();
       }
       stopping = true;
