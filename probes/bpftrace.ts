@@ -163,6 +163,7 @@ export class BpftraceParser {
   #pending: Snapshot = emptySnapshot();
   #complete: Snapshot | null = null;
   #inFlightCalls = 0;
+  #mapFullCounted = 0;
   #inFlightRequests = 0;
   attachedProbes = 0;
   /** True once the agent's sentinel probe (attached last) has fired. */
@@ -228,8 +229,23 @@ export class BpftraceParser {
     return this.#complete ?? this.#pending;
   }
 
-  /** Everything seen so far, including maps printed at exit after the last tick. */
+  /**
+   * Everything seen so far, including maps printed at exit after the last
+   * tick. Its `mapFull` also holds the calls a full histogram map dropped:
+   * each counted call adds one to `@hist` or `@ehist`, so at the end (the
+   * window closed, the maps still) a histogram short of the count lost the rest.
+   * (Mid-trace the maps are printed one after another while calls go on, so
+   * the comparison means nothing there.)
+   */
   final(): Snapshot {
+    let dropped = 0;
+    for (const op of this.#pending.syscalls.values()) {
+      let held = 0;
+      for (const n of op.hist.values()) held += n;
+      for (const n of op.error_hist.values()) held += n;
+      dropped += Math.max(0, op.count - held);
+    }
+    this.#pending.mapFull = this.#mapFullCounted + dropped;
     return this.#pending;
   }
 
@@ -378,7 +394,8 @@ export class BpftraceParser {
       }
       switch (mapName) {
         case "@ioscope_map_full":
-          this.#pending.mapFull = entries(value).reduce((s, [, v]) => s + (Number(v) || 0), 0);
+          this.#mapFullCounted = entries(value).reduce((s, [, v]) => s + (Number(v) || 0), 0);
+          this.#pending.mapFull = this.#mapFullCounted;
           break;
         case "@start":
           // Printed at exit only: the calls still in flight.

@@ -42,6 +42,15 @@ export function findBpftrace(): string | null {
  */
 export const BPFTRACE_MAP_KEYS_MAX = 32768;
 
+/**
+ * The map capacity bpftrace is given: {@linkcode BPFTRACE_MAP_KEYS_MAX}, or
+ * IOSCOPE_BPFTRACE_MAP_KEYS_MAX (tests set it low to see a full map counted).
+ */
+function mapKeysMax(): number {
+  const v = Number(Deno.env.get("IOSCOPE_BPFTRACE_MAP_KEYS_MAX"));
+  return Number.isInteger(v) && v > 0 ? v : BPFTRACE_MAP_KEYS_MAX;
+}
+
 /** True when the kernel's sched_process_exit says whether the group died. */
 function exitHasGroupDead(): boolean {
   try {
@@ -143,7 +152,7 @@ export function startBpftrace(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(BPFTRACE_MAP_KEYS_MAX) },
+    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(mapKeysMax()) },
   }).spawn();
 
   const parser = new BpftraceParser();
