@@ -14,7 +14,7 @@ import type { BenchDocument } from "../../schema/mod.ts";
 
 const MIB = 1 << 20;
 
-for (const backend of ["ftrace", "bpftrace"] as const) {
+for (const backend of ["ftrace", "bpftrace", "bpf"] as const) {
   Deno.test(`${backend}: bench serve io_uring_splice sees every SPLICE; its bytes moved by the kernel alone`, async () => {
     await using dir = tmpDir();
     const json = `${dir.path}/bench.json`;

@@ -89,7 +89,7 @@ export async function traceSocketErrors(
   };
 }
 
-for (const backend of ["bpftrace", "ftrace"] as const) {
+for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
   Deno.test(`${backend}: EAGAIN apart from successful recvfrom latency, errors by errno, a restarted read counted once`, async () => {
     await using dir = tmpDir();
     const { run } = await traceSocketErrors(backend, dir.path);

@@ -61,8 +61,15 @@ async function startServer() {
   };
 }
 
-for (const backend of ["bpftrace", "ftrace"] as const) {
-  Deno.test(`${backend}: multishot ACCEPT completions timed from the previous one, CQE_SKIP_SUCCESS NOPs counted untimed`, async () => {
+for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
+  Deno.test({
+    name:
+      `${backend}: multishot ACCEPT completions timed from the previous one, CQE_SKIP_SUCCESS NOPs counted untimed` +
+      (backend === "bpf"
+        ? " (KNOWN GAP, not run: the bpf backend matches completions by request only; the kernel posts all but a multishot request's last completion with req NULL: 1 of 13 counted)"
+        : ""),
+    ignore: backend === "bpf",
+  }, async () => {
     await using dir = tmpDir();
     const server = await startServer();
     const json = `${dir.path}/run.json`;

@@ -49,7 +49,7 @@ async function traceServer(backend: string, dir: string) {
   return { run: JSON.parse(Deno.readTextFileSync(json)) as RunDocument, sock, pid: child.pid };
 }
 
-for (const backend of ["bpftrace", "ftrace"] as const) {
+for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
   Deno.test(`${backend}: 46-byte messages are keyed to their socket, and no finding says "read bigger blocks"`, async () => {
     await using dir = tmpDir();
     const { run, sock, pid } = await traceServer(backend, dir.path);
