@@ -222,7 +222,9 @@ class Session implements TraceSession {
 
   /** Seconds since the probes attached, to the millisecond. */
   #sinceAttachS(at: number): number {
-    return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
+    // The backend's own window where it has one (as duration_s), else attach.
+    const from = this.#backend.window?.()?.fromMs || this.#attachedAtMs;
+    return from ? Math.max(0, Math.round(at - from)) / 1000 : 0;
   }
 
   /**
@@ -420,7 +422,9 @@ class Session implements TraceSession {
       this.#fds.update(final);
       releaseTracefs();
       // The last point: from the last sample to the end of the window.
-      if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
+      if (this.#attachedAtMs) {
+        this.#sample(final, this.#backend.window?.()?.toMs ?? this.#stoppedAtMs);
+      }
       // The calls since the last interval: the intervals add up to the whole trace.
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);
