@@ -12,49 +12,20 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
 import type { RunDocument } from "../../schema/mod.ts";
+import { startLineWorkload } from "../_helpers/line_workload.ts";
 
 const EAGAIN = 2000;
 const OK = 50;
 const RESTARTS = 5;
 
 /** Starts the workload; resolves once it is ready. */
-async function startServer() {
-  const child = new Deno.Command("python3", {
-    args: [
-      `${ROOT}tests/_helpers/workloads/socket_errors.py`,
-      String(EAGAIN),
-      String(OK),
-      String(RESTARTS),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the socket server ended before it was ready");
-    text += dec.decode(value);
-  }
-  const writer = child.stdin.getWriter();
-  const output = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text;
-      text += dec.decode(value);
-    }
-  })();
-  return {
-    pid: child.pid,
-    go: () => writer.write(new TextEncoder().encode("go\n")),
-    async done() {
-      const status = await child.status;
-      await writer.close().catch(() => {});
-      return { status, text: await output };
-    },
-  };
+function startServer() {
+  return startLineWorkload("python3", [
+    `${ROOT}tests/_helpers/workloads/socket_errors.py`,
+    String(EAGAIN),
+    String(OK),
+    String(RESTARTS),
+  ]);
 }
 
 /** Traces the workload from before its first call to its exit. */

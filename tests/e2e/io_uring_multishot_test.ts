@@ -11,6 +11,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
 import type { RunDocument } from "../../schema/mod.ts";
+import { startLineWorkload } from "../_helpers/line_workload.ts";
 
 const CONNS = 12;
 const INTERVAL_MS = 100;
@@ -19,46 +20,16 @@ const ECANCELED = 125;
 
 /** Starts the workload; resolves with its pid, port, and a way to start it. */
 async function startServer() {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}tests/_helpers/workloads/uring_multishot.ts`,
-      String(CONNS),
-      String(SKIPS),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the io_uring server ended before it was ready");
-    text += dec.decode(value);
-  }
-  const [, pid, port] = text.trim().split(" ").map(Number);
-  assert(pid && port, `ready line: ${text}`);
-  const writer = child.stdin.getWriter();
-  const output = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return text;
-      text += dec.decode(value);
-    }
-  })();
-  return {
-    pid,
-    port,
-    go: () => writer.write(new TextEncoder().encode("go\n")),
-    async done() {
-      const status = await child.status;
-      await writer.close().catch(() => {});
-      return { status, text: await output };
-    },
-  };
+  const w = await startLineWorkload(Deno.execPath(), [
+    "run",
+    "-A",
+    `${ROOT}tests/_helpers/workloads/uring_multishot.ts`,
+    String(CONNS),
+    String(SKIPS),
+  ]);
+  const port = Number(w.ready.split(" ")[2]);
+  assert(port > 0, `ready line: ${w.ready}`);
+  return { ...w, port };
 }
 
 for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {

@@ -12,41 +12,26 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { findings, renderRunHtml } from "../../report/mod.ts";
+import { startLineWorkload } from "../_helpers/line_workload.ts";
 
 const MESSAGES = 20_000;
 
 async function traceServer(backend: string, dir: string) {
-  const child = new Deno.Command("python3", {
-    args: [`${ROOT}tests/_helpers/workloads/small_messages.py`, String(MESSAGES)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the server ended before it was ready");
-    text += dec.decode(value);
-  }
+  const w = await startLineWorkload("python3", [
+    `${ROOT}tests/_helpers/workloads/small_messages.py`,
+    String(MESSAGES),
+  ]);
   const json = `${dir}/run.json`;
-  const cli = spawnCli(["trace", "--pid", String(child.pid), "--backend", backend, "--json", json]);
+  const cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", backend, "--json", json]);
   await cli.waitForStderr("Tracing pid", 30_000);
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode("go\n"));
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += dec.decode(value);
-  }
-  assert((await child.status).success && text.includes("done"), text);
-  await writer.close().catch(() => {});
+  await w.go();
+  const { status, text } = await w.done();
+  assert(status.success && text.includes("done"), text);
   const result = await cli.done;
   assertEquals(result.code, 0, result.stderr);
   assertEquals(leftovers(cli.child.pid), []);
   const sock = Number(/sock (\d+)/.exec(text)?.[1]);
-  return { run: JSON.parse(Deno.readTextFileSync(json)) as RunDocument, sock, pid: child.pid };
+  return { run: JSON.parse(Deno.readTextFileSync(json)) as RunDocument, sock, pid: w.pid };
 }
 
 for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
