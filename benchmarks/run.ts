@@ -18,6 +18,7 @@ import {
   type Tracer,
 } from "./tracers.ts";
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
+import { measureBpfPerCall } from "./bpf_cost.ts";
 import { measureReports } from "./report_cost.ts";
 import { sectionPattern } from "./soak.ts";
 import { measurePaths, servingVerdict } from "./paths_cost.ts";
@@ -210,6 +211,7 @@ const footprint = await measureFootprint("bpftrace");
 const bpfFootprint = await measureFootprint("bpf");
 const firstData = await measureTimeToFirstData("bpftrace");
 const bpfFirstData = await measureTimeToFirstData("bpf");
+const perCall = await measureBpfPerCall();
 const reports = await measureReports();
 const paths = await measurePaths({ sizeBytes: 512 * 2 ** 20, repeat: 3 });
 
@@ -279,6 +281,17 @@ const lines: string[] = [
   `| peak RSS, agent | ${fmt(bpfFootprint.peakRssMiB, 1)} MiB | < 80 MiB |`,
   `| of which anonymous | ${fmt(bpfFootprint.peakAnonMiB, 1)} MiB | |`,
   `| target's syscalls/s while traced | ${fmt(bpfFootprint.syscallsPerSecond, 0)} | ~50 000 |`,
+  "",
+  "## Cost per syscall of the bpf backend",
+  "",
+  "`deno bench -A benchmarks/bpf_programs_bench.ts`: a pread of 1 byte of a cached file through",
+  "FFI, in batches of 100 (the fastest batch stays clean on a busy host; p75 shows the spread),",
+  "untraced, under empty programs on the raw syscall tracepoints (the floor every process pays),",
+  "and under the bpf backend attached each way, the bench process traced or another one.",
+  "",
+  "| setup | ns per call, fastest batch | ns per call, p75 |",
+  "| --- | --- | --- |",
+  ...perCall.map((r) => `| ${r.name} | ${fmt(r.minNs, 0)} | ${fmt(r.p75Ns, 0)} |`),
   "",
   "## Time to first data",
   "",
