@@ -206,7 +206,9 @@ const host = {
   memGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
 };
 log(`kernel ${host.kernel}, ${host.cpus} CPUs, ${host.memGiB} GiB`);
+const loadBefore = Deno.loadavg()[0] ?? 0;
 const overheadRows = await overhead();
+const loadAfter = Deno.loadavg()[0] ?? 0;
 const footprint = await measureFootprint("bpftrace");
 const bpfFootprint = await measureFootprint("bpf");
 const firstData = await measureTimeToFirstData("bpftrace");
@@ -239,6 +241,11 @@ const lines: string[] = [
       fmt(median(r.tracedCpuUs), 1)
     } us | ${cpuRatio(r)} | \`${r.command.slice(0, 120)}\` |`
   ),
+  "",
+  `The host's 1-minute load average was ${fmt(loadBefore, 1)} before these rows and ${
+    fmt(loadAfter, 1)
+  } after (${host.cpus} CPUs): above the CPU count, other work shares them and single rounds`,
+  "swing both ways (a ratio above 1 is such noise, not a speed-up).",
   "",
   "The CPU ratio is the nginx worker's median CPU time (user + system: the probes run in its",
   "context) per request untraced over traced: the share of requests/s a CPU-bound nginx keeps.",
