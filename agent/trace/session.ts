@@ -17,6 +17,7 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
+import { FdTable } from "./fd_table.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
@@ -221,7 +222,9 @@ class Session implements TraceSession {
 
   /** Seconds since the probes attached, to the millisecond. */
   #sinceAttachS(at: number): number {
-    return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
+    // The backend's own window where it has one (as duration_s), else attach.
+    const from = this.#backend.window?.()?.fromMs || this.#attachedAtMs;
+    return from ? Math.max(0, Math.round(at - from)) / 1000 : 0;
   }
 
   /**
@@ -257,7 +260,11 @@ class Session implements TraceSession {
     }
   }
 
+  /** The target's descriptors, resolved while it runs. */
+  #fds = new FdTable();
+
   #tick(s: Snapshot): void {
+    this.#fds.update(s);
     if (this.#finishing) return;
     this.#sampleProc();
     // Before the probes attached there is no window yet (bpftrace prints as it starts).
@@ -326,7 +333,14 @@ class Session implements TraceSession {
       ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
     ];
     const end = this.#stoppedAtMs || performance.now();
-    const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
+    // The backend's own counting window where it has one: its edges are the
+    // kernel's, not this event loop's (late by tens of ms on a busy host).
+    const w = this.#backend.window?.();
+    const durationMs = w
+      ? (w.toMs ?? end) - w.fromMs
+      : this.#attachedAtMs
+      ? end - this.#attachedAtMs
+      : 0;
     return buildRun(
       s,
       {
@@ -357,6 +371,7 @@ class Session implements TraceSession {
       this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
       perf,
+      this.#fds.known,
     );
   }
 
@@ -404,9 +419,12 @@ class Session implements TraceSession {
         this.#sampleProc();
       });
       if (!closed) this.#sampleProc();
+      this.#fds.update(final);
       releaseTracefs();
       // The last point: from the last sample to the end of the window.
-      if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
+      if (this.#attachedAtMs) {
+        this.#sample(final, this.#backend.window?.()?.toMs ?? this.#stoppedAtMs);
+      }
       // The calls since the last interval: the intervals add up to the whole trace.
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);

@@ -122,3 +122,24 @@ Deno.test("--interval 1s prints a compact block per interval, in 80 columns, uni
   // The summary of the whole trace follows the blocks, as without --interval.
   assert(out.includes("syscall           calls  errs"), out);
 });
+
+Deno.test("--interval, --json-lines and --live refuse what cannot work, in one line, exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--interval", "500ms"], /invalid --interval '500ms': use whole seconds/],
+    [["--interval", "1.5s"], /invalid --interval '1.5s': use whole seconds/],
+    [["--interval", "soon"], /invalid --interval 'soon'/],
+    // runCli's stdin and stdout are pipes, not a terminal.
+    [
+      ["--live"],
+      /--live needs a terminal \(stdin and stdout\); piped, use --interval 1s --json-lines/,
+    ],
+    [["--live", "--json-lines"], /give one of them/],
+  ];
+  for (const [args, want] of cases) {
+    const r = await runCli(["trace", "--pid", "1", "--duration", "1s", ...args]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n");
+    assertEquals(lines.length, 1, r.stderr);
+    assert(want.test(lines[0]!), `${args.join(" ")}: ${r.stderr}`);
+  }
+});
