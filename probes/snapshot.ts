@@ -53,6 +53,8 @@ export interface FdTotals {
   total_ns: number;
   /** Calls by syscall name (`recvfrom`, `pread64`, ...). */
   calls: Map<string, number>;
+  /** Bytes by syscall name. */
+  callBytes: Map<string, number>;
 }
 
 /** Cumulative totals of one trace, as a backend last reported them. */
@@ -75,12 +77,23 @@ export interface Snapshot {
   involuntary: number;
   /** Events the kernel could not record (ftrace ring overruns, perf buffer losses). */
   lostEvents: number;
+  /**
+   * When the kernel side took this snapshot (CLOCK_MONOTONIC, ns), where the
+   * backend says (bpftrace's tick): intervals between two snapshots are timed
+   * with it, not with when their output reached the agent.
+   */
+  takenNs?: number;
   /** Map inserts that failed because a map was full (their events went uncounted). */
   mapFull: number;
   /** Calls and requests still open when the trace ended (started, never ended). */
   inFlight: number;
   /** Events a BPF program missed because another ran on its CPU (prog run recursion). */
   recursionMisses: number;
+  /**
+   * 32-bit (compat) syscalls of the target: numbered from another table, so
+   * counted apart and never given a 64-bit call's name.
+   */
+  compatCalls: number;
 }
 
 /** A snapshot with nothing in it. */
@@ -98,6 +111,7 @@ export function emptySnapshot(): Snapshot {
     mapFull: 0,
     inFlight: 0,
     recursionMisses: 0,
+    compatCalls: 0,
   };
 }
 
@@ -118,7 +132,16 @@ export function emptyOpTotals(): OpTotals {
 
 /** An FdTotals with nothing in it. */
 export function emptyFdTotals(pid: number, fd: number): FdTotals {
-  return { pid, fd, count: 0, errors: 0, bytes: 0, total_ns: 0, calls: new Map() };
+  return {
+    pid,
+    fd,
+    count: 0,
+    errors: 0,
+    bytes: 0,
+    total_ns: 0,
+    calls: new Map(),
+    callBytes: new Map(),
+  };
 }
 
 /** True for a kernel restart code (-512 ERESTARTSYS .. -516 ERESTART_RESTARTBLOCK). */
@@ -143,7 +166,11 @@ export function cloneSnapshot(s: Snapshot): Snapshot {
     ...s,
     syscalls: ops(s.syscalls),
     io_uring: ops(s.io_uring),
-    fds: new Map([...s.fds].map(([k, v]) => [k, { ...v, calls: new Map(v.calls) }])),
+    fds: new Map(
+      [...s.fds].map((
+        [k, v],
+      ) => [k, { ...v, calls: new Map(v.calls), callBytes: new Map(v.callBytes) }]),
+    ),
     tlb: new Map(s.tlb),
   };
 }

@@ -19,3 +19,4 @@ export * from "./buckets.ts";
 export * from "./syscalls.ts";
 export * from "./io_uring.ts";
 export * from "./target.ts";
+export * from "./sha256.ts";

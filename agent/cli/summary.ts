@@ -32,9 +32,12 @@ export function summaryText(run: RunDocument): string {
   if (m.cgroup) lines.push(...wrap(`cgroup ${m.cgroup.path} (id ${m.cgroup.id})`, 80));
   const f = run.faults;
   lines.push(
-    `faults ${formatCount(f.total)} (minor ${f.minor ?? "n/a"}, major ${f.major ?? "n/a"}), ` +
-      `ctx switches ${run.sched.voluntary} vol / ${run.sched.involuntary} invol, ` +
-      `TLB flushes ${run.tlb.flushes ?? "n/a"}`,
+    ...wrap(
+      `faults ${formatCount(f.total)} (minor ${f.minor ?? "n/a"}, major ${f.major ?? "n/a"}), ` +
+        `ctx switches ${run.sched.voluntary} vol / ${run.sched.involuntary} invol, ` +
+        `TLB flushes ${run.tlb.flushes ?? "n/a"}`,
+      80,
+    ),
   );
   const c = run.copy;
   lines.push(
