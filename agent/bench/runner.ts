@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ioUringUnavailable } from "../../ffi/uring.ts";
+import { ioUringUnavailable } from "../../ffi/mod.ts";
 import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import { fileDigest, writeRandomFile } from "./checksum.ts";
 import { FIO_ENGINES, runFio } from "./fio.ts";

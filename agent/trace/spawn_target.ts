@@ -12,8 +12,7 @@
  * @module
  */
 
-import { unwrap } from "../../ffi/errno.ts";
-import { libc } from "../../ffi/libc.ts";
+import { libc, unwrap } from "../../ffi/mod.ts";
 import { RunError } from "../errors.ts";
 import { isAlive, readStat } from "./proc.ts";
 

@@ -17,13 +17,22 @@ import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend
 import { RunError } from "../../errors.ts";
 import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
-import { syscallFunction, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";
-import { canLoad, haveRawTracepoint, haveTaskStorage } from "../../../ffi/bpf/features.ts";
-import { BpfLink } from "../../../ffi/bpf/link.ts";
-import { BpfProgram, type ProgramSpec } from "../../../ffi/bpf/program.ts";
-import { AttachType, ProgType } from "../../../ffi/bpf/sys.ts";
-import { exit, mov, R0 } from "../../../ffi/bpf/asm.ts";
-import { ErrnoError } from "../../../ffi/errno.ts";
+import {
+  AttachType,
+  BpfLink,
+  BpfProgram,
+  canLoad,
+  ErrnoError,
+  exit,
+  haveRawTracepoint,
+  haveTaskStorage,
+  mov,
+  type ProgramSpec,
+  ProgType,
+  R0,
+  syscallFunction,
+  vmlinuxBtf,
+} from "../../../ffi/mod.ts";
 import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf/_emit.ts";
 import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
