@@ -9,10 +9,7 @@
  * @module
  */
 
-import { ErrnoError, unwrap } from "../ffi/errno.ts";
-import { O_CREAT, O_WRONLY, openFile } from "../ffi/fd.ts";
-import { writeAll } from "../ffi/io.ts";
-import { libc } from "../ffi/libc.ts";
+import { ErrnoError, libc, O_CREAT, O_WRONLY, openFile, unwrap, writeAll } from "../ffi/mod.ts";
 
 /** Fail if the name exists, whatever it is (a symlink is not followed). */
 const O_EXCL = 0o200;

@@ -77,7 +77,7 @@ export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): 
         "--invalidate=0",
         "--thread",
         "--time_based",
-        "--runtime=16",
+        "--runtime=30",
         `--rate_iops=${rate}`,
       ],
       stdout: "null",
@@ -117,7 +117,11 @@ export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): 
     }, 100);
     await agent.status;
     clearInterval(sampler);
-    fio.kill("SIGKILL");
+    try {
+      fio.kill("SIGKILL");
+    } catch {
+      // it ended first (a slow start on a busy host)
+    }
     await fio.status;
     const run = JSON.parse(Deno.readTextFileSync(`${dir}/r.json`));
     const calls = Object.values(run.syscalls as Record<string, { count: number }>).reduce(

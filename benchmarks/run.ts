@@ -18,6 +18,7 @@ import {
   type Tracer,
 } from "./tracers.ts";
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
+import { measureBpfPerCall } from "./bpf_cost.ts";
 import { measureReports } from "./report_cost.ts";
 import { sectionPattern } from "./soak.ts";
 import { measurePaths, servingVerdict } from "./paths_cost.ts";
@@ -205,11 +206,14 @@ const host = {
   memGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
 };
 log(`kernel ${host.kernel}, ${host.cpus} CPUs, ${host.memGiB} GiB`);
+const loadBefore = Deno.loadavg()[0] ?? 0;
 const overheadRows = await overhead();
+const loadAfter = Deno.loadavg()[0] ?? 0;
 const footprint = await measureFootprint("bpftrace");
 const bpfFootprint = await measureFootprint("bpf");
 const firstData = await measureTimeToFirstData("bpftrace");
 const bpfFirstData = await measureTimeToFirstData("bpf");
+const perCall = await measureBpfPerCall();
 const reports = await measureReports();
 const paths = await measurePaths({ sizeBytes: 512 * 2 ** 20, repeat: 3 });
 
@@ -237,6 +241,11 @@ const lines: string[] = [
       fmt(median(r.tracedCpuUs), 1)
     } us | ${cpuRatio(r)} | \`${r.command.slice(0, 120)}\` |`
   ),
+  "",
+  `The host's 1-minute load average was ${fmt(loadBefore, 1)} before these rows and ${
+    fmt(loadAfter, 1)
+  } after (${host.cpus} CPUs): above the CPU count, other work shares them and single rounds`,
+  "swing both ways (a ratio above 1 is such noise, not a speed-up).",
   "",
   "The CPU ratio is the nginx worker's median CPU time (user + system: the probes run in its",
   "context) per request untraced over traced: the share of requests/s a CPU-bound nginx keeps.",
@@ -279,6 +288,17 @@ const lines: string[] = [
   `| peak RSS, agent | ${fmt(bpfFootprint.peakRssMiB, 1)} MiB | < 80 MiB |`,
   `| of which anonymous | ${fmt(bpfFootprint.peakAnonMiB, 1)} MiB | |`,
   `| target's syscalls/s while traced | ${fmt(bpfFootprint.syscallsPerSecond, 0)} | ~50 000 |`,
+  "",
+  "## Cost per syscall of the bpf backend",
+  "",
+  "`deno bench -A benchmarks/bpf_programs_bench.ts`: a pread of 1 byte of a cached file through",
+  "FFI, in batches of 100 (the fastest batch stays clean on a busy host; p75 shows the spread),",
+  "untraced, under empty programs on the raw syscall tracepoints (the floor every process pays),",
+  "and under the bpf backend attached each way, the bench process traced or another one.",
+  "",
+  "| setup | ns per call, fastest batch | ns per call, p75 |",
+  "| --- | --- | --- |",
+  ...perCall.map((r) => `| ${r.name} | ${fmt(r.minNs, 0)} | ${fmt(r.p75Ns, 0)} |`),
   "",
   "## Time to first data",
   "",

@@ -50,6 +50,7 @@ export const IORING_OP = {
   RECVMSG: 10,
   TIMEOUT: 11,
   ACCEPT: 13,
+  ASYNC_CANCEL: 14,
   CONNECT: 16,
   CLOSE: 19,
   READ: 22,
@@ -70,6 +71,12 @@ export const IOSQE_IO_LINK = 1 << 2;
 export const IOSQE_IO_HARDLINK = 1 << 3;
 /** Always issue from an async worker. */
 export const IOSQE_ASYNC = 1 << 4;
+/** SQE flag: post no completion when the request succeeds. */
+export const IOSQE_CQE_SKIP_SUCCESS = 1 << 6;
+/** `ioprio` of an ACCEPT: keep accepting, one completion per connection. */
+export const IORING_ACCEPT_MULTISHOT = 1 << 0;
+/** `len` of a POLL_ADD: keep polling, one completion per wake-up. */
+export const IORING_POLL_ADD_MULTI = 1 << 0;
 
 /** Setup flags (`RingOptions.flags`). */
 export const IORING_SETUP_CQSIZE = 1 << 3;
@@ -139,6 +146,8 @@ export interface SqeOptions {
   drain?: boolean;
   /** IOSQE_ASYNC. @default false */
   async?: boolean;
+  /** IOSQE_CQE_SKIP_SUCCESS: no completion unless it fails. @default false */
+  skipSuccess?: boolean;
 }
 
 /** A read or write: a buffer, its length, and the file offset. */
@@ -402,7 +411,7 @@ export class Ring implements Disposable {
     this.#sqeU8[b] = opcode;
     this.#sqeU8[b + 1] = (o.fixedFile ? IOSQE_FIXED_FILE : 0) | (o.drain ? IOSQE_IO_DRAIN : 0) |
       (o.link ? IOSQE_IO_LINK : 0) | (o.hardLink ? IOSQE_IO_HARDLINK : 0) |
-      (o.async ? IOSQE_ASYNC : 0);
+      (o.async ? IOSQE_ASYNC : 0) | (o.skipSuccess ? IOSQE_CQE_SKIP_SUCCESS : 0);
     this.#sqeI32[w + 1] = fd;
     this.#sqeU32[w + 8] = ud >>> 0;
     this.#sqeU32[w + 9] = Math.floor(ud / 2 ** 32);
@@ -437,17 +446,24 @@ export class Ring implements Disposable {
    * @param opcode an IORING_OP value
    * @param fd the SQE's fd
    * @param options `address`, `length`, `offset` (-1: none), `opFlags`
-   *   (the union at byte 28), and the common SQE options
+   *   (the union at byte 28), `ioprio` (byte 2: IORING_ACCEPT_MULTISHOT for
+   *   an ACCEPT), and the common SQE options
    * @returns the SQE's slot
    */
   prepRaw(
     opcode: number,
     fd: number,
-    options: SqeOptions & { address?: number; length?: number; offset?: number; opFlags?: number } =
-      {},
+    options: SqeOptions & {
+      address?: number;
+      length?: number;
+      offset?: number;
+      opFlags?: number;
+      ioprio?: number;
+    } = {},
   ): number {
     const b = this.#sqe(opcode, fd, options);
     const w = b >> 2;
+    this.#sqeU16[(b + 2) >> 1] = options.ioprio ?? 0;
     this.#u64(w + 2, options.offset ?? 0);
     this.#u64(w + 4, options.address ?? 0);
     this.#sqeU32[w + 6] = options.length ?? 0;

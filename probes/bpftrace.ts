@@ -7,13 +7,16 @@
 
 import {
   cloneSnapshot,
+  emptyFdTotals,
   emptyOpTotals,
   emptySnapshot,
+  type FdTotals,
   ioUringOpName,
   type OpTotals,
   type Snapshot,
   TLB_FLUSH_REASONS,
 } from "./snapshot.ts";
+import { SYSCALL_NAMES_X86_64 } from "../schema/mod.ts";
 
 /** The program file, next to this module; runnable by hand with a PID argument. */
 export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
@@ -147,35 +150,6 @@ tracepoint:sched:sched_process_exec
     );
 }
 
-/** x86_64 syscall numbers of the traced calls, to the kernel's tracepoint names. */
-export const SYSCALL_NAMES_X86_64: ReadonlyMap<number, string> = new Map([
-  [0, "read"],
-  [1, "write"],
-  [9, "mmap"],
-  [11, "munmap"],
-  [17, "pread64"],
-  [18, "pwrite64"],
-  [19, "readv"],
-  [20, "writev"],
-  [28, "madvise"],
-  [40, "sendfile64"],
-  [44, "sendto"],
-  [45, "recvfrom"],
-  [46, "sendmsg"],
-  [47, "recvmsg"],
-  [74, "fsync"],
-  [75, "fdatasync"],
-  [275, "splice"],
-  [276, "tee"],
-  [278, "vmsplice"],
-  [295, "preadv"],
-  [296, "pwritev"],
-  [326, "copy_file_range"],
-  [327, "preadv2"],
-  [328, "pwritev2"],
-  [426, "io_uring_enter"],
-]);
-
 /** The tracepoint name of a syscall number as the program keys it. */
 function syscallName(key: string): string {
   return SYSCALL_NAMES_X86_64.get(Number(key)) ?? `syscall_${key}`;
@@ -189,6 +163,7 @@ export class BpftraceParser {
   #pending: Snapshot = emptySnapshot();
   #complete: Snapshot | null = null;
   #inFlightCalls = 0;
+  #mapFullCounted = 0;
   #inFlightRequests = 0;
   attachedProbes = 0;
   /** True once the agent's sentinel probe (attached last) has fired. */
@@ -232,7 +207,11 @@ export class BpftraceParser {
         }
         if (String(msg.data).includes('"tick"')) {
           this.#complete = this.#pending;
+          const at = /"data":\s*(\d+)/.exec(String(msg.data))?.[1];
+          if (at !== undefined) this.#complete.takenNs = Number(at);
           this.#pending = cloneSnapshot(this.#complete);
+          // Whatever comes after this tick was not taken at its time.
+          delete this.#pending.takenNs;
           return true;
         }
         return false;
@@ -250,8 +229,23 @@ export class BpftraceParser {
     return this.#complete ?? this.#pending;
   }
 
-  /** Everything seen so far, including maps printed at exit after the last tick. */
+  /**
+   * Everything seen so far, including maps printed at exit after the last
+   * tick. Its `mapFull` also holds the calls a full histogram map dropped:
+   * each counted call adds one to `@hist` or `@ehist`, so at the end (the
+   * window closed, the maps still) a histogram short of the count lost the rest.
+   * (Mid-trace the maps are printed one after another while calls go on, so
+   * the comparison means nothing there.)
+   */
   final(): Snapshot {
+    let dropped = 0;
+    for (const op of this.#pending.syscalls.values()) {
+      let held = 0;
+      for (const n of op.hist.values()) held += n;
+      for (const n of op.error_hist.values()) held += n;
+      dropped += Math.max(0, op.count - held);
+    }
+    this.#pending.mapFull = this.#mapFullCounted + dropped;
     return this.#pending;
   }
 
@@ -272,6 +266,54 @@ export class BpftraceParser {
       this.#pending.io_uring.set(name, op);
     }
     return op;
+  }
+
+  /** Per descriptor totals of "pid,fd,nr" keys, created on first sight. */
+  #fd(key: string): { fd: FdTotals; name: string } {
+    const [pid = 0, fd = 0, nr = 0] = key.split(",").map(Number);
+    const id = `${pid}:${fd}`;
+    let totals = this.#pending.fds.get(id);
+    if (!totals) {
+      totals = emptyFdTotals(pid, fd);
+      this.#pending.fds.set(id, totals);
+    }
+    return { fd: totals, name: syscallName(String(nr)) };
+  }
+
+  /** The per descriptor maps: each print is the whole cumulative map. */
+  #applyFdMap(mapName: string, value: unknown): void {
+    const all = [...this.#pending.fds.values()];
+    switch (mapName) {
+      case "@fd_stats":
+        for (const t of all) {
+          t.count = 0;
+          t.total_ns = 0;
+          t.calls = new Map();
+        }
+        for (const [key, s] of entries(value)) {
+          const st = s as { count: number; total: number };
+          const { fd, name } = this.#fd(key);
+          fd.count += st.count;
+          fd.total_ns += st.total;
+          fd.calls.set(name, (fd.calls.get(name) ?? 0) + st.count);
+        }
+        break;
+      case "@fd_bytes":
+        for (const t of all) {
+          t.bytes = 0;
+          t.callBytes = new Map();
+        }
+        for (const [key, v] of entries(value)) {
+          const { fd, name } = this.#fd(key);
+          fd.bytes += Number(v);
+          fd.callBytes.set(name, (fd.callBytes.get(name) ?? 0) + Number(v));
+        }
+        break;
+      case "@fd_errors":
+        for (const t of all) t.errors = 0;
+        for (const [key, v] of entries(value)) this.#fd(key).fd.errors += Number(v);
+        break;
+    }
   }
 
   /** The maps of probes/io_uring.bt, keyed by opcode number. */
@@ -302,22 +344,43 @@ export class BpftraceParser {
       case "@uring_async":
         for (const [k, v] of entries(value)) this.#uringOp(k).async = Number(v);
         break;
-      case "@uring_hist": {
-        const seen = new Set<string>();
+      case "@uring_hist":
+      case "@uring_ehist":
+      case "@uring_errno": {
+        const field = mapName === "@uring_hist"
+          ? "hist"
+          : mapName === "@uring_ehist"
+          ? "error_hist"
+          : "errnos";
+        for (const op of this.#pending.io_uring.values()) op[field] = new Map();
         for (const [key, v] of entries(value)) {
           const comma = key.lastIndexOf(",");
-          const opcode = key.slice(0, comma);
-          const op = this.#uringOp(opcode);
-          if (!seen.has(opcode)) {
-            op.hist = new Map();
-            seen.add(opcode);
-          }
-          op.hist.set(Number(key.slice(comma + 1)), Number(v));
+          this.#uringOp(key.slice(0, comma))[field].set(Number(key.slice(comma + 1)), Number(v));
+        }
+        break;
+      }
+      case "@uring_multishot":
+        for (const [k, v] of entries(value)) this.#uringOp(k).multishot = Number(v);
+        break;
+      case "@uring_skip":
+      case "@uring_skip_done": {
+        const into = mapName === "@uring_skip" ? this.#skipped : this.#skipDone;
+        into.clear();
+        for (const [k, v] of entries(value)) {
+          into.set(k, Number(v));
+          this.#uringOp(k);
+        }
+        for (const [k, n] of this.#skipped) {
+          this.#uringOp(k).untimed = Math.max(0, n - (this.#skipDone.get(k) ?? 0));
         }
         break;
       }
     }
   }
+
+  /** CQE_SKIP_SUCCESS requests submitted, and those that failed (posted a completion). */
+  #skipped = new Map<string, number>();
+  #skipDone = new Map<string, number>();
 
   #applyMap(data: Record<string, unknown>): void {
     for (const [mapName, value] of Object.entries(data)) {
@@ -325,9 +388,14 @@ export class BpftraceParser {
         this.#applyUringMap(mapName, value);
         continue;
       }
+      if (mapName.startsWith("@fd_")) {
+        this.#applyFdMap(mapName, value);
+        continue;
+      }
       switch (mapName) {
         case "@ioscope_map_full":
-          this.#pending.mapFull = entries(value).reduce((s, [, v]) => s + (Number(v) || 0), 0);
+          this.#mapFullCounted = entries(value).reduce((s, [, v]) => s + (Number(v) || 0), 0);
+          this.#pending.mapFull = this.#mapFullCounted;
           break;
         case "@start":
           // Printed at exit only: the calls still in flight.
@@ -351,20 +419,32 @@ export class BpftraceParser {
         case "@errors":
           for (const [probe, v] of entries(value)) this.#op(syscallName(probe)).errors = Number(v);
           break;
-        case "@hist": {
-          const seen = new Set<string>();
+        case "@hist":
+        case "@ehist":
+        case "@errno": {
+          const field = mapName === "@hist"
+            ? "hist"
+            : mapName === "@ehist"
+            ? "error_hist"
+            : "errnos";
+          for (const op of this.#pending.syscalls.values()) op[field] = new Map();
           for (const [key, v] of entries(value)) {
             const comma = key.lastIndexOf(",");
-            const name = syscallName(key.slice(0, comma));
-            const op = this.#op(name);
-            if (!seen.has(name)) {
-              op.hist = new Map();
-              seen.add(name);
-            }
-            op.hist.set(Number(key.slice(comma + 1)), Number(v));
+            this.#op(syscallName(key.slice(0, comma)))[field].set(
+              Number(key.slice(comma + 1)),
+              Number(v),
+            );
           }
           break;
         }
+        case "@restarts":
+          for (const [probe, v] of entries(value)) {
+            this.#op(syscallName(probe)).restarts = Number(v);
+          }
+          break;
+        case "@compat":
+          this.#pending.compatCalls = entries(value).reduce((s, [, v]) => s + Number(v), 0);
+          break;
         case "@faults":
           this.#pending.faults = Number(value) || 0;
           break;

@@ -7,16 +7,19 @@
  * @module
  */
 
-import { cloneSnapshot, SYSCALL_NAMES_X86_64 } from "./bpftrace.ts";
+import { cloneSnapshot } from "./bpftrace.ts";
+import { SYSCALL_NAMES_X86_64, SYSCALLS } from "../schema/mod.ts";
 import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
 import { bucketIndex } from "../schema/buckets.ts";
 import {
+  emptyFdTotals,
   emptyOpTotals,
   emptySnapshot,
   IO_URING_DATA_OPS,
   IORING_CQE_F_MORE,
   IORING_CQE_F_NOTIF,
   ioUringOpName,
+  isRestartCode,
   type OpTotals,
   type Snapshot,
   TLB_FLUSH_REASONS,
@@ -38,7 +41,13 @@ export const FTRACE_EVENTS = {
 } as const;
 
 /** Syscall numbers whose return is not a byte count (an address, a count of SQEs, 0). */
-const NOT_BYTES = new Set([9, 11, 28, 74, 75, 426]);
+const NOT_BYTES = new Set(SYSCALLS.filter((s) => s.bytes === "none").map((s) => s.nr_x86_64));
+
+/** Syscall numbers whose first argument is not a descriptor (not keyed per descriptor). */
+const NOT_FD = new Set(SYSCALLS.filter((s) => !s.fd).map((s) => s.nr_x86_64));
+
+/** `req->flags` bit REQ_F_CQE_SKIP (= IOSQE_CQE_SKIP_SUCCESS): no completion on success. */
+const REQ_F_CQE_SKIP = 0x40;
 
 /** `clone_flags` bit: the new task is a thread of its parent's process. */
 const CLONE_THREAD = 0x10000;
@@ -101,24 +110,30 @@ export const MAX_FILTER_RINGS = 64;
 
 /**
  * The filters for `io_uring_complete` in the backend's two instances, which
- * together record each completion of the target's rings once: the ring
- * instance (no PID filter, so completions posted by any task) keeps the
- * rings already seen; the main instance (the target's tasks only) keeps the
- * others, so a ring's first completions are not lost while its address is
- * learnt from its first submission. `"0"` clears a filter (keep all).
+ * together record each completion of the target's rings: the ring instance
+ * (no PID filter, so completions posted by any task) keeps the rings already
+ * seen; the main instance (the target's tasks only) keeps the others. Until
+ * a first ring is seen, the ring instance keeps every completion: the first
+ * requests of a ring are often completed by an io-wq worker (an `iou-wrk`
+ * thread) created for them, which no `set_event_pid` holds yet (io threads
+ * are created without sched_process_fork, so `event-fork` misses them), long
+ * before the agent reads the submission and learns the ring. `"0"` clears a
+ * filter (keep all); `"ctx == 0"` keeps none.
  * @param rings ring (`struct io_ring_ctx`) addresses seen so far
  * @returns the filter for each instance
  * @example
  * ```ts
  * import { completionFilters } from "./ftrace.ts";
+ * console.assert(completionFilters([]).known === "0");
  * const f = completionFilters([0xffff888001n]);
  * console.assert(f.known === "ctx == 0xffff888001");
  * console.assert(f.others === "ctx != 0xffff888001");
  * ```
  */
 export function completionFilters(rings: readonly bigint[]): { known: string; others: string } {
-  if (rings.length === 0) return { known: "ctx == 0", others: "0" };
-  if (rings.length > MAX_FILTER_RINGS) return { known: "0", others: "ctx == 0" };
+  if (rings.length === 0 || rings.length > MAX_FILTER_RINGS) {
+    return { known: "0", others: "ctx == 0" };
+  }
   const hex = rings.map((r) => `0x${r.toString(16)}`);
   return {
     known: hex.map((h) => `ctx == ${h}`).join(" || "),
@@ -142,6 +157,7 @@ function ptrKey(view: DataView, at: number): number {
 interface Offsets {
   pid: number;
   enterId: number;
+  enterArgs: number;
   exitId: number;
   exitRet: number;
   tlbReason: number;
@@ -157,6 +173,10 @@ interface Offsets {
   subCtx: number;
   subReq: number;
   subOp: number;
+  subFlags: number;
+  subUd: number;
+  cmpCtx: number;
+  cmpUd: number;
   cmpReq: number;
   cmpRes: number;
   cmpFlags: number;
@@ -208,13 +228,22 @@ export interface FtraceAggregatorOptions {
   followChildren?: boolean;
 }
 
-/** Counts one call or request of `d` ns into an op's totals and histogram. */
-function addLatency(op: OpTotals, d: number): void {
+/**
+ * Counts one call or request of `d` ns into an op's totals, and into its
+ * successful or its failed histogram.
+ * @param errno the positive errno of a failed call, 0 for a successful one
+ */
+function addLatency(op: OpTotals, d: number, errno = 0): void {
   op.count++;
   op.total_ns += d;
   if (d > op.max_ns) op.max_ns = d;
   const b = bucketIndex(d);
-  op.hist.set(b, (op.hist.get(b) ?? 0) + 1);
+  const hist = errno ? op.error_hist : op.hist;
+  hist.set(b, (hist.get(b) ?? 0) + 1);
+  if (errno) {
+    op.errors++;
+    op.errnos.set(errno, (op.errnos.get(errno) ?? 0) + 1);
+  }
 }
 
 /**
@@ -241,6 +270,13 @@ export class FtraceAggregator {
   #comm: string | undefined;
   #startTs = new Map<number, number>();
   #startId = new Map<number, number>();
+  #startFd = new Map<number, number>();
+  /** Multishot requests that posted a completion with IORING_CQE_F_MORE. */
+  #multishot = new Set<number>();
+  /** Requests in flight by "ring:user_data" (for completions posted without the request). */
+  #byUserData = new Map<string, number>();
+  /** Requests submitted with IOSQE_CQE_SKIP_SUCCESS, and their opcode. */
+  #skipped = new Map<number, number>();
   #inflightTs = new Map<number, number>();
   #inflightOp = new Map<number, number>();
   #rings = new Map<number, bigint>();
@@ -251,6 +287,9 @@ export class FtraceAggregator {
   #followChildren: boolean;
   /** Records of the enabled events seen, for overhead figures. */
   records = 0;
+  /** The trace window, in record timestamps: only what ends inside it is counted. */
+  #from = -Infinity;
+  #to = Infinity;
 
   /**
    * @param formats the formats of the enabled events, by `group:name`
@@ -276,6 +315,7 @@ export class FtraceAggregator {
     this.#o = {
       pid: any ? fieldOffset(any, "common_pid", 4) : 4,
       enterId: off("sysEnter", "id", 8),
+      enterArgs: off("sysEnter", "args", 48),
       exitId: off("sysExit", "id", 8),
       exitRet: off("sysExit", "ret", 8),
       tlbReason: off("tlbFlush", "reason", 4),
@@ -291,6 +331,10 @@ export class FtraceAggregator {
       subCtx: off("uringSubmit", "ctx", 8),
       subReq: off("uringSubmit", "req", 8),
       subOp: off("uringSubmit", "opcode", 1),
+      subFlags: off("uringSubmit", "flags", 8),
+      subUd: off("uringSubmit", "user_data", 8),
+      cmpCtx: off("uringComplete", "ctx", 8),
+      cmpUd: off("uringComplete", "user_data", 8),
       cmpReq: off("uringComplete", "req", 8),
       cmpRes: off("uringComplete", "res", 4),
       cmpFlags: off("uringComplete", "cflags", 4),
@@ -316,6 +360,7 @@ export class FtraceAggregator {
         if (!this.#isOurs(pid)) return;
         this.#startTs.set(pid, ts);
         this.#startId.set(pid, view.getInt32(at + o.enterId, true));
+        if (o.enterArgs >= 0) this.#startFd.set(pid, i64(view, at + o.enterArgs));
         return;
       }
       case "sysExit": {
@@ -326,22 +371,27 @@ export class FtraceAggregator {
         const id = view.getInt32(at + o.exitId, true);
         if (this.#startId.get(pid) !== id || ts < start) return;
         const ret = i64(view, at + o.exitRet);
+        if (!this.#inWindow(ts)) return;
         const op = this.#syscall(id);
-        addLatency(op, ts - start);
-        if (NOT_BYTES.has(id)) {
-          if (ret < 0 && ret > -4096) op.errors++;
-        } else if (ret < 0) {
-          op.errors++;
-        } else {
-          op.bytes += ret;
+        if (isRestartCode(ret)) {
+          // Restarted (or turned into EINTR) on the way out: its end comes later.
+          op.restarts++;
+          return;
+        }
+        const failed = NOT_BYTES.has(id) ? ret < 0 && ret > -4096 : ret < 0;
+        addLatency(op, ts - start, failed ? -ret : 0);
+        if (!failed && !NOT_BYTES.has(id)) op.bytes += ret;
+        const fd = this.#startFd.get(pid);
+        if (!NOT_FD.has(id) && fd !== undefined) {
+          this.#addFd(pid, fd, id, ts - start, failed ? -1 : NOT_BYTES.has(id) ? 0 : ret);
         }
         return;
       }
       case "pageFault":
-        if (this.#isOurs(pid)) this.#snap.faults++;
+        if (this.#isOurs(pid) && this.#inWindow(ts)) this.#snap.faults++;
         return;
       case "tlbFlush": {
-        if (!this.#isOurs(pid)) return;
+        if (!this.#isOurs(pid) || !this.#inWindow(ts)) return;
         const r = view.getInt32(at + o.tlbReason, true);
         const name = TLB_FLUSH_REASONS[r] ?? `reason_${r}`;
         this.#snap.tlb.set(name, (this.#snap.tlb.get(name) ?? 0) + 1);
@@ -350,7 +400,7 @@ export class FtraceAggregator {
       case "schedSwitch": {
         // Recorded when either side is traced; count the target's switches away.
         const prev = view.getInt32(at + o.prevPid, true);
-        if (!this.#isOurs(prev, false)) return;
+        if (!this.#isOurs(prev, false) || !this.#inWindow(ts)) return;
         // An exited task's last switch away (after its exit record) is its own.
         if (this.#exited.delete(prev)) this.#forget(prev);
         if (isVoluntarySwitch(view.getUint32(at + o.prevState, true))) this.#snap.voluntary++;
@@ -421,33 +471,67 @@ export class FtraceAggregator {
           this.#newRings.push(full);
         }
         const req = ptrKey(view, at + o.subReq);
+        const opcode = view.getUint8(at + o.subOp);
         this.#inflightTs.set(req, ts);
-        this.#inflightOp.set(req, view.getUint8(at + o.subOp));
+        this.#inflightOp.set(req, opcode);
+        this.#multishot.delete(req);
+        // A multishot request's completions but the last carry no request
+        // (io_fill_cqe_aux traces req NULL): found by ring and user_data.
+        if (o.subUd >= 0) {
+          this.#byUserData.set(`${ctx}:${view.getBigUint64(at + o.subUd, true)}`, req);
+        }
+        if (o.subFlags >= 0 && (view.getUint32(at + o.subFlags, true) & REQ_F_CQE_SKIP) !== 0) {
+          this.#skipped.set(req, opcode);
+          if (this.#inWindow(ts)) {
+            const op = this.#uring(opcode);
+            op.untimed = (op.untimed ?? 0) + 1;
+          }
+        } else {
+          this.#skipped.delete(req);
+        }
         return;
       }
       case "uringAsync": {
         const req = ptrKey(view, at + o.asyncReq);
-        if (!this.#inflightTs.has(req)) return;
+        if (!this.#inflightTs.has(req) || !this.#inWindow(ts)) return;
         const op = this.#uring(view.getUint8(at + o.asyncOp));
         op.async = (op.async ?? 0) + 1;
         return;
       }
       case "uringComplete": {
-        const req = ptrKey(view, at + o.cmpReq);
+        let req = ptrKey(view, at + o.cmpReq);
+        const udKey = o.cmpUd >= 0 && o.cmpCtx >= 0
+          ? `${ptrKey(view, at + o.cmpCtx)}:${view.getBigUint64(at + o.cmpUd, true)}`
+          : "";
+        if (req === 0) req = this.#byUserData.get(udKey) ?? 0;
         const start = this.#inflightTs.get(req);
         if (start === undefined) return;
+        // The same record from both instances while their filters change.
+        if (ts === start && this.#multishot.has(req)) return;
         const opcode = this.#inflightOp.get(req) ?? 0;
         const cflags = view.getUint32(at + o.cmpFlags, true);
-        if ((cflags & IORING_CQE_F_MORE) === 0) {
+        const more = (cflags & IORING_CQE_F_MORE) !== 0;
+        const multishot = more || this.#multishot.has(req);
+        const skipped = this.#skipped.has(req);
+        if (more) {
+          // The next completion of this request is timed from this one.
+          this.#inflightTs.set(req, ts);
+          this.#multishot.add(req);
+        } else {
           this.#inflightTs.delete(req);
           this.#inflightOp.delete(req);
+          this.#multishot.delete(req);
+          this.#skipped.delete(req);
+          this.#byUserData.delete(udKey);
         }
-        if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start) return;
+        if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start || !this.#inWindow(ts)) return;
         const res = view.getInt32(at + o.cmpRes, true);
         const op = this.#uring(opcode);
-        addLatency(op, ts - start);
-        if (res < 0) op.errors++;
-        else if (IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
+        // A CQE_SKIP_SUCCESS request that posted a completion failed: timed, not untimed.
+        if (skipped) op.untimed = Math.max(0, (op.untimed ?? 0) - 1);
+        addLatency(op, ts - start, res < 0 ? -res : 0);
+        if (multishot) op.multishot = (op.multishot ?? 0) + 1;
+        if (res >= 0 && IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
         return;
       }
     }
@@ -465,6 +549,21 @@ export class FtraceAggregator {
         this.#startId.delete(tid);
       }
     }
+  }
+
+  /**
+   * Sets the trace window: records that end a call, a request or an event
+   * outside it are not counted (they still pair starts with ends).
+   * @param from the window's first timestamp
+   * @param to its last (@default Infinity: open)
+   */
+  setWindow(from: number, to = Infinity): void {
+    this.#from = from;
+    this.#to = to;
+  }
+
+  #inWindow(ts: number): boolean {
+    return ts >= this.#from && ts <= this.#to;
   }
 
   /** Rings (io_ring_ctx addresses) seen for the first time since the last call. */
@@ -555,6 +654,27 @@ export class FtraceAggregator {
   /** A task that exited is no longer the target's: a later task given its id is not. */
   #forget(tid: number): void {
     this.#ours.delete(tid);
+  }
+
+  /** Counts a call of thread `tid` on descriptor `fd` of its process (`bytes` -1: failed). */
+  #addFd(tid: number, fd: number, id: number, d: number, bytes: number): void {
+    const group = this.#ours.get(tid) ?? -1;
+    const pid = group > 0 ? group : tid;
+    const key = `${pid}:${fd}`;
+    let t = this.#snap.fds.get(key);
+    if (!t) {
+      t = emptyFdTotals(pid, fd);
+      this.#snap.fds.set(key, t);
+    }
+    t.count++;
+    t.total_ns += d;
+    const name = SYSCALL_NAMES_X86_64.get(id) ?? `syscall_${id}`;
+    if (bytes < 0) t.errors++;
+    else {
+      t.bytes += bytes;
+      t.callBytes.set(name, (t.callBytes.get(name) ?? 0) + bytes);
+    }
+    t.calls.set(name, (t.calls.get(name) ?? 0) + 1);
   }
 
   #syscall(id: number): OpTotals {

@@ -53,6 +53,8 @@ export interface FdTotals {
   total_ns: number;
   /** Calls by syscall name (`recvfrom`, `pread64`, ...). */
   calls: Map<string, number>;
+  /** Bytes by syscall name. */
+  callBytes: Map<string, number>;
 }
 
 /** Cumulative totals of one trace, as a backend last reported them. */
@@ -75,12 +77,23 @@ export interface Snapshot {
   involuntary: number;
   /** Events the kernel could not record (ftrace ring overruns, perf buffer losses). */
   lostEvents: number;
+  /**
+   * When the kernel side took this snapshot (CLOCK_MONOTONIC, ns), where the
+   * backend says (bpftrace's tick): intervals between two snapshots are timed
+   * with it, not with when their output reached the agent.
+   */
+  takenNs?: number;
   /** Map inserts that failed because a map was full (their events went uncounted). */
   mapFull: number;
   /** Calls and requests still open when the trace ended (started, never ended). */
   inFlight: number;
   /** Events a BPF program missed because another ran on its CPU (prog run recursion). */
   recursionMisses: number;
+  /**
+   * 32-bit (compat) syscalls of the target: numbered from another table, so
+   * counted apart and never given a 64-bit call's name.
+   */
+  compatCalls: number;
 }
 
 /** A snapshot with nothing in it. */
@@ -98,6 +111,7 @@ export function emptySnapshot(): Snapshot {
     mapFull: 0,
     inFlight: 0,
     recursionMisses: 0,
+    compatCalls: 0,
   };
 }
 
@@ -118,7 +132,16 @@ export function emptyOpTotals(): OpTotals {
 
 /** An FdTotals with nothing in it. */
 export function emptyFdTotals(pid: number, fd: number): FdTotals {
-  return { pid, fd, count: 0, errors: 0, bytes: 0, total_ns: 0, calls: new Map() };
+  return {
+    pid,
+    fd,
+    count: 0,
+    errors: 0,
+    bytes: 0,
+    total_ns: 0,
+    calls: new Map(),
+    callBytes: new Map(),
+  };
 }
 
 /** True for a kernel restart code (-512 ERESTARTSYS .. -516 ERESTART_RESTARTBLOCK). */
@@ -143,7 +166,11 @@ export function cloneSnapshot(s: Snapshot): Snapshot {
     ...s,
     syscalls: ops(s.syscalls),
     io_uring: ops(s.io_uring),
-    fds: new Map([...s.fds].map(([k, v]) => [k, { ...v, calls: new Map(v.calls) }])),
+    fds: new Map(
+      [...s.fds].map((
+        [k, v],
+      ) => [k, { ...v, calls: new Map(v.calls), callBytes: new Map(v.callBytes) }]),
+    ),
     tlb: new Map(s.tlb),
   };
 }
@@ -158,107 +185,10 @@ export const TLB_FLUSH_REASONS: readonly string[] = [
   "remote_wrong_cpu",
 ];
 
-/**
- * The kernel's names for io_uring opcodes (enum io_uring_op, as
- * io_uring_get_opcode() prints them; Linux 6.15+ has all 63), by number.
- */
-export const IO_URING_OP_NAMES: readonly string[] = [
-  "NOP",
-  "READV",
-  "WRITEV",
-  "FSYNC",
-  "READ_FIXED",
-  "WRITE_FIXED",
-  "POLL_ADD",
-  "POLL_REMOVE",
-  "SYNC_FILE_RANGE",
-  "SENDMSG",
-  "RECVMSG",
-  "TIMEOUT",
-  "TIMEOUT_REMOVE",
-  "ACCEPT",
-  "ASYNC_CANCEL",
-  "LINK_TIMEOUT",
-  "CONNECT",
-  "FALLOCATE",
-  "OPENAT",
-  "CLOSE",
-  "FILES_UPDATE",
-  "STATX",
-  "READ",
-  "WRITE",
-  "FADVISE",
-  "MADVISE",
-  "SEND",
-  "RECV",
-  "OPENAT2",
-  "EPOLL",
-  "SPLICE",
-  "PROVIDE_BUFFERS",
-  "REMOVE_BUFFERS",
-  "TEE",
-  "SHUTDOWN",
-  "RENAMEAT",
-  "UNLINKAT",
-  "MKDIRAT",
-  "SYMLINKAT",
-  "LINKAT",
-  "MSG_RING",
-  "FSETXATTR",
-  "SETXATTR",
-  "FGETXATTR",
-  "GETXATTR",
-  "SOCKET",
-  "URING_CMD",
-  "SEND_ZC",
-  "SENDMSG_ZC",
-  "READ_MULTISHOT",
-  "WAITID",
-  "FUTEX_WAIT",
-  "FUTEX_WAKE",
-  "FUTEX_WAITV",
-  "FIXED_FD_INSTALL",
-  "FTRUNCATE",
-  "BIND",
-  "LISTEN",
-  "RECV_ZC",
-  "EPOLL_WAIT",
-  "READV_FIXED",
-  "WRITEV_FIXED",
-  "PIPE",
-];
-
-/** The name of an io_uring opcode number (`OP_<n>` for one this table lacks). */
-export function ioUringOpName(opcode: number): string {
-  return IO_URING_OP_NAMES[opcode] ?? `OP_${opcode}`;
-}
-
-/**
- * io_uring opcodes whose positive result is a byte count (the probes add it
- * to `bytes`): the read, write, send, receive and splice families.
- */
-export const IO_URING_DATA_OPS: ReadonlySet<number> = new Set([
-  1, // READV
-  2, // WRITEV
-  4, // READ_FIXED
-  5, // WRITE_FIXED
-  9, // SENDMSG
-  10, // RECVMSG
-  22, // READ
-  23, // WRITE
-  26, // SEND
-  27, // RECV
-  30, // SPLICE
-  33, // TEE
-  47, // SEND_ZC
-  48, // SENDMSG_ZC
-  49, // READ_MULTISHOT
-  58, // RECV_ZC
-  60, // READV_FIXED
-  61, // WRITEV_FIXED
-]);
-
-/** `cqe->flags` bit: more completions will follow for this request (multishot). */
-export const IORING_CQE_F_MORE = 1 << 1;
-/** `cqe->flags` bit: a zero-copy send's buffer notification, not a result. */
-export const IORING_CQE_F_NOTIF = 1 << 3;
+export {
+  IO_URING_DATA_OPS,
+  IO_URING_OP_NAMES,
+  IORING_CQE_F_MORE,
+  IORING_CQE_F_NOTIF,
+  ioUringOpName,
+} from "../schema/io_uring.ts";

@@ -233,6 +233,39 @@ function readWriteCopy(ctx: Context): Finding[] {
   }];
 }
 
+/** Syscalls that only take sockets. */
+const SOCKET_CALLS = [
+  "recvfrom",
+  "recv",
+  "recvmsg",
+  "recvmmsg",
+  "sendto",
+  "send",
+  "sendmsg",
+  "sendmmsg",
+];
+
+/**
+ * The share of these syscalls' calls made on sockets: socket-only syscalls
+ * count whole; read/write count by the descriptors the Run's `fds` resolved
+ * (the rest are taken as files).
+ */
+function socketShare(ctx: Context, picked: [string, SyscallStats][]): number {
+  let total = 0;
+  let socket = 0;
+  for (const [name, s] of picked) {
+    total += num(s.count);
+    if (SOCKET_CALLS.includes(name)) {
+      socket += num(s.count);
+      continue;
+    }
+    for (const fd of ctx.doc.fds ?? []) {
+      if (fd.kind === "socket") socket += num(fd.calls?.[name]);
+    }
+  }
+  return total > 0 ? Math.min(1, socket / total) : 0;
+}
+
 function smallIo(ctx: Context, dir: "read" | "write"): Finding[] {
   const names = dir === "read" ? SINGLE_READS : SINGLE_WRITES;
   const small = ctx.calls.filter(([n, s]) => {
@@ -264,6 +297,31 @@ function smallIo(ctx: Context, dir: "read" | "write"): Finding[] {
       (ctx.seconds === null ? "" : ` (${formatPercent(timeShare)})`),
   );
   const what = picked.map(([n]) => n).join(", ");
+  const onSockets = socketShare(ctx, picked);
+  if (onSockets >= 0.5) {
+    // Messages (HTTP requests, RPCs): their size is the protocol's, not a block size.
+    evidence.push(`${formatPercent(onSockets)} of these calls are on sockets`);
+    return [{
+      rule: dir === "read" ? "small-reads" : "small-writes",
+      severity: "low",
+      title: `Many small socket ${dir}s: ${formatCount(count)} ${what} calls of ` +
+        `${formatBytes(avg)} on average`,
+      evidence,
+      figures: {
+        calls: count,
+        ...(rate === null ? {} : { calls_per_s: rate }),
+        avg_bytes: avg,
+        time_ns: timeNs,
+        time_share: timeShare,
+        socket_share: onSockets,
+      },
+      suggestion: "These are messages on sockets (requests, responses): no block size changes " +
+        "their size. What can cut the calls is fewer round trips per message: keep-alive and " +
+        "pipelining, batching several messages per call (recvmmsg/sendmmsg, writev of a " +
+        "response's parts), or, past a few hundred thousand calls a second, io_uring.",
+      score: timeShare / 2,
+    }];
+  }
   return [{
     rule: dir === "read" ? "small-reads" : "small-writes",
     severity: timeShare >= THRESHOLDS.smallIoHighShare ? "high" : "medium",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { sha256 } from "../schema/mod.ts";
 
 /**
  * Escapes text for HTML element content and for quoted attribute values.
@@ -63,7 +63,7 @@ export function jsonForScript(value: unknown): string {
  * ```
  */
 export function cspHash(text: string): string {
-  return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
+  return `'sha256-${btoa(String.fromCharCode(...sha256(new TextEncoder().encode(text))))}'`;
 }
 
 const SAFE: unique symbol = Symbol("ioscope.html");

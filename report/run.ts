@@ -8,6 +8,7 @@
 
 import type { RunDocument, SyscallStats, TimelinePoint } from "../schema/mod.ts";
 import { COPYING_SYSCALLS, ZERO_COPY_SYSCALLS } from "../schema/mod.ts";
+import { descriptorsSection } from "./descriptors.ts";
 import { findings } from "./findings.ts";
 import { flameTree } from "./flamegraph.ts";
 import {
@@ -71,6 +72,7 @@ ${header(doc)}
 ${summary(doc, calls)}
 ${findingsSection(doc)}
 ${syscallTable(calls, seconds)}
+${descriptorsSection(doc)}
 ${latencySection(calls, charts)}
 ${timelineSection(doc, charts)}
 ${copySection(doc, calls, charts)}

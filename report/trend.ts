@@ -200,7 +200,11 @@ export function judge(
     : spec.scale === "log"
     ? (Math.exp(tm + sign * allowedD) - (spec.floor ?? 0)) / med - 1
     : sign * allowedD / Math.abs(med);
-  const worstD = Math.min(...tb.map((v) => sign * (f(latest) - v)));
+  // Worse than every baseline run; from TAIL_BASELINE_RUNS runs on, every one
+  // but the worst: one run hit by a burst of host noise (a P99 of 2.2 ms among
+  // five of 0.42-0.44 ms here) must not hide a 1.75x regression for good.
+  const ds = tb.map((v) => sign * (f(latest) - v)).sort((a, b) => a - b);
+  const worstD = (n >= TAIL_BASELINE_RUNS ? ds[1] : ds[0]) ?? 0;
   const runs = `${n} baseline run${n > 1 ? "s" : ""}`;
   const limit = few
     ? `${Math.round(rel * 100 + 100) / 100}x (${runs}: too few to know their spread)`
@@ -217,7 +221,8 @@ export function judge(
     reason,
   });
   if (d > allowedD && worstD > 0) {
-    return verdict("regression", `worse than every baseline run, and by more than ${limit}`);
+    const than = n >= TAIL_BASELINE_RUNS ? "every baseline run but one" : "every baseline run";
+    return verdict("regression", `worse than ${than}, and by more than ${limit}`);
   }
   const bestD = Math.min(...tb.map((v) => -sign * (f(latest) - v)));
   if (-d > allowedD && bestD > 0) {
@@ -225,7 +230,11 @@ export function judge(
   }
   return verdict(
     "ok",
-    d > allowedD ? "no worse than the worst baseline run" : `within ${limit}`,
+    d > allowedD
+      ? n >= TAIL_BASELINE_RUNS
+        ? "no worse than the second worst baseline run"
+        : "no worse than the worst baseline run"
+      : `within ${limit}`,
   );
 }
 

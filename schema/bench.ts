@@ -25,8 +25,9 @@ export interface FioResult {
 /** One path's result in a Bench document. */
 export interface BenchPathResult {
   throughput_mib_s: number;
-  p50_ns: number;
-  p99_ns: number;
+  /** Null when not measured: the trace saw none of the op and the worker timed no block. */
+  p50_ns: number | null;
+  p99_ns: number | null;
   syscalls: number;
   faults: number;
   cpu_s: number;
@@ -41,8 +42,8 @@ export interface BenchPathResult {
    * Reports show this op, and its histogram from `run` when it was traced.
    */
   op: string;
-  /** Where the percentiles come from: the trace, or the worker's own clock per block. */
-  latency_source: "trace" | "worker";
+  /** Where the percentiles come from: the trace, the worker's own clock per block, or nowhere. */
+  latency_source: "trace" | "worker" | "none";
   /** CPU seconds (user + system) per GiB moved. */
   cpu_s_per_gib: number;
   /** I/O syscalls the worker counted itself; the trace's `syscalls` should agree. */

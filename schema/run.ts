@@ -62,6 +62,19 @@ export interface RunMeta {
   end_reason: string;
   /** Seconds from start of `trace` to probes attached. */
   attach_s: number;
+  /**
+   * 32-bit (compat) syscalls of the target: numbered from another table, so
+   * counted apart, never under a 64-bit call's name. Absent: none seen.
+   */
+  compat_syscalls?: number;
+  /**
+   * How io_uring requests are timed: "submission" (submission to completion;
+   * each completion of a multishot request after the first is timed from the
+   * completion before it, see `multishot`; a request with
+   * IOSQE_CQE_SKIP_SUCCESS posts no completion when it succeeds and is counted
+   * in `untimed`).
+   */
+  io_uring_timing?: string;
   /** `--cgroup DIR`: the cgroup v2 directory traced and its id (the directory's inode). */
   cgroup?: { path: string; id: number };
   /**
@@ -72,10 +85,33 @@ export interface RunMeta {
   pid_namespace?: { inode: number; pid_in_namespace: number };
 }
 
-/** Per-syscall aggregate. Latencies in nanoseconds, enter to exit. */
-export interface SyscallStats {
+/**
+ * Failed calls, kept apart from successful ones (fields added to both
+ * syscall and io_uring stats; absent in documents written before them).
+ */
+export interface FailureStats {
+  /** Failed calls by errno name (`EAGAIN`, `ECONNRESET`, ...). */
+  errnos?: Record<string, number>;
+  /** Failed calls' latency buckets (the main `buckets` hold successful calls only). */
+  error_buckets?: Bucket[];
+  /** Failed calls' P50 and P99, nanoseconds; 0 when none failed. */
+  error_p50_ns?: number;
+  error_p99_ns?: number;
+}
+
+/**
+ * Per-syscall aggregate. Latencies in nanoseconds, enter to exit. `count` is
+ * every call that ended (successful and failed); the percentiles and
+ * `buckets` are SUCCESSFUL calls' (an EAGAIN is not a fast read), failed
+ * calls' are in `error_buckets`. A call ended by a kernel restart code
+ * (-512..-516) is neither a call nor an error: it is in `restarts`, and the
+ * restarted call is counted once, when it ends.
+ */
+export interface SyscallStats extends FailureStats {
   count: number;
   errors: number;
+  /** Calls ended by a restart code (ERESTARTSYS ..), not counted as calls. */
+  restarts?: number;
   bytes: number;
   /** Sum of all latencies, nanoseconds. */
   total_ns: number;
@@ -87,8 +123,11 @@ export interface SyscallStats {
   buckets: Bucket[];
 }
 
-/** Per io_uring opcode aggregate, submission to completion. */
-export interface IoUringOpStats {
+/**
+ * Per io_uring opcode aggregate, submission to completion (see
+ * `meta.io_uring_timing`); percentiles of successful completions.
+ */
+export interface IoUringOpStats extends FailureStats {
   count: number;
   errors: number;
   bytes: number;
@@ -100,6 +139,55 @@ export interface IoUringOpStats {
   /** Requests punted to io-wq async workers. */
   async: number;
   buckets: Bucket[];
+  /**
+   * Completions of multishot requests (IORING_CQE_F_MORE): counted in
+   * `count`, each timed from the request's previous completion (the first
+   * from its submission), not from the submission (the connection's age).
+   */
+  multishot?: number;
+  /** Requests with IOSQE_CQE_SKIP_SUCCESS that succeeded: no completion, not timed. */
+  untimed?: number;
+}
+
+/** What a descriptor is, from /proc/PID/fd while tracing. */
+export type FdKind = "file" | "socket" | "pipe" | "anon" | "device" | "other" | "unknown";
+
+/** I/O on one descriptor of one process (the calls whose first argument is a descriptor). */
+export interface FdStats {
+  pid: number;
+  fd: number;
+  kind: FdKind;
+  /** The /proc/PID/fd link: a path, `socket:[inode]`, `pipe:[inode]`; "" when closed before read. */
+  target: string;
+  count: number;
+  errors: number;
+  bytes: number;
+  total_ns: number;
+  /** Calls by syscall name. */
+  calls: Record<string, number>;
+}
+
+/**
+ * Where the bytes went. `user_bytes`: bytes copied between user memory and
+ * the kernel (read/write, send/recv families, io_uring READ/WRITE/SEND/RECV,
+ * vmsplice out of a pipe). `kernel_bytes`: bytes the kernel moved without
+ * passing them through user memory (sendfile, splice, copy_file_range,
+ * vmsplice into a pipe, io_uring SPLICE/SEND_ZC); of those,
+ * `kernel_copied_bytes` were still copied inside the kernel (copy_file_range,
+ * sendfile into a file). `tee_bytes`: bytes tee duplicated between pipes,
+ * which moves nothing, counted in neither. The older fields are kept:
+ * `copied_bytes` = `user_bytes`, `zero_copy_bytes` = `kernel_bytes`.
+ */
+export interface CopyStats {
+  copied_bytes: number;
+  zero_copy_bytes: number;
+  zero_copy_ratio: number;
+  user_bytes?: number;
+  kernel_bytes?: number;
+  kernel_copied_bytes?: number;
+  tee_bytes?: number;
+  /** kernel_bytes / (user_bytes + kernel_bytes). */
+  kernel_ratio?: number;
 }
 
 /** One second of the timeline; `t` is seconds since the trace started. */
@@ -128,7 +216,7 @@ export interface RunDocument {
   meta: RunMeta;
   syscalls: Record<string, SyscallStats>;
   io_uring: Record<string, IoUringOpStats>;
-  copy: { copied_bytes: number; zero_copy_bytes: number; zero_copy_ratio: number };
+  copy: CopyStats;
   faults: { minor: number | null; major: number | null; total: number };
   tlb: {
     flushes: number | null;
@@ -140,6 +228,11 @@ export interface RunDocument {
   timeline: TimelinePoint[];
   /** `perf stat` counters when `--perf` was given; null where unsupported. */
   perf?: Record<string, number | null>;
+  /**
+   * The top descriptors by time and by bytes (at most 20), resolved through
+   * /proc/PID/fd while tracing. Absent when the backend does not key by descriptor.
+   */
+  fds?: FdStats[];
   /** Folded stacks (`frame;frame;frame count`) when `--flamegraph` was given. */
   flamegraph?: { folded: string[]; samples: number };
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { sha256Hex } from "./sha256.ts";
 
 /**
  * A short, stable id of a target: the first 8 hex digits of SHA-256 over its
@@ -18,8 +18,7 @@ import { createHash } from "node:crypto";
  * ```
  */
 export function targetId(meta: { comm: string; cmdline: string }): string {
-  return createHash("sha256").update(`${meta.comm}\0${meta.cmdline}`, "utf8").digest("hex")
-    .slice(0, 8);
+  return sha256Hex(`${meta.comm}\0${meta.cmdline}`).slice(0, 8);
 }
 
 /**

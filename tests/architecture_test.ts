@@ -6,6 +6,18 @@
 import { assert } from "./_helpers/assert.ts";
 import { ROOT } from "./_helpers/common.ts";
 
+/** The rooms the CLI may import: every room but itself. */
+const BELOW_CLI = [
+  "agent/bench",
+  "agent/nightly",
+  "agent/trace",
+  "agent",
+  "report",
+  "probes",
+  "ffi",
+  "schema",
+] as const;
+
 /** Each room and the rooms it may import (besides itself). A subfolder belongs to its room. */
 const ALLOWED: Record<string, readonly string[]> = {
   "schema": [],
@@ -16,27 +28,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   "agent/trace": ["agent", "report", "probes", "ffi", "schema"],
   "agent/bench": ["agent/trace", "agent", "report", "probes", "ffi", "schema"],
   "agent/nightly": ["agent/trace", "agent", "report", "probes", "ffi", "schema"],
-  "agent/cli": [
-    "agent/bench",
-    "agent/nightly",
-    "agent/trace",
-    "agent",
-    "report",
-    "probes",
-    "ffi",
-    "schema",
-  ],
-  ".": [
-    "agent/cli",
-    "agent/bench",
-    "agent/nightly",
-    "agent/trace",
-    "agent",
-    "report",
-    "probes",
-    "ffi",
-    "schema",
-  ],
+  "agent/cli": BELOW_CLI,
+  ".": ["agent/cli", ...BELOW_CLI],
 };
 const ROOMS = Object.keys(ALLOWED).filter((r) => r !== ".").sort((a, b) => b.length - a.length);
 const OUTSIDE = ["tests", "benchmarks", "docs", "out", "node_modules", ".git", ".ci"];

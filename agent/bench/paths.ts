@@ -9,31 +9,35 @@
  * @module
  */
 
-import { ErrnoError, errnoName } from "../../ffi/errno.ts";
-import { type Fd, openFile, type Pipe, pipe } from "../../ffi/fd.ts";
 import {
+  allocPages,
+  copyMemory,
+  ErrnoError,
+  errnoName,
+  type Fd,
   IoVec,
+  MADV_SEQUENTIAL,
+  mapFile,
+  type Mapping,
+  MSG_NOSIGNAL,
+  MSG_WAITALL,
+  offsetPointer,
+  openFile,
+  type Pipe,
+  pipe,
   pread,
   preadv,
   read,
   readv,
+  Ring,
+  type RwOptions,
   sendfile,
   splice,
   SPLICE_F_MORE,
   SPLICE_F_MOVE,
   write,
   writev,
-} from "../../ffi/io.ts";
-import {
-  allocPages,
-  copyMemory,
-  MADV_SEQUENTIAL,
-  mapFile,
-  type Mapping,
-} from "../../ffi/memory.ts";
-import { offsetPointer } from "../../ffi/libc.ts";
-import { MSG_NOSIGNAL, MSG_WAITALL } from "../../ffi/socket.ts";
-import { Ring, type RwOptions } from "../../ffi/uring.ts";
+} from "../../ffi/mod.ts";
 
 const WAIT_ONE = { waitFor: 1 } as const;
 

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { ioUringUnavailable } from "../../ffi/uring.ts";
+import { ioUringUnavailable } from "../../ffi/mod.ts";
 import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import { fileDigest, writeRandomFile } from "./checksum.ts";
 import { FIO_ENGINES, runFio } from "./fio.ts";
@@ -26,7 +26,7 @@ import {
   PHASE_READY,
   type WorkerResult,
   type WorkerSpec,
-} from "./protocol.ts";
+} from "./_protocol.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { forEachLine } from "../trace/read_lines.ts";
 import { readStat } from "../trace/proc.ts";
@@ -448,14 +448,17 @@ function pathResult(
   // The document names the op its percentiles are from: the traced op of
   // PATH_OPS when the trace has it, else what the worker's clock timed.
   const want = PATH_OPS[spec.scenario][spec.path]?.latency ?? null;
-  const traced = want ? benchOpStats(run, want) : undefined;
+  const found = want ? benchOpStats(run, want) : undefined;
+  // An op the trace saw no request of has no latency: null, not 0.
+  const traced = found && found.count > 0 ? found : undefined;
+  const measured = traced !== undefined || w.block_p50_ns != null;
   const op = traced && want ? want : w.op;
   const syscalls = run ? Object.values(run.syscalls).reduce((s, x) => s + x.count, 0) : w.calls;
   const workerFaults = w.minor_faults + w.major_faults;
   return {
     throughput_mib_s: round(w.bytes / MIB / w.elapsed_s, 1),
-    p50_ns: traced ? traced.p50_ns : w.block_p50_ns ?? 0,
-    p99_ns: traced ? traced.p99_ns : w.block_p99_ns ?? 0,
+    p50_ns: traced ? traced.p50_ns : w.block_p50_ns ?? null,
+    p99_ns: traced ? traced.p99_ns : w.block_p99_ns ?? null,
     syscalls,
     faults: run ? run.faults.total : workerFaults,
     cpu_s: round(cpu, 4),
@@ -465,7 +468,7 @@ function pathResult(
     elapsed_s: round(w.elapsed_s, 4),
     checksum_ok: checksumOk,
     op,
-    latency_source: traced ? "trace" : "worker",
+    latency_source: traced ? "trace" : measured ? "worker" : "none",
     cpu_s_per_gib: round(cpu / (w.bytes / GIB), 4),
     worker_calls: w.calls,
     worker_faults: workerFaults,

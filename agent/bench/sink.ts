@@ -10,11 +10,16 @@
  * @module
  */
 
-import { ErrnoError } from "../../ffi/errno.ts";
-import { libc } from "../../ffi/libc.ts";
-import { read, write } from "../../ffi/io.ts";
-import { allocPages } from "../../ffi/memory.ts";
-import { acceptConnection, localPort, tcpListen } from "../../ffi/socket.ts";
+import {
+  acceptConnection,
+  allocPages,
+  ErrnoError,
+  libc,
+  localPort,
+  read,
+  tcpListen,
+  write,
+} from "../../ffi/mod.ts";
 import { BlockDigest } from "./checksum.ts";
 
 const PR_SET_PDEATHSIG = 1;

@@ -6,13 +6,19 @@
  * @module
  */
 
-import { libc } from "../../ffi/libc.ts";
-import { allocPages, mapFile } from "../../ffi/memory.ts";
-import { read } from "../../ffi/io.ts";
-import { O_RDWR, openFile } from "../../ffi/fd.ts";
-import { getrusage } from "../../ffi/rusage.ts";
-import { POLLIN, pollOne, tcpConnect } from "../../ffi/socket.ts";
-import type { Fd } from "../../ffi/fd.ts";
+import {
+  allocPages,
+  type Fd,
+  getrusage,
+  libc,
+  mapFile,
+  O_RDWR,
+  openFile,
+  POLLIN,
+  pollOne,
+  read,
+  tcpConnect,
+} from "../../ffi/mod.ts";
 import { BlockDigest, blockFingerprint } from "./checksum.ts";
 import { type LatencyLog, preparePath } from "./paths.ts";
 import {
@@ -22,7 +28,7 @@ import {
   type WorkerResult,
   type WorkerSpec,
   writeControl,
-} from "./protocol.ts";
+} from "./_protocol.ts";
 
 const PR_SET_PDEATHSIG = 1;
 const SIGKILL = 9;

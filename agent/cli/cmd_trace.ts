@@ -81,7 +81,8 @@ Options:
                      goes to stderr
   --live             on a terminal: a full-screen view redrawn every interval,
                      heaviest syscalls first; keys t, c, p sort by time, calls,
-                     P99; q ends the trace (outputs are written as usual)
+                     P99; q ends the trace (outputs are written as usual);
+                     a command after -- runs with no stdin/stdout/stderr
   -h, --help         this help
 
 Needs root and tracefs; the default backend needs nothing more (ioscope doctor).
@@ -305,7 +306,11 @@ async function runTrace(args: string[]): Promise<number> {
   let live: LiveView | null = null;
   try {
     if (a.command) {
-      child = await startStoppedCommand(a.command, a.user ? { user: a.user } : {});
+      // Under --live the command's own output would scribble over the view.
+      child = await startStoppedCommand(a.command, {
+        ...(a.user ? { user: a.user } : {}),
+        ...(a.live ? { stdio: "null" as const } : {}),
+      });
       a.pids = [child.pid];
     }
     const what = a.command
@@ -403,7 +408,9 @@ async function runTrace(args: string[]): Promise<number> {
 async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   const failures: string[] = [];
   try {
-    writeAllStdout(summaryText(run) + "\n");
+    // With --json-lines, stdout carries only the intervals' JSON: the summary goes to stderr.
+    if (a.jsonLines) console.error(summaryText(run));
+    else writeAllStdout(summaryText(run) + "\n");
   } catch (e: unknown) {
     failures.push(`could not write the summary (stdout): ${writeErrorReason(e)}`);
   }

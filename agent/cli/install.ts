@@ -95,15 +95,20 @@ async function copyTree(from: string, to: string): Promise<void> {
   }
 }
 
-async function deno(args: string[], env: Record<string, string> = {}): Promise<void> {
+/** Runs deno quietly; on failure, what it said is the error. */
+async function deno(args: string[]): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
     args,
-    env,
-    stdout: "inherit",
-    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
     stdin: "null",
   }).output();
-  if (!out.success) throw new Error(`deno ${args[0]} failed (exit ${out.code})`);
+  if (!out.success) {
+    const dec = new TextDecoder();
+    const said = (dec.decode(out.stderr) + dec.decode(out.stdout)).trim().split("\n").slice(0, 5);
+    throw new Error(`deno ${args[0]} failed (exit ${out.code}): ${said.join(" / ")}`);
+  }
 }
 
 /**

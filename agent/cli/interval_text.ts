@@ -7,7 +7,7 @@
  */
 
 import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
-import { terminalSafe } from "./summary.ts";
+import { terminalSafe } from "./terminal_safe.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
 
 /** A rate: `12.3k/s`. */

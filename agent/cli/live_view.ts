@@ -9,7 +9,7 @@
  */
 
 import { formatCount, formatNs } from "./terminal_format.ts";
-import { terminalSafe } from "./summary.ts";
+import { terminalSafe } from "./terminal_safe.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
 import { formatByteRate, formatRate, formatTimeRate, lostCount } from "./interval_text.ts";
 

@@ -67,8 +67,10 @@ export function nearestOption(name: string, table: OptionTable): string | null {
     for (const [bare, option] of candidates) {
       // A prefix of a known name is as good as one edit.
       const prefix = bare.startsWith(name) || name.startsWith(bare);
-      const score = Math.min(editDistance(name, bare), prefix ? 1 : Infinity) * 1000 +
-        bare.length;
+      // Ties go to the fewer real edits (`--json-line`: `--json-lines`, not
+      // the prefix `--json`), then to the shorter name.
+      const edits = editDistance(name, bare);
+      const score = Math.min(edits, prefix ? 1 : Infinity) * 1e6 + edits * 1000 + bare.length;
       if (!best || score < best.score) best = { option, score };
     }
   }

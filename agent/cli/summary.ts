@@ -32,9 +32,12 @@ export function summaryText(run: RunDocument): string {
   if (m.cgroup) lines.push(...wrap(`cgroup ${m.cgroup.path} (id ${m.cgroup.id})`, 80));
   const f = run.faults;
   lines.push(
-    `faults ${formatCount(f.total)} (minor ${f.minor ?? "n/a"}, major ${f.major ?? "n/a"}), ` +
-      `ctx switches ${run.sched.voluntary} vol / ${run.sched.involuntary} invol, ` +
-      `TLB flushes ${run.tlb.flushes ?? "n/a"}`,
+    ...wrap(
+      `faults ${formatCount(f.total)} (minor ${f.minor ?? "n/a"}, major ${f.major ?? "n/a"}), ` +
+        `ctx switches ${run.sched.voluntary} vol / ${run.sched.involuntary} invol, ` +
+        `TLB flushes ${run.tlb.flushes ?? "n/a"}`,
+      80,
+    ),
   );
   const c = run.copy;
   lines.push(
@@ -42,6 +45,14 @@ export function summaryText(run: RunDocument): string {
       `(ratio ${(c.zero_copy_ratio * 100).toFixed(1)}%)` +
       (m.lost_events ? `, LOST EVENTS ${m.lost_events}` : ""),
   );
+  if (m.in_flight || m.map_full) {
+    lines.push(
+      [
+        m.in_flight ? `${formatCount(m.in_flight)} calls in flight at the end (not counted)` : "",
+        m.map_full ? `MAP FULL: ${formatCount(m.map_full)} calls not counted` : "",
+      ].filter(Boolean).join(", "),
+    );
+  }
   // perf's counters share one reason (no PMU): one line names them all.
   const byReason = new Map<string, string[]>();
   for (const u of m.unsupported) {

@@ -6,14 +6,15 @@
 
 import { bucketBounds, percentiles, toBuckets } from "../../schema/buckets.ts";
 import type { OpTotals, Snapshot } from "../../probes/snapshot.ts";
+import { errnoName } from "../../ffi/errno.ts";
+import { copySplit, type FdInfo } from "./copy_split.ts";
+import { topFds } from "./fd_table.ts";
 import {
-  COPYING_SYSCALLS,
   type IoUringOpStats,
   type RunDocument,
   type RunMeta,
   type SyscallStats,
   type TimelinePoint,
-  ZERO_COPY_SYSCALLS,
 } from "../../schema/mod.ts";
 import type { PerfResult } from "./perf.ts";
 
@@ -23,15 +24,25 @@ export interface ProcDeltas {
   majflt: number | null;
 }
 
+/** Errno numbers to names, sorted by count. */
+function errnoNames(errnos: ReadonlyMap<number, number>): Record<string, number> {
+  return Object.fromEntries(
+    [...errnos].sort((a, b) => b[1] - a[1]).map(([n, c]) => [errnoName(n), c]),
+  );
+}
+
 function opStats(op: OpTotals): SyscallStats {
   const counts = op.hist;
   const buckets = toBuckets(counts);
-  const histCount = buckets.reduce((s, b) => s + b[2], 0);
+  const errorBuckets = toBuckets(op.error_hist);
+  const histCount = [...buckets, ...errorBuckets].reduce((s, b) => s + b[2], 0);
   // The exact maximum when the backend kept one, else the top of the highest bucket.
   const top = buckets.length ? bucketBounds(Math.max(...counts.keys()))[1] : 0;
   const max_ns = op.max_ns || top;
-  // Interpolating inside the top bucket can overshoot the exact maximum.
+  // Successful calls' percentiles; interpolating inside the top bucket can
+  // overshoot the exact maximum.
   const p = percentiles(buckets);
+  const e = percentiles(errorBuckets);
   const clamp = (v: number) => Math.min(v, max_ns);
   return {
     count: Math.max(op.count, histCount),
@@ -44,13 +55,22 @@ function opStats(op: OpTotals): SyscallStats {
     p999_ns: clamp(p.p999_ns),
     max_ns,
     buckets,
+    restarts: op.restarts,
+    errnos: errnoNames(op.errnos),
+    error_buckets: errorBuckets,
+    error_p50_ns: clamp(e.p50_ns),
+    error_p99_ns: clamp(e.p99_ns),
   };
 }
 
 function uringStats(op: OpTotals): IoUringOpStats {
-  const s = opStats(op);
-  return { ...s, async: op.async ?? 0 };
+  const { restarts: _, ...s } = opStats(op);
+  return { ...s, async: op.async ?? 0, multishot: op.multishot ?? 0, untimed: op.untimed ?? 0 };
 }
+
+/** How io_uring requests are timed (meta.io_uring_timing). */
+export const IO_URING_TIMING =
+  "submission to completion; a multishot request's later completions each from the one before (multishot); CQE_SKIP_SUCCESS requests that succeeded are not timed (untimed)";
 
 /**
  * Builds the Run document.
@@ -67,6 +87,7 @@ export function buildRun(
   timeline: TimelinePoint[],
   proc: ProcDeltas,
   perf: PerfResult | null = null,
+  fds: ReadonlyMap<string, FdInfo> = new Map(),
 ): RunDocument {
   const syscalls: Record<string, SyscallStats> = {};
   const names = [...snapshot.syscalls.keys()].sort();
@@ -76,12 +97,10 @@ export function buildRun(
   }
   const io_uring: Record<string, IoUringOpStats> = {};
   for (const [name, op] of [...snapshot.io_uring].sort((a, b) => a[0].localeCompare(b[0]))) {
-    if (op.count > 0 || op.hist.size > 0) io_uring[name] = uringStats(op);
+    if (op.count > 0 || op.hist.size > 0 || (op.untimed ?? 0) > 0) {
+      io_uring[name] = uringStats(op);
+    }
   }
-  const sumBytes = (list: readonly string[]) =>
-    list.reduce((s, n) => s + (syscalls[n]?.bytes ?? 0), 0);
-  const copied = sumBytes(COPYING_SYSCALLS);
-  const zeroCopy = sumBytes(ZERO_COPY_SYSCALLS);
   const unsupported = [...meta.unsupported];
   if (proc.minflt === null) {
     unsupported.push({
@@ -101,14 +120,12 @@ export function buildRun(
       map_full: snapshot.mapFull,
       in_flight: snapshot.inFlight,
       unsupported: dedupe(unsupported),
+      ...(snapshot.compatCalls ? { compat_syscalls: snapshot.compatCalls } : {}),
+      ...(Object.keys(io_uring).length ? { io_uring_timing: IO_URING_TIMING } : {}),
     },
     syscalls,
     io_uring,
-    copy: {
-      copied_bytes: copied,
-      zero_copy_bytes: zeroCopy,
-      zero_copy_ratio: copied + zeroCopy > 0 ? round4(zeroCopy / (copied + zeroCopy)) : 0,
-    },
+    copy: copySplit(snapshot, fds),
     faults: { minor: proc.minflt, major: proc.majflt, total: snapshot.faults },
     tlb: {
       flushes: tlbFlushes,
@@ -120,14 +137,11 @@ export function buildRun(
     },
     sched: { voluntary: snapshot.voluntary, involuntary: snapshot.involuntary },
     timeline,
+    ...(snapshot.fds.size ? { fds: topFds(snapshot.fds, fds) } : {}),
   };
   if (perf?.perf) run.perf = perf.perf;
   if (perf?.flamegraph) run.flamegraph = perf.flamegraph;
   return run;
-}
-
-function round4(x: number): number {
-  return Math.round(x * 10_000) / 10_000;
 }
 
 function dedupe(list: RunMeta["unsupported"]): RunMeta["unsupported"] {
@@ -135,13 +149,18 @@ function dedupe(list: RunMeta["unsupported"]): RunMeta["unsupported"] {
   return list.filter((u) => !seen.has(u.metric) && seen.add(u.metric));
 }
 
-/** Totals the timeline diffs: calls, bytes and faults so far. */
+/**
+ * Totals the timeline diffs: calls, bytes and faults so far. Bytes include
+ * io_uring requests' bytes (an io_uring server moves its data there); tee's
+ * duplicated bytes are not counted.
+ */
 export function snapshotTotals(s: Snapshot): { syscalls: number; bytes: number; faults: number } {
   let syscalls = 0;
   let bytes = 0;
-  for (const op of s.syscalls.values()) {
+  for (const [name, op] of s.syscalls) {
     syscalls += op.count;
-    bytes += op.bytes;
+    if (name !== "tee") bytes += op.bytes;
   }
+  for (const [name, op] of s.io_uring) if (name !== "TEE") bytes += op.bytes;
   return { syscalls, bytes, faults: s.faults };
 }

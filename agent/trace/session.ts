@@ -17,6 +17,7 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
+import { FdTable } from "./fd_table.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
@@ -221,7 +222,9 @@ class Session implements TraceSession {
 
   /** Seconds since the probes attached, to the millisecond. */
   #sinceAttachS(at: number): number {
-    return this.#attachedAtMs ? Math.max(0, Math.round(at - this.#attachedAtMs)) / 1000 : 0;
+    // The backend's own window where it has one (as duration_s), else attach.
+    const from = this.#backend.window?.()?.fromMs || this.#attachedAtMs;
+    return from ? Math.max(0, Math.round(at - from)) / 1000 : 0;
   }
 
   /**
@@ -257,17 +260,35 @@ class Session implements TraceSession {
     }
   }
 
+  /** The target's descriptors, resolved while it runs. */
+  #fds = new FdTable();
+
   #tick(s: Snapshot): void {
+    this.#fds.update(s);
     if (this.#finishing) return;
     this.#sampleProc();
     // Before the probes attached there is no window yet (bpftrace prints as it starts).
     if (this.#attachedAtMs) this.#sample(s);
     const every = this.#options.intervalMs;
     if (
-      every !== undefined && performance.now() - this.#intervalFromMs >= every - INTERVAL_SLACK_MS
+      every !== undefined &&
+      this.#intervalSeconds(s, performance.now()) * 1000 >= every - INTERVAL_SLACK_MS
     ) {
       this.#emitInterval(s, false);
     }
+  }
+
+  /**
+   * Seconds from the current interval's start to snapshot `s`: by the kernel's
+   * own times of the two snapshots where the backend gives them (bpftrace's
+   * output can reach the agent a quarter second late under load), else by
+   * when they reached the agent.
+   */
+  #intervalSeconds(s: Snapshot, nowMs: number): number {
+    const from = this.#intervalFrom.takenNs;
+    return from !== undefined && s.takenNs !== undefined && s.takenNs > from
+      ? (s.takenNs - from) / 1e9
+      : (nowMs - this.#intervalFromMs) / 1000;
   }
 
   /** Reports the interval that ends with snapshot `s`, and starts the next one. */
@@ -280,11 +301,8 @@ class Session implements TraceSession {
       final,
     };
     const sinceAttach = (now - this.#attachedAtMs) / 1000;
-    const last = intervalDocument(this.#intervalFrom, s, {
-      ...info,
-      tS: sinceAttach,
-      seconds: (now - this.#intervalFromMs) / 1000,
-    });
+    const seconds = this.#intervalSeconds(s, now);
+    const last = intervalDocument(this.#intervalFrom, s, { ...info, tS: sinceAttach, seconds });
     const total = intervalDocument(emptySnapshot(), s, {
       ...info,
       tS: sinceAttach,
@@ -315,7 +333,14 @@ class Session implements TraceSession {
       ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
     ];
     const end = this.#stoppedAtMs || performance.now();
-    const durationMs = this.#attachedAtMs ? end - this.#attachedAtMs : 0;
+    // The backend's own counting window where it has one: its edges are the
+    // kernel's, not this event loop's (late by tens of ms on a busy host).
+    const w = this.#backend.window?.();
+    const durationMs = w
+      ? (w.toMs ?? end) - w.fromMs
+      : this.#attachedAtMs
+      ? end - this.#attachedAtMs
+      : 0;
     return buildRun(
       s,
       {
@@ -346,6 +371,7 @@ class Session implements TraceSession {
       this.#timeline.points(),
       { minflt: known ? minflt : null, majflt: known ? majflt : null },
       perf,
+      this.#fds.known,
     );
   }
 
@@ -393,9 +419,12 @@ class Session implements TraceSession {
         this.#sampleProc();
       });
       if (!closed) this.#sampleProc();
+      this.#fds.update(final);
       releaseTracefs();
       // The last point: from the last sample to the end of the window.
-      if (this.#attachedAtMs) this.#sample(final, this.#stoppedAtMs);
+      if (this.#attachedAtMs) {
+        this.#sample(final, this.#backend.window?.()?.toMs ?? this.#stoppedAtMs);
+      }
       // The calls since the last interval: the intervals add up to the whole trace.
       if (this.#options.intervalMs !== undefined && this.#attachedAtMs) {
         this.#emitInterval(final, true);

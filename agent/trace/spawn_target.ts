@@ -12,8 +12,7 @@
  * @module
  */
 
-import { unwrap } from "../../ffi/errno.ts";
-import { libc } from "../../ffi/libc.ts";
+import { libc, unwrap } from "../../ffi/mod.ts";
 import { RunError } from "../errors.ts";
 import { isAlive, readStat } from "./proc.ts";
 
@@ -46,15 +45,17 @@ export interface StoppedCommand {
 }
 
 /**
- * Starts `argv` stopped, with the agent's stdin, stdout and stderr.
+ * Starts `argv` stopped, with the agent's stdin, stdout and stderr (or none:
+ * `stdio: "null"`, for a command traced under a full-screen view).
  * @param argv the command and its arguments
+ * @param options `user` to run it as; `stdio` (default "inherit")
  * @returns the stopped command
  */
 export async function startStoppedCommand(
   argv: string[],
-  options: { user?: RunAsUser } = {},
+  options: { user?: RunAsUser; stdio?: "inherit" | "null" } = {},
 ): Promise<StoppedCommand> {
-  const { user } = options;
+  const { user, stdio = "inherit" } = options;
   unwrap(libc().prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n), "prctl(PR_SET_CHILD_SUBREAPER)");
   // `kill -STOP $$` stops the shell; after SIGCONT it execs the command in its PID.
   const shell = ["/bin/sh", "-c", 'kill -STOP $$ && exec "$@"', "sh", ...argv];
@@ -71,9 +72,9 @@ export async function startStoppedCommand(
   const [program = "/bin/sh", ...args] = [...asUser, ...shell];
   const child = new Deno.Command(program, {
     args,
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "inherit",
+    stdin: stdio,
+    stdout: stdio,
+    stderr: stdio,
   }).spawn();
   const deadline = Date.now() + 5_000;
   while (readStat(child.pid)?.state !== "T") {

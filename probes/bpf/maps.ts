@@ -26,7 +26,7 @@ import {
   URING_OP_SLOTS,
   URING_START,
 } from "./layout.ts";
-import { countersFrom, opFrom, type PerCpuWords, sumWord } from "./read.ts";
+import { countersFrom, opFrom, perCpuWords, sumWord } from "./read.ts";
 import {
   emptyFdTotals,
   emptySnapshot,
@@ -65,13 +65,7 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-function words(bytes: Uint8Array, valueBytes: number): PerCpuWords {
-  const copy = bytes.slice();
-  return {
-    words: new BigUint64Array(copy.buffer, 0, Math.floor(copy.byteLength / 8)),
-    stride: Math.ceil(valueBytes / 8),
-  };
-}
+const words = perCpuWords;
 
 /** The slot-table value of the syscall at index `slot`. */
 export function slotValue(s: TracedSyscall, slot: number): number {
@@ -240,7 +234,7 @@ export class BpfMapSet implements Disposable {
 
   /** The thread group ids in the traced set now. */
   targets(): number[] {
-    return this.#m.targets.readAll().entries.map((e) =>
+    return this.#m.targets.readAll({ reuse: true }).entries.map((e) =>
       new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true)
     );
   }
@@ -255,7 +249,7 @@ export class BpfMapSet implements Disposable {
   ): { byName: Map<string, OpTotals>; inFlight: number } {
     const byName = new Map<string, OpTotals>();
     let inFlight = 0;
-    for (const e of ops.readAll().entries) {
+    for (const e of ops.readAll({ reuse: true }).entries) {
       const slot = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
       const v = words(e.value, OP_VALUE_BYTES);
       const ended = sumWord(v, OP.count);
@@ -294,7 +288,7 @@ export class BpfMapSet implements Disposable {
   /** errnos by kind, then slot, then errno. */
   #readErrnos(): Map<number, Map<number, Map<number, number>>> {
     const out = new Map<number, Map<number, Map<number, number>>>();
-    for (const e of this.#m.errnos.readAll().entries) {
+    for (const e of this.#m.errnos.readAll({ reuse: true }).entries) {
       const key = new DataView(e.key.buffer, e.key.byteOffset, 8).getBigUint64(0, true);
       const kind = Number(key >> 48n);
       const slot = Number((key >> 32n) & 0xffffn);
@@ -312,7 +306,7 @@ export class BpfMapSet implements Disposable {
 
   #readFds(): Map<string, FdTotals> {
     const out = new Map<string, FdTotals>();
-    for (const e of this.#m.fds.readAll().entries) {
+    for (const e of this.#m.fds.readAll({ reuse: true }).entries) {
       const k = new DataView(e.key.buffer, e.key.byteOffset, FD_KEY.bytes);
       const pid = k.getUint32(FD_KEY.tgid, true);
       const fd = k.getUint32(FD_KEY.fd, true);
@@ -359,7 +353,7 @@ export class BpfMapSet implements Disposable {
     s.inFlight = sys.inFlight + uring.inFlight;
     s.fds = this.#readFds();
     const perIndex = new Map<number, number>();
-    for (const e of this.#m.counters.readAll().entries) {
+    for (const e of this.#m.counters.readAll({ reuse: true }).entries) {
       const i = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
       perIndex.set(i, sumWord(words(e.value, 8), 0));
     }

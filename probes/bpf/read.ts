@@ -10,39 +10,60 @@ import { emptyOpTotals, type OpTotals, TLB_FLUSH_REASONS } from "../snapshot.ts"
 
 /**
  * One key's value as the kernel returns it for a per-CPU map: each possible
- * CPU's copy in turn, `words` u64 each.
+ * CPU's copy in turn, `stride` u64 words each, seen as u32 halves (little
+ * endian) so that reading needs no BigInt.
  */
 export interface PerCpuWords {
-  words: BigUint64Array;
+  /** The value's bytes as u32: word w of CPU c is `[2 * (c * stride + w)]` (low), `+ 1` (high). */
+  halves: Uint32Array;
   /** u64 words in one CPU's copy. */
   stride: number;
 }
 
 /**
+ * A per-CPU value's words over its bytes (a copy only when they are not 4-byte aligned).
+ * @param bytes the value as a lookup returns it (every CPU's copy)
+ * @param valueBytes the map's value size
+ * @returns the words
+ */
+export function perCpuWords(bytes: Uint8Array, valueBytes: number): PerCpuWords {
+  const b = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  return {
+    halves: new Uint32Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 4)),
+    stride: Math.ceil(valueBytes / 8),
+  };
+}
+
+function word(v: PerCpuWords, at: number): number {
+  return (v.halves[2 * at] ?? 0) + (v.halves[2 * at + 1] ?? 0) * 4294967296;
+}
+
+function cpus(v: PerCpuWords): number {
+  return Math.floor(v.halves.length / 2 / v.stride);
+}
+
+/**
  * The sum over CPUs of one word of a per-CPU value.
  * @param v the per-CPU value
- * @param word the word index
+ * @param w the word index
  * @returns the sum (exact below 2^53)
  */
-export function sumWord(v: PerCpuWords, word: number): number {
-  let n = 0n;
-  for (let at = word; at < v.words.length; at += v.stride) n += v.words[at] ?? 0n;
-  return Number(n);
+export function sumWord(v: PerCpuWords, w: number): number {
+  let n = 0;
+  for (let c = 0, end = cpus(v); c < end; c++) n += word(v, c * v.stride + w);
+  return n;
 }
 
 /**
  * The largest copy over CPUs of one word of a per-CPU value.
  * @param v the per-CPU value
- * @param word the word index
+ * @param w the word index
  * @returns the maximum
  */
-export function maxWord(v: PerCpuWords, word: number): number {
-  let n = 0n;
-  for (let at = word; at < v.words.length; at += v.stride) {
-    const w = v.words[at] ?? 0n;
-    if (w > n) n = w;
-  }
-  return Number(n);
+export function maxWord(v: PerCpuWords, w: number): number {
+  let n = 0;
+  for (let c = 0, end = cpus(v); c < end; c++) n = Math.max(n, word(v, c * v.stride + w));
+  return n;
 }
 
 /**
@@ -53,17 +74,10 @@ export function maxWord(v: PerCpuWords, word: number): number {
 export function histFrom(v: PerCpuWords | null): Map<number, number> {
   const out = new Map<number, number>();
   if (!v) return out;
-  const sums = new Float64Array(HIST_BUCKETS);
-  for (let cpu = 0; cpu * v.stride < v.words.length; cpu++) {
-    const base = cpu * v.stride;
-    for (let i = 0; i < HIST_BUCKETS; i++) {
-      const w = v.words[base + i];
-      if (w) sums[i] = (sums[i] ?? 0) + Number(w);
-    }
-  }
-  sums.forEach((n, i) => {
+  for (let i = 0; i < HIST_BUCKETS; i++) {
+    const n = sumWord(v, i);
     if (n > 0) out.set(i, n);
-  });
+  }
   return out;
 }
 

@@ -101,14 +101,16 @@ export function shmFile(bytes = 1 << 20): { path: string } & Disposable {
 
 /**
  * Starts a process that reads `reads` x 4096 bytes of `file` and exits, with
- * exactly the PID `pid` (one an exited process had): it writes pid - 1 to
+ * one of the PIDs `pids` (ones exited processes had): it writes pid - 1 to
  * /proc/sys/kernel/ns_last_pid and forks at once. Another process on the host
- * may take the PID in between; it tries again, and throws if it never gets it.
- * @param pid the PID to reuse (it must be free)
+ * may take the PID in between, or hold it by now; it tries the next, again
+ * and again, and throws if it never gets one.
+ * @param pids the PIDs to reuse, in order of preference
  * @param file the file to read
  * @param reads how many read(2) calls
+ * @returns the PID the process had
  */
-export async function readAsPid(pid: number, file: string, reads: number): Promise<void> {
+export async function readAsPid(pids: number[], file: string, reads: number): Promise<number> {
   const script = `use POSIX ();
 open(my $f, ">", "/proc/sys/kernel/ns_last_pid") or die "ns_last_pid: $!";
 print $f ($ARGV[0] - 1); close($f);
@@ -121,7 +123,17 @@ if ($p == 0) {
   POSIX::_exit(0);
 }
 waitpid($p, 0); print "$p $?\\n";`;
-  for (let attempt = 0; attempt < 50; attempt++) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const free = pids.filter((p) => {
+      try {
+        Deno.statSync(`/proc/${p}`);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const pid = free[attempt % Math.max(1, free.length)];
+    if (pid === undefined) break;
     const out = await new Deno.Command("perl", {
       args: ["-e", script, String(pid), file, String(reads)],
       stdout: "piped",
@@ -130,8 +142,8 @@ waitpid($p, 0); print "$p $?\\n";`;
     const [got, status] = new TextDecoder().decode(out.stdout).trim().split(" ");
     if (Number(got) === pid) {
       if (status !== "0") throw new Error(`the process as PID ${pid} failed: status ${status}`);
-      return;
+      return pid;
     }
   }
-  throw new Error(`could not start a process as PID ${pid}: the host took it first 50 times`);
+  throw new Error(`could not start a process as PID ${pids.join(" or ")}: the host took them`);
 }

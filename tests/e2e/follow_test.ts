@@ -79,7 +79,7 @@ for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: --pid --follow counts the children, and not a later process given an exited child's PID`, async () => {
     await using dir = tmpDir();
     using file = shmFile();
-    await using parent = await startLineProcess("perl", [FORKER_PL, file.path, "2", "50"]);
+    await using parent = await startLineProcess("perl", [FORKER_PL, file.path, "4", "25"]);
     const json = `${dir.path}/run.json`;
     const cli = spawnCli([
       "trace",
@@ -95,11 +95,10 @@ for (const backend of TRACE_BACKENDS) {
     await parent.send("go");
     const done = await parent.nextLine();
     const children = done.split(" ").slice(1).map(Number);
-    assertEquals(children.length, 2, done);
-    // The second child has exited and been reaped: its PID is free. A process
-    // that is not the target's, given that PID, makes 300 reads.
-    const reused = children[1] ?? 0;
-    await readAsPid(reused, file.path, 300);
+    assertEquals(children.length, 4, done);
+    // The children have exited and been reaped: their PIDs are free. A process
+    // that is not the target's, given one of them, makes 300 reads.
+    const reused = await readAsPid(children.reverse(), file.path, 300);
     const run = await endTrace(cli, json, backend);
     const r = reads(run);
     assert(

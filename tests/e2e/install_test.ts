@@ -75,7 +75,7 @@ Deno.test("deno task install: the ioscope command traces and renders a report wi
 
   const un = await run(Deno.execPath(), ["task", "--quiet", "uninstall"], env, ROOT);
   assertEquals(un.code, 0, un.out);
-  for (const gone of [bin, `${root}/lib/ioscope`]) {
+  for (const gone of [bin, `${root}/bin/.ioscope`, `${root}/lib/ioscope`]) {
     let exists = true;
     try {
       Deno.statSync(gone);

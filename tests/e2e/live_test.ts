@@ -175,3 +175,19 @@ function agentPid(needle: string): number {
   }
   throw new Error(`no ioscope with ${needle} running`);
 }
+
+for (const backend of ["bpftrace", "ftrace"] as const) {
+  Deno.test(`--live with the ${backend} backend draws the same view and q restores the terminal`, async () => {
+    await using dir = tmpDir();
+    await using w = await startWorkload("timer_reads.ts", []);
+    await w.go();
+    using t = tmux();
+    startLive(t, dir.path, ["--pid", String(w.pid), "--backend", backend]);
+    const view = await waitScreen(t, /^read\s+[\d.]+k?\/s/m);
+    assert(view.split("\n")[0]!.includes(`, ${backend}, `), view);
+    const agent = agentPid(`${dir.path}/run.json`);
+    t.run("send-keys", "-t", "live", "q");
+    await assertRestored(t, dir.path, "stopped");
+    assertEquals(leftovers(agent), []);
+  });
+}

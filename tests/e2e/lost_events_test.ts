@@ -2,7 +2,7 @@
 // map fills up and drops calls silently (`meta.map_full`): 5000 threads
 // blocked in read(2) at the end (bpftrace 0.17 caps a map at 4096 keys by
 // default, so its start-time map held 4096 of them and dropped the rest).
-import { assertEquals } from "../_helpers/assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
 import { readRun } from "../_helpers/documents.ts";
@@ -44,5 +44,45 @@ for (const backend of TRACE_BACKENDS) {
     assertEquals(meta.map_full, 0, `${backend}: map inserts that failed`);
     // Every blocked read, and nothing else of python's: its main thread sleeps.
     assertEquals(meta.in_flight, THREADS, `${backend}: calls in flight at the end`);
+    assertEquals(
+      result.stdout.includes(`${THREADS.toLocaleString("en-US")} calls in flight at the end`) ||
+        result.stdout.includes(`${THREADS} calls in flight at the end`),
+      true,
+      `the summary says so: ${result.stdout}`,
+    );
   });
 }
+
+Deno.test(
+  `bpftrace: with bpftrace 0.17's default 4096 keys, ${THREADS} blocked reads are 4096 in flight and the rest map_full, none silent`,
+  async () => {
+    await using dir = tmpDir();
+    await using w = await startLineProcess("python3", ["-c", BLOCKERS, String(THREADS)]);
+    const json = `${dir.path}/run.json`;
+    // The agent raises the cap to 32768; this puts bpftrace's default back.
+    Deno.env.set("IOSCOPE_BPFTRACE_MAP_KEYS_MAX", "4096");
+    let cli: ReturnType<typeof spawnCli>;
+    try {
+      cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", "bpftrace", "--json", json]);
+    } finally {
+      Deno.env.delete("IOSCOPE_BPFTRACE_MAP_KEYS_MAX");
+    }
+    await cli.waitForStderr("Tracing", 30_000);
+    await w.send("go");
+    assertEquals(await w.nextLine(60_000), `blocked ${THREADS}`);
+    cli.child.kill("SIGINT");
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+    const meta = run.meta as RunDocument["meta"] & { in_flight?: number; map_full?: number };
+    // Before: nothing said; 904 of the reads were simply not there. Now every
+    // call whose start found the map full is counted: the 904 reads, and the
+    // main thread's own calls made meanwhile (its mmaps for new thread stacks:
+    // 2718 in all, once).
+    assertEquals(meta.in_flight, 4096);
+    assert(
+      (meta.map_full ?? 0) >= THREADS - 4096,
+      `map_full ${meta.map_full}: at least the ${THREADS - 4096} reads`,
+    );
+  },
+);

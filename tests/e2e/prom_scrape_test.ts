@@ -1,7 +1,8 @@
 // A real Prometheus (Debian's package) scrapes `trace --prom` on loopback
 // while fio reads a page-cached file; Prometheus' histogram_quantile(0.99)
-// over the agent's histogram agrees with the Run's own P99 within 25%, and
-// the agent's /metrics moves on at least every 2 seconds.
+// over the agent's histogram agrees with the Run's own P99 within 25%, the
+// agent's /metrics moves on at least every 2 seconds, and every scraped
+// counter value is one of the trace's snapshots, at most ~2 s old.
 import { assert, assertWithin } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { readRun } from "../_helpers/documents.ts";
@@ -70,6 +71,15 @@ scrape_configs:
       const body = await (await fetch(url)).json();
       if (body.status !== "success") throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
       return body.data.result;
+    },
+    /** Every sample of a series over the last minute before `time`, [seconds, value]. */
+    async queryRange(expr: string, time: number): Promise<[number, string][]> {
+      const url = new URL(`${base}/api/v1/query`);
+      url.searchParams.set("query", `${expr}[60s]`);
+      url.searchParams.set("time", String(time));
+      const body = await (await fetch(url)).json();
+      if (body.status !== "success") throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
+      return body.data.result[0]?.values ?? [];
     },
     async [Symbol.asyncDispose]() {
       try {
@@ -180,15 +190,32 @@ Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% 
     assertWithin(promP99, own.p99_ns, 0.25, "Prometheus P99 vs the Run's P99");
 
     // The other families are there, with the Run's values (counters, not rates).
-    const bytes = await prom.query(`ioscope_syscall_bytes_total{syscall="pread64"}`, at);
-    // A counter scraped a few seconds before the end (scrape interval, the
-    // exporter's 1 s cache, the backend's 1 s snapshots, detach): below the
-    // final value, and a good part of it.
-    const scraped = Number(bytes[0]?.value[1]);
-    assert(
-      scraped <= own.bytes && scraped >= own.bytes * 0.25,
-      `pread64 bytes: last scrape ${scraped}, the Run's ${own.bytes}`,
-    );
+    // Every scrape of a counter is the value of one of the backend's
+    // snapshots, and a fresh one: the timeline's points are those snapshots
+    // (t, dt: seconds since attach, from the clock), so the cumulative bytes
+    // at each point's end are the values /metrics can have served, and the
+    // one a scrape got ended at most ~2 s before it (the exporter's 1 s
+    // cache, the backend's 1 s snapshots). Before, a scrape only had to be
+    // 25-100% of the final value.
+    const series = await prom.queryRange(`ioscope_syscall_bytes_total{syscall="pread64"}`, end);
+    assert(series.length >= 4, `pread64 bytes scraped ${series.length} times`);
+    const attachedS = Date.parse(run.meta.started_at) / 1000;
+    let cumulative = 0;
+    const served = run.timeline.map((p) => {
+      cumulative += p.bytes;
+      return { at: attachedS + p.t + (p.dt ?? 1), bytes: cumulative };
+    });
+    for (const [ts, value] of series) {
+      const v = Number(value);
+      if (v === 0) continue; // before the first snapshot
+      // fio's only bytes here are its preads (a few bytes of other calls at most).
+      const match = served.find((p) => Math.abs(p.bytes - v) <= Math.max(4096, p.bytes * 0.001));
+      assert(match, `a scrape of ${v} bytes at ${ts} is no snapshot's: ${JSON.stringify(served)}`);
+      const age = ts - match.at;
+      assert(age >= -0.3 && age <= 3.5, `a scrape at ${ts} served a snapshot ${age} s old`);
+    }
+    const scraped = Number(series[series.length - 1]?.[1]);
+    assert(scraped <= own.bytes, `pread64 bytes: last scrape ${scraped}, the Run's ${own.bytes}`);
     for (
       const family of [
         `ioscope_context_switches_total{kind="voluntary"}`,

@@ -115,6 +115,20 @@ Deno.test("parser counts calls in flight at exit, failed map inserts and lost ev
   parser.feed('{"type": "lost_events", "data": {"events": 5}}');
   parser.feed('{"type": "map", "data": {"@start": {"101": 5, "102": 6}}}');
   parser.feed('{"type": "map", "data": {"@uring_start": {"18446": 7}}}');
+  // 10 reads counted, 7 in the histograms: a full @hist dropped 3.
+  parser.feed(
+    '{"type": "stats", "data": {"@stats": {"0": {"count": 10, "average": 5, "total": 50}}}}',
+  );
+  parser.feed('{"type": "map", "data": {"@hist": {"0,70": 6}}}');
+  parser.feed('{"type": "map", "data": {"@ehist": {"0,70": 1}}}');
   const s = parser.final();
-  assertEquals([s.mapFull, s.lostEvents, s.inFlight], [4, 5, 3]);
+  assertEquals([s.mapFull, s.lostEvents, s.inFlight], [4 + 3, 5, 3]);
+});
+
+Deno.test("a tick's kernel time stays with its snapshot, not with what comes after it", () => {
+  const parser = new BpftraceParser();
+  parser.feed('{"type": "printf", "data": "{\\"type\\": \\"tick\\", \\"data\\": 5000000000}\\n"}');
+  parser.feed('{"type": "printf", "data": "{\\"type\\": \\"tick\\", \\"data\\": 6000250000}\\n"}');
+  assertEquals(parser.latest().takenNs, 6_000_250_000);
+  assertEquals(parser.final().takenNs, undefined, "the maps printed at exit have no tick time");
 });

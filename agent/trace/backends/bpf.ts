@@ -16,18 +16,26 @@
 import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { RunError } from "../../errors.ts";
 import { eventFormat, hasTracepoint } from "../tracefs.ts";
-import { OTHER_SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
-import { syscallFunction, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";
-import { canLoad, haveRawTracepoint, haveTaskStorage } from "../../../ffi/bpf/features.ts";
-import { BpfLink } from "../../../ffi/bpf/link.ts";
-import { BpfProgram, type ProgramSpec } from "../../../ffi/bpf/program.ts";
-import { AttachType, ProgType } from "../../../ffi/bpf/sys.ts";
-import { exit, mov, R0 } from "../../../ffi/bpf/asm.ts";
-import { ErrnoError } from "../../../ffi/errno.ts";
+import { SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
+import {
+  AttachType,
+  BpfLink,
+  BpfProgram,
+  canLoad,
+  ErrnoError,
+  exit,
+  haveRawTracepoint,
+  haveTaskStorage,
+  mov,
+  type ProgramSpec,
+  ProgType,
+  R0,
+  syscallFunction,
+  vmlinuxBtf,
+} from "../../../ffi/mod.ts";
 import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf/_emit.ts";
 import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
-import { SYSCALL_NAMES_X86_64 } from "../../../probes/bpftrace.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
 
@@ -62,11 +70,6 @@ export interface BpfBackend extends TraceBackend {
   tracedNow(): number[];
 }
 
-/** Results that are not byte counts: an address, 0, SQEs consumed. */
-const NOT_BYTES = new Set(OTHER_SYSCALLS);
-/** Calls whose first argument is not a descriptor. */
-const NO_FD_ARG = new Set(["mmap", "munmap", "madvise"]);
-
 /** The syscalls the programs time on this architecture. */
 export function tracedSyscalls(): TracedSyscall[] {
   if (Deno.build.arch !== "x86_64") {
@@ -74,11 +77,11 @@ export function tracedSyscalls(): TracedSyscall[] {
       `the bpf backend knows syscall numbers for x86_64 only, not ${Deno.build.arch}`,
     );
   }
-  return [...SYSCALL_NAMES_X86_64].map(([nr, name]) => ({
-    nr,
-    name,
-    bytes: !NOT_BYTES.has(name),
-    fd: !NO_FD_ARG.has(name),
+  return SYSCALLS.map((s) => ({
+    nr: s.nr_x86_64,
+    name: s.name,
+    bytes: s.bytes !== "none",
+    fd: s.fd,
   }));
 }
 

@@ -18,6 +18,7 @@ import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
+import { libc } from "../../../ffi/libc.ts";
 
 /** The marker put in every program we start, so a stale one can be found. */
 export const AGENT_MARKER = "// ioscope-agent=";
@@ -41,6 +42,15 @@ export function findBpftrace(): string | null {
  */
 export const BPFTRACE_MAP_KEYS_MAX = 32768;
 
+/**
+ * The map capacity bpftrace is given: {@linkcode BPFTRACE_MAP_KEYS_MAX}, or
+ * IOSCOPE_BPFTRACE_MAP_KEYS_MAX (tests set it low to see a full map counted).
+ */
+function mapKeysMax(): number {
+  const v = Number(Deno.env.get("IOSCOPE_BPFTRACE_MAP_KEYS_MAX"));
+  return Number.isInteger(v) && v > 0 ? v : BPFTRACE_MAP_KEYS_MAX;
+}
+
 /** True when the kernel's sched_process_exit says whether the group died. */
 function exitHasGroupDead(): boolean {
   try {
@@ -50,11 +60,21 @@ function exitHasGroupDead(): boolean {
   }
 }
 
-/** The program text the agent runs for these PIDs. */
+/** getpgid(2)'s number by architecture: the agent's call that opens the window. */
+const SYS_GETPGID: Record<string, number> = { x86_64: 121, aarch64: 155 };
+/** Open tokens are above any PID (pid_max is at most 2^22). */
+const OPEN_TOKEN_BASE = 1_000_000_000;
+
+/**
+ * The program text the agent runs for these PIDs: counting starts when the
+ * agent calls getpgid(`openToken`), ends when it calls getpgid(-`openToken`).
+ */
 export function bpftraceProgram(
   pids: number[],
-  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[] } = {},
+  options: { followChildren?: boolean; comm?: string; cgroupIds?: number[]; openToken?: number } =
+    {},
 ): string {
+  const { openToken = OPEN_TOKEN_BASE, ...select } = options;
   let source = Deno.readTextFileSync(IO_SYSCALLS_BT);
   const uring = new URL("./io_uring.bt", IO_SYSCALLS_BT);
   try {
@@ -74,23 +94,32 @@ tracepoint:syscalls:sys_exit_getppid
 /pid == ${Deno.pid} && @ioscope_ready == 0/
 {
   @ioscope_ready = 1;
-  @ioscope_on = 1;
   printf("{\\"type\\": \\"ready\\"}\\n");
 }
 `;
-  // The window's end: the agent's getgid() at stop closes the gate at once
-  // (probes detach only when bpftrace exits, a few hundred ms after SIGINT),
-  // so every count, and /proc read then, covers one window.
+  // The window's end: the agent's getpgid(-openToken) at stop closes the gate
+  // at once (probes detach only when bpftrace exits, a few hundred ms after
+  // SIGINT), so every count, and /proc read then, covers one window; another
+  // trace in the same agent (its own token) stays open.
+  // The window's start: the agent's getpgid(openToken) once it has seen
+  // "ready", the moment its own clock starts (bpftrace prints "ready" some
+  // time after the sentinel fired: 0.1 s and more on a busy host).
   const closer = `
-tracepoint:syscalls:sys_exit_getgid
-/pid == ${Deno.pid} && @ioscope_ready == 1/
+tracepoint:syscalls:sys_enter_getpgid
+/pid == ${Deno.pid} && args->pid == ${openToken}/
+{
+  @ioscope_on = 1;
+}
+
+tracepoint:syscalls:sys_enter_getpgid
+/pid == ${Deno.pid} && args->pid == -${openToken} && @ioscope_ready == 1/
 {
   @ioscope_ready = 2;
   delete(@ioscope_on);
 }
 `;
   return `${AGENT_MARKER}${Deno.pid}\n${
-    programFor(source, pids, { ...options, groupDead: exitHasGroupDead(), gate: true })
+    programFor(source, pids, { ...select, groupDead: exitHasGroupDead(), gate: true })
   }${closer}${sentinel}`;
 }
 
@@ -108,7 +137,12 @@ export function startBpftrace(
       "bpftrace is not installed: apt-get install bpftrace, or use --backend ftrace",
     );
   }
+  const openToken = OPEN_TOKEN_BASE + Math.floor(Math.random() * OPEN_TOKEN_BASE);
+  /** When the counting window opened and closed (performance.now()). */
+  const edges: { fromMs: number; toMs: number | null } = { fromMs: 0, toMs: null };
+  const nr = SYS_GETPGID[Deno.build.arch];
   const program = bpftraceProgram(options.pids, {
+    openToken,
     followChildren: options.followChildren === true,
     ...(options.comm !== undefined ? { comm: options.comm } : {}),
     ...(options.cgroup ? { cgroupIds: cgroupTreeIds(options.cgroup.path, options.cgroup.id) } : {}),
@@ -118,7 +152,7 @@ export function startBpftrace(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(BPFTRACE_MAP_KEYS_MAX) },
+    env: { BPFTRACE_STRLEN: "64", BPFTRACE_MAP_KEYS_MAX: String(mapKeysMax()) },
   }).spawn();
 
   const parser = new BpftraceParser();
@@ -137,6 +171,9 @@ export function startBpftrace(
 
     if (!isAttached && parser.ready) {
       isAttached = true;
+      // The trace window starts now, in the kernel as in the agent.
+      if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(openToken), 0n, 0n, 0n, 0n, 0n);
+      edges.fromMs = performance.now();
       resolveAttached();
     }
   });
@@ -198,10 +235,12 @@ export function startBpftrace(
     died,
     unsupported,
     latest: () => parser.latest(),
+    window: () => (isAttached && nr !== undefined ? { ...edges } : null),
     stop(onClosed?: () => void): Promise<Snapshot> {
       if (isAttached && !stopping) {
         // Closes the probes' gate (the closer probe above): nothing counts after this.
-        void Deno.gid();
+        if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(-openToken), 0n, 0n, 0n, 0n, 0n);
+        edges.toMs = performance.now();
       }
       stopping = true;
       onClosed?.();

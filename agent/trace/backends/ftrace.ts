@@ -30,7 +30,7 @@
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupPids } from "../cgroup.ts";
 import { RunError } from "../../errors.ts";
-import { CpuPipe } from "./ftrace_reader.ts";
+import { CpuPipe } from "./_ftrace_reader.ts";
 import { FtraceInstance, instanceName, INSTANCES, sweepStaleInstances } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { tgidOf } from "../proc.ts";
@@ -405,11 +405,12 @@ export async function startFtrace(
     }
     if (!rings) return;
     if (aggregator.takeNewRings().length) {
-      // Widen the ring instance first: a completion in between is seen twice,
-      // and the second finds its request already matched.
+      // Widen the main instance first, then narrow the ring instance: a
+      // completion in between is seen twice, and the second finds its
+      // request already matched (or, multishot, the same timestamp).
       const filters = completionFilters(aggregator.rings());
-      rings.setFilter(FTRACE_EVENTS.uringComplete, filters.known);
       main.setFilter(FTRACE_EVENTS.uringComplete, filters.others);
+      rings.setFilter(FTRACE_EVENTS.uringComplete, filters.known);
     }
   }
 
@@ -435,16 +436,25 @@ export async function startFtrace(
   timer = setTimeout(loop, POLL_MS);
 
   let stopped: Promise<Snapshot> | null = null;
+  // The trace window starts now (every event is enabled): what ended before,
+  // in the moments the instances were set up, is not counted.
+  const windowFrom = Number(main.nowNs() - baseTs);
+  aggregator.setWindow(windowFrom);
+  const edges: { fromMs: number; toMs: number | null } = { fromMs: performance.now(), toMs: null };
   return {
     name: "ftrace",
     attached: Promise.resolve(),
     died,
     unsupported,
     latest: () => latest,
+    window: () => ({ ...edges }),
     stop(onClosed?: () => void): Promise<Snapshot> {
       stopping = true;
       stopped ??= (async () => {
         if (timer !== null) clearTimeout(timer);
+        // The window ends now: what ends after this is not counted.
+        aggregator.setWindow(windowFrom, Number(main.nowNs() - baseTs));
+        edges.toMs = performance.now();
         // Stop recording first (every instance at once), then disable the
         // events, read what was recorded, and remove.
         for (const inst of instances) {

@@ -3,6 +3,7 @@
  * @module
  */
 
+import { RunError } from "../../errors.ts";
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { findBpftrace, startBpftrace, sweepStaleBpftrace } from "./bpftrace.ts";
 import { startFtrace, sweepStaleInstances } from "./ftrace.ts";
@@ -58,10 +59,30 @@ export function resolveBackendName(
 }
 
 /** Cleans what a killed earlier run may have left, then starts the chosen backend. */
+/**
+ * Why this architecture cannot be traced, or null: ioscope's syscall table
+ * (schema/syscalls.ts) holds x86_64's numbers, and on another architecture
+ * every number would be given a wrong name.
+ * @param arch `Deno.build.arch`
+ * @returns one line, or null for x86_64
+ * @example
+ * ```ts
+ * import { unsupportedArch } from "./resolve.ts";
+ * console.assert(unsupportedArch("x86_64") === null);
+ * console.assert(unsupportedArch("aarch64")?.includes("x86_64") === true);
+ * ```
+ */
+export function unsupportedArch(arch: string): string | null {
+  return arch === "x86_64" ? null : `ioscope traces x86_64 hosts only: its syscall table holds ` +
+    `x86_64's numbers, and this host is ${arch} (its numbers would be given wrong names)`;
+}
+
 export async function openBackend(
   backend: BackendName | BackendChoice,
   options: BackendOptions,
 ): Promise<TraceBackend> {
+  const arch = unsupportedArch(Deno.build.arch);
+  if (arch) throw new RunError(arch);
   const choice = resolveBackend(backend);
   sweepStaleBpftrace();
   let name = choice.name;

@@ -27,6 +27,12 @@ export interface TraceBackend {
   stop(onClosed?: () => void): Promise<Snapshot>;
   /** Metrics this backend cannot measure here, with the reason. */
   readonly unsupported: Unsupported[];
+  /**
+   * When the backend's counting window opened and closed in the kernel, as
+   * `performance.now()` values (`toMs` null while open): what it counted
+   * lies exactly in it, so the Run's duration is taken from it.
+   */
+  window?(): { fromMs: number; toMs: number | null } | null;
 }
 
 /** How a backend attached its programs, and why the better ways were not taken. */

@@ -12,6 +12,7 @@ const TABLE: OptionTable = {
   comm: { type: "string" },
   duration: { type: "string" },
   json: { type: "string" },
+  "json-lines": { type: "boolean" },
   out: { type: "string" },
   perf: { type: "boolean" },
   user: { type: "string", short: "u" },
@@ -32,6 +33,9 @@ Deno.test("an unknown option names the nearest one from the table", () => {
   assertEquals(findUnknownOption(["--pid", "1", "--jsn=a.json"], TABLE)?.nearest, "--json");
   assertEquals(findUnknownOption(["--dur", "1s"], TABLE)?.nearest, "--duration");
   assertEquals(findUnknownOption(["-x"], TABLE), { given: "-x", nearest: "-u" });
+  // A prefix tie goes to the fewer edits: --json-line is one from --json-lines.
+  assertEquals(findUnknownOption(["--json-line"], TABLE)?.nearest, "--json-lines");
+  assertEquals(findUnknownOption(["--jso"], TABLE)?.nearest, "--json");
 });
 
 Deno.test("values, known options and what follows -- are not unknown options", () => {

@@ -15,16 +15,24 @@ import type { Snapshot } from "../../../../probes/snapshot.ts";
 
 const BLOCKS = 20_000;
 
-/** dd copying BLOCKS blocks of 4 KiB from /dev/zero to /dev/null, after `sh` pauses. */
-function dd(prelude = ""): Deno.ChildProcess {
-  return new Deno.Command("sh", {
+/**
+ * dd copying BLOCKS blocks of 4 KiB from /dev/zero to /dev/null, forked by a
+ * `sh` that first runs `prelude`, then waits until `go()` is called (so the
+ * backend is attached first, however slowly this host starts it).
+ */
+function dd(prelude = ""): Deno.ChildProcess & { go(): void } {
+  const flag = Deno.makeTempFileSync({ prefix: "ioscope-bpf-go-" });
+  Deno.removeSync(flag);
+  const child = new Deno.Command("sh", {
     args: [
       "-c",
-      `${prelude}sleep 0.3; dd if=/dev/zero of=/dev/null bs=4k count=${BLOCKS} 2>/dev/null`,
+      `${prelude}while [ ! -e ${flag} ]; do sleep 0.02; done; rm -f ${flag}; ` +
+      `dd if=/dev/zero of=/dev/null bs=4k count=${BLOCKS} 2>/dev/null`,
     ],
     stdout: "null",
     stderr: "null",
   }).spawn();
+  return Object.assign(child, { go: () => Deno.writeTextFileSync(flag, "") });
 }
 
 async function traceDd(
@@ -32,6 +40,7 @@ async function traceDd(
 ): Promise<{ backend: BpfBackend; snap: Snapshot }> {
   const child = dd();
   const backend = startBpf({ pids: [child.pid], followChildren: true, ...options });
+  child.go();
   await child.status;
   const ids = backend.objectIds();
   const snap = await backend.stop();
@@ -86,6 +95,7 @@ Deno.test("bpf: without --follow a target's children are not traced; exited proc
   const child = dd();
   const backend = startBpf({ pids: [child.pid] });
   assertEquals(backend.tracedNow(), [child.pid]);
+  child.go();
   await child.status;
   // The exit program removed it when its last thread exited.
   assertEquals(backend.tracedNow(), []);
@@ -99,6 +109,7 @@ Deno.test("bpf: --comm NAME: a process renamed to NAME joins, and the children i
   const backend = startBpf({ pids: [], comm: name });
   // sh renames itself (task_rename), then forks dd (fork: the child has the name).
   const child = dd(`printf ${name} > /proc/$$/comm; `);
+  child.go();
   await child.status;
   const snap = await backend.stop();
   const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
@@ -117,6 +128,7 @@ Deno.test("bpf: --cgroup DIR: a process that moves into the cgroup after the sta
     const backend = startBpf({ pids: [], cgroup: { path, id } });
     assertEquals(backend.tracedNow(), [], "nobody in the traced set: the cgroup test decides");
     const child = dd(`echo $$ > ${path}/cgroup.procs; `);
+    child.go();
     await child.status;
     const snap = await backend.stop();
     const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
@@ -128,12 +140,19 @@ Deno.test("bpf: --cgroup DIR: a process that moves into the cgroup after the sta
 
 Deno.test("bpf: failed calls are counted by errno, timed apart from successful ones", async () => {
   // Writes to /dev/full fail with ENOSPC (28); the shell carries on.
+  const flag = Deno.makeTempFileSync({ prefix: "ioscope-bpf-go-" });
+  Deno.removeSync(flag);
   const child = new Deno.Command("sh", {
-    args: ["-c", "sleep 0.3; for i in 1 2 3 4 5; do echo x > /dev/full; done; true"],
+    args: [
+      "-c",
+      `while [ ! -e ${flag} ]; do sleep 0.02; done; rm -f ${flag}; ` +
+      "for i in 1 2 3 4 5; do echo x > /dev/full; done; true",
+    ],
     stdout: "null",
     stderr: "null",
   }).spawn();
   const backend = startBpf({ pids: [child.pid] });
+  Deno.writeTextFileSync(flag, "");
   await child.status;
   const snap = await backend.stop();
   const write = snap.syscalls.get("write");

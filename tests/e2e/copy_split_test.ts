@@ -1,0 +1,54 @@
+// Where the bytes went, on a real workload with exactly known bytes through
+// each kind of path (tests/_helpers/workloads/copy_paths.py): copy_file_range
+// and sendfile into a file (1 MiB each: copied inside the kernel), splice
+// 64 KiB file -> pipe and vmsplice 32 KiB into a pipe (moved, not copied),
+// tee 64 KiB (moves nothing), and reads of 160 KiB (through user memory).
+//
+// Before (main at 7028a44): every one of them was "zero-copy" (2.25 MiB,
+// tee's 64 KiB counted a second time), copy_file_range's and sendfile's
+// in-kernel copies included. After: user_bytes, kernel_bytes (of which
+// kernel_copied_bytes 2 MiB), tee_bytes 64 KiB apart.
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+import { startLineWorkload } from "../_helpers/line_workload.ts";
+
+const MIB = 1 << 20;
+const K64 = 64 << 10;
+
+for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
+  Deno.test({
+    name: `${backend}: copy split: in-kernel copies, moves, tee and user-memory copies apart` +
+      (backend === "bpf"
+        ? " (KNOWN GAP, not run: the bpf backend's per-descriptor totals carry no bytes by syscall, so sendfile into a file counts as moved, not copied: 1 of 2 MiB)"
+        : ""),
+    ignore: backend === "bpf",
+  }, async () => {
+    await using dir = tmpDir();
+    const w = await startLineWorkload("python3", [
+      `${ROOT}tests/_helpers/workloads/copy_paths.py`,
+      dir.path,
+    ]);
+    const json = `${dir.path}/run.json`;
+    const cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", backend, "--json", json]);
+    await cli.waitForStderr("Tracing pid", 30_000);
+    await w.go();
+    const { status, text } = await w.done();
+    assert(status.success && text.includes("done"), text);
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(leftovers(cli.child.pid), []);
+    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+    const c = run.copy;
+    assertEquals(c.kernel_copied_bytes, 2 * MIB, "copy_file_range and sendfile into a file");
+    assertEquals(
+      c.kernel_bytes,
+      2 * MIB + K64 + K64 / 2,
+      "+ splice into a pipe, vmsplice into a pipe",
+    );
+    assertEquals(c.tee_bytes, K64, "tee moved nothing");
+    assert((c.user_bytes ?? 0) >= 2 * K64 + K64 / 2, `the three reads: ${c.user_bytes}`);
+    assertEquals(c.zero_copy_bytes, c.kernel_bytes, "the old field: the kernel's bytes");
+    assertEquals(c.copied_bytes, c.user_bytes, "the old field: user memory's");
+  });
+}
