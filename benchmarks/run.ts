@@ -327,7 +327,7 @@ const lines: string[] = [
   "",
 ];
 // Sections other benchmarks write (benchmarks/soak.ts, benchmarks/scale.ts) are kept.
-const kept = keptSections(values.out as string, ["soak", "scale"]);
+const kept = keptSections(values.out as string, ["soak", "soak-heap", "scale"]);
 Deno.writeTextFileSync(values.out as string, [...lines, ...kept].join("\n"));
 // The tables as deno fmt lays them out, so `deno task check` stays clean.
 await new Deno.Command(Deno.execPath(), { args: ["fmt", values.out as string] }).output();

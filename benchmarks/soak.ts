@@ -10,11 +10,18 @@
  * With `--write FILE` the result replaces the soak section of FILE (between
  * its `<!-- soak -->` markers), which `deno task bench` keeps when it rewrites
  * the rest.
+ *
+ * RSS moves with the garbage collector's heap sizing; `--heap` measures what
+ * is retained instead: the same trace run in this process (startTrace, as the
+ * CLI does), the JS heap read after a full collection every 15 s:
+ *
+ *     deno run -A --v8-flags=--expose-gc benchmarks/soak.ts --heap [--minutes 10] [--write FILE]
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { procTree } from "./agent_cost.ts";
+import { startTrace } from "../agent/trace/session.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SAMPLE_MS = 5_000;
@@ -78,19 +85,7 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
   try {
     Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
     const fio = new Deno.Command("fio", {
-      args: [
-        "--name=soak",
-        `--filename=${dir}/f`,
-        "--size=16M",
-        "--rw=randread",
-        "--bs=4k",
-        "--ioengine=psync",
-        "--invalidate=0",
-        "--thread",
-        "--time_based",
-        `--runtime=${seconds + 60}`,
-        `--rate_iops=${RATE}`,
-      ],
+      args: fioArgs(`${dir}/f`, seconds + 60),
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -174,6 +169,63 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
   }
 }
 
+/** The agent's retained JS heap over a trace run in this process. */
+export async function soakHeap(
+  minutes: number,
+): Promise<{ samples: { t: number; heapUsed: number }[]; perHourMiB: number; rate: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error("--heap needs deno run --v8-flags=--expose-gc");
+  Deno.env.set("IOSCOPE_TIMELINE_RECENT_S", String(RECENT_S));
+  const dir = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "ioscope-soak-" });
+  const seconds = Math.round(minutes * 60);
+  try {
+    Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
+    const fio = new Deno.Command("fio", {
+      args: [...fioArgs(`${dir}/f`, seconds + 60)],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await new Promise((r) => setTimeout(r, 1500));
+    const session = await startTrace({ pids: [fio.pid] }, { durationMs: seconds * 1000 });
+    const t0 = performance.now();
+    const samples: { t: number; heapUsed: number }[] = [];
+    const timer = setInterval(() => {
+      gc();
+      samples.push({ t: (performance.now() - t0) / 1000, heapUsed: Deno.memoryUsage().heapUsed });
+    }, 15_000);
+    const run = await session.done;
+    clearInterval(timer);
+    fio.kill("SIGKILL");
+    await fio.status;
+    const calls = Object.values(run.syscalls).reduce((a, v) => a + v.count, 0);
+    const steady = samples.filter((x) => x.t >= Math.min(WARMUP_S, seconds / 3));
+    return {
+      samples,
+      perHourMiB: theilSen(steady.map((x) => [x.t, x.heapUsed])) * 3600 / 2 ** 20,
+      rate: calls / run.meta.duration_s,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** fio's arguments: psync 4 KiB random reads of `file` at RATE IOPS for `seconds`. */
+function fioArgs(file: string, seconds: number): string[] {
+  return [
+    "--name=soak",
+    `--filename=${file}`,
+    "--size=16M",
+    "--rw=randread",
+    "--bs=4k",
+    "--ioengine=psync",
+    "--invalidate=0",
+    "--thread",
+    "--time_based",
+    `--runtime=${seconds}`,
+    `--rate_iops=${RATE}`,
+  ];
+}
+
 const MiB = (kib: number) => (kib / 1024).toFixed(1);
 const rate = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)} MiB/h`;
 
@@ -252,12 +304,36 @@ if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
+      heap: { type: "boolean", default: false },
       minutes: { type: "string", default: "10" },
       backend: { type: "string", default: "auto" },
       write: { type: "string" },
     },
   });
   const minutes = Number(values.minutes);
+  if (values.heap) {
+    const h = await soakHeap(minutes);
+    const first = h.samples[0]?.heapUsed ?? 0;
+    const last = h.samples[h.samples.length - 1]?.heapUsed ?? 0;
+    const md = [
+      "<!-- soak-heap -->",
+      `Retained JS heap (\`deno run -A --v8-flags=--expose-gc benchmarks/soak.ts --heap --minutes ${minutes}\`, ` +
+      `${new Date().toISOString().slice(0, 10)}): the same trace in one process, ${
+        Math.round(h.rate)
+      } ` +
+      `syscalls/s, the heap read after a full collection every 15 s: ${
+        (first / 2 ** 20).toFixed(2)
+      } MiB ` +
+      `at 15 s, ${(last / 2 ** 20).toFixed(2)} MiB at the end, ${h.perHourMiB >= 0 ? "+" : ""}${
+        h.perHourMiB.toFixed(2)
+      } MiB/h after the warm-up.`,
+      "<!-- /soak-heap -->",
+    ].join("\n");
+    console.log(md);
+    console.log(JSON.stringify(h.samples));
+    if (values.write) replaceSection(values.write, "soak-heap", md);
+    Deno.exit(0);
+  }
   const r = await soak(minutes, String(values.backend));
   const md = soakMarkdown(r, new Date().toISOString().slice(0, 10));
   console.log(md);

@@ -6,7 +6,8 @@ when told (SIGUSR1), so a tracer that attached first sees a known count.
   many_tasks.py threads N K M      N threads; on SIGUSR1 the last M started do K preads
                                    of /dev/zero each (all N wake: M keeps the GIL out of it)
   many_tasks.py procs N K NAME     N processes named NAME (comm); on SIGUSR1 each does K preads
-  many_tasks.py load RATE          getppid() at RATE calls/s (not an I/O syscall) until killed
+  many_tasks.py load RATE          getppid() at RATE calls/s (not an I/O syscall); on SIGTERM
+                                   prints "rate N", the calls/s it made
 
 Prints "ready" (and, for procs, the children's PIDs) once everything waits,
 "done" once every task did its I/O; ends on SIGTERM or when stdin closes.
@@ -77,12 +78,21 @@ def procs(n, k, name):
 
 
 def load(rate):
+    start = time.monotonic()
+    done = [0]
+
+    def report(*_):
+        print(f"rate {done[0] / (time.monotonic() - start):.0f}", flush=True)
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, report)
     print("ready", flush=True)
     batch = max(1, rate // 100)
     nxt = time.monotonic()
     while True:
         for _ in range(batch):
             os.getppid()
+        done[0] += batch
         nxt += batch / rate
         delay = nxt - time.monotonic()
         if delay > 0:
