@@ -30,9 +30,9 @@ export interface OpTotals {
   /** io_uring only: requests punted to async workers. */
   async?: number;
   /**
-   * io_uring only: completions of multishot requests (IORING_CQE_F_MORE)
-   * after the first, each timed from the completion before it, not from the
-   * submission (included in `count` and `hist`).
+   * io_uring only: completions of multishot requests (IORING_CQE_F_MORE),
+   * every one: the first timed from the submission, each later one from the
+   * completion before it (included in `count` and `hist`).
    */
   multishot?: number;
   /**

@@ -95,6 +95,8 @@ export interface MapFds {
   fds: number;
   counters: number;
   uringReqs: number;
+  /** Ring and user_data to request pointer (completions posted without the request). */
+  uringUserData: number;
   uringOps: number;
   uringHist: number;
 }
@@ -151,6 +153,47 @@ export function lookup(mapFd: number, keyOff: number): Instruction[] {
     mov.reg(R2, R10),
     add.imm(R2, keyOff),
     call(Helper.map_lookup_elem),
+  ];
+}
+
+/**
+ * `R0 = bpf_map_update_elem(map, fp + keyOff, fp + valueOff, flags)`: 0 or a
+ * negative errno.
+ * @param mapFd the map
+ * @param keyOff the key's stack offset (negative)
+ * @param valueOff the value's stack offset (negative)
+ * @param flags BPF_ANY, BPF_NOEXIST, ...
+ * @returns the instructions
+ */
+export function update(
+  mapFd: number,
+  keyOff: number,
+  valueOff: number,
+  flags: number,
+): Instruction[] {
+  return [
+    loadMapFd(R1, mapFd),
+    mov.reg(R2, R10),
+    add.imm(R2, keyOff),
+    mov.reg(R3, R10),
+    add.imm(R3, valueOff),
+    mov.imm(R4, flags),
+    call(Helper.map_update_elem),
+  ];
+}
+
+/**
+ * `R0 = bpf_map_delete_elem(map, fp + keyOff)`.
+ * @param mapFd the map
+ * @param keyOff the key's stack offset (negative)
+ * @returns the instructions
+ */
+export function remove(mapFd: number, keyOff: number): Instruction[] {
+  return [
+    loadMapFd(R1, mapFd),
+    mov.reg(R2, R10),
+    add.imm(R2, keyOff),
+    call(Helper.map_delete_elem),
   ];
 }
 
@@ -362,13 +405,7 @@ function countErrno(b: BuildContext, spec: EndSpec, p: string): Insn[] {
     ja(`${p}_errno_done`),
     label(`${p}_errno_new`),
     st.dw(R10, -32, 1),
-    loadMapFd(R1, spec.errnosFd),
-    mov.reg(R2, R10),
-    add.imm(R2, -24),
-    mov.reg(R3, R10),
-    add.imm(R3, -32),
-    mov.imm(R4, BPF_NOEXIST),
-    call(Helper.map_update_elem),
+    ...update(spec.errnosFd, -24, -32, BPF_NOEXIST),
     jeq.imm(R0, 0, `${p}_errno_done`),
     jeq.imm(R0, -17, `${p}_errno_done`), // EEXIST: inserted meanwhile; one count lost
     ...countOne(b, COUNTER.errnoFull, `${p}_errno_full`),

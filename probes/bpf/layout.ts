@@ -70,6 +70,13 @@ export const URING_START = {
   multishot: 12,
 } as const;
 
+/**
+ * Key of the ring-and-user_data hash (value: the request pointer, u64): the
+ * kernel posts all but a multishot request's last completion without the
+ * request (io_fill_cqe_aux traces req NULL), so those are found by this.
+ */
+export const URING_UD_KEY = { bytes: 16, ctx: 0, userData: 8 } as const;
+
 /** Word indexes of a per-op totals value (per-CPU array, key = slot or opcode). */
 export const OP = {
   /** Calls that ended (successful and failed; restarts excluded). */
@@ -92,6 +99,8 @@ export const OP = {
   untimed: 9,
   /** Latency sum of failed calls. */
   errNs: 10,
+  /** io_uring: first completions of multishot requests (IORING_CQE_F_MORE set). */
+  multishotFirst: 11,
   words: 12,
 } as const;
 /** Bytes of a per-op totals value. */
@@ -139,7 +148,7 @@ export const CAPACITY = {
   targets: 8_192,
   /** tid-keyed starts where task storage is missing: threads inside a traced call. */
   startsByTid: 16_384,
-  /** io_uring requests in flight. */
+  /** io_uring requests in flight (also the ring-and-user_data hash's). */
   uringRequests: 16_384,
   errnos: 4_096,
   fds: 16_384,
@@ -156,6 +165,7 @@ export const MAP_NAMES = {
   fds: "ios_fds",
   counters: "ios_counters",
   uringReqs: "ios_uring_reqs",
+  uringUserData: "ios_uring_ud",
   uringOps: "ios_uring_ops",
   uringHist: "ios_uring_hist",
 } as const;

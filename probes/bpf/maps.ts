@@ -25,6 +25,7 @@ import {
   SYSCALL_NR_LIMIT,
   URING_OP_SLOTS,
   URING_START,
+  URING_UD_KEY,
 } from "./layout.ts";
 import { countersFrom, opFrom, perCpuWords, sumWord } from "./read.ts";
 import {
@@ -175,6 +176,13 @@ export class BpfMapSet implements Disposable {
           valueSize: URING_START.bytes,
           maxEntries: CAPACITY.uringRequests,
         }),
+        uringUserData: make("uringUserData", {
+          type: MapType.HASH,
+          flags: BPF_F_NO_PREALLOC,
+          keySize: URING_UD_KEY.bytes,
+          valueSize: 8,
+          maxEntries: CAPACITY.uringRequests,
+        }),
         uringOps: make("uringOps", {
           type: MapType.PERCPU_ARRAY,
           keySize: 4,
@@ -210,6 +218,7 @@ export class BpfMapSet implements Disposable {
       fds: m.fds.fd,
       counters: m.counters.fd,
       uringReqs: m.uringReqs.fd,
+      uringUserData: m.uringUserData.fd,
       uringOps: m.uringOps.fd,
       uringHist: m.uringHist.fd,
     };

@@ -86,6 +86,7 @@ export interface OpExtras {
   /** Calls that started but have not ended (at the end of the trace: cut off). */
   inFlight: number;
   restarts: number;
+  /** io_uring: every completion of a multishot request, its first included. */
   multishot: number;
   untimed: number;
   okNs: number;
@@ -121,16 +122,16 @@ export function opFrom(
   const errorHist = histFrom(failed);
   const restarts = sumWord(ops, OP.restarts);
   const started = sumWord(ops, OP.started);
-  const multishot = sumWord(ops, OP.multishot);
+  const afterFirst = sumWord(ops, OP.multishot);
   return {
     totals,
     okHist,
     errorHist,
     extras: {
       // A multishot request starts once and ends many times.
-      inFlight: Math.max(0, started - (totals.count - multishot) - restarts),
+      inFlight: Math.max(0, started - (totals.count - afterFirst) - restarts),
       restarts,
-      multishot,
+      multishot: afterFirst + sumWord(ops, OP.multishotFirst),
       untimed: sumWord(ops, OP.untimed),
       okNs,
       errNs,

@@ -63,6 +63,7 @@ import {
   loadArg,
   lookup,
   recordEnd,
+  update,
 } from "./_emit.ts";
 import {
   COUNTER,
@@ -107,13 +108,7 @@ function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
         jne.imm(R0, 0, `${p}_found`),
         st.dw(R10, -56, 0),
         st.dw(R10, -48, 0),
-        loadMapFd(R1, b.maps.starts),
-        mov.reg(R2, R10),
-        add.imm(R2, -40),
-        mov.reg(R3, R10),
-        add.imm(R3, -56),
-        mov.imm(R4, BPF_ANY),
-        call(Helper.map_update_elem),
+        ...update(b.maps.starts, -40, -56, BPF_ANY),
         mov.reg(R2, R0),
         mov.imm(R0, 0),
         jne.imm(R2, 0, `${p}_found`), // insert failed: R0 = null
@@ -170,13 +165,7 @@ function perDescriptor(b: BuildContext): Insn[] {
     jne.imm(R0, 0, "fd_found"),
     // A descriptor not seen before: insert zeros, then look it up again.
     ...[-96, -88, -80, -72].map((off) => st.dw(R10, off, 0)),
-    loadMapFd(R1, b.maps.fds),
-    mov.reg(R2, R10),
-    add.imm(R2, -64),
-    mov.reg(R3, R10),
-    add.imm(R3, -96),
-    mov.imm(R4, BPF_NOEXIST),
-    call(Helper.map_update_elem),
+    ...update(b.maps.fds, -64, -96, BPF_NOEXIST),
     jeq.imm(R0, 0, "fd_inserted"),
     jeq.imm(R0, -17, "fd_inserted"), // EEXIST: another CPU was first
     ...countOne(b, COUNTER.fdFull, "fd_full"),

@@ -29,14 +29,11 @@ import {
   label,
   ldImm64,
   ldx,
-  loadMapFd,
   mov,
   R0,
   R1,
   R10,
   R2,
-  R3,
-  R4,
   R6,
   R7,
   R8,
@@ -45,7 +42,7 @@ import {
   stx,
 } from "../../ffi/bpf/asm.ts";
 import { BPF_ANY, Helper } from "../../ffi/bpf/sys.ts";
-import { type BuildContext, countOne, loadArg, lookup } from "./_emit.ts";
+import { type BuildContext, countOne, loadArg, lookup, remove, update } from "./_emit.ts";
 import { COUNTER } from "./layout.ts";
 
 const FORK = "sched:sched_process_fork";
@@ -104,13 +101,7 @@ function join(b: BuildContext, id: typeof R7, p: string): Insn[] {
   return [
     stx.w(R10, -8, id),
     st.w(R10, -16, 1),
-    loadMapFd(R1, b.maps.targets),
-    mov.reg(R2, R10),
-    add.imm(R2, -8),
-    mov.reg(R3, R10),
-    add.imm(R3, -16),
-    mov.imm(R4, BPF_ANY),
-    call(Helper.map_update_elem),
+    ...update(b.maps.targets, -8, -16, BPF_ANY),
     jeq.imm(R0, 0, `${p}_joined`),
     ...countOne(b, COUNTER.targetsFull, `${p}_full`),
     label(`${p}_joined`),
@@ -164,10 +155,7 @@ export function onFork(b: BuildContext): Insn[] {
  */
 export function onExit(b: BuildContext): Insn[] {
   const del = (mapFd: number, keyOff: number): Insn[] => [
-    loadMapFd(R1, mapFd),
-    mov.reg(R2, R10),
-    add.imm(R2, keyOff),
-    call(Helper.map_delete_elem),
+    ...remove(mapFd, keyOff),
   ];
   return [
     mov.reg(R6, R1),

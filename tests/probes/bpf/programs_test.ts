@@ -25,6 +25,7 @@ function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildC
       fds: next(),
       counters: next(),
       uringReqs: next(),
+      uringUserData: next(),
       uringOps: next(),
       uringHist: next(),
     },

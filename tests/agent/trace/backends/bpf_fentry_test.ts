@@ -39,6 +39,7 @@ Deno.test("fentry/fexit programs load as TRACING programs on each syscall's kern
       uringReqs: 11,
       uringOps: 12,
       uringHist: 13,
+      uringUserData: 14,
     },
     filter: {},
   };

@@ -12,6 +12,7 @@ import {
   startBpf,
 } from "../../../../agent/trace/backends/bpf.ts";
 import type { Snapshot } from "../../../../probes/snapshot.ts";
+import { connectEach, startMultishotServer } from "../../../_helpers/multishot_server.ts";
 
 const BLOCKS = 20_000;
 
@@ -190,6 +191,35 @@ Deno.test("bpf: io_uring requests counted once each, none left in flight", async
   assertEquals(snap.syscalls.get("io_uring_enter")?.count, 1000);
   assertEquals([snap.inFlight, snap.mapFull], [0, 0]);
 });
+
+// The kernel posts all but a multishot request's last completion with req
+// NULL (io_fill_cqe_aux). Matched by request pointer only, 1 of the ACCEPT's
+// CONNS + 1 completions was counted (the cancel), and the request stayed
+// remembered; matched by ring and user_data as well, every one, on both the
+// raw tracepoint (CQE read through its pointer) and the classic record.
+for (const attach of ["raw_tp", "tp"] as const) {
+  Deno.test(`bpf (${attach}): a multishot ACCEPT's completions without the request are found by ring and user_data`, async () => {
+    const CONNS = 5;
+    const SKIPS = 3;
+    const w = await startMultishotServer(CONNS, SKIPS);
+    const backend = startBpf({ pids: [w.pid], attach });
+    assertEquals(backend.attach.kind, attach);
+    await connectEach(w, CONNS, 20);
+    const { status, text } = await w.done();
+    assert(status.success, text);
+    const snap = await backend.stop();
+    const accept = snap.io_uring.get("ACCEPT");
+    assert(accept, `ACCEPT traced: ${[...snap.io_uring.keys()]}`);
+    assertEquals(
+      [accept.count, accept.errors, accept.multishot, [...accept.errnos]],
+      [CONNS + 1, 1, CONNS + 1, [[125, 1]]],
+      "every connection's completion, then the cancel's -ECANCELED",
+    );
+    const nop = snap.io_uring.get("NOP");
+    assertEquals([nop?.count, nop?.untimed], [0, SKIPS], "CQE_SKIP_SUCCESS NOPs: untimed");
+    assertEquals([snap.inFlight, snap.mapFull], [0, 0], "nothing left in flight");
+  });
+}
 
 Deno.test("bpf: kill -9 of the agent leaves none of its programs or links", async () => {
   const child = new Deno.Command(Deno.execPath(), {
