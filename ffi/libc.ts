@@ -92,6 +92,8 @@ const SYMBOLS = {
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   // int getrusage(int who, struct rusage *usage)
   getrusage: { parameters: ["i32", "buffer"], result: "i32" },
+  // int clock_gettime(clockid_t clockid, struct timespec *tp)
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   // int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4,
   //           unsigned long arg5)
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },

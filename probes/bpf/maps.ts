@@ -328,10 +328,14 @@ export class BpfMapSet implements Disposable {
       if (!t) out.set(key, t = emptyFdTotals(pid, fd));
       t.count += count;
       t.errors += sumWord(v, FD_VALUE.errors);
-      t.bytes += sumWord(v, FD_VALUE.bytes);
+      const bytes = sumWord(v, FD_VALUE.bytes);
+      t.bytes += bytes;
       t.total_ns += sumWord(v, FD_VALUE.totalNs);
       const name = this.#syscalls[slot]?.name ?? `slot_${slot}`;
       t.calls.set(name, (t.calls.get(name) ?? 0) + count);
+      // The map is keyed by syscall too: bytes by syscall, as the other
+      // backends give them (the copy split reads sendfile's and vmsplice's).
+      if (bytes > 0) t.callBytes.set(name, (t.callBytes.get(name) ?? 0) + bytes);
     }
     return out;
   }

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertWithin } from "../_helpers/assert.ts";
+import { assert, assertEquals } from "../_helpers/assert.ts";
 import { runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { runBench } from "../../agent/bench/runner.ts";
 import type { BenchDocument } from "../../schema/mod.ts";
@@ -87,15 +87,24 @@ Deno.test({
     );
     assert((r("io_uring").io_uring.SEND?.count ?? 0) === 128, "one io_uring SEND per block");
     assert((r("io_uring_splice").io_uring.SPLICE?.count ?? 0) === 256, "two SPLICEs per block");
-    assert(r("read").copy.copied_bytes >= 2 * (128 << 20), "read+write copies twice");
+    // What each path moves through user memory, from the traced Run: read+write
+    // and readv+writev every byte twice (in, then out), the mmap path once
+    // (out of the mapping), io_uring READ + SEND twice, io_uring SPLICE never;
+    // measured exactly 2 x 128 MiB, 128 MiB, 2 x 128 MiB and 0.
+    assertEquals(r("read").copy.user_bytes, 2 * (128 << 20), "read+write copies twice");
+    assertEquals(r("readv").copy.user_bytes, 2 * (128 << 20), "readv+writev copies twice");
+    assertEquals(r("mmap").copy.user_bytes, 128 << 20, "write from the mapping copies once");
+    assertEquals(r("io_uring").copy.user_bytes, 2 * (128 << 20), "READ + SEND copy twice");
+    assertEquals(r("io_uring_splice").copy.user_bytes, 0, "io_uring SPLICE copies nothing");
     assertEquals(r("sendfile").copy.zero_copy_ratio, 1);
     // Which path costs the least CPU per GiB is not a property of the paths on
     // loopback here (the TCP stack and the sink's softirq dominate, and the
     // order changes from run to run: see BENCHMARKS.md); that each measured it,
-    // and that the zero-copy paths copied nothing through user space, are.
+    // and that the zero-copy paths copied nothing through user space, are. The
+    // CPU the copy costs is measured where TCP does not drown it, into
+    // /dev/null: tests/agent/bench/paths_test.ts, "serve into /dev/null".
     for (const [name, p] of Object.entries(doc.paths)) {
       assert(p.cpu_s_per_gib > 0 && Number.isFinite(p.cpu_s_per_gib), `${name}: CPU per GiB`);
-      assertWithin(p.cpu_s_per_gib, (p.cpu_user_s + p.cpu_sys_s) / (p.bytes / 2 ** 30), 0.01, name);
     }
     assertEquals(r("splice").copy.zero_copy_ratio, 1, "splice copies nothing through user space");
     assertEquals(r("sendfile").copy.copied_bytes, 0, "sendfile copies nothing through user space");

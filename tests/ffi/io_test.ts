@@ -22,6 +22,7 @@ import {
   splice,
   tcpConnect,
   tcpListen,
+  threadCpuSeconds,
   write,
   writeAll,
   writev,
@@ -171,4 +172,18 @@ Deno.test("getrusage counts this process's CPU time, and it grows", () => {
   assert(b.userS + b.sysS > a.userS + a.sysS, "CPU time went up");
   assert(b.maxRssBytes > 1 << 20, `max RSS ${b.maxRssBytes}`);
   assert(b.minorFaults >= a.minorFaults, "fault counts never go down");
+});
+
+Deno.test("threadCpuSeconds counts this thread's CPU to well under a tick, not its sleep", async () => {
+  const t0 = threadCpuSeconds();
+  const w0 = performance.now();
+  let x = 0;
+  while (performance.now() - w0 < 1) x += Math.sqrt(x + 1);
+  const spun = threadCpuSeconds() - t0;
+  // 1 ms of spinning: getrusage's tick (4 ms) would say 0 or 4 ms.
+  assert(spun > 0.0002 && spun < 0.0035, `1 ms of spinning counted ${spun * 1e3} ms`);
+  const s0 = threadCpuSeconds();
+  await new Promise((r) => setTimeout(r, 50));
+  const slept = threadCpuSeconds() - s0;
+  assert(slept < 0.02, `50 ms asleep counted ${slept * 1e3} ms of CPU`);
 });

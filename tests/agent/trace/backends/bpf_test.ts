@@ -67,13 +67,17 @@ for (
       const fentry = backend.attach.reasons.find((r) => r.kind === "fentry");
       assert(fentry && /EPERM/.test(fentry.reason), JSON.stringify(backend.attach));
     }
-    // dd reads fd 0 and writes fd 1, exactly BLOCKS times each (sh's own calls are elsewhere).
+    // dd reads fd 0 and writes fd 1, exactly BLOCKS times each (sh's own calls are elsewhere),
+    // and the bytes by syscall too (the copy split reads sendfile's and vmsplice's).
     const ddFds = [...snap.fds.values()].filter((f) => f.bytes === BLOCKS * 4096);
     assertEquals(
-      ddFds.map((f) => [f.fd, f.count, f.calls.get(f.fd === 0 ? "read" : "write")]).sort(),
+      ddFds.map((f) => {
+        const name = f.fd === 0 ? "read" : "write";
+        return [f.fd, f.count, f.calls.get(name), f.callBytes.get(name)];
+      }).sort(),
       [
-        [0, BLOCKS, BLOCKS],
-        [1, BLOCKS, BLOCKS],
+        [0, BLOCKS, BLOCKS, BLOCKS * 4096],
+        [1, BLOCKS, BLOCKS, BLOCKS * 4096],
       ],
     );
     const read = snap.syscalls.get("read");
