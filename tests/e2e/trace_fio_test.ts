@@ -68,15 +68,20 @@ Deno.test("fio psync on a page-cached file: pread64 count and rate match fio's, 
   const p50 = fio.clat_ns.percentile["50.000000"] ?? 0;
   const p99 = fio.clat_ns.percentile["99.000000"] ?? 0;
   // A syscall tracepoint sees the call from kernel entry to exit; fio's clat
-  // also holds the user/kernel transitions and the probes' own cost, about
-  // 1-2 us per call on this VM. On ~2 us reads ours is 0.55-0.75 of fio's
-  // (a bare bpftrace one-liner measures the same); never above it. fio's P99
-  // also holds its preemptions between clock read and syscall, so the P99's
-  // floor comes from fio's P95 (assertTailKept says how).
+  // also holds the user/kernel transitions (a null syscall's round trip is
+  // 1.07-1.41 us on this VM: `perf bench syscall basic`), fio's clock reads and
+  // the probes' cost outside the window: ours is never above fio's. From below:
+  // the cheaper the probes, the less of their cost lands in fio's clock, so
+  // ours is a smaller share of it: bpftrace 0.51-0.75, the bpf backend
+  // 0.37-0.38 (929/2512, 932/2480, 934 ns; fio's untraced P50 2128-3216 ns
+  // moves by a third within seconds here). An estimate of the untraced kernel
+  // window (fio's untraced P50 less the null round trip) came out 1.0-2.0 us
+  // run to run and failed 1 in 3: too unsteady for a bound. The floor is 0.3
+  // of fio's: it still fails a tracer that loses the body of the call.
   for (const [ours, theirs, what] of [[s.p50_ns, p50, "P50"], [s.p99_ns, p99, "P99"]] as const) {
     assert(ours <= theirs * 1.07, `${what} ${ours} ns above fio's ${theirs} ns`);
   }
-  assert(s.p50_ns >= p50 * 0.45, `P50 ${s.p50_ns} ns far below fio's ${p50} ns`);
+  assert(s.p50_ns >= p50 * 0.3, `P50 ${s.p50_ns} ns far below fio's ${p50} ns`);
   assertTailKept(s.p50_ns, s.p99_ns, fio);
 });
 
