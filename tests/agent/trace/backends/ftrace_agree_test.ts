@@ -88,7 +88,7 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
   }
   close(ft.syscalls.pread64?.p99_ns ?? 0, bt.syscalls.pread64?.p99_ns ?? 0, "pread64 P99", 0.25);
   // Faults and switches: the same tracepoints, the same tasks. The windows
-  // differ only while the workload waits on stdin, idle. Before, ftrace
+  // differ only while the workload waits on stdin. Before, ftrace
   // counted 187 switches against bpftrace's 98, and 956 voluntary against 23:
   // a record written at a context switch in the outgoing task's name
   // (tlb:tlb_flush "flush on task switch", passed by the PID filter that
@@ -102,9 +102,17 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
     if (name === "bpftrace") continue;
     const what = `${name} vs bpftrace`;
     assert(bt.faults.total > 0 && switches(bt) > 0, "faults and switches counted by bpftrace");
-    const faults = Math.abs(r.faults.total - bt.faults.total);
+    // bpf attached last: its window lies inside bpftrace's and holds all the
+    // workload's work, so their faults agree exactly (752 = 752, 634 = 634).
+    // ftrace attached first: its window also holds the 1.4-1.8 s while
+    // bpftrace attached, and the idle Deno workload's threads fault then (41-44
+    // more: 794 vs 752, 678 vs 634). Not foreign tasks: with bpf attached first
+    // instead, bpf and ftrace agree (673 = 673) against bpftrace's 632.
+    const extra = r.faults.total - bt.faults.total;
+    const allowed = name === "ftrace" ? [-5, bt.faults.total * 0.1 + 10] : [-5, 5];
     assert(
-      faults <= bt.faults.total * 0.02 + 5,
+      extra >= allowed[0]! - bt.faults.total * 0.02 &&
+        extra <= allowed[1]! + bt.faults.total * 0.02,
       `${what}: page faults ${r.faults.total} vs ${bt.faults.total}`,
     );
     const sw = Math.abs(switches(r) - switches(bt));
