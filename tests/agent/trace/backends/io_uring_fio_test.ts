@@ -115,10 +115,12 @@ Deno.test("fio io_uring iodepth 4, bpf, bpftrace and ftrace at once: every READ 
         `${backend}: P${q} ${ours} ns above fio's lat ${p(fio, "lat_ns", q)} ns`,
       );
     }
-    // Against fio's clat: P50 within 15%; P99 measured 0.87-0.93 of it in 7 runs
-    // here (the CQE waits while fio submits), so the test allows 20%.
+    // Against fio's clat: P50 within 15%. The P99 against fio's is held where
+    // each backend traces fio alone (below): fio's clat ends when fio reaps the
+    // CQE, ours when the kernel posts it, and with three agents beside fio on
+    // two CPUs fio reaps late in the tail (bpf's P99 0.77 of fio's once here,
+    // with the backends' P99s still within 20% of each other).
     assertWithin(op.p50_ns, p(fio, "clat_ns", "50"), 0.15, `${backend}: READ P50 vs fio clat P50`);
-    assertWithin(op.p99_ns, p(fio, "clat_ns", "99"), 0.20, `${backend}: READ P99 vs fio clat P99`);
   }
   const b = ops.get("bpftrace");
   const f = ops.get("ftrace");
@@ -133,7 +135,21 @@ Deno.test("fio io_uring iodepth 4, bpf, bpftrace and ftrace at once: every READ 
   assertWithin(o.p99_ns, b.p99_ns, 0.20, "bpf P99 vs bpftrace P99");
 });
 
-for (const [backend, delay] of [["bpf", 1.5], ["bpftrace", 3.5], ["ftrace", 1.5]] as const) {
+for (const [backend, delay] of [["bpf", 1.5], ["bpftrace", 4.5], ["ftrace", 1.5]] as const) {
+  Deno.test(`${backend}: fio io_uring iodepth 4, READ P50 within 15% and P99 within 20% of fio's clat`, async () => {
+    await using dir = diskDir();
+    const { fio, runs } = await traceFioUring(dir.path, [backend], {
+      iodepth: 4,
+      startDelayS: delay,
+    });
+    const { op, lost } = readOp(runs.get(backend), backend);
+    assertCountOrLost(op.count, lost, fio.total_ios, `${backend}: READ completions`);
+    // P99 measured 0.87-0.93 of fio's clat in 7 runs here (the CQE waits
+    // while fio submits more before it reaps), so the test allows 20%.
+    assertWithin(op.p50_ns, p(fio, "clat_ns", "50"), 0.15, "READ P50 vs fio clat P50");
+    assertWithin(op.p99_ns, p(fio, "clat_ns", "99"), 0.20, "READ P99 vs fio clat P99");
+  });
+
   Deno.test(`${backend}: fio io_uring iodepth 1, READ P50 and P99 within 15% of fio's total latency`, async () => {
     await using dir = diskDir();
     const { fio, runs } = await traceFioUring(dir.path, [backend], {
