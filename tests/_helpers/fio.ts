@@ -30,6 +30,21 @@ export function diskDir(): { path: string } & AsyncDisposable {
 }
 
 /**
+ * A directory in /dev/shm, for "page-cached" files: this host's reclaim evicts a
+ * disk file's pages within seconds, and reads that go to the disk then make the
+ * tail of a "cached" run.
+ */
+export function shmDir(): { path: string } & AsyncDisposable {
+  const path = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "ioscope-test-" });
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
  * Runs `argv` (a fio command line with `--startdelay=startDelayS` and
  * `--output-format=json --output=DIR/fio.json`) while each backend traces it.
  * @param dir where the Run documents go, and fio's output

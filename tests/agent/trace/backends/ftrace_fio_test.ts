@@ -8,6 +8,7 @@ import {
   assertTailKept,
   diskDir,
   type FioRead,
+  shmDir,
   traceFio,
 } from "../../../_helpers/fio.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
@@ -19,7 +20,7 @@ async function tracePsync(
   options: { direct: boolean; startDelayS: number },
 ): Promise<{ fio: FioRead; runs: Map<string, RunDocument> }> {
   const file = `${dir}/fio.dat`;
-  // Lay the file out; without O_DIRECT it then stays in the page cache.
+  // Lay the file out: in /dev/shm (shmDir) when the reads are meant to be page-cached.
   Deno.writeFileSync(file, new Uint8Array(64 << 20).fill(1));
   return await traceFio(
     dir,
@@ -69,7 +70,7 @@ for (const backend of ["ftrace", "bpf"] as const) {
   });
 
   Deno.test(`${backend}, fio psync page-cached at 3000 IOPS: count exact, nothing lost, percentiles within fio's clat and the tail kept`, async () => {
-    await using dir = diskDir();
+    await using dir = shmDir();
     const { fio, runs } = await tracePsync(dir.path, [backend], {
       direct: false,
       startDelayS: 1.5,
@@ -94,7 +95,7 @@ for (const backend of ["ftrace", "bpf"] as const) {
 }
 
 Deno.test("bpf, bpftrace and ftrace tracing one fio psync run at once agree on pread64", async () => {
-  await using dir = diskDir();
+  await using dir = shmDir();
   const { fio, runs } = await tracePsync(dir.path, ["bpf", "bpftrace", "ftrace"], {
     direct: false,
     startDelayS: 3.5,
