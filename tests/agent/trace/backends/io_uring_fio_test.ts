@@ -136,7 +136,7 @@ Deno.test("fio io_uring iodepth 4, bpf, bpftrace and ftrace at once: every READ 
 });
 
 for (const [backend, delay] of [["bpf", 1.5], ["bpftrace", 4.5], ["ftrace", 1.5]] as const) {
-  Deno.test(`${backend}: fio io_uring iodepth 4, READ P50 within 15% and P99 within 20% of fio's clat`, async () => {
+  Deno.test(`${backend}: fio io_uring iodepth 4, READ P50 within 15% and P99 0.7-1.07 of fio's clat`, async () => {
     await using dir = diskDir();
     const { fio, runs } = await traceFioUring(dir.path, [backend], {
       iodepth: 4,
@@ -144,10 +144,20 @@ for (const [backend, delay] of [["bpf", 1.5], ["bpftrace", 4.5], ["ftrace", 1.5]
     });
     const { op, lost } = readOp(runs.get(backend), backend);
     assertCountOrLost(op.count, lost, fio.total_ios, `${backend}: READ completions`);
-    // P99 measured 0.87-0.93 of fio's clat in 7 runs here (the CQE waits
-    // while fio submits more before it reaps), so the test allows 20%.
+    // fio's clat ends when fio reaps the CQE, ours when the kernel posts it: at
+    // depth 4 a posted CQE waits while fio submits more, and in the tail that
+    // wait is the gap. P99 measured 0.87-0.93 of fio's clat in 7 runs last
+    // session, 0.77-0.79 in 2 of ~12 runs of this session's suite (bpf 179027
+    // vs 226304 ns alone, 171453 vs 222208 beside two other tracers), on a
+    // quiet host: so the P99 is held to [0.7, 1.07] of fio's clat, and from
+    // above to fio's total latency in the three-backend test. A finding, not a
+    // fix: fio offers no reap-free completion time to compare with.
     assertWithin(op.p50_ns, p(fio, "clat_ns", "50"), 0.15, "READ P50 vs fio clat P50");
-    assertWithin(op.p99_ns, p(fio, "clat_ns", "99"), 0.20, "READ P99 vs fio clat P99");
+    const clat99 = p(fio, "clat_ns", "99");
+    assert(
+      op.p99_ns >= clat99 * 0.7 && op.p99_ns <= clat99 * 1.07,
+      `READ P99 ${op.p99_ns} ns outside [0.7, 1.07] of fio's clat P99 ${clat99} ns`,
+    );
   });
 
   Deno.test(`${backend}: fio io_uring iodepth 1, READ P50 and P99 within 15% of fio's total latency`, async () => {
