@@ -2,8 +2,8 @@
 // I/O count for the same work. fio runs its job in a thread (--thread) after a
 // start delay, so the trace of its PID covers every one of its I/Os.
 import { assert, assertWithin } from "../_helpers/assert.ts";
-import { ROOT, tmpDir } from "../_helpers/common.ts";
-import { assertTailKept } from "../_helpers/fio.ts";
+import { spawnCli, tmpDir } from "../_helpers/common.ts";
+import { assertTailKept, shmDir } from "../_helpers/fio.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
 interface FioRead {
@@ -36,29 +36,17 @@ async function traceFio(dir: string, extra: string[]): Promise<{ fio: FioRead; r
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const trace = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${ROOT}mod.ts`,
-      "trace",
-      "--pid",
-      String(fio.pid),
-      "--json",
-      `${dir}/run.json`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const [fioStatus, traced] = await Promise.all([fio.output(), trace]);
+  const trace = spawnCli(["trace", "--pid", String(fio.pid), "--json", `${dir}/run.json`]);
+  const [fioStatus, traced] = await Promise.all([fio.output(), trace.done]);
   assert(fioStatus.success, `fio failed: ${new TextDecoder().decode(fioStatus.stderr)}`);
-  assert(traced.success, `trace failed: ${new TextDecoder().decode(traced.stderr)}`);
+  assert(traced.code === 0, `trace failed: ${traced.stderr}`);
   const fioDoc = JSON.parse(Deno.readTextFileSync(`${dir}/fio.json`));
   return { fio: fioDoc.jobs[0].read, run: JSON.parse(Deno.readTextFileSync(`${dir}/run.json`)) };
 }
 
 Deno.test("fio psync on a page-cached file: pread64 count and rate match fio's, percentiles bracket its clat", async () => {
-  await using dir = tmpDir();
+  // Page-cached: in /dev/shm, since reclaim here evicts a disk file's pages mid-run.
+  await using dir = shmDir();
   const { fio, run } = await traceFio(dir.path, ["--invalidate=0"]);
   const s = run.syscalls.pread64;
   assert(s, "pread64 traced");
