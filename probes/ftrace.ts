@@ -35,6 +35,7 @@ export const FTRACE_EVENTS = {
   newTask: "task:task_newtask",
   processExit: "sched:sched_process_exit",
   processExec: "sched:sched_process_exec",
+  taskRename: "task:task_rename",
   uringSubmit: "io_uring:io_uring_submit_req",
   uringComplete: "io_uring:io_uring_complete",
   uringAsync: "io_uring:io_uring_queue_async_work",
@@ -170,6 +171,8 @@ interface Offsets {
   execFile: number;
   execPid: number;
   execOldPid: number;
+  renamePid: number;
+  renameComm: number;
   subCtx: number;
   subReq: number;
   subOp: number;
@@ -193,6 +196,7 @@ type Kind =
   | "newTask"
   | "processExit"
   | "processExec"
+  | "taskRename"
   | "uringSubmit"
   | "uringComplete"
   | "uringAsync";
@@ -328,6 +332,8 @@ export class FtraceAggregator {
       execFile: off("processExec", "filename", 4),
       execPid: off("processExec", "pid", 4),
       execOldPid: off("processExec", "old_pid", 4),
+      renamePid: off("taskRename", "pid", 4),
+      renameComm: off("taskRename", "newcomm", 16),
       subCtx: off("uringSubmit", "ctx", 8),
       subReq: off("uringSubmit", "req", 8),
       subOp: off("uringSubmit", "opcode", 1),
@@ -460,6 +466,21 @@ export class FtraceAggregator {
           this.#ours.set(newPid, 0);
           this.#foreign.push(newPid);
         }
+        return;
+      }
+      case "taskRename": {
+        // A process renamed to the --comm name (prctl PR_SET_NAME on its main
+        // thread, or /proc/PID/comm) joins; a thread so renamed is not a process.
+        if (this.#comm === undefined || o.renameComm < 0) return;
+        const renamed = view.getInt32(at + o.renamePid, true);
+        const comm = new Uint8Array(view.buffer, view.byteOffset + at + o.renameComm, 16);
+        const end = comm.indexOf(0);
+        const name = new TextDecoder().decode(comm.subarray(0, end < 0 ? 16 : end));
+        if (name !== this.#comm || this.#ours.get(renamed) === renamed) return;
+        if (this.#tgidOf && this.#tgidOf(renamed) !== renamed) return;
+        this.#ours.set(renamed, renamed);
+        this.#procs.add(renamed);
+        this.#joined.push(renamed);
         return;
       }
       case "uringSubmit": {

@@ -76,6 +76,42 @@ for (const backend of TRACE_BACKENDS) {
     assert(r.bytes >= 500 * FORKER_READ_BYTES, `${backend}: ${r.bytes} bytes read`);
   });
 
+  Deno.test(`${backend}: --comm follows a process renamed to that name during the trace`, async () => {
+    await using dir = tmpDir();
+    using file = shmFile();
+    const name = `iosr${crypto.randomUUID().slice(0, 8)}`;
+    // --comm wants a process of that name at the start: a sleep by that name.
+    const sleep = `${dir.path}/${name}`;
+    Deno.copyFileSync("/usr/bin/sleep", sleep);
+    Deno.chmodSync(sleep, 0o755);
+    await using _anchor = await startLineProcess("sh", ["-c", `echo ready; exec "$0" 600`, sleep]);
+    // Named "perl" when the trace starts: not the target yet. On "go" it
+    // renames itself (FORKER_RENAME), waits 0.5 s (the ftrace backend adds the
+    // renamed process at its next 100 ms read), then forks three children that
+    // keep the name and read 100 times each.
+    Deno.env.set("FORKER_RENAME", name);
+    let started;
+    try {
+      started = startLineProcess("perl", [FORKER_PL, file.path, "3", "100"]);
+    } finally {
+      Deno.env.delete("FORKER_RENAME");
+    }
+    await using forker = await started;
+    const json = `${dir.path}/run.json`;
+    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
+    await cli.waitForStderr("Tracing", 30_000);
+    await forker.send("go");
+    assert((await forker.nextLine()).startsWith("done"), "the renamed forker's children ran");
+    const run = await endTrace(cli, json, backend);
+    const r = reads(run);
+    // Before: 0 reads on bpftrace and ftrace (a rename was not followed).
+    // The children's 300, and the parent's reads of its stdin line.
+    assert(
+      r.count >= 300 && r.count <= 300 + 10,
+      `${backend}: ${r.count} read calls; the renamed process's children made 300`,
+    );
+  });
+
   Deno.test(`${backend}: --pid --follow counts the children, and not a later process given an exited child's PID`, async () => {
     await using dir = tmpDir();
     using file = shmFile();

@@ -303,10 +303,15 @@ export async function startFtrace(
       instances.push(execs);
       execs.write("tracing_on", "0");
       execs.write("buffer_size_kb", "256");
-      execs.enable(
-        FTRACE_EVENTS.processExec,
-        /^[\w .:@+-]*$/.test(options.comm) ? `comm == "${options.comm}"` : undefined,
-      );
+      const quotable = /^[\w .:@+-]*$/.test(options.comm);
+      execs.enable(FTRACE_EVENTS.processExec, quotable ? `comm == "${options.comm}"` : undefined);
+      // And those that take it by rename (prctl PR_SET_NAME, /proc/PID/comm).
+      if (has(FTRACE_EVENTS.taskRename)) {
+        execs.enable(
+          FTRACE_EVENTS.taskRename,
+          quotable ? `newcomm == "${options.comm}"` : undefined,
+        );
+      }
     }
     // Threads created while this was set up.
     const later = threadsOf(options.pids).filter((t) => !tids.includes(t));
@@ -393,7 +398,9 @@ export async function startFtrace(
     // later process given that id would be traced: only live tasks are added.
     // With event-fork the kernel has already added what the target forked.
     const forked = aggregator.takeNewThreads();
-    const threads = [...(eventFork ? [] : forked), ...aggregator.takeJoined()].filter(isTask);
+    // A process that joined by exec or rename: all its threads (a renamed one may have many).
+    const threads = [...(eventFork ? [] : forked), ...threadsOf(aggregator.takeJoined())]
+      .filter(isTask);
     if (threads.length) main.write("set_event_pid", threads.join(" "), { append: true });
     const foreign = aggregator.takeForeignTasks().filter(isTask);
     if (foreign.length) {
