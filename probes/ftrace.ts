@@ -226,6 +226,13 @@ export interface FtraceAggregatorOptions {
    * target forks is followed (a fork keeps the name).
    */
   comm?: string;
+  /**
+   * True for a 32-bit process (x86_64's compat mode), whose syscall numbers
+   * are i386's: raw_syscalls records carry no compat flag, so the agent
+   * tells by the process's ELF class. Its calls are counted apart
+   * (compatCalls), never under an x86_64 name.
+   */
+  isCompat?: (tgid: number) => boolean;
   /** False when there is no tlb:tlb_flush tracepoint (not x86). @default true */
   tlbSupported?: boolean;
   /** Processes the target forks are the target's too (`strace -f`). @default false */
@@ -271,6 +278,8 @@ export class FtraceAggregator {
   /** Tasks whose exit record was seen, until their last switch away. */
   #exited = new Set<number>();
   #tgidOf: ((tid: number) => number | null) | undefined;
+  #isCompat: ((tgid: number) => boolean) | undefined;
+  #compatProcs = new Map<number, boolean>();
   #comm: string | undefined;
   #startTs = new Map<number, number>();
   #startId = new Map<number, number>();
@@ -301,6 +310,7 @@ export class FtraceAggregator {
    */
   constructor(formats: ReadonlyMap<string, FtraceEventFormat>, options: FtraceAggregatorOptions) {
     this.#tgidOf = options.tgidOf;
+    this.#isCompat = options.isCompat;
     this.#comm = options.comm;
     for (const pid of options.pids ?? []) this.#procs.add(pid);
     for (const tid of options.tids) this.#ours.set(tid, this.#tgidOf?.(tid) ?? -1);
@@ -364,6 +374,10 @@ export class FtraceAggregator {
     switch (kind) {
       case "sysEnter": {
         if (!this.#isOurs(pid)) return;
+        if (this.#isCompatTask(pid)) {
+          if (this.#inWindow(ts)) this.#snap.compatCalls++;
+          return;
+        }
         this.#startTs.set(pid, ts);
         this.#startId.set(pid, view.getInt32(at + o.enterId, true));
         if (o.enterArgs >= 0) this.#startFd.set(pid, i64(view, at + o.enterArgs));
@@ -644,6 +658,16 @@ export class FtraceAggregator {
   /** The target's processes now (thread group ids). */
   processes(): number[] {
     return [...this.#procs];
+  }
+
+  /** Whether a traced thread's process is 32-bit, asked once per process. */
+  #isCompatTask(tid: number): boolean {
+    if (!this.#isCompat) return false;
+    const group = this.#ours.get(tid) ?? -1;
+    const pid = group > 0 ? group : tid;
+    let compat = this.#compatProcs.get(pid);
+    if (compat === undefined) this.#compatProcs.set(pid, compat = this.#isCompat(pid));
+    return compat;
   }
 
   /**

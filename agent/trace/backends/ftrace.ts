@@ -33,7 +33,7 @@ import { RunError } from "../../errors.ts";
 import { CpuPipe } from "./_ftrace_reader.ts";
 import { FtraceInstance, instanceName, INSTANCES, sweepStaleInstances } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
-import { tgidOf } from "../proc.ts";
+import { isElf32, tgidOf } from "../proc.ts";
 import { ensureTracefs, eventFormat, readTracefsText, TRACEFS } from "../tracefs.ts";
 import {
   completionFilters,
@@ -264,6 +264,8 @@ export async function startFtrace(
       tids,
       pids: options.pids,
       tgidOf,
+      // x86_64 only (other hosts are refused): a 32-bit process makes compat calls.
+      isCompat: (pid) => isElf32(`/proc/${pid}/exe`),
       tlbSupported: has(FTRACE_EVENTS.tlbFlush),
       // A cgroup's members' children are in it too.
       followChildren: options.followChildren === true || options.cgroup !== undefined,

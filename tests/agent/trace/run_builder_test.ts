@@ -6,6 +6,7 @@
 
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { buildRun } from "../../../agent/trace/run_builder.ts";
+import { isElf32 } from "../../../agent/trace/proc.ts";
 import { summaryText } from "../../../agent/cli/summary.ts";
 import { emptySnapshot } from "../../../probes/snapshot.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
@@ -36,4 +37,17 @@ Deno.test("run: a clean trace says nothing of losses", () => {
   assertEquals(run.meta.recursion_misses, 0);
   const text = summaryText(run);
   assert(!/LOST|MAP FULL|RECURSION|in flight/.test(text), text);
+});
+
+Deno.test("proc: isElf32 tells a 32-bit ELF file (compat mode) from a 64-bit one", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "ioscope-elf-" });
+  try {
+    // The first bytes of an i386 executable: \x7fELF, ELFCLASS32, little-endian.
+    Deno.writeFileSync(`${dir}/i386`, new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1, 0]));
+    assertEquals(isElf32(`${dir}/i386`), true);
+    assertEquals(isElf32("/proc/self/exe"), false, "deno is 64-bit");
+    assertEquals(isElf32(`${dir}/missing`), false);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
