@@ -53,6 +53,12 @@ export { sweepStaleInstances };
 
 /** How often the buffers are read. */
 const POLL_MS = 100;
+/**
+ * How often, with --comm, the exec instance alone is read between full
+ * passes: a process that execs or is renamed to the name joins set_event_pid
+ * within this, not within POLL_MS (what it does before is missed).
+ */
+const EXEC_POLL_MS = 10;
 /** How often a traced cgroup's cgroup.procs is read for processes that joined it. */
 const CGROUP_POLL_MS = 250;
 /** How often a snapshot is handed to the session. */
@@ -425,10 +431,37 @@ export async function startFtrace(
 
   let lastSnapshot = performance.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Between full passes: the exec instance's records (processes taking the
+   * --comm name) are fed at once, out of order with the main instance's,
+   * which is safe as they only add to the traced set; then the set is written.
+   */
+  function execPass(): void {
+    let seen = false;
+    for (const { pipe, role } of pipes) {
+      if (role !== "exec") continue;
+      for (let i = 0; i < MAX_PAGES_PER_PASS; i++) {
+        const bytes = pipe.readPage();
+        if (!bytes) break;
+        seen = true;
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        readPage(view, baseTs, (ts, at) => aggregator.feed(ts, view, at), header);
+      }
+    }
+    if (seen) follow();
+  }
+
+  let lastPass = performance.now();
   function loop(): void {
     timer = null;
     if (stopping) return;
     try {
+      if (execs && performance.now() - lastPass < POLL_MS - EXEC_POLL_MS / 2) {
+        execPass();
+        timer = setTimeout(loop, EXEC_POLL_MS);
+        return;
+      }
+      lastPass = performance.now();
       pass(false);
       if (performance.now() - lastSnapshot >= SNAPSHOT_MS) {
         lastSnapshot += SNAPSHOT_MS;
@@ -440,9 +473,9 @@ export async function startFtrace(
       resolveDied(`the ftrace backend failed: ${e instanceof Error ? e.message : e}`);
       return;
     }
-    timer = setTimeout(loop, POLL_MS);
+    timer = setTimeout(loop, execs ? EXEC_POLL_MS : POLL_MS);
   }
-  timer = setTimeout(loop, POLL_MS);
+  timer = setTimeout(loop, execs ? EXEC_POLL_MS : POLL_MS);
 
   let stopped: Promise<Snapshot> | null = null;
   // The trace window starts now (every event is enabled): what ended before,
