@@ -6,7 +6,7 @@
  */
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { ROOT, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { IOSCOPE_CMD, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 
 function sh(cmd: string, ...args: string[]): void {
   const out = new Deno.Command(cmd, { args, stderr: "piped" }).outputSync();
@@ -93,10 +93,7 @@ Deno.test("a directory root may not write to (EACCES): refused at the start, or 
       args: [
         "--bounding-set=-dac_override,-dac_read_search",
         "--",
-        Deno.execPath(),
-        "run",
-        "-A",
-        `${ROOT}mod.ts`,
+        ...IOSCOPE_CMD,
         "trace",
         "--pid",
         String(target.pid),
@@ -245,10 +242,7 @@ Deno.test("the summary on a full disk (stdout redirected there) costs only itsel
       'out="$1"; shift; exec "$@" > "$out"',
       "sh",
       `${full.path}/summary.txt`,
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}mod.ts`,
+      ...IOSCOPE_CMD,
       "trace",
       "--pid",
       String(target.pid),
