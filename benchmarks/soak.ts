@@ -20,6 +20,7 @@
  */
 
 import { parseArgs } from "node:util";
+import v8 from "node:v8";
 import { procTree } from "./agent_cost.ts";
 import { startTrace } from "../agent/trace/session.ts";
 
@@ -169,10 +170,29 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
   }
 }
 
+/**
+ * V8's spaces that hold compiled code and its metadata (bytecode, deopt data):
+ * they grow for minutes while the once-a-second functions are optimized.
+ */
+const CODE_SPACES = [
+  "code_space",
+  "code_large_object_space",
+  "trusted_space",
+  "trusted_large_object_space",
+];
+
+/** One heap sample: seconds since attach, bytes after a full collection. */
+interface HeapSample {
+  t: number;
+  heapUsed: number;
+  /** heapUsed without the code spaces: the objects the agent keeps. */
+  objects: number;
+}
+
 /** The agent's retained JS heap over a trace run in this process. */
 export async function soakHeap(
   minutes: number,
-): Promise<{ samples: { t: number; heapUsed: number }[]; perHourMiB: number; rate: number }> {
+): Promise<{ samples: HeapSample[]; perHourMiB: number; objectsPerHourMiB: number; rate: number }> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("--heap needs deno run --v8-flags=--expose-gc");
   Deno.env.set("IOSCOPE_TIMELINE_RECENT_S", String(RECENT_S));
@@ -188,10 +208,14 @@ export async function soakHeap(
     await new Promise((r) => setTimeout(r, 1500));
     const session = await startTrace({ pids: [fio.pid] }, { durationMs: seconds * 1000 });
     const t0 = performance.now();
-    const samples: { t: number; heapUsed: number }[] = [];
+    const samples: HeapSample[] = [];
     const timer = setInterval(() => {
       gc();
-      samples.push({ t: (performance.now() - t0) / 1000, heapUsed: Deno.memoryUsage().heapUsed });
+      const code = v8.getHeapSpaceStatistics()
+        .filter((x) => CODE_SPACES.includes(x.space_name))
+        .reduce((a, x) => a + x.space_used_size, 0);
+      const heapUsed = Deno.memoryUsage().heapUsed;
+      samples.push({ t: (performance.now() - t0) / 1000, heapUsed, objects: heapUsed - code });
     }, 15_000);
     const run = await session.done;
     clearInterval(timer);
@@ -202,6 +226,7 @@ export async function soakHeap(
     return {
       samples,
       perHourMiB: theilSen(steady.map((x) => [x.t, x.heapUsed])) * 3600 / 2 ** 20,
+      objectsPerHourMiB: theilSen(steady.map((x) => [x.t, x.objects])) * 3600 / 2 ** 20,
       rate: calls / run.meta.duration_s,
     };
   } finally {
@@ -224,6 +249,11 @@ function fioArgs(file: string, seconds: number): string[] {
     `--runtime=${seconds}`,
     `--rate_iops=${RATE}`,
   ];
+}
+
+/** The 1-, 5- and 15-minute load averages, as uptime prints them. */
+function loadAverage(): string {
+  return Deno.loadavg().map((x) => x.toFixed(2)).join(", ");
 }
 
 const MiB = (kib: number) => (kib / 1024).toFixed(1);
@@ -311,22 +341,31 @@ if (import.meta.main) {
     },
   });
   const minutes = Number(values.minutes);
+  const loadBefore = loadAverage();
   if (values.heap) {
     const h = await soakHeap(minutes);
-    const first = h.samples[0]?.heapUsed ?? 0;
-    const last = h.samples[h.samples.length - 1]?.heapUsed ?? 0;
+    const first = h.samples[0];
+    const last = h.samples[h.samples.length - 1];
+    const mib = (b = 0) => (b / 2 ** 20).toFixed(2);
+    const signed = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)}`;
     const md = [
       "<!-- soak-heap -->",
       `Retained JS heap (\`deno run -A --v8-flags=--expose-gc benchmarks/soak.ts --heap --minutes ${minutes}\`, ` +
-      `${new Date().toISOString().slice(0, 10)}): the same trace in one process, ${
+      `${
+        new Date().toISOString().slice(0, 10)
+      }, load average ${loadBefore} before, ${loadAverage()} after): ` +
+      `the same trace in one process, ${
         Math.round(h.rate)
-      } ` +
-      `syscalls/s, the heap read after a full collection every 15 s: ${
-        (first / 2 ** 20).toFixed(2)
-      } MiB ` +
-      `at 15 s, ${(last / 2 ** 20).toFixed(2)} MiB at the end, ${h.perHourMiB >= 0 ? "+" : ""}${
-        h.perHourMiB.toFixed(2)
-      } MiB/h after the warm-up.`,
+      } syscalls/s, the heap read after a full ` +
+      `collection every 15 s: ${mib(first?.heapUsed)} MiB at 15 s, ${
+        mib(last?.heapUsed)
+      } MiB at the end, ` +
+      `${signed(h.perHourMiB)} MiB/h after the warm-up. Without V8's code spaces (compiled code, ` +
+      `bytecode, deoptimization data: they grow while the once-a-second functions are optimized) ` +
+      `the objects the agent keeps went from ${mib(first?.objects)} to ${
+        mib(last?.objects)
+      } MiB, ` +
+      `${signed(h.objectsPerHourMiB)} MiB/h.`,
       "<!-- /soak-heap -->",
     ].join("\n");
     console.log(md);
@@ -335,7 +374,12 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const r = await soak(minutes, String(values.backend));
-  const md = soakMarkdown(r, new Date().toISOString().slice(0, 10));
+  const md = soakMarkdown(
+    r,
+    `${
+      new Date().toISOString().slice(0, 10)
+    } (load average ${loadBefore} before, ${loadAverage()} after)`,
+  );
   console.log(md);
   console.log(JSON.stringify(r.samples));
   if (values.write) replaceSection(values.write, "soak", md);
