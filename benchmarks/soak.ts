@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import { procTree } from "./agent_cost.ts";
 import { startTrace } from "../agent/trace/session.ts";
+import { RECLAIM_MS } from "../agent/trace/reclaim.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SAMPLE_MS = 5_000;
@@ -64,6 +65,29 @@ export function theilSen(points: [number, number][]): number {
   }
   slopes.sort((a, b) => a - b);
   return slopes.length ? (slopes[Math.floor(slopes.length / 2)] as number) : 0;
+}
+
+/**
+ * The means of whole periods: the agent gives memory back every period
+ * (RECLAIM_MS), so RSS saws up and drops once a period; pairwise slopes
+ * inside one tooth are mostly rises, and their median would read the tooth as
+ * growth. A whole period's mean is the same wherever the tooth stands in it.
+ * @param points (t, y) pairs, t in seconds, in order
+ * @param period the period's length in seconds
+ * @returns one (mean t, mean y) per whole period from the first point
+ */
+export function periodMeans(points: [number, number][], period: number): [number, number][] {
+  const first = points[0]?.[0] ?? 0;
+  const groups = new Map<number, [number, number][]>();
+  for (const p of points) {
+    const k = Math.floor((p[0] - first) / period);
+    groups.set(k, [...(groups.get(k) ?? []), p]);
+  }
+  const last = Math.floor(((points[points.length - 1]?.[0] ?? first) - first) / period);
+  return [...groups].filter(([k]) => k < last || points.length < 2).map(([, g]) => [
+    g.reduce((a, p) => a + p[0], 0) / g.length,
+    g.reduce((a, p) => a + p[1], 0) / g.length,
+  ]);
 }
 
 /** Result of one soak run. */
@@ -149,7 +173,7 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
     // Samples taken after the warm-up and before the window closed.
     const steady = samples.filter((s) => s.t >= Math.min(WARMUP_S, seconds / 3) && s.t <= seconds);
     const perHour = (k: keyof Omit<Sample, "t">) =>
-      theilSen(steady.map((s) => [s.t, s[k]])) * 3600 / 1024;
+      theilSen(periodMeans(steady.map((s) => [s.t, s[k]]), RECLAIM_MS / 1000)) * 3600 / 1024;
     return {
       minutes,
       backend: run.meta.backend,
