@@ -74,7 +74,9 @@ export function theilSen(points: [number, number][]): number {
  * growth. A whole period's mean is the same wherever the tooth stands in it.
  * @param points (t, y) pairs, t in seconds, in order
  * @param period the period's length in seconds
- * @returns one (mean t, mean y) per whole period from the first point
+ * @returns one (mean t, mean y) per period from the first point that the
+ *   points cover (a group spanning under 80% of a period is left out: the
+ *   run's last, cut short)
  */
 export function periodMeans(points: [number, number][], period: number): [number, number][] {
   const first = points[0]?.[0] ?? 0;
@@ -83,11 +85,12 @@ export function periodMeans(points: [number, number][], period: number): [number
     const k = Math.floor((p[0] - first) / period);
     groups.set(k, [...(groups.get(k) ?? []), p]);
   }
-  const last = Math.floor(((points[points.length - 1]?.[0] ?? first) - first) / period);
-  return [...groups].filter(([k]) => k < last || points.length < 2).map(([, g]) => [
-    g.reduce((a, p) => a + p[0], 0) / g.length,
-    g.reduce((a, p) => a + p[1], 0) / g.length,
-  ]);
+  return [...groups.values()]
+    .filter((g) => (g[g.length - 1]?.[0] ?? 0) - (g[0]?.[0] ?? 0) >= 0.8 * period)
+    .map((g) => [
+      g.reduce((a, p) => a + p[0], 0) / g.length,
+      g.reduce((a, p) => a + p[1], 0) / g.length,
+    ]);
 }
 
 /** Result of one soak run. */
@@ -330,16 +333,18 @@ export function soakMarkdown(r: SoakResult, date: string): string {
     "of the in-process trace " +
     "3 and 5 minutes in held the same objects (+0.6 KiB of objects, +66 KiB of V8's compiled " +
     "code as the once-a-second functions reached the optimizing tiers). RSS grew with garbage " +
-    "instead: what outlives two scavenges (timeline points, reads that straddle one; 0.66-0.86 " +
-    "KB/s with an idle target, `--trace-gc-nvp`) waited in the old generation for its limit, " +
-    "15-16 MB against 6.4 MB live, hours away (no full collection from 31 s to 530 s of a trace, " +
-    "heap 6.96 to 8.07 MB, RSS +8.7 MiB/h); and glibc kept the optimizing compiler's freed " +
-    "zones as free chunks of a thread's arena (+1.9 to +2.4 MB steps 4-8 minutes in, malloc's " +
-    "bytes in use flat, mallinfo2). In the CLI's smaps from 2 to 5 minutes: RSS +12.7 MiB/h, " +
-    "of which +7.5 MiB/h pages of the deno binary touched for the first time (file-backed, " +
-    "warm-up). A full collection and malloc_trim once a minute (10-20 ms) took the garbage; " +
-    "what remains in ten minutes is warm-up: compiled code, the binary's pages, an arena's top " +
-    "that malloc_trim does not cut.",
+    "instead: what outlives two scavenges (0.86 KB/s with an idle target, 0.66 KB/s of it not " +
+    "the timeline's; `--trace-gc-nvp`) waited in the old generation for its limit, 15-16 MB " +
+    "against 6.4 MB live, hours away (an idle target's trace ran no full collection from 31 s " +
+    "to 530 s: heap 6.96 to 8.07 MB, RSS +8.7 MiB/h); and glibc kept the optimizing " +
+    "compiler's freed zones as free chunks of a thread's arena (+1.9 to +2.4 MB steps 4-8 " +
+    "minutes in, malloc's bytes in use flat; mallinfo2). In the CLI's smaps from 2 to 5 " +
+    "minutes: RSS +12.7 MiB/h, of which +7.5 MiB/h pages of the deno binary touched for the " +
+    "first time (file-backed, warm-up). Now a full collection and malloc_trim run once a " +
+    "minute (10-20 ms). What ten minutes still show is warm-up as far as measured: compiled " +
+    "code (the heap mode below splits it from the objects), the binary's pages, and the top " +
+    "of a thread's arena, which malloc_trim does not cut (a 2.2 MB step 270 s in, 1.1 MB of " +
+    "it still resident after the next trim, 5k syscalls/s).",
     "<!-- /soak -->",
   ].join("\n");
 }
