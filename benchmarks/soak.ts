@@ -341,10 +341,11 @@ export function soakMarkdown(r: SoakResult, date: string): string {
     "minutes in, malloc's bytes in use flat; mallinfo2). In the CLI's smaps from 2 to 5 " +
     "minutes: RSS +12.7 MiB/h, of which +7.5 MiB/h pages of the deno binary touched for the " +
     "first time (file-backed, warm-up). Now a full collection and malloc_trim run once a " +
-    "minute (10-20 ms). What ten minutes still show is warm-up as far as measured: compiled " +
-    "code (the heap mode below splits it from the objects), the binary's pages, and the top " +
-    "of a thread's arena, which malloc_trim does not cut (a 2.2 MB step 270 s in, 1.1 MB of " +
-    "it still resident after the next trim, 5k syscalls/s).",
+    "minute (10-20 ms), and malloc's trim and mmap thresholds stay at 128 KiB: glibc raised " +
+    "them and then kept a thread arena's top (a 2.2 MB step 270 s in, 1.1 MB of it resident " +
+    "after the next trim; with them fixed the step was 1.3 MB and the next trim took it all; " +
+    "in-process, 5k syscalls/s). What ten minutes still show is warm-up as far as measured: " +
+    "compiled code (the heap mode below splits it from the objects) and the binary's pages.",
     "<!-- /soak -->",
   ].join("\n");
 }

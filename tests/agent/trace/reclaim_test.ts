@@ -4,7 +4,7 @@
  */
 
 import { assert } from "../../_helpers/assert.ts";
-import { fullCollector, reclaimMemory } from "../../../agent/trace/reclaim.ts";
+import { fullCollector, keepMallocTrimmable, reclaimMemory } from "../../../agent/trace/reclaim.ts";
 
 const MiB = 2 ** 20;
 
@@ -26,4 +26,8 @@ Deno.test("reclaimMemory frees garbage promoted to the old generation", () => {
     after - before < MiB,
     `${((after - before) / MiB).toFixed(2)} MiB left of ${((held - before) / MiB).toFixed(1)}`,
   );
+});
+
+Deno.test("glibc takes the fixed trim and mmap thresholds", () => {
+  assert(keepMallocTrimmable(), "mallopt refused M_TRIM_THRESHOLD or M_MMAP_THRESHOLD");
 });
