@@ -637,17 +637,28 @@ export interface ProgInfo {
   verifiedInsns: number;
 }
 
+// Info is read once a second per program (recursion misses) by a running
+// trace: one buffer and attr serve every call, read out before the next.
+let infoScratch: { info: Uint8Array; view: DataView; attr: Attr } | null = null;
+const nameDecoder = new TextDecoder();
+
 function objInfo(fd: number, size: number): DataView {
-  const info = pinned(size);
-  const attr = new Attr(16).u32(0, fd).u32(4, size).u64(8, addressOf(info));
+  if (!infoScratch) {
+    const info = pinned(256);
+    infoScratch = { info, view: new DataView(info.buffer), attr: new Attr(16) };
+  }
+  const { info, view, attr } = infoScratch;
+  if (size > info.byteLength) throw new RangeError(`An info of ${size} bytes is past the buffer`);
+  info.fill(0, 0, size);
+  attr.clear(16).u32(0, fd).u32(4, size).u64(8, addressOf(info));
   bpf(Cmd.OBJ_GET_INFO_BY_FD, attr.bytes);
-  return new DataView(info.buffer);
+  return view;
 }
 
 function objName(v: DataView, off: number): string {
   const b = new Uint8Array(v.buffer, off, BPF_OBJ_NAME_LEN);
   const end = b.indexOf(0);
-  return new TextDecoder().decode(b.subarray(0, end < 0 ? b.length : end));
+  return nameDecoder.decode(b.subarray(0, end < 0 ? b.length : end));
 }
 
 /**
