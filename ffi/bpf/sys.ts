@@ -680,6 +680,18 @@ export function progInfo(fd: number): ProgInfo {
   };
 }
 
+/**
+ * A program's `recursion_misses` alone (`struct bpf_prog_info` at 208): what
+ * a running trace reads once a second per program, without the name's decoding.
+ * @param fd the program
+ * @returns runs skipped because the program was already running on that CPU
+ * @throws ErrnoError
+ */
+export function progRecursionMisses(fd: number): number {
+  const v = objInfo(fd, 232);
+  return v.getUint32(208, true) + v.getUint32(212, true) * 0x1_0000_0000;
+}
+
 /** Identity of a map (`struct bpf_map_info`). */
 export interface MapInfo {
   /** The kernel's map id. */
