@@ -17,6 +17,9 @@ export interface ProcStat {
   stimeTicks: number;
 }
 
+/** The fields of a {@linkcode ProcStat} a trace samples while it runs. */
+export type ProcSample = Pick<ProcStat, "state" | "minflt" | "majflt">;
+
 function readText(path: string): string | null {
   try {
     return Deno.readTextFileSync(path);
@@ -68,7 +71,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** {@linkcode isAlive} from a stat already read (null: no such process). */
-function aliveBy(pid: number, st: ProcStat | null): boolean {
+function aliveBy(pid: number, st: ProcSample | null): boolean {
   if (st === null || st.state === "X") return false;
   if (st.state !== "Z") return true;
   return liveThread(pid) !== null;
@@ -98,6 +101,28 @@ export class StatFiles implements Disposable {
    * @returns the parsed fields, or null once it is gone
    */
   read(pid: number): ProcStat | null {
+    const n = this.#fill(pid);
+    if (typeof n !== "number") return n;
+    const st = this.#parse(n);
+    if (!st) return null;
+    const b = this.#buf.subarray(0, n);
+    st.comm = this.#decoder.decode(b.subarray(b.indexOf(0x28) + 1, b.lastIndexOf(0x29)));
+    return st;
+  }
+
+  /**
+   * What a trace samples five times a second: {@linkcode read} less the
+   * comm (no string decoded).
+   * @param pid a thread group id
+   * @returns the state and fault counters, or null once it is gone
+   */
+  sample(pid: number): ProcSample | null {
+    const n = this.#fill(pid);
+    return typeof n === "number" ? this.#parse(n) : n;
+  }
+
+  /** Reads the stat into the buffer: its length, a stat read by path, or null when gone. */
+  #fill(pid: number): number | ProcStat | null {
     let f = this.#files.get(pid);
     if (f === undefined) {
       try {
@@ -114,7 +139,7 @@ export class StatFiles implements Disposable {
       f.seekSync(0, Deno.SeekMode.Start);
       const n = f.readSync(this.#buf);
       if (!n) throw new Error("empty");
-      return this.#parse(n);
+      return n;
     } catch {
       // ESRCH: the process was reaped
       f.close();
@@ -124,7 +149,18 @@ export class StatFiles implements Disposable {
     }
   }
 
-  /** {@linkcode parseStat} of the first `n` bytes of the buffer, without a string per field. */
+  /** The PID at the start of the buffer. */
+  #pid(): number {
+    const b = this.#buf;
+    let pid = 0;
+    for (let i = 0; b[i] !== 0x20 && i < 12; i++) pid = pid * 10 + (b[i] as number) - 0x30;
+    return pid;
+  }
+
+  /**
+   * {@linkcode parseStat} of the first `n` bytes of the buffer, without a
+   * string per field; `comm` left empty for {@linkcode read} to fill.
+   */
   #parse(n: number): ProcStat | null {
     const b = this.#buf;
     const open = b.indexOf(0x28); // (
@@ -147,11 +183,9 @@ export class StatFiles implements Disposable {
       }
     }
     if (field <= 12) return null;
-    let pid = 0;
-    for (let i = 0; i < open - 1; i++) pid = pid * 10 + (b[i] as number) - 0x30;
     return {
-      pid,
-      comm: this.#decoder.decode(b.subarray(open + 1, close)),
+      pid: this.#pid(),
+      comm: "",
       state: String.fromCharCode(b[close + 2] as number),
       ppid: nums[1] as number,
       minflt: nums[7] as number,
@@ -167,10 +201,10 @@ export class StatFiles implements Disposable {
    * Whether the process runs, as {@linkcode isAlive} says, from a stat read
    * by {@linkcode read} (no second read).
    * @param pid the process
-   * @param st its stat from `read(pid)`
+   * @param st its stat from `read(pid)` or `sample(pid)`
    * @returns whether any thread of it still runs
    */
-  alive(pid: number, st: ProcStat | null): boolean {
+  alive(pid: number, st: ProcSample | null): boolean {
     return aliveBy(pid, st);
   }
 

@@ -214,7 +214,7 @@ class Session implements TraceSession {
     if (t.alive) return t.alive();
     if (t.cgroup) return cgroupExists(t.cgroup.path);
     if (sampled !== undefined) return sampled;
-    return t.pids.some((pid) => this.#stats.alive(pid, this.#stats.read(pid)));
+    return t.pids.some((pid) => this.#stats.alive(pid, this.#stats.sample(pid)));
   }
 
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
@@ -261,7 +261,7 @@ class Session implements TraceSession {
   #sampleProc(): boolean {
     let alive = false;
     for (const pid of this.#target.pids) {
-      const st = this.#stats.read(pid);
+      const st = this.#stats.sample(pid);
       // A zombie leader whose threads run still reads the whole group's counts.
       if (!st || !this.#stats.alive(pid, st)) continue;
       alive = true;
