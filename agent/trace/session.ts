@@ -25,6 +25,7 @@ import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalDocument, p99BySyscall } from "./interval.ts";
+import { RECLAIM_MS, reclaimMemory } from "./reclaim.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -196,6 +197,8 @@ class Session implements TraceSession {
     if (this.#options.durationMs !== undefined) {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
+    // Garbage that V8 and malloc would keep resident for hours (reclaim.ts).
+    this.#timers.push(setInterval(reclaimMemory, RECLAIM_MS));
     this.#timers.push(setInterval(() => {
       // /proc read as often: a target that exits is read within 200 ms of its end.
       const alive = this.#sampleProc();
