@@ -76,6 +76,7 @@ export function slotValue(s: TracedSyscall, slot: number): number {
 /** Per-op figures read last time, to skip histograms that did not change. */
 interface OpCache {
   ended: number;
+  errors: number;
   totals: OpTotals;
 }
 
@@ -271,15 +272,19 @@ export class BpfMapSet implements Disposable {
         const raw = hist.lookup(u32(slot * 2 + which));
         return raw ? words(raw, HIST_VALUE_BYTES) : null;
       };
-      const unchanged = seen !== undefined && seen.ended === ended;
+      // Each histogram is read only when its calls changed (a lookup copies
+      // HIST_VALUE_BYTES per CPU): fio's reads never fail, their failed one stays.
+      const errors = sumWord(v, OP.errors);
+      const okSame = seen !== undefined && seen.ended - seen.errors === ended - errors;
+      const failedSame = seen !== undefined && seen.errors === errors;
       const r = opFrom(
         v,
-        unchanged ? null : histOf(HIST_OK),
-        unchanged ? null : histOf(HIST_FAILED),
+        okSame ? null : histOf(HIST_OK),
+        failedSame ? null : histOf(HIST_FAILED),
       );
       const t = r.totals;
-      t.hist = unchanged ? seen.totals.hist : r.okHist;
-      t.error_hist = unchanged ? seen.totals.error_hist : r.errorHist;
+      t.hist = okSame ? seen.totals.hist : r.okHist;
+      t.error_hist = failedSame ? seen.totals.error_hist : r.errorHist;
       t.errnos = errnos.get(slot) ?? new Map();
       t.restarts = r.extras.restarts;
       if (ops === this.#m.uringOps) {
@@ -288,7 +293,7 @@ export class BpfMapSet implements Disposable {
         t.untimed = r.extras.untimed;
       }
       inFlight += r.extras.inFlight;
-      cache.set(slot, { ended, totals: t });
+      cache.set(slot, { ended, errors, totals: t });
       byName.set(nameOf(slot), t);
     }
     return { byName, inFlight };

@@ -113,6 +113,42 @@ for (const backend of TRACE_BACKENDS) {
     );
   });
 
+  Deno.test(`${backend}: --comm: a process that execs another program leaves the trace`, async () => {
+    await using dir = tmpDir();
+    using file = shmFile();
+    const name = `iosx${crypto.randomUUID().slice(0, 8)}`;
+    const sh = `${dir.path}/${name}`;
+    Deno.copyFileSync("/bin/dash", sh);
+    Deno.chmodSync(sh, 0o755);
+    // A shell by that name: traced from the start. On "go" it reads 50 times
+    // (dash's read builtin: one read(2) a byte... so a line of 49 bytes and its
+    // newline), then execs perl (another name), which reads 300 times.
+    const line = "x".repeat(49);
+    Deno.writeTextFileSync(`${dir.path}/line`, line + "\n");
+    const script = `echo ready; read go; read -r l < "$1"; ` +
+      `exec perl -e 'open(my $f, "<", $ARGV[0]) or die; my $b; sysread($f, $b, 64) for 1 .. 300' "$2"`;
+    await using shell = await startLineProcess(sh, [
+      "-c",
+      script,
+      sh,
+      `${dir.path}/line`,
+      file.path,
+    ]);
+    const json = `${dir.path}/run.json`;
+    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
+    await cli.waitForStderr("Tracing", 30_000);
+    await shell.send("go");
+    assertEquals((await shell.child.status).code, 0);
+    const run = await endTrace(cli, json, backend);
+    const r = reads(run);
+    // The shell's reads of "go" and of the line (a read(2) per byte: 50 and
+    // 3), not perl's 300 nor the loader's reads of perl's libraries.
+    assert(
+      r.count >= 50 && r.count < 100,
+      `${backend}: ${r.count} read calls; the named shell made about 53, perl after its exec 300`,
+    );
+  });
+
   Deno.test(`${backend}: --comm follows a process renamed to that name during the trace`, async () => {
     await using dir = tmpDir();
     using file = shmFile();
