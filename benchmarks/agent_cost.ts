@@ -146,36 +146,41 @@ export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): 
   }
 }
 
-/** Seconds for `deno run` of a script that does nothing: Deno's own start-up and exit. */
-async function bareDenoS(): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    await new Deno.Command(Deno.execPath(), { args: ["eval", "0"], stdout: "null" }).output();
-    times.push((performance.now() - t0) / 1000);
-  }
-  return times.sort((a, b) => a - b)[2] ?? 0;
+/** Seconds for `deno eval 0`: Deno's own start-up and exit. */
+async function bareDenoOnceS(): Promise<number> {
+  const t0 = performance.now();
+  await new Deno.Command(Deno.execPath(), { args: ["eval", "0"], stdout: "null" }).output();
+  return (performance.now() - t0) / 1000;
 }
 
 /**
  * Seconds from starting `ioscope trace` to its "Tracing..." line (probes
- * attached, first data readable), 5 runs, with a backend; and the same less
- * Deno's own start-up (a `deno eval 0`, median of 5).
+ * attached, first data readable), with a backend; and the same less Deno's
+ * own start-up: a `deno eval 0` before each run, in the same loop, so that
+ * both see the same load.
+ * @param backend the backend to start
+ * @param runs how many runs of each (@default 5)
  */
-export async function measureTimeToFirstData(backend: "bpf" | "bpftrace" | "ftrace"): Promise<
+export async function measureTimeToFirstData(
+  backend: "bpf" | "bpftrace" | "ftrace",
+  runs = 5,
+): Promise<
   {
     description: string;
     medianS: number;
     minS: number;
     maxS: number;
     denoS: number;
+    denoMinS: number;
     afterDenoS: number;
   }
 > {
   const target = new Deno.Command("sleep", { args: ["60"] }).spawn();
   const times: number[] = [];
+  const deno: number[] = [];
   try {
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < runs; i++) {
+      deno.push(await bareDenoOnceS());
       const t0 = performance.now();
       const cli = new Deno.Command(Deno.execPath(), {
         args: [
@@ -207,18 +212,34 @@ export async function measureTimeToFirstData(backend: "bpf" | "bpftrace" | "ftra
     target.kill("SIGKILL");
     await target.status;
   }
+  const mid = Math.floor(runs / 2);
   times.sort((a, b) => a - b);
-  const denoS = await bareDenoS();
+  deno.sort((a, b) => a - b);
+  const denoS = deno[mid] ?? 0;
   return {
     description:
       "From spawning `deno run -A mod.ts trace --pid PID` (Deno start-up included) to its " +
       "`Tracing pid ...` line, printed once every probe is attached (bpftrace: the agent's sentinel " +
       "probe, attached last, has fired; bpf: the programs are attached and the maps readable). " +
-      "Five runs per backend; `after Deno` subtracts the median time of `deno eval 0`.",
-    medianS: times[2] ?? 0,
+      `${runs} runs per backend; \`after Deno\` subtracts the median time of \`deno eval 0\`, ` +
+      "run before each of them in the same loop.",
+    medianS: times[mid] ?? 0,
     minS: times[0] ?? 0,
     maxS: times[times.length - 1] ?? 0,
     denoS,
-    afterDenoS: (times[2] ?? 0) - denoS,
+    denoMinS: deno[0] ?? 0,
+    afterDenoS: (times[mid] ?? 0) - denoS,
   };
+}
+
+// `deno run -A benchmarks/agent_cost.ts first-data [bpf|bpftrace|ftrace] [RUNS]`: that
+// measurement alone (BENCHMARKS.md "Time to first data"), without the whole bench.
+if (import.meta.main && Deno.args[0] === "first-data") {
+  const backend = (Deno.args[1] ?? "bpf") as "bpf" | "bpftrace" | "ftrace";
+  const r = await measureTimeToFirstData(backend, Number(Deno.args[2] ?? 5));
+  const s = (x: number) => `${x.toFixed(3)} s`;
+  console.log(
+    `${backend}: median ${s(r.medianS)}, min ${s(r.minS)}, max ${s(r.maxS)}; ` +
+      `deno eval 0: median ${s(r.denoS)}, min ${s(r.denoMinS)}; after Deno ${s(r.afterDenoS)}`,
+  );
 }
