@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startNginx, wrkRequestsPerSecond } from "./nginx.ts";
+import { startNginx, workerCpuSeconds, wrkRequestsPerSecond } from "./nginx.ts";
 import {
   bpfFloor,
   bpftraceFloor,
@@ -55,18 +55,11 @@ interface OverheadRow {
   note: string;
 }
 
-/** The worker's user + system CPU seconds so far (/proc/PID/stat, USER_HZ 100). */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 /** wrk's requests/s, and the nginx worker's CPU microseconds per request meanwhile. */
 async function measured(url: string, pid: number): Promise<{ rate: number; cpuUs: number }> {
-  const before = cpuSeconds(pid);
+  const before = workerCpuSeconds(pid);
   const rate = await wrkRequestsPerSecond(url, seconds);
-  return { rate, cpuUs: (cpuSeconds(pid) - before) / (rate * seconds) * 1e6 };
+  return { rate, cpuUs: (workerCpuSeconds(pid) - before) / (rate * seconds) * 1e6 };
 }
 
 async function overhead(): Promise<OverheadRow[]> {

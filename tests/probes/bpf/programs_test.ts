@@ -18,7 +18,6 @@ function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildC
       targets: next(),
       starts: next(),
       startsInTaskStorage: true,
-      slots: next(),
       sysOps: next(),
       sysHist: next(),
       errnos: next(),
@@ -34,8 +33,8 @@ function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildC
 }
 
 const SYSCALLS = [
-  { name: "read", slotValue: 1 | (1 << 16) | (1 << 17), function: "__x64_sys_read" },
-  { name: "pread64", slotValue: 2 | (1 << 16) | (1 << 17), function: "__x64_sys_pread64" },
+  { name: "read", nr: 0, slotValue: 1 | (1 << 16) | (1 << 17), function: "__x64_sys_read" },
+  { name: "pread64", nr: 17, slotValue: 2 | (1 << 16) | (1 << 17), function: "__x64_sys_pread64" },
 ];
 const OPTIONS = { uring: true, tlb: true, rename: true, syscalls: SYSCALLS };
 
