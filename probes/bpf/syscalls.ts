@@ -16,9 +16,9 @@
  * the slot is a constant and only traced syscalls pay at all.
  *
  * Overhead: every syscall on the host pays a few compares at entry and one
- * task-storage lookup at exit; every I/O call a task-storage lookup at entry,
- * and an untraced process's a target lookup after it; a traced process's
- * I/O calls two timestamps, a few per-CPU adds and a descriptor's totals.
+ * task-storage lookup at exit; every I/O call a target lookup at entry; a
+ * traced process's I/O calls two timestamps, a few per-CPU adds and a
+ * descriptor's totals.
  * What costs here is memory first touched after a syscall's page-table
  * switch (benchmarks/bpf_helper_costs.ts): the first ktime_get_ns of a
  * syscall took 117-129 ns and the next ones 35-45; the first hash lookup
@@ -250,23 +250,16 @@ function ifNative(b: BuildContext, out: string): Insn[] {
 
 /**
  * `R9 = this traced task's start value`, else leaves by `out` (not traced)
- * or `full` (no value could be made). A task that has a start value was
- * traced when it made it, and a process leaves the traced set only when it
- * exits: such a task skips the traced-set lookup (a hash, three pages to
- * touch). Not with --cgroup, whose processes can move out.
+ * or `full` (no value could be made). The traced test comes first, so an
+ * untraced process's I/O call leaves after one lookup. (Testing first for a
+ * start value, which only traced tasks have, saved traced calls 3-17 ns and
+ * cost untraced ones up to 38: benchmarks/bpf_run_time.ts, 2026-12-02.)
  */
 function tracedStart(b: BuildContext, out: string): Insn[] {
-  const make: Insn[] = [
+  return [
     ...ifTraced(b, out),
     ...startOf(b, true, "start"),
     jeq.imm(R0, 0, "full"),
-  ];
-  if (b.filter.cgroup) return [...make, mov.reg(R9, R0)];
-  return [
-    ...startOf(b, false, "known"),
-    jne.imm(R0, 0, "have_start"),
-    ...make,
-    label("have_start"),
     mov.reg(R9, R0),
   ];
 }
