@@ -24,8 +24,8 @@ export const SYSCALL_SLOTS = 64;
 export const URING_OP_SLOTS = 64;
 
 /**
- * The slot table's value for a traced syscall number: its slot plus one (0:
- * not traced), and flags.
+ * The slot value of a traced syscall number (the entry program finds it by a
+ * search over immediates, syscalls.ts): its slot plus one, and flags.
  */
 export const SLOT = {
   /** Mask of the slot-plus-one part. */

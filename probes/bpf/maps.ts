@@ -87,7 +87,7 @@ export class BpfMapSet implements Disposable {
   #uringCache = new Map<number, OpCache>();
 
   /**
-   * Creates every map and fills the slot table.
+   * Creates every map.
    * @param options the syscalls and where starts live
    * @throws ErrnoError when the kernel refuses a map (the ones made are closed)
    */
