@@ -212,8 +212,17 @@ export async function busyHost(backend: string, rate = 200_000): Promise<ScaleCa
   return c;
 }
 
+/** The host's 1-minute load average, from /proc/loadavg. */
+function loadAverage(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ")[0] ?? "?";
+}
+
 /** The scale section of BENCHMARKS.md. */
-export function scaleMarkdown(cases: ScaleCase[], date: string): string {
+export function scaleMarkdown(
+  cases: ScaleCase[],
+  date: string,
+  load: { before: string; after: string } = { before: "?", after: "?" },
+): string {
   const s = (v: number) => Number.isFinite(v) ? `${v.toFixed(2)} s` : "n/a";
   return [
     "<!-- scale -->",
@@ -235,6 +244,14 @@ export function scaleMarkdown(cases: ScaleCase[], date: string): string {
           : `${c.exitCode}: ${(c.error ?? "").replaceAll("|", "\\|").slice(0, 80)}`
       } |`
     ),
+    "",
+    "Every case counted exactly. The busy host is two Python processes pacing getppid() to 100k " +
+    "calls/s each; the rate in the case's name is the one they measured themselves. bpftrace's " +
+    "`--comm` attach is the compile of a predicate with one `pid ==` per process; bpf and ftrace " +
+    "hold the set in a map and in `set_event_pid`. The host's 1-minute load average was " +
+    `${load.before} before the cases and ${load.after} after (the 10 000-thread workloads are ` +
+    "runnable threads too). Tests: tests/e2e/scale_test.ts (10 000 threads and `--comm` over 500 " +
+    "processes, default backend).",
     "<!-- /scale -->",
   ].join("\n");
 }
@@ -248,6 +265,7 @@ if (import.meta.main) {
     },
   });
   const cases: ScaleCase[] = [];
+  const before = loadAverage();
   for (const backend of String(values.backends).split(",")) {
     for (const run of [baseline, manyThreads, manyProcesses, busyHost]) {
       const c = await run(backend);
@@ -255,7 +273,10 @@ if (import.meta.main) {
       cases.push(c);
     }
   }
-  const md = scaleMarkdown(cases, new Date().toISOString().slice(0, 10));
+  const md = scaleMarkdown(cases, new Date().toISOString().slice(0, 10), {
+    before,
+    after: loadAverage(),
+  });
   console.log(md);
   if (values.write) replaceSection(values.write, "scale", md);
 }

@@ -135,6 +135,13 @@ tracepoint:sched:sched_process_exec
     if (@ioscope_pid[pid]) { delete(@ioscope_pid[pid]); }
   }
 }
+
+// A process renamed to the name (prctl PR_SET_NAME, /proc/PID/comm).
+tracepoint:task:task_rename
+/args->newcomm == ${btString(comm)}/
+{
+${join("args->pid")}
+}
 `;
   }
   const fixed = !followChildren && comm === undefined;

@@ -35,6 +35,7 @@ export const FTRACE_EVENTS = {
   newTask: "task:task_newtask",
   processExit: "sched:sched_process_exit",
   processExec: "sched:sched_process_exec",
+  taskRename: "task:task_rename",
   uringSubmit: "io_uring:io_uring_submit_req",
   uringComplete: "io_uring:io_uring_complete",
   uringAsync: "io_uring:io_uring_queue_async_work",
@@ -170,6 +171,8 @@ interface Offsets {
   execFile: number;
   execPid: number;
   execOldPid: number;
+  renamePid: number;
+  renameComm: number;
   subCtx: number;
   subReq: number;
   subOp: number;
@@ -193,6 +196,7 @@ type Kind =
   | "newTask"
   | "processExit"
   | "processExec"
+  | "taskRename"
   | "uringSubmit"
   | "uringComplete"
   | "uringAsync";
@@ -222,6 +226,13 @@ export interface FtraceAggregatorOptions {
    * target forks is followed (a fork keeps the name).
    */
   comm?: string;
+  /**
+   * True for a 32-bit process (x86_64's compat mode), whose syscall numbers
+   * are i386's: raw_syscalls records carry no compat flag, so the agent
+   * tells by the process's ELF class. Its calls are counted apart
+   * (compatCalls), never under an x86_64 name.
+   */
+  isCompat?: (tgid: number) => boolean;
   /** False when there is no tlb:tlb_flush tracepoint (not x86). @default true */
   tlbSupported?: boolean;
   /** Processes the target forks are the target's too (`strace -f`). @default false */
@@ -267,6 +278,8 @@ export class FtraceAggregator {
   /** Tasks whose exit record was seen, until their last switch away. */
   #exited = new Set<number>();
   #tgidOf: ((tid: number) => number | null) | undefined;
+  #isCompat: ((tgid: number) => boolean) | undefined;
+  #compatProcs = new Map<number, boolean>();
   #comm: string | undefined;
   #startTs = new Map<number, number>();
   #startId = new Map<number, number>();
@@ -297,6 +310,7 @@ export class FtraceAggregator {
    */
   constructor(formats: ReadonlyMap<string, FtraceEventFormat>, options: FtraceAggregatorOptions) {
     this.#tgidOf = options.tgidOf;
+    this.#isCompat = options.isCompat;
     this.#comm = options.comm;
     for (const pid of options.pids ?? []) this.#procs.add(pid);
     for (const tid of options.tids) this.#ours.set(tid, this.#tgidOf?.(tid) ?? -1);
@@ -328,6 +342,8 @@ export class FtraceAggregator {
       execFile: off("processExec", "filename", 4),
       execPid: off("processExec", "pid", 4),
       execOldPid: off("processExec", "old_pid", 4),
+      renamePid: off("taskRename", "pid", 4),
+      renameComm: off("taskRename", "newcomm", 16),
       subCtx: off("uringSubmit", "ctx", 8),
       subReq: off("uringSubmit", "req", 8),
       subOp: off("uringSubmit", "opcode", 1),
@@ -358,6 +374,10 @@ export class FtraceAggregator {
     switch (kind) {
       case "sysEnter": {
         if (!this.#isOurs(pid)) return;
+        if (this.#isCompatTask(pid)) {
+          if (this.#inWindow(ts)) this.#snap.compatCalls++;
+          return;
+        }
         this.#startTs.set(pid, ts);
         this.#startId.set(pid, view.getInt32(at + o.enterId, true));
         if (o.enterArgs >= 0) this.#startFd.set(pid, i64(view, at + o.enterArgs));
@@ -460,6 +480,21 @@ export class FtraceAggregator {
           this.#ours.set(newPid, 0);
           this.#foreign.push(newPid);
         }
+        return;
+      }
+      case "taskRename": {
+        // A process renamed to the --comm name (prctl PR_SET_NAME on its main
+        // thread, or /proc/PID/comm) joins; a thread so renamed is not a process.
+        if (this.#comm === undefined || o.renameComm < 0) return;
+        const renamed = view.getInt32(at + o.renamePid, true);
+        const comm = new Uint8Array(view.buffer, view.byteOffset + at + o.renameComm, 16);
+        const end = comm.indexOf(0);
+        const name = new TextDecoder().decode(comm.subarray(0, end < 0 ? 16 : end));
+        if (name !== this.#comm || this.#ours.get(renamed) === renamed) return;
+        if (this.#tgidOf && this.#tgidOf(renamed) !== renamed) return;
+        this.#ours.set(renamed, renamed);
+        this.#procs.add(renamed);
+        this.#joined.push(renamed);
         return;
       }
       case "uringSubmit": {
@@ -623,6 +658,16 @@ export class FtraceAggregator {
   /** The target's processes now (thread group ids). */
   processes(): number[] {
     return [...this.#procs];
+  }
+
+  /** Whether a traced thread's process is 32-bit, asked once per process. */
+  #isCompatTask(tid: number): boolean {
+    if (!this.#isCompat) return false;
+    const group = this.#ours.get(tid) ?? -1;
+    const pid = group > 0 ? group : tid;
+    let compat = this.#compatProcs.get(pid);
+    if (compat === undefined) this.#compatProcs.set(pid, compat = this.#isCompat(pid));
+    return compat;
   }
 
   /**

@@ -51,6 +51,12 @@ export interface RunMeta {
    */
   in_flight?: number;
   /**
+   * Probe runs the kernel skipped because a program was already running on
+   * that CPU (the `bpf` backend: the programs' recursion_misses), so their
+   * events went uncounted. 0 when none.
+   */
+  recursion_misses?: number;
+  /**
    * The thread id given as `--pid` when it was a thread and not a process:
    * the trace is of its process, `pid`.
    */

@@ -15,7 +15,6 @@
 
 import { ioUringUnavailable } from "../../ffi/mod.ts";
 import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
-import { fileDigest, writeRandomFile } from "./checksum.ts";
 import { FIO_ENGINES, runFio } from "./fio.ts";
 import { sizeText } from "./size_text.ts";
 import { PATH_OPS, PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
@@ -154,6 +153,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchDocumen
     let file: string;
     let size: number;
     let digest: string;
+    // Loaded here, not at the top: checksum.ts imports node:crypto, whose start-up
+    // (100 ms and more on a busy host) every `ioscope trace` would pay, as mod.ts
+    // exports runBench.
+    const { fileDigest, writeRandomFile } = await import("./checksum.ts");
     if (options.file !== undefined) {
       file = options.file;
       const st = await Deno.stat(file).catch((e: unknown) => {

@@ -45,11 +45,14 @@ export function summaryText(run: RunDocument): string {
       `(ratio ${(c.zero_copy_ratio * 100).toFixed(1)}%)` +
       (m.lost_events ? `, LOST EVENTS ${m.lost_events}` : ""),
   );
-  if (m.in_flight || m.map_full) {
+  if (m.in_flight || m.map_full || m.recursion_misses) {
     lines.push(
       [
         m.in_flight ? `${formatCount(m.in_flight)} calls in flight at the end (not counted)` : "",
         m.map_full ? `MAP FULL: ${formatCount(m.map_full)} calls not counted` : "",
+        m.recursion_misses
+          ? `RECURSION: ${formatCount(m.recursion_misses)} probe runs skipped by the kernel`
+          : "",
       ].filter(Boolean).join(", "),
     );
   }

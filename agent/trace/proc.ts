@@ -133,3 +133,22 @@ export function tgidOf(tid: number): number | null {
   const m = text === null ? null : /^Tgid:\s+(\d+)/m.exec(text);
   return m ? Number(m[1]) : null;
 }
+
+/**
+ * Whether an ELF file is 32-bit (ELFCLASS32): on x86_64 such a process runs
+ * in compat mode and its syscall numbers are i386's.
+ * @param path the file (`/proc/PID/exe` for a process)
+ * @returns true for ELFCLASS32, false for anything else or an unreadable file
+ */
+export function isElf32(path: string): boolean {
+  try {
+    using f = Deno.openSync(path);
+    const ident = new Uint8Array(5);
+    if (f.readSync(ident) !== 5) return false;
+    // \x7fELF, then EI_CLASS: 1 = ELFCLASS32.
+    return ident[0] === 0x7f && ident[1] === 0x45 && ident[2] === 0x4c && ident[3] === 0x46 &&
+      ident[4] === 1;
+  } catch {
+    return false; // gone, or a kernel thread (no exe)
+  }
+}

@@ -119,6 +119,7 @@ export function buildRun(
       lost_events: snapshot.lostEvents,
       map_full: snapshot.mapFull,
       in_flight: snapshot.inFlight,
+      recursion_misses: snapshot.recursionMisses,
       unsupported: dedupe(unsupported),
       ...(snapshot.compatCalls ? { compat_syscalls: snapshot.compatCalls } : {}),
       ...(Object.keys(io_uring).length ? { io_uring_timing: IO_URING_TIMING } : {}),

@@ -7,7 +7,7 @@
  *   and children are followed, or when it carries the --comm name (a child
  *   inherits its parent's name).
  * - exec (`sched_process_exec`) and rename (`task_rename`): a process that
- *   takes the --comm name joins.
+ *   takes the --comm name joins; one that execs another program leaves.
  * - exit (`sched_process_exit`): a process leaves when its last thread
  *   exits, so a recycled PID is never taken for the target.
  *
@@ -29,6 +29,7 @@ import {
   label,
   ldImm64,
   ldx,
+  loadMapFd,
   mov,
   R0,
   R1,
@@ -182,20 +183,36 @@ export function onExit(b: BuildContext): Insn[] {
 
 /**
  * The exec program (--comm only): a process that now runs a program of that
- * name joins.
+ * name joins; one that runs another leaves (exec leaves it one thread, the
+ * caller), and that thread's start value goes with it, so no call of the
+ * new program is taken for the target's.
  * @param b the build context
  * @returns the instructions
  */
 export function onExec(b: BuildContext): Insn[] {
   const comm = b.filter.comm;
   if (!comm) throw new RangeError("The exec program is for --comm only");
+  const forgetStart: Insn[] = b.maps.startsInTaskStorage
+    ? [
+      call(Helper.get_current_task_btf),
+      mov.reg(R2, R0),
+      loadMapFd(R1, b.maps.starts),
+      call(Helper.task_storage_delete),
+    ]
+    : remove(b.maps.starts, -16); // keyed by thread id
   return [
-    ...currentComm,
-    ...ifCommIs(comm, "out"),
     call(Helper.get_current_pid_tgid),
+    stx.w(R10, -16, R0), // thread id
     rsh.imm(R0, 32),
     mov.reg(R7, R0),
+    stx.w(R10, -8, R7), // thread group id
+    ...currentComm,
+    ...ifCommIs(comm, "away"),
     ...join(b, R7, "exec"),
+    ja("out"),
+    label("away"),
+    ...remove(b.maps.targets, -8), // nothing when it was not traced
+    ...forgetStart,
     label("out"),
     mov.imm(R0, 0),
     exit(),

@@ -7,6 +7,9 @@
 /** The repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
+/** The command line that runs ioscope, for a test that wraps it in another command. */
+export const IOSCOPE_CMD = [Deno.execPath(), "run", "-A", `${ROOT}mod.ts`];
+
 /** A temporary directory removed on dispose. */
 export function tmpDir(): { path: string } & AsyncDisposable {
   const path = Deno.makeTempDirSync({ prefix: "ioscope-test-" });

@@ -6,7 +6,7 @@
  */
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { ROOT, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { IOSCOPE_CMD, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 
 function sh(cmd: string, ...args: string[]): void {
   const out = new Deno.Command(cmd, { args, stderr: "piped" }).outputSync();
@@ -78,6 +78,69 @@ Deno.test("a full disk costs only the output on it: exit 1, one line, the others
     "no temporary file left on the full disk",
   );
   assert(r.stdout.includes("pid "), "the summary was printed");
+});
+
+Deno.test("a directory root may not write to (EACCES): refused at the start, or costs only its output", async () => {
+  // Root writes anywhere with CAP_DAC_OVERRIDE; without it (dropped from the
+  // bounding set, so the agent never has it) a directory of mode 0555 refuses
+  // root as it refuses anyone: EACCES, as on an NFS export that squashes root.
+  await using dir = tmpDir();
+  const locked = `${dir.path}/locked`;
+  Deno.mkdirSync(locked);
+  await using target = sleeper();
+  const agent = (duration: string) =>
+    new Deno.Command("setpriv", {
+      args: [
+        "--bounding-set=-dac_override,-dac_read_search",
+        "--",
+        ...IOSCOPE_CMD,
+        "trace",
+        "--pid",
+        String(target.pid),
+        "--duration",
+        duration,
+        "--json",
+        `${locked}/run.json`,
+        "--out",
+        `${dir.path}/report.html`,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  const text = new TextDecoder();
+
+  // Not writable when the trace starts: one line, exit 2, nothing traced.
+  Deno.chmodSync(locked, 0o555);
+  const early = await agent("1s").output();
+  assertEquals(early.code, 2);
+  assertEquals(
+    text.decode(early.stderr).trim(),
+    `ioscope trace: cannot write --json ${locked}/run.json: its directory is not writable`,
+  );
+
+  // Made so during the trace: the write fails with EACCES, the report is written.
+  Deno.chmodSync(locked, 0o755);
+  const late = agent("2s");
+  let stderr = "";
+  const reading = (async () => {
+    for await (const chunk of late.stderr) stderr += text.decode(chunk, { stream: true });
+  })();
+  const stdout = late.stdout.pipeTo(new WritableStream());
+  const deadline = Date.now() + 30_000;
+  while (!stderr.includes("Tracing ") && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  Deno.chmodSync(locked, 0o555);
+  const status = await late.status;
+  await Promise.all([reading, stdout]);
+  assertEquals(status.code, 1, stderr);
+  const failures = stderr.split("\n").filter((l) => l.includes("could not write"));
+  assertEquals(failures, [
+    `ioscope trace: could not write --json ${locked}/run.json: permission denied (EACCES)`,
+  ]);
+  assert(Deno.statSync(`${dir.path}/report.html`).size > 10_000, "the report was written");
+  assertEquals([...Deno.readDirSync(locked)], [], "nothing left in the locked directory");
 });
 
 Deno.test("several outputs failing: one line each, in the order given", async () => {
@@ -179,10 +242,7 @@ Deno.test("the summary on a full disk (stdout redirected there) costs only itsel
       'out="$1"; shift; exec "$@" > "$out"',
       "sh",
       `${full.path}/summary.txt`,
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}mod.ts`,
+      ...IOSCOPE_CMD,
       "trace",
       "--pid",
       String(target.pid),

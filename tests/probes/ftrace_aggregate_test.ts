@@ -102,3 +102,37 @@ Deno.test("filters: the I/O syscall numbers; completions split by ring between t
   const many = Array.from({ length: MAX_FILTER_RINGS + 1 }, (_, i) => BigInt(i + 1));
   assertEquals(completionFilters(many), { known: "0", others: "ctx == 0" });
 });
+
+Deno.test("a 32-bit process's calls are counted apart, not under x86_64 names", () => {
+  // 17 is x86_64's pread64 and i386's break; raw_syscalls records carry no compat
+  // flag, so the agent tells by the process's ELF class (isCompat). No 32-bit
+  // program runs on this CI's kernel (ia32 emulation is off: int 0x80 is
+  // SIGSEGV), so the records are built here.
+  const fixture = loadFixture("ftrace_known_io.json");
+  const formats = fixtureFormats(fixture);
+  const enter = formats.get("raw_syscalls:sys_enter");
+  const exit = formats.get("raw_syscalls:sys_exit");
+  assert(enter && exit);
+  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  const agg = new FtraceAggregator(formats, {
+    tids: [100, 300],
+    pids: [100, 300],
+    tgidOf: (tid) => tid,
+    isCompat: (pid) => pid === 300,
+  });
+  const rec = (id: number, pid: number, nr: bigint, ret?: bigint) => {
+    const v = new DataView(new ArrayBuffer(128));
+    v.setUint16(0, id, true);
+    v.setInt32(4, pid, true);
+    v.setBigInt64(off(enter, "id"), nr, true);
+    if (ret !== undefined) v.setBigInt64(off(exit, "ret"), ret, true);
+    return v;
+  };
+  for (const [pid, t] of [[100, 10], [300, 1000], [300, 2000]] as const) {
+    agg.feed(t, rec(enter.id, pid, 17n), 0);
+    agg.feed(t + 100, rec(exit.id, pid, 17n, 0n), 0);
+  }
+  const s = agg.snapshot();
+  assertEquals(s.syscalls.get("pread64")?.count, 1, "the 64-bit process's pread64");
+  assertEquals(s.compatCalls, 2, "the 32-bit process's two calls (i386 17)");
+});

@@ -3,17 +3,20 @@
  * (`per_cpu/cpuN/trace_pipe_raw`) without blocking: each read returns one
  * sub-buffer (page) of records, consumed from the kernel's buffer, or EAGAIN
  * when nothing is left. The pages are parsed by probes/ftrace_buffer.ts.
+ * Through ffi/'s open(2) and read(2): Deno's own files cannot be opened
+ * O_NONBLOCK, and node:fs would start Node's compatibility layer, 30 ms and more
+ * paid by every command before its first data.
  * @module
  */
 
-import * as fs from "node:fs";
+import { ErrnoError, type Fd, O_NONBLOCK, O_RDONLY, openFile, read } from "../../../ffi/mod.ts";
 import { RunError } from "../../errors.ts";
 
 /** One CPU's raw pipe, opened non-blocking. Close it before removing the instance. */
 export class CpuPipe {
   readonly cpu: number;
   readonly path: string;
-  #fd: number | null;
+  #fd: Fd | null;
   #pageSize: number;
 
   /**
@@ -27,7 +30,7 @@ export class CpuPipe {
     this.path = `${instancePath}/per_cpu/cpu${cpu}/trace_pipe_raw`;
     this.#pageSize = pageSize;
     try {
-      this.#fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      this.#fd = openFile(this.path, { flags: O_RDONLY | O_NONBLOCK });
     } catch (e: unknown) {
       throw new RunError(`cannot open ${this.path}: ${e instanceof Error ? e.message : e}`);
     }
@@ -42,9 +45,9 @@ export class CpuPipe {
     const page = new Uint8Array(this.#pageSize);
     let n: number;
     try {
-      n = fs.readSync(this.#fd, page, 0, this.#pageSize, null);
+      n = read(this.#fd.fd, Deno.UnsafePointer.of(page) as Deno.PointerObject, this.#pageSize);
     } catch (e: unknown) {
-      if ((e as { code?: string }).code === "EAGAIN") return null;
+      if (e instanceof ErrnoError && e.code === "EAGAIN") return null;
       throw new RunError(`cannot read ${this.path}: ${e instanceof Error ? e.message : e}`);
     }
     return n > 0 ? page.subarray(0, n) : null;
@@ -54,7 +57,7 @@ export class CpuPipe {
   close(): void {
     if (this.#fd === null) return;
     try {
-      fs.closeSync(this.#fd);
+      this.#fd.close();
     } catch {
       // already closed
     }

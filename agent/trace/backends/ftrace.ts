@@ -33,7 +33,7 @@ import { RunError } from "../../errors.ts";
 import { CpuPipe } from "./_ftrace_reader.ts";
 import { FtraceInstance, instanceName, INSTANCES, sweepStaleInstances } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
-import { tgidOf } from "../proc.ts";
+import { isElf32, tgidOf } from "../proc.ts";
 import { ensureTracefs, eventFormat, readTracefsText, TRACEFS } from "../tracefs.ts";
 import {
   completionFilters,
@@ -53,6 +53,12 @@ export { sweepStaleInstances };
 
 /** How often the buffers are read. */
 const POLL_MS = 100;
+/**
+ * How often, with --comm, the exec instance alone is read between full
+ * passes: a process that execs or is renamed to the name joins set_event_pid
+ * within this, not within POLL_MS (what it does before is missed).
+ */
+const EXEC_POLL_MS = 10;
 /** How often a traced cgroup's cgroup.procs is read for processes that joined it. */
 const CGROUP_POLL_MS = 250;
 /** How often a snapshot is handed to the session. */
@@ -264,6 +270,8 @@ export async function startFtrace(
       tids,
       pids: options.pids,
       tgidOf,
+      // x86_64 only (other hosts are refused): a 32-bit process makes compat calls.
+      isCompat: (pid) => isElf32(`/proc/${pid}/exe`),
       tlbSupported: has(FTRACE_EVENTS.tlbFlush),
       // A cgroup's members' children are in it too.
       followChildren: options.followChildren === true || options.cgroup !== undefined,
@@ -303,10 +311,15 @@ export async function startFtrace(
       instances.push(execs);
       execs.write("tracing_on", "0");
       execs.write("buffer_size_kb", "256");
-      execs.enable(
-        FTRACE_EVENTS.processExec,
-        /^[\w .:@+-]*$/.test(options.comm) ? `comm == "${options.comm}"` : undefined,
-      );
+      const quotable = /^[\w .:@+-]*$/.test(options.comm);
+      execs.enable(FTRACE_EVENTS.processExec, quotable ? `comm == "${options.comm}"` : undefined);
+      // And those that take it by rename (prctl PR_SET_NAME, /proc/PID/comm).
+      if (has(FTRACE_EVENTS.taskRename)) {
+        execs.enable(
+          FTRACE_EVENTS.taskRename,
+          quotable ? `newcomm == "${options.comm}"` : undefined,
+        );
+      }
     }
     // Threads created while this was set up.
     const later = threadsOf(options.pids).filter((t) => !tids.includes(t));
@@ -393,7 +406,9 @@ export async function startFtrace(
     // later process given that id would be traced: only live tasks are added.
     // With event-fork the kernel has already added what the target forked.
     const forked = aggregator.takeNewThreads();
-    const threads = [...(eventFork ? [] : forked), ...aggregator.takeJoined()].filter(isTask);
+    // A process that joined by exec or rename: all its threads (a renamed one may have many).
+    const threads = [...(eventFork ? [] : forked), ...threadsOf(aggregator.takeJoined())]
+      .filter(isTask);
     if (threads.length) main.write("set_event_pid", threads.join(" "), { append: true });
     const foreign = aggregator.takeForeignTasks().filter(isTask);
     if (foreign.length) {
@@ -416,10 +431,37 @@ export async function startFtrace(
 
   let lastSnapshot = performance.now();
   let timer: ReturnType<typeof setTimeout> | null = null;
+  /**
+   * Between full passes: the exec instance's records (processes taking the
+   * --comm name) are fed at once, out of order with the main instance's,
+   * which is safe as they only add to the traced set; then the set is written.
+   */
+  function execPass(): void {
+    let seen = false;
+    for (const { pipe, role } of pipes) {
+      if (role !== "exec") continue;
+      for (let i = 0; i < MAX_PAGES_PER_PASS; i++) {
+        const bytes = pipe.readPage();
+        if (!bytes) break;
+        seen = true;
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        readPage(view, baseTs, (ts, at) => aggregator.feed(ts, view, at), header);
+      }
+    }
+    if (seen) follow();
+  }
+
+  let lastPass = performance.now();
   function loop(): void {
     timer = null;
     if (stopping) return;
     try {
+      if (execs && performance.now() - lastPass < POLL_MS - EXEC_POLL_MS / 2) {
+        execPass();
+        timer = setTimeout(loop, EXEC_POLL_MS);
+        return;
+      }
+      lastPass = performance.now();
       pass(false);
       if (performance.now() - lastSnapshot >= SNAPSHOT_MS) {
         lastSnapshot += SNAPSHOT_MS;
@@ -431,9 +473,9 @@ export async function startFtrace(
       resolveDied(`the ftrace backend failed: ${e instanceof Error ? e.message : e}`);
       return;
     }
-    timer = setTimeout(loop, POLL_MS);
+    timer = setTimeout(loop, execs ? EXEC_POLL_MS : POLL_MS);
   }
-  timer = setTimeout(loop, POLL_MS);
+  timer = setTimeout(loop, execs ? EXEC_POLL_MS : POLL_MS);
 
   let stopped: Promise<Snapshot> | null = null;
   // The trace window starts now (every event is enabled): what ended before,

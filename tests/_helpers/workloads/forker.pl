@@ -17,6 +17,12 @@ die "usage: forker.pl FILE CHILDREN READS\n" unless defined $reads;
 $| = 1;
 print "ready $$\n";
 my $go = <STDIN>;
+# FORKER_RENAME=NAME: take that name first (perl's $0 is prctl PR_SET_NAME on
+# Linux), and give a tracer that follows renames half a second to see it.
+if (defined $ENV{FORKER_RENAME}) {
+  $0 = $ENV{FORKER_RENAME};
+  select(undef, undef, undef, 0.5);
+}
 my @pids;
 for my $c (1 .. $children) {
   my $pid = fork();

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { parseDurationMs, parsePid, parseSizeBytes } from "../../../agent/cli/args.ts";
+import { parseDurationMs, parseFlags, parsePid, parseSizeBytes } from "../../../agent/cli/args.ts";
+import { parseArgs as nodeParseArgs } from "node:util";
 import { UsageError } from "../../../agent/errors.ts";
 import { parseStat } from "../../../agent/trace/proc.ts";
 import { summaryText, terminalSafe } from "../../../agent/cli/summary.ts";
@@ -101,3 +102,84 @@ Deno.test("the summary fits 80 columns and sorts syscalls by total time", () => 
   const second = lines.findIndex((l) => l.startsWith("read "));
   assert(first > 0 && second > first, "sorted by total time");
 });
+
+// parseFlags is our own (node:util costs 30 ms and more at start-up); node's
+// parseArgs in strict mode is the reference it must agree with.
+const TABLE = {
+  pid: { type: "string" as const },
+  follow: { type: "boolean" as const, default: false },
+  backend: { type: "string" as const, default: "auto" },
+  user: { type: "string" as const, short: "u" },
+  json: { type: "boolean" as const },
+};
+
+function nodeParse(args: string[], allowPositionals: boolean) {
+  try {
+    const r = nodeParseArgs({ args, options: TABLE, allowPositionals, strict: true });
+    return { values: { ...r.values }, positionals: r.positionals };
+  } catch {
+    return "error";
+  }
+}
+
+function ourParse(args: string[], allowPositionals: boolean) {
+  try {
+    const r = parseFlags(args, TABLE, allowPositionals);
+    return { values: { ...r.values }, positionals: r.positionals };
+  } catch (e: unknown) {
+    assert(e instanceof UsageError, `a UsageError, not ${e}`);
+    assert(!e.message.includes("\n"), "one line");
+    return "error";
+  }
+}
+
+Deno.test("parseFlags reads arguments as node:util parseArgs does (strict)", () => {
+  const cases: string[][] = [
+    [],
+    ["--pid", "42"],
+    ["--pid=42", "--follow"],
+    ["--pid", "1", "--pid", "2"],
+    ["-u", "root", "--pid", "3"],
+    ["-uroot"],
+    ["--user=", "x"],
+    ["--backend", "bpf", "pos"],
+    ["pos", "--", "--pid", "x"],
+    ["-"],
+    ["--pid"],
+    ["-u"],
+    ["--follow=yes"],
+    ["--pid", "--follow"],
+    ["--pid", "-"],
+    ["--json", "--follow"],
+  ];
+  for (const allow of [true, false]) {
+    for (const args of cases) {
+      assertEquals(ourParse(args, allow), nodeParse(args, allow), `${args.join(" ")} (${allow})`);
+    }
+  }
+});
+
+Deno.test("parseFlags takes a negative number as its option's value, to be refused there", () => {
+  assertEquals(parseFlags(["--pid", "-3"], TABLE).values.pid, "-3");
+  assertEquals(parseFlags(["--pid", "-3s"], TABLE).values.pid, "-3s");
+});
+
+Deno.test("parseFlags names a missing value and a stray argument in one line", () => {
+  const missing = ourError(["--pid"]);
+  assertEquals(missing, "Option '--pid <value>' argument missing; see --help");
+  assertEquals(ourError(["-u"]), "Option '-u, --user <value>' argument missing; see --help");
+  assertEquals(
+    ourError(["stray"]),
+    "Unexpected argument 'stray'. This command does not take positional arguments; see --help",
+  );
+});
+
+function ourError(args: string[]): string {
+  try {
+    parseFlags(args, TABLE);
+  } catch (e: unknown) {
+    if (e instanceof UsageError) return e.message;
+    throw e;
+  }
+  throw new Error(`${args.join(" ")} parsed`);
+}

@@ -8,15 +8,28 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { countGetppid, getppid } from "./_helpers.ts";
 import {
+  add,
   AttachType,
   BpfLink,
   BpfMap,
   BpfProgram,
+  call,
   enableStats,
+  exit,
   haveRawTracepoint,
+  Helper,
+  jne,
+  label,
   linkCreateAttr,
   MapType,
+  mov,
   ProgType,
+  R0,
+  R1,
+  R10,
+  R2,
+  R3,
+  rsh,
   tracepointId,
 } from "../../../ffi/bpf/mod.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
@@ -150,4 +163,38 @@ Deno.test("attach: the fentry link attr, and attachTracing falls back from LINK_
   assertEquals(failure("link"), "bpf(BPF_LINK_CREATE)");
   assertEquals(failure("auto"), "bpf(BPF_RAW_TRACEPOINT_OPEN)", "auto fell back");
   assertEquals(failure("raw_tracepoint_open"), "bpf(BPF_RAW_TRACEPOINT_OPEN)");
+});
+
+Deno.test("attach: a program that re-enters its own tracepoint counts recursion misses", () => {
+  // On raw tracepoint page_fault_kernel (a fault taken in kernel mode), the
+  // program reads an unmapped user address: that read faults in kernel mode,
+  // which fires the same tracepoint on the same CPU while the program still
+  // runs, and the kernel skips the nested run and counts it in the program's
+  // recursion_misses (kernel/trace/bpf_trace.c, __bpf_trace_run). The first
+  // fault comes from a read(2) of /dev/zero into pages never touched.
+  using prog = BpfProgram.load({
+    type: ProgType.RAW_TRACEPOINT,
+    name: "test_recursion",
+    insns: [
+      call(Helper.get_current_pid_tgid),
+      rsh.imm(R0, 32),
+      jne.imm(R0, Deno.pid, "out"), // only this process's faults
+      mov.reg(R1, R10),
+      add.imm(R1, -8),
+      mov.imm(R2, 8),
+      mov.imm(R3, 0x1000), // below mmap_min_addr: never mapped
+      call(Helper.probe_read_user),
+      label("out"),
+      mov.imm(R0, 0),
+      exit(),
+    ],
+  });
+  assertEquals(prog.info().recursionMisses, 0);
+  {
+    using _ = BpfLink.attachRawTracepoint(prog, "page_fault_kernel");
+    using zero = Deno.openSync("/dev/zero");
+    for (let i = 0; i < 4; i++) zero.readSync(new Uint8Array(1 << 20));
+  }
+  const misses = prog.info().recursionMisses;
+  assert(misses > 0, `recursion_misses ${misses}`);
 });
