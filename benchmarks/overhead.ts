@@ -6,6 +6,8 @@
  * tracer; run alone, this measures a few:
  *
  *   deno run -A benchmarks/overhead.ts [--tracers bpf,floor,bpftrace] [--rounds 4] [--seconds 3]
+ *
+ * A tracer `bpf@DIR` runs ioscope from the checkout in DIR: two versions in one run.
  * @module
  */
 
@@ -151,6 +153,11 @@ if (import.meta.main) {
     },
   });
   const tracers = values.tracers.split(",").map((n) => {
+    // BACKEND@DIR: ioscope from another checkout, e.g. bpf@/tmp/main/ (compare versions).
+    const [backend = "", dir] = n.split("@");
+    if (dir && ["bpf", "bpftrace", "ftrace"].includes(backend)) {
+      return ioscope(backend as "bpf", dir.endsWith("/") ? dir : `${dir}/`);
+    }
     const t = BY_NAME[n];
     if (!t) {
       console.error(`Unknown tracer ${n}: one of ${Object.keys(BY_NAME).join(", ")}`);
