@@ -27,7 +27,7 @@ import {
   URING_START,
   URING_UD_KEY,
 } from "./layout.ts";
-import { countersFrom, opFrom, perCpuWords, sumWord } from "./read.ts";
+import { countersFrom, opFrom, type PerCpuWords, perCpuWords, sumWord } from "./read.ts";
 import {
   emptyFdTotals,
   emptySnapshot,
@@ -66,7 +66,20 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-const words = perCpuWords;
+// The per-CPU words of an entry's value: an entry of a kept read (readAll with
+// reuse) views the same bytes read after read, and so keeps its words.
+const wordsOf = new WeakMap<Uint8Array, PerCpuWords>();
+function words(value: Uint8Array, valueBytes: number): PerCpuWords {
+  if (value.byteOffset % 4 !== 0) return perCpuWords(value, valueBytes); // a copy: not kept
+  let w = wordsOf.get(value);
+  if (!w) wordsOf.set(value, w = perCpuWords(value, valueBytes));
+  return w;
+}
+
+/** A little-endian u32 key, without a DataView. */
+function u32Key(key: Uint8Array): number {
+  return ((key[0] ?? 0) | (key[1] ?? 0) << 8 | (key[2] ?? 0) << 16 | (key[3] ?? 0) << 24) >>> 0;
+}
 
 /** The slot-table value of the syscall at index `slot`. */
 export function slotValue(s: TracedSyscall, slot: number): number {
@@ -260,7 +273,7 @@ export class BpfMapSet implements Disposable {
     const byName = new Map<string, OpTotals>();
     let inFlight = 0;
     for (const e of ops.readAll({ reuse: true }).entries) {
-      const slot = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
+      const slot = u32Key(e.key);
       const v = words(e.value, OP_VALUE_BYTES);
       const ended = sumWord(v, OP.count);
       if (
@@ -270,7 +283,7 @@ export class BpfMapSet implements Disposable {
       const seen = cache.get(slot);
       const histOf = (which: number) => {
         const raw = hist.lookup(u32(slot * 2 + which));
-        return raw ? words(raw, HIST_VALUE_BYTES) : null;
+        return raw ? perCpuWords(raw, HIST_VALUE_BYTES) : null; // a new copy each time
       };
       // Each histogram is read only when its calls changed (a lookup copies
       // HIST_VALUE_BYTES per CPU): fio's reads never fail, their failed one stays.
@@ -372,8 +385,7 @@ export class BpfMapSet implements Disposable {
     s.fds = this.#readFds();
     const perIndex = new Map<number, number>();
     for (const e of this.#m.counters.readAll({ reuse: true }).entries) {
-      const i = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
-      perIndex.set(i, sumWord(words(e.value, 8), 0));
+      perIndex.set(u32Key(e.key), sumWord(words(e.value, 8), 0));
     }
     const c = countersFrom((i) => perIndex.get(i) ?? 0);
     s.faults = c.faults;
