@@ -159,7 +159,8 @@ export function p99BySyscall(before: Snapshot, after: Snapshot): Record<string, 
   const out: Record<string, number> = {};
   for (const name of [...after.syscalls.keys()].sort()) {
     const op = after.syscalls.get(name);
-    if (!op) continue;
+    // The same histogram object: no call in between (the bpf backend keeps it when unchanged).
+    if (!op || op.hist === before.syscalls.get(name)?.hist) continue;
     const buckets = toBuckets(histDelta(before.syscalls.get(name)?.hist, op.hist));
     if (buckets.length > 0) out[name] = Math.round(quantile(buckets, 0.99));
   }

@@ -17,6 +17,9 @@ export interface ProcStat {
   stimeTicks: number;
 }
 
+/** The fields of a {@linkcode ProcStat} a trace samples while it runs. */
+export type ProcSample = Pick<ProcStat, "state" | "minflt" | "majflt">;
+
 function readText(path: string): string | null {
   try {
     return Deno.readTextFileSync(path);
@@ -64,10 +67,158 @@ export function readStat(pid: number): ProcStat | null {
  * @returns whether any thread of it still runs
  */
 export function isAlive(pid: number): boolean {
-  const st = readStat(pid);
+  return aliveBy(pid, readStat(pid));
+}
+
+/** {@linkcode isAlive} from a stat already read (null: no such process). */
+function aliveBy(pid: number, st: ProcSample | null): boolean {
   if (st === null || st.state === "X") return false;
   if (st.state !== "Z") return true;
   return liveThread(pid) !== null;
+}
+
+/** How many /proc/PID/stat files a {@linkcode StatFiles} keeps open; past it, read by path. */
+const KEPT_OPEN = 256;
+
+/**
+ * /proc/PID/stat of a set of processes, each kept open and read again from
+ * its start (lseek, read: two syscalls) instead of opened, read and closed
+ * (about ten): a trace reads it five times a second for as long as it runs.
+ * An open file stays bound to its process: once that process is gone (reaped)
+ * a read fails, and a new process that takes the PID is never mistaken for it.
+ * `close()` releases the files.
+ */
+export class StatFiles implements Disposable {
+  /** An open file, "gone" once a read failed, "path" past KEPT_OPEN. */
+  #files = new Map<number, Deno.FsFile | "gone" | "path">();
+  #open = 0;
+  #buf = new Uint8Array(4096);
+  #decoder = new TextDecoder();
+
+  /**
+   * A process's stat now.
+   * @param pid a thread group id
+   * @returns the parsed fields, or null once it is gone
+   */
+  read(pid: number): ProcStat | null {
+    const n = this.#fill(pid);
+    if (typeof n !== "number") return n;
+    const st = this.#parse(n);
+    if (!st) return null;
+    const b = this.#buf.subarray(0, n);
+    st.comm = this.#decoder.decode(b.subarray(b.indexOf(0x28) + 1, b.lastIndexOf(0x29)));
+    return st;
+  }
+
+  /**
+   * What a trace samples five times a second: {@linkcode read} less the
+   * comm (no string decoded).
+   * @param pid a thread group id
+   * @returns the state and fault counters, or null once it is gone
+   */
+  sample(pid: number): ProcSample | null {
+    const n = this.#fill(pid);
+    return typeof n === "number" ? this.#parse(n) : n;
+  }
+
+  /** Reads the stat into the buffer: its length, a stat read by path, or null when gone. */
+  #fill(pid: number): number | ProcStat | null {
+    let f = this.#files.get(pid);
+    if (f === undefined) {
+      try {
+        f = this.#open < KEPT_OPEN ? Deno.openSync(`/proc/${pid}/stat`) : "path";
+      } catch {
+        f = "gone";
+      }
+      if (typeof f !== "string") this.#open++;
+      this.#files.set(pid, f);
+    }
+    if (f === "gone") return null;
+    if (f === "path") return readStat(pid);
+    try {
+      f.seekSync(0, Deno.SeekMode.Start);
+      const n = f.readSync(this.#buf);
+      if (!n) throw new Error("empty");
+      return n;
+    } catch {
+      // ESRCH: the process was reaped
+      f.close();
+      this.#open--;
+      this.#files.set(pid, "gone");
+      return null;
+    }
+  }
+
+  /** The PID at the start of the buffer. */
+  #pid(): number {
+    const b = this.#buf;
+    let pid = 0;
+    for (let i = 0; b[i] !== 0x20 && i < 12; i++) pid = pid * 10 + (b[i] as number) - 0x30;
+    return pid;
+  }
+
+  /**
+   * {@linkcode parseStat} of the first `n` bytes of the buffer, without a
+   * string per field; `comm` left empty for {@linkcode read} to fill.
+   */
+  #parse(n: number): ProcStat | null {
+    const b = this.#buf;
+    const open = b.indexOf(0x28); // (
+    let close = n - 1;
+    while (close > open && b[close] !== 0x29) close--; // the last )
+    if (open < 0 || close <= open || close + 2 >= n) return null;
+    // Fields after the comm, from the state (0) on: 1 ppid, 7 minflt, 9 majflt, 11 utime, 12 stime.
+    const nums = this.#nums;
+    let field = 1;
+    let v = 0;
+    let sign = 1;
+    for (let i = close + 4; i < n && field <= 12; i++) {
+      const c = b[i] as number;
+      if (c >= 0x30 && c <= 0x39) v = v * 10 + c - 0x30;
+      else if (c === 0x2d) sign = -1; // tpgid is -1 without a terminal
+      else {
+        nums[field++] = sign * v;
+        v = 0;
+        sign = 1;
+      }
+    }
+    if (field <= 12) return null;
+    return {
+      pid: this.#pid(),
+      comm: "",
+      state: String.fromCharCode(b[close + 2] as number),
+      ppid: nums[1] as number,
+      minflt: nums[7] as number,
+      majflt: nums[9] as number,
+      utimeTicks: nums[11] as number,
+      stimeTicks: nums[12] as number,
+    };
+  }
+
+  #nums = new Array<number>(13).fill(0);
+
+  /**
+   * Whether the process runs, as {@linkcode isAlive} says, from a stat read
+   * by {@linkcode read} (no second read).
+   * @param pid the process
+   * @param st its stat from `read(pid)` or `sample(pid)`
+   * @returns whether any thread of it still runs
+   */
+  alive(pid: number, st: ProcSample | null): boolean {
+    return aliveBy(pid, st);
+  }
+
+  /** Closes every file. Idempotent. */
+  close(): void {
+    for (const f of this.#files.values()) if (typeof f !== "string") f.close();
+    this.#files.clear();
+    this.#open = 0;
+  }
+
+  /** See {@linkcode close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** A thread of the process that is not a zombie, or null. */

@@ -8,7 +8,7 @@
 
 import type { TraceBackend } from "./backends/trace_backend.ts";
 import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
-import { isAlive, readCmdline, readStat } from "./proc.ts";
+import { readCmdline, readStat, StatFiles } from "./proc.ts";
 import {
   cgroupExists,
   type CgroupTarget,
@@ -25,6 +25,7 @@ import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalDocument, p99BySyscall } from "./interval.ts";
+import { keepMallocTrimmable, RECLAIM_MS, reclaimMemory } from "./reclaim.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -186,6 +187,7 @@ class Session implements TraceSession {
       }
     } catch (e: unknown) {
       await this.#backend.stop();
+      this.#stats.close();
       releaseTracefs();
       throw e;
     }
@@ -195,20 +197,28 @@ class Session implements TraceSession {
     if (this.#options.durationMs !== undefined) {
       this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
     }
+    // Garbage that V8 and malloc would keep resident for hours (reclaim.ts).
+    keepMallocTrimmable();
+    this.#timers.push(setInterval(reclaimMemory, RECLAIM_MS));
     this.#timers.push(setInterval(() => {
       // /proc read as often: a target that exits is read within 200 ms of its end.
-      this.#sampleProc();
-      if (!this.#alive()) this.stop("target-exit");
+      const alive = this.#sampleProc();
+      if (!this.#alive(alive)) this.stop("target-exit");
     }, EXIT_POLL_MS));
     // A target that was already gone when the probes attached ends the trace at once.
     if (!this.#alive()) this.stop("target-exit");
   }
 
-  #alive(): boolean {
+  /**
+   * Whether the target runs.
+   * @param sampled what #sampleProc just found for the PIDs, to save reading them again
+   */
+  #alive(sampled?: boolean): boolean {
     const t = this.#target;
     if (t.alive) return t.alive();
     if (t.cgroup) return cgroupExists(t.cgroup.path);
-    return t.pids.some(isAlive);
+    if (sampled !== undefined) return sampled;
+    return t.pids.some((pid) => this.#stats.alive(pid, this.#stats.sample(pid)));
   }
 
   /** True once /proc was read after the probes attached, so fault deltas mean something. */
@@ -248,16 +258,27 @@ class Session implements TraceSession {
     this.#lastSnapshot = s;
   }
 
-  #sampleProc(): void {
+  /** The targets' /proc/PID/stat, kept open while the session runs. */
+  #stats = new StatFiles();
+
+  /** Reads the targets' fault counters; returns whether one of the PIDs still runs. */
+  #sampleProc(): boolean {
+    let alive = false;
     for (const pid of this.#target.pids) {
-      const st = readStat(pid);
+      const st = this.#stats.sample(pid);
       // A zombie leader whose threads run still reads the whole group's counts.
-      if (!st || !isAlive(pid)) continue;
-      const v = { minflt: st.minflt, majflt: st.majflt };
-      if (!this.#firstStat.has(pid)) this.#firstStat.set(pid, v);
-      this.#lastStat.set(pid, v);
+      if (!st || !this.#stats.alive(pid, st)) continue;
+      alive = true;
+      const first = this.#firstStat.get(pid);
+      if (!first) this.#firstStat.set(pid, { minflt: st.minflt, majflt: st.majflt });
+      const last = this.#lastStat.get(pid);
+      if (last) {
+        last.minflt = st.minflt;
+        last.majflt = st.majflt;
+      } else this.#lastStat.set(pid, { minflt: st.minflt, majflt: st.majflt });
       if (this.#attachedAtMs) this.#sampledSinceAttach = true;
     }
+    return alive;
   }
 
   /** The target's descriptors, resolved while it runs. */
@@ -395,6 +416,7 @@ class Session implements TraceSession {
       for (const t of this.#timers) clearTimeout(t);
       await this.#perf?.stop().catch(() => {});
       await this.#backend.stop();
+      this.#stats.close();
       releaseTracefs();
       this.#rejectDone(e);
       throw e;
@@ -419,6 +441,7 @@ class Session implements TraceSession {
         this.#sampleProc();
       });
       if (!closed) this.#sampleProc();
+      this.#stats.close();
       this.#fds.update(final);
       releaseTracefs();
       // The last point: from the last sample to the end of the window.

@@ -339,6 +339,36 @@ export class BpfMap implements Disposable {
 
   /** Batch buffers kept for `reuse`, one pair per call of a read. */
   #scratch: { keys: Uint8Array; values: Uint8Array }[] = [];
+  /**
+   * Entries kept for `reuse`: the same views of the same buffers, read after
+   * read (a running trace reads ~150 entries a second; made anew each time,
+   * they were most of what it allocated).
+   */
+  #keptEntries: MapEntry[] = [];
+  #keptTokens: Uint8Array[] | null = null;
+
+  /** Entry `at` of a read: a kept one when it views the same bytes, else a new one. */
+  #entry(
+    at: number,
+    key: Uint8Array,
+    keyAt: number,
+    value: Uint8Array,
+    valueAt: number,
+    reuse: boolean,
+  ): MapEntry {
+    const stride = this.valueBufferSize;
+    const kept = reuse ? this.#keptEntries[at] : undefined;
+    if (
+      kept && kept.key.buffer === key.buffer && kept.key.byteOffset === key.byteOffset + keyAt &&
+      kept.value.buffer === value.buffer && kept.value.byteOffset === value.byteOffset + valueAt
+    ) return kept;
+    const made = {
+      key: key.subarray(keyAt, keyAt + this.keySize),
+      value: value.subarray(valueAt, valueAt + stride),
+    };
+    if (reuse) this.#keptEntries[at] = made;
+    return made;
+  }
 
   #buffers(turn: number, chunk: number, reuse: boolean): { keys: Uint8Array; values: Uint8Array } {
     const keyBytes = chunk * this.keySize, valueBytes = chunk * this.valueBufferSize;
@@ -362,7 +392,9 @@ export class BpfMap implements Disposable {
       ? most
       : Math.min(most, 2 ** Math.ceil(Math.log2(Math.max(64, this.#lastCount + 1))));
     const entries: MapEntry[] = [];
-    const tokens = [pinned(Math.max(8, this.keySize)), pinned(Math.max(8, this.keySize))];
+    const tokens = (reuse ? this.#keptTokens : null) ??
+      [pinned(Math.max(8, this.keySize)), pinned(Math.max(8, this.keySize))];
+    if (reuse) this.#keptTokens = tokens;
     let inBatch: Uint8Array | null = null;
     for (let turn = 0;; turn++) {
       const { keys, values } = this.#buffers(turn, chunk, reuse);
@@ -381,10 +413,9 @@ export class BpfMap implements Disposable {
       }
       if (r === null) return null;
       for (let i = 0; i < r.count; i++) {
-        entries.push({
-          key: keys.subarray(i * this.keySize, (i + 1) * this.keySize),
-          value: values.subarray(i * stride, (i + 1) * stride),
-        });
+        entries.push(
+          this.#entry(entries.length, keys, i * this.keySize, values, i * stride, reuse),
+        );
       }
       if (r.done) {
         this.#lastCount = entries.length;

@@ -8,7 +8,7 @@
 
 import { Fd } from "../fd.ts";
 import { assemble, type Insn } from "./asm.ts";
-import { BpfVerifierError, type ProgInfo, progInfo, progLoad } from "./sys.ts";
+import { BpfVerifierError, type ProgInfo, progInfo, progLoad, progRecursionMisses } from "./sys.ts";
 
 /** A program to load. */
 export interface ProgramSpec {
@@ -122,6 +122,15 @@ export class BpfProgram implements Disposable {
    */
   info(): ProgInfo {
     return progInfo(this.fd);
+  }
+
+  /**
+   * `info().recursionMisses` alone, for a reader that asks every second.
+   * @returns runs skipped because the program was already running on that CPU
+   * @throws ErrnoError
+   */
+  recursionMisses(): number {
+    return progRecursionMisses(this.fd);
   }
 
   /** Closes the descriptor; a second call does nothing. */

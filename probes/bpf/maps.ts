@@ -25,7 +25,7 @@ import {
   URING_START,
   URING_UD_KEY,
 } from "./layout.ts";
-import { countersFrom, opFrom, perCpuWords, sumWord } from "./read.ts";
+import { countersFrom, opFrom, type PerCpuWords, perCpuWords, sumWord } from "./read.ts";
 import {
   emptyFdTotals,
   emptySnapshot,
@@ -64,7 +64,20 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
-const words = perCpuWords;
+// The per-CPU words of an entry's value: an entry of a kept read (readAll with
+// reuse) views the same bytes read after read, and so keeps its words.
+const wordsOf = new WeakMap<Uint8Array, PerCpuWords>();
+function words(value: Uint8Array, valueBytes: number): PerCpuWords {
+  if (value.byteOffset % 4 !== 0) return perCpuWords(value, valueBytes); // a copy: not kept
+  let w = wordsOf.get(value);
+  if (!w) wordsOf.set(value, w = perCpuWords(value, valueBytes));
+  return w;
+}
+
+/** A little-endian u32 key, without a DataView. */
+function u32Key(key: Uint8Array): number {
+  return ((key[0] ?? 0) | (key[1] ?? 0) << 8 | (key[2] ?? 0) << 16 | (key[3] ?? 0) << 24) >>> 0;
+}
 
 /** The slot-table value of the syscall at index `slot`. */
 export function slotValue(s: TracedSyscall, slot: number): number {
@@ -74,6 +87,7 @@ export function slotValue(s: TracedSyscall, slot: number): number {
 /** Per-op figures read last time, to skip histograms that did not change. */
 interface OpCache {
   ended: number;
+  errors: number;
   totals: OpTotals;
 }
 
@@ -244,7 +258,7 @@ export class BpfMapSet implements Disposable {
     const byName = new Map<string, OpTotals>();
     let inFlight = 0;
     for (const e of ops.readAll({ reuse: true }).entries) {
-      const slot = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
+      const slot = u32Key(e.key);
       const v = words(e.value, OP_VALUE_BYTES);
       const ended = sumWord(v, OP.count);
       if (
@@ -254,17 +268,21 @@ export class BpfMapSet implements Disposable {
       const seen = cache.get(slot);
       const histOf = (which: number) => {
         const raw = hist.lookup(u32(slot * 2 + which));
-        return raw ? words(raw, HIST_VALUE_BYTES) : null;
+        return raw ? perCpuWords(raw, HIST_VALUE_BYTES) : null; // a new copy each time
       };
-      const unchanged = seen !== undefined && seen.ended === ended;
+      // Each histogram is read only when its calls changed (a lookup copies
+      // HIST_VALUE_BYTES per CPU): fio's reads never fail, their failed one stays.
+      const errors = sumWord(v, OP.errors);
+      const okSame = seen !== undefined && seen.ended - seen.errors === ended - errors;
+      const failedSame = seen !== undefined && seen.errors === errors;
       const r = opFrom(
         v,
-        unchanged ? null : histOf(HIST_OK),
-        unchanged ? null : histOf(HIST_FAILED),
+        okSame ? null : histOf(HIST_OK),
+        failedSame ? null : histOf(HIST_FAILED),
       );
       const t = r.totals;
-      t.hist = unchanged ? seen.totals.hist : r.okHist;
-      t.error_hist = unchanged ? seen.totals.error_hist : r.errorHist;
+      t.hist = okSame ? seen.totals.hist : r.okHist;
+      t.error_hist = failedSame ? seen.totals.error_hist : r.errorHist;
       t.errnos = errnos.get(slot) ?? new Map();
       t.restarts = r.extras.restarts;
       if (ops === this.#m.uringOps) {
@@ -273,7 +291,7 @@ export class BpfMapSet implements Disposable {
         t.untimed = r.extras.untimed;
       }
       inFlight += r.extras.inFlight;
-      cache.set(slot, { ended, totals: t });
+      cache.set(slot, { ended, errors, totals: t });
       byName.set(nameOf(slot), t);
     }
     return { byName, inFlight };
@@ -352,8 +370,7 @@ export class BpfMapSet implements Disposable {
     s.fds = this.#readFds();
     const perIndex = new Map<number, number>();
     for (const e of this.#m.counters.readAll({ reuse: true }).entries) {
-      const i = new DataView(e.key.buffer, e.key.byteOffset, 4).getUint32(0, true);
-      perIndex.set(i, sumWord(words(e.value, 8), 0));
+      perIndex.set(u32Key(e.key), sumWord(words(e.value, 8), 0));
     }
     const c = countersFrom((i) => perIndex.get(i) ?? 0);
     s.faults = c.faults;

@@ -266,7 +266,7 @@ class AttachedSet {
     let n = 0;
     for (const p of this.programs) {
       try {
-        n += p.info().recursionMisses;
+        n += p.recursionMisses();
       } catch {
         // closed
       }

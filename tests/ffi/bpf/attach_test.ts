@@ -197,4 +197,6 @@ Deno.test("attach: a program that re-enters its own tracepoint counts recursion 
   }
   const misses = prog.info().recursionMisses;
   assert(misses > 0, `recursion_misses ${misses}`);
+  // The one-field read a running trace makes every second says the same.
+  assertEquals(prog.recursionMisses(), misses);
 });

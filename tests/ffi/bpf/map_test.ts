@@ -126,6 +126,10 @@ Deno.test("map: a reused read's views are overwritten by the next reused read on
   assertEquals(readU64(second.entries[1]!.value), 11);
   assertEquals(readU64(first.entries[1]!.value), 11, "the kept buffers were read into again");
   assertEquals(readU64(fresh.entries[1]!.value), 10, "a read without reuse is its own");
+  // The entries themselves are kept too: a trace's once-a-second read allocates none.
+  assertEquals(second.entries[1], first.entries[1]);
+  assert(second.entries[1] === first.entries[1], "the same entry object");
+  assert(fresh.entries[1] !== first.entries[1], "a read without reuse makes its own");
 });
 
 Deno.test("map: an empty hash map reads as no entries both ways", () => {
