@@ -87,3 +87,14 @@ export async function wrkRequestsPerSecond(url: string, seconds: number): Promis
   if (!m) throw new Error(`wrk printed no rate: ${text}${new TextDecoder().decode(out.stderr)}`);
   return Number(m[1]);
 }
+
+/**
+ * A process's user + system CPU seconds so far (/proc/PID/stat, USER_HZ 100).
+ * @param pid the process
+ * @returns seconds
+ */
+export function workerCpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}

@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { startNginx, wrkRequestsPerSecond } from "./nginx.ts";
+import { median, overhead, type OverheadRow } from "./overhead.ts";
 import {
   bpfFloor,
   bpftraceFloor,
@@ -15,7 +15,6 @@ import {
   ioscope,
   perfTrace,
   straceC,
-  type Tracer,
 } from "./tracers.ts";
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
 import { measureBpfPerCall } from "./bpf_cost.ts";
@@ -33,7 +32,6 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
-const ROOT = new URL("../", import.meta.url).pathname;
 
 function log(msg: string): void {
   console.error(`bench: ${msg}`);
@@ -41,105 +39,6 @@ function log(msg: string): void {
 
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
-}
-
-interface OverheadRow {
-  tracer: string;
-  command: string;
-  untraced: number[];
-  traced: number[];
-  ratio: number | null;
-  /** nginx worker CPU (user + system) per request, microseconds, per run. */
-  untracedCpuUs: number[];
-  tracedCpuUs: number[];
-  note: string;
-}
-
-/** The worker's user + system CPU seconds so far (/proc/PID/stat, USER_HZ 100). */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
-/** wrk's requests/s, and the nginx worker's CPU microseconds per request meanwhile. */
-async function measured(url: string, pid: number): Promise<{ rate: number; cpuUs: number }> {
-  const before = cpuSeconds(pid);
-  const rate = await wrkRequestsPerSecond(url, seconds);
-  return { rate, cpuUs: (cpuSeconds(pid) - before) / (rate * seconds) * 1e6 };
-}
-
-async function overhead(): Promise<OverheadRow[]> {
-  const dir = Deno.makeTempDirSync({ prefix: "ioscope-bench-nginx-" });
-  const rows: OverheadRow[] = [];
-  try {
-    await using nginx = await startNginx(dir);
-    log(`nginx worker ${nginx.workerPid} on ${nginx.url}`);
-    await wrkRequestsPerSecond(nginx.url, 1); // warm up
-    const tracers: Tracer[] = [
-      ioscope("bpf"),
-      ioscope("bpftrace"),
-      ioscope("ftrace"),
-      bpftraceOneLiner,
-      bpfFloor,
-      bpftraceFloor,
-      perfTrace,
-      straceC,
-    ];
-    for (const tracer of tracers) {
-      const row: OverheadRow = {
-        tracer: tracer.name,
-        command: tracer.command(nginx.workerPid).join(" ").replace(Deno.execPath(), "deno").replace(
-          ROOT,
-          "",
-        ),
-        untraced: [],
-        traced: [],
-        ratio: null,
-        untracedCpuUs: [],
-        tracedCpuUs: [],
-        note: "",
-      };
-      const untraced = async () => {
-        const m = await measured(nginx.url, nginx.workerPid);
-        row.untraced.push(m.rate);
-        row.untracedCpuUs.push(m.cpuUs);
-      };
-      try {
-        // A B A B ...: drift of the machine cancels out of the ratio.
-        for (let r = 0; r < rounds; r++) {
-          await untraced();
-          const running = await tracer.start(nginx.workerPid);
-          try {
-            const m = await measured(nginx.url, nginx.workerPid);
-            row.traced.push(m.rate);
-            row.tracedCpuUs.push(m.cpuUs);
-          } finally {
-            await running.stop();
-          }
-        }
-        await untraced();
-        // Each traced round against the untraced runs just before and after it;
-        // the median of those ratios (a busy host's noise hits single rounds).
-        const ratios = row.traced.map((t, i) =>
-          t / (((row.untraced[i] ?? 0) + (row.untraced[i + 1] ?? 0)) / 2)
-        ).sort((a, b) => a - b);
-        row.ratio = ratios[Math.floor(ratios.length / 2)] ?? null;
-      } catch (e: unknown) {
-        row.note = `not measured: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
-      }
-      log(`${tracer.name}: ${row.ratio?.toFixed(3) ?? row.note}`);
-      rows.push(row);
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-  return rows;
-}
-
-function median(xs: number[]): number | null {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] ?? null : null;
 }
 
 function cpuRatio(r: OverheadRow): string {
@@ -207,7 +106,16 @@ const host = {
 };
 log(`kernel ${host.kernel}, ${host.cpus} CPUs, ${host.memGiB} GiB`);
 const loadBefore = Deno.loadavg()[0] ?? 0;
-const overheadRows = await overhead();
+const overheadRows = await overhead([
+  ioscope("bpf"),
+  ioscope("bpftrace"),
+  ioscope("ftrace"),
+  bpftraceOneLiner,
+  bpfFloor,
+  bpftraceFloor,
+  perfTrace,
+  straceC,
+], { rounds, seconds });
 const loadAfter = Deno.loadavg()[0] ?? 0;
 const footprint = await measureFootprint("bpftrace");
 const bpfFootprint = await measureFootprint("bpf");

@@ -286,6 +286,17 @@ function loadAverage(): string {
 const MiB = (kib: number) => (kib / 1024).toFixed(1);
 const rate = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(2)} MiB/h`;
 
+/** The agent's growth from 5 minutes on (the JIT's and the binary's warm-up mostly done). */
+function lateGrowth(r: SoakResult): string {
+  const late = r.samples.filter((s) => s.t >= 300 && s.t <= r.minutes * 60);
+  if (late.length < 2 || r.minutes < 8) return "";
+  const perHour = (k: "agentRss" | "agentAnon") =>
+    theilSen(periodMeans(late.map((s) => [s.t, s[k]]), RECLAIM_MS / 1000)) * 3600 / 1024;
+  return ` (from 300 s on: ${rate(perHour("agentRss"))} RSS, ${
+    rate(perHour("agentAnon"))
+  } anonymous)`;
+}
+
 /** The soak section of BENCHMARKS.md. */
 export function soakMarkdown(r: SoakResult, date: string): string {
   const agentOk = r.growth.agentAnon < 1 && r.growth.agentRss < 1;
@@ -322,7 +333,9 @@ export function soakMarkdown(r: SoakResult, date: string): string {
       rate(r.growth.tracerAnon)
     } |`,
     "",
-    `${agentOk ? "Goal met" : "Goal missed"} for the agent. The report of this run is ${
+    `${agentOk ? "Goal met" : "Goal missed"} for the agent${
+      lateGrowth(r)
+    }. The report of this run is ${
       (r.reportBytes / 1024).toFixed(0)
     } KiB. The timeline keeps its last hour per second and coarser points before it, so a ` +
     "trace of any length holds at most about 5 000 points (tests/agent/trace/long_trace_test.ts " +

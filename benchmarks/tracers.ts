@@ -60,13 +60,18 @@ async function spawnUntil(
   };
 }
 
-/** ioscope trace with the given backend, until SIGINT. */
-export function ioscope(backend: "bpf" | "bpftrace" | "ftrace"): Tracer {
+/**
+ * ioscope trace with the given backend, until SIGINT.
+ * @param backend the backend
+ * @param root the checkout to run (another one: to compare two versions in one run)
+ * @returns the tracer
+ */
+export function ioscope(backend: "bpf" | "bpftrace" | "ftrace", root = ROOT): Tracer {
   const command = (pid: number) => [
     Deno.execPath(),
     "run",
     "-A",
-    `${ROOT}mod.ts`,
+    `${root}mod.ts`,
     "trace",
     "--pid",
     String(pid),
@@ -74,7 +79,7 @@ export function ioscope(backend: "bpf" | "bpftrace" | "ftrace"): Tracer {
     backend,
   ];
   return {
-    name: `ioscope --backend ${backend}`,
+    name: `ioscope --backend ${backend}${root === ROOT ? "" : ` (${root})`}`,
     command,
     start: (pid) => spawnUntil(command(pid), (err) => err.includes("Tracing pid"), 0),
   };

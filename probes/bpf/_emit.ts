@@ -80,6 +80,11 @@ export interface BuildContext {
   maps: MapFds;
   /** Who is traced. */
   filter: TargetFilter;
+  /**
+   * The byte offset of `thread_info.status` in `task_struct` (x86, from the
+   * kernel's BTF): 32-bit syscalls are counted apart. Absent: not checked.
+   */
+  compatStatusOffset?: number;
 }
 
 /** The descriptors of the maps the programs use. */
@@ -88,7 +93,6 @@ export interface MapFds {
   starts: number;
   /** True when `starts` is task storage; false: a hash keyed by thread id. */
   startsInTaskStorage: boolean;
-  slots: number;
   sysOps: number;
   sysHist: number;
   errnos: number;

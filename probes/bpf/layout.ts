@@ -18,16 +18,14 @@ export const HIST_BUCKETS = 48 * SUB_BUCKETS;
 /** Bytes of one histogram value (a per-CPU array value of HIST_BUCKETS u64). */
 export const HIST_VALUE_BYTES = HIST_BUCKETS * 8;
 
-/** Syscall numbers the slot table covers (every traced call is below this). */
-export const SYSCALL_NR_LIMIT = 1024;
 /** Syscalls one trace can time at most. */
 export const SYSCALL_SLOTS = 64;
 /** io_uring opcodes with a slot of their own; larger ones share the last. */
 export const URING_OP_SLOTS = 64;
 
 /**
- * The slot table's value for a traced syscall number: its slot plus one (0:
- * not traced), and flags.
+ * The slot value of a traced syscall number (the entry program finds it by a
+ * search over immediates, syscalls.ts): its slot plus one, and flags.
  */
 export const SLOT = {
   /** Mask of the slot-plus-one part. */
@@ -129,6 +127,8 @@ export const COUNTER = {
   errnoFull: 6,
   /** A descriptor's totals could not be stored (hash full). */
   fdFull: 7,
+  /** 32-bit (compat) syscalls of traced processes whose number is a traced one's: not timed. */
+  compat: 8,
   /** TLB flushes by reason: `tlbBase + reason` (reason < tlbReasons). */
   tlbBase: 16,
   tlbReasons: 16,
@@ -158,7 +158,6 @@ export const CAPACITY = {
 export const MAP_NAMES = {
   targets: "ios_targets",
   starts: "ios_starts",
-  slots: "ios_sys_slots",
   sysOps: "ios_sys_ops",
   sysHist: "ios_sys_hist",
   errnos: "ios_errnos",

@@ -1,6 +1,5 @@
 /**
- * The bpf backend's maps: created together, seeded with the targets and the
- * syscall slot table, read back together into a {@linkcode Snapshot}, closed
+ * The bpf backend's maps: created together, seeded with the targets, read back together into a {@linkcode Snapshot}, closed
  * together. The programs (programs.ts) are built against their descriptors.
  * @module
  */
@@ -22,7 +21,6 @@ import {
   OP_VALUE_BYTES,
   SLOT,
   START,
-  SYSCALL_NR_LIMIT,
   URING_OP_SLOTS,
   URING_START,
   URING_UD_KEY,
@@ -103,7 +101,7 @@ export class BpfMapSet implements Disposable {
   #uringCache = new Map<number, OpCache>();
 
   /**
-   * Creates every map and fills the slot table.
+   * Creates every map.
    * @param options the syscalls and where starts live
    * @throws ErrnoError when the kernel refuses a map (the ones made are closed)
    */
@@ -145,12 +143,6 @@ export class BpfMapSet implements Disposable {
             valueSize: START.bytes,
             maxEntries: CAPACITY.startsByTid,
           }),
-        slots: make("slots", {
-          type: MapType.ARRAY,
-          keySize: 4,
-          valueSize: 4,
-          maxEntries: SYSCALL_NR_LIMIT,
-        }),
         sysOps: make("sysOps", {
           type: MapType.PERCPU_ARRAY,
           keySize: 4,
@@ -210,12 +202,6 @@ export class BpfMapSet implements Disposable {
           maxEntries: 2 * URING_OP_SLOTS,
         }),
       };
-      syscalls.forEach((s, slot) => {
-        if (s.nr < 0 || s.nr >= SYSCALL_NR_LIMIT) {
-          throw new RangeError(`Syscall number ${s.nr} is past the slot table`);
-        }
-        this.#m.slots.update(u32(s.nr), u32(slotValue(s, slot)));
-      });
     } catch (e: unknown) {
       this.close();
       throw e;
@@ -225,7 +211,6 @@ export class BpfMapSet implements Disposable {
       targets: m.targets.fd,
       starts: m.starts.fd,
       startsInTaskStorage: taskStorage,
-      slots: m.slots.fd,
       sysOps: m.sysOps.fd,
       sysHist: m.sysHist.fd,
       errnos: m.errnos.fd,
@@ -392,6 +377,7 @@ export class BpfMapSet implements Disposable {
     s.voluntary = c.voluntary;
     s.involuntary = c.involuntary;
     s.tlb = c.tlb;
+    s.compatCalls = c.compat;
     s.mapFull = c.mapFull;
     return s;
   }

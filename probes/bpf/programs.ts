@@ -29,9 +29,11 @@ export interface PlannedProgram {
   insns: Insn[];
 }
 
-/** A traced syscall: its name, slot-table value and kernel function. */
+/** A traced syscall: its name, number, slot-table value and kernel function. */
 export interface SyscallPlan {
   name: string;
+  /** Its number on this architecture. */
+  nr: number;
   slotValue: number;
   /** `__x64_sys_read` and the like (fentry/fexit only). */
   function: string;
@@ -45,7 +47,7 @@ export interface PlanOptions {
   tlb: boolean;
   /** task:task_rename exists (processes renamed to the --comm name join). */
   rename: boolean;
-  /** For fentry/fexit: the traced syscalls. */
+  /** The traced syscalls. */
   syscalls: readonly SyscallPlan[];
 }
 
@@ -98,7 +100,12 @@ export function planPrograms(b: BuildContext, options: PlanOptions): PlannedProg
     }
   } else {
     add("ios_sys_exit", tpKind, tp("raw_syscalls", "sys_exit"), sysExit);
-    add("ios_sys_enter", tpKind, tp("raw_syscalls", "sys_enter"), sysEnter);
+    add(
+      "ios_sys_enter",
+      tpKind,
+      tp("raw_syscalls", "sys_enter"),
+      (c) => sysEnter(c, options.syscalls),
+    );
   }
   add("ios_fault", tpKind, tp("exceptions", "page_fault_user"), onFault);
   if (options.tlb) add("ios_tlb", tpKind, tp("tlb", "tlb_flush"), onTlbFlush);

@@ -148,6 +148,8 @@ export interface Counters {
   mapFull: number;
   /** TLB flushes keyed by the kernel's reason name. */
   tlb: Map<string, number>;
+  /** 32-bit (compat) syscalls, counted apart. */
+  compat: number;
 }
 
 /**
@@ -168,5 +170,6 @@ export function countersFrom(at: (index: number) => number): Counters {
     mapFull: at(COUNTER.startFull) + at(COUNTER.uringFull) + at(COUNTER.targetsFull) +
       at(COUNTER.errnoFull) + at(COUNTER.fdFull),
     tlb,
+    compat: at(COUNTER.compat),
   };
 }

@@ -3,10 +3,10 @@
  * probes/io_syscalls.bt measures, as two programs.
  *
  * - enter (raw tracepoint `sys_enter`, or classic `raw_syscalls:sys_enter`):
- *   the syscall number picks a slot from the slot table (0: not an I/O
- *   call, leave); a traced process's call stores its start time and slot in
- *   the task's storage (a hash keyed by thread id where task storage is
- *   missing).
+ *   the syscall number picks a slot by a binary search over immediates (not
+ *   traced: leave); a traced process's call stores its start time and slot
+ *   in the task's storage (a hash keyed by thread id where task storage is
+ *   missing). A 32-bit (compat) call is counted apart.
  * - exit (`sys_exit`): a task with a start stored ends its call: count,
  *   latency, bytes or errno, the histogram of successful or of failed calls.
  *   Restart codes (-512..-516) end nothing: the call runs again and is
@@ -15,9 +15,14 @@
  * With fentry/fexit each syscall function gets its own pair of programs:
  * the slot is a constant and only traced syscalls pay at all.
  *
- * Overhead: every syscall on the host pays one array lookup at entry and one
- * task-storage lookup at exit; a traced process's I/O calls a target lookup,
- * two timestamps and a few per-CPU adds.
+ * Overhead: every syscall on the host pays a few compares at entry and one
+ * task-storage lookup at exit; every I/O call a target lookup at entry; a
+ * traced process's I/O calls two timestamps, a few per-CPU adds and a
+ * descriptor's totals.
+ * What costs here is memory first touched after a syscall's page-table
+ * switch (benchmarks/bpf_helper_costs.ts): the first ktime_get_ns of a
+ * syscall took 117-129 ns and the next ones 35-45; the first hash lookup
+ * 102-119 ns and the next ones 20-26 (2026-12-02).
  * @module
  */
 
@@ -65,16 +70,7 @@ import {
   recordEnd,
   update,
 } from "./_emit.ts";
-import {
-  COUNTER,
-  ERRNO_KIND,
-  FD_VALUE,
-  NO_FD,
-  OP,
-  SLOT,
-  START,
-  SYSCALL_NR_LIMIT,
-} from "./layout.ts";
+import { COUNTER, ERRNO_KIND, FD_VALUE, NO_FD, OP, SLOT, START } from "./layout.ts";
 
 const ENTER = "raw_syscalls:sys_enter";
 const EXIT = "raw_syscalls:sys_exit";
@@ -191,28 +187,99 @@ function perDescriptor(b: BuildContext): Insn[] {
   ];
 }
 
+/** A traced syscall's number and its slot-table value (layout.ts SLOT). */
+export interface SlotEntry {
+  nr: number;
+  slotValue: number;
+}
+
+/**
+ * `R8 = the slot-table value of the syscall number in R7`, found by a binary
+ * search whose keys are immediates in the program; leaves by `out` when the
+ * number is not traced. Every syscall on the host runs this: compares and
+ * jumps touch no memory, where a table in an array map costs a TLB miss
+ * after each syscall's page-table switch (PTI without PCID here).
+ * @param table the traced syscalls
+ * @param out the label to leave by
+ * @returns the instructions (R8 set, nothing else changed)
+ */
+export function slotSearch(table: readonly SlotEntry[], out: string): Insn[] {
+  const e = [...table].sort((a, b) => a.nr - b.nr);
+  const tree: Insn[] = [];
+  let split = 0;
+  const node = (lo: number, hi: number): void => {
+    if (hi - lo <= 3) {
+      for (let i = lo; i < hi; i++) tree.push(jeq.imm(R7, e[i]!.nr, `nr_${i}`));
+      tree.push(ja(out));
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    const right = `nr_ge_${split++}`;
+    tree.push(jge.imm(R7, e[mid]!.nr, right)); // unsigned: -1 (no syscall) goes right, then out
+    node(lo, mid);
+    tree.push(label(right));
+    node(mid, hi);
+  };
+  node(0, e.length);
+  const leaves = e.flatMap((x, i) => [label(`nr_${i}`), mov.imm(R8, x.slotValue), ja("nr_found")]);
+  return [...tree, ...leaves, label("nr_found")];
+}
+
+/** TS_COMPAT in x86's thread_info.status: the task is in a 32-bit syscall. */
+export const TS_COMPAT = 0x2;
+
+/**
+ * Leaves by `out`, counting it, when the current task is in a 32-bit
+ * (compat) syscall: its number is from another table, so it is counted apart
+ * and never timed under a 64-bit call's name (io_syscalls.bt does the same).
+ * Reads `current->thread_info.status` with a typed load (BTF gives the
+ * offset); nothing where the offset is unknown.
+ */
+function ifNative(b: BuildContext, out: string): Insn[] {
+  if (b.compatStatusOffset === undefined) return [];
+  return [
+    call(Helper.get_current_task_btf),
+    ldx.w(R1, R0, b.compatStatusOffset),
+    and.imm(R1, TS_COMPAT),
+    jeq.imm(R1, 0, "native"),
+    ...countOne(b, COUNTER.compat, "compat"),
+    ja(out),
+    label("native"),
+  ];
+}
+
+/**
+ * `R9 = this traced task's start value`, else leaves by `out` (not traced)
+ * or `full` (no value could be made). The traced test comes first, so an
+ * untraced process's I/O call leaves after one lookup. (Testing first for a
+ * start value, which only traced tasks have, saved traced calls 3-17 ns and
+ * cost untraced ones up to 38: benchmarks/bpf_run_time.ts, 2026-12-02.)
+ */
+function tracedStart(b: BuildContext, out: string): Insn[] {
+  return [
+    ...ifTraced(b, out),
+    ...startOf(b, true, "start"),
+    jeq.imm(R0, 0, "full"),
+    mov.reg(R9, R0),
+  ];
+}
+
 /**
  * The entry program: a traced process's I/O call stores when it started.
  * @param b the build context
- * @param fentrySlot for a fentry program, the slot-table value of its syscall
+ * @param slots for a fentry program, the slot-table value of its syscall;
+ *   else every traced syscall's number and slot-table value
  * @returns the instructions
  */
-export function sysEnter(b: BuildContext, fentrySlot?: number): Insn[] {
-  const slotOf: Insn[] = fentrySlot !== undefined
-    ? [mov.imm(R8, fentrySlot)] // one program per syscall: the slot is known
-    : [
-      ...loadArg(b, R7, ENTER, ID), // R7 = the syscall number
-      jge.imm(R7, SYSCALL_NR_LIMIT, "out"), // past the table (or -1: no syscall)
-      stx.w(R10, -4, R7),
-      ...lookup(b.maps.slots, -4),
-      jeq.imm(R0, 0, "out"),
-      ldx.w(R8, R0, 0), // R8 = slot + 1, with flags
-      jeq.imm(R8, 0, "out"), // not an I/O syscall
-    ];
+export function sysEnter(b: BuildContext, slots: number | readonly SlotEntry[]): Insn[] {
+  const slotOf: Insn[] = typeof slots === "number"
+    ? [mov.imm(R8, slots)] // one program per syscall: the slot is known
+    : [...loadArg(b, R7, ENTER, ID), ...slotSearch(slots, "out")]; // R7 = the syscall number
   return [
     mov.reg(R6, R1), // R6 = context
     ...slotOf,
-    ...ifTraced(b, "out"),
+    ...tracedStart(b, "out"),
+    ...ifNative(b, "out"),
     // One more call started (ended and restarted ones are subtracted when read).
     mov.reg(R1, R8),
     and.imm(R1, SLOT.indexMask),
@@ -221,10 +288,6 @@ export function sysEnter(b: BuildContext, fentrySlot?: number): Insn[] {
     ...lookup(b.maps.sysOps, -4),
     jeq.imm(R0, 0, "out"),
     ...increment(R0, OP.started * 8),
-    // Where the start goes: this task's storage.
-    ...startOf(b, true, "start"),
-    jeq.imm(R0, 0, "full"),
-    mov.reg(R9, R0),
     // The descriptor, for the calls whose first argument is one.
     st.w(R9, START.fd, NO_FD),
     mov.reg(R1, R8),

@@ -109,6 +109,21 @@ function fieldReader(): (event: string, field: string) => FieldPlace {
   };
 }
 
+/**
+ * Where x86's `thread_info.status` (its TS_COMPAT bit: a 32-bit syscall) lies
+ * in `task_struct`, from the kernel's BTF (read once: 40-50 ms here); or why
+ * 32-bit syscalls cannot be told apart.
+ * @returns the byte offset, or the reason
+ */
+export function compatStatusOffset(): number | string {
+  if (Deno.build.arch !== "x86_64") return `no TS_COMPAT on ${Deno.build.arch}`;
+  try {
+    return vmlinuxBtf().memberOffset("task_struct", "thread_info.status").offset;
+  } catch (e: unknown) {
+    return `32-bit syscalls are not told apart: ${oneLine(e)}`;
+  }
+}
+
 /** The cgroup v2 level of a cgroup directory (0: the root). */
 export function cgroupLevel(path: string): number {
   let mount = "/sys/fs/cgroup";
@@ -319,6 +334,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
 
   // The targets go in first: the programs trace them from their first event.
   const full = maps.addTargets(options.pids);
+  const compat = compatStatusOffset();
   let set: AttachedSet | null = null;
   let kind: AttachKind = best;
   const field = fieldReader();
@@ -328,13 +344,20 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
         const why = tracingRefused();
         if (why) throw new Error(why);
       }
-      const b: BuildContext = { kind: k, field, maps: maps.fds, filter };
+      const b: BuildContext = {
+        kind: k,
+        field,
+        maps: maps.fds,
+        filter,
+        ...(typeof compat === "number" ? { compatStatusOffset: compat } : {}),
+      };
       const plan = planPrograms(b, {
         uring,
         tlb,
         rename,
         syscalls: syscalls.map((s, slot) => ({
           name: s.name,
+          nr: s.nr,
           slotValue: slotValue(s, slot),
           function: syscallFunction(s.name),
         })),
@@ -366,6 +389,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   if (!uring) {
     unsupported.push({ metric: "io_uring", reason: "no io_uring tracepoints on this kernel" });
   }
+  if (typeof compat === "string") unsupported.push({ metric: "compat_syscalls", reason: compat });
 
   function read(): Snapshot {
     const s = maps.read();

@@ -2,11 +2,16 @@
 // runs where, and the encodings that differ between kinds (fentry cannot be
 // loaded on this machine kind, so its programs are checked here).
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { assemble, type Insn } from "../../../ffi/bpf/asm.ts";
+import { assemble, exit, type Insn, label, mov, R0, R8 } from "../../../ffi/bpf/asm.ts";
 import { Helper } from "../../../ffi/bpf/sys.ts";
 import type { BuildContext, ProgramKind } from "../../../probes/bpf/_emit.ts";
 import { planPrograms } from "../../../probes/bpf/programs.ts";
 import { commWords } from "../../../probes/bpf/targets.ts";
+import { slotSearch, TS_COMPAT } from "../../../probes/bpf/syscalls.ts";
+import { COUNTER } from "../../../probes/bpf/layout.ts";
+import { countersFrom } from "../../../probes/bpf/read.ts";
+import { SYSCALLS as SYSCALLS_X86_64 } from "../../../schema/syscalls.ts";
+import { M, run } from "./_interp.ts";
 
 function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildContext {
   let fd = 10;
@@ -18,7 +23,6 @@ function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildC
       targets: next(),
       starts: next(),
       startsInTaskStorage: true,
-      slots: next(),
       sysOps: next(),
       sysHist: next(),
       errnos: next(),
@@ -34,8 +38,8 @@ function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildC
 }
 
 const SYSCALLS = [
-  { name: "read", slotValue: 1 | (1 << 16) | (1 << 17), function: "__x64_sys_read" },
-  { name: "pread64", slotValue: 2 | (1 << 16) | (1 << 17), function: "__x64_sys_pread64" },
+  { name: "read", nr: 0, slotValue: 1 | (1 << 16) | (1 << 17), function: "__x64_sys_read" },
+  { name: "pread64", nr: 17, slotValue: 2 | (1 << 16) | (1 << 17), function: "__x64_sys_pread64" },
 ];
 const OPTIONS = { uring: true, tlb: true, rename: true, syscalls: SYSCALLS };
 
@@ -145,4 +149,58 @@ Deno.test("TLB flushes are counted at the reason's index, not at a constant", ()
     i.kind === "insn" && (i.op & 0x07) !== 0x05 && i.dst === 10 && i.off === -4
   );
   assertEquals(keyStores.map((i) => i.kind === "insn" && [i.op, i.src]), [[0x63, 1]]);
+});
+
+Deno.test("the syscall slot search finds every traced number's slot value and leaves for every other", () => {
+  const table = SYSCALLS_X86_64.map((s, slot) => ({ nr: s.nr_x86_64, slotValue: 1000 + slot }));
+  const program = assemble([
+    ...slotSearch(table, "out"),
+    mov.reg(R0, R8),
+    exit(),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
+  ]);
+  const want = new Map(table.map((e) => [e.nr, e.slotValue]));
+  for (let nr = 0; nr < 1100; nr++) {
+    assertEquals(Number(run(program, BigInt(nr))), want.get(nr) ?? 0, `syscall ${nr}`);
+  }
+  // sys_enter's id is -1 for a call that is not a syscall (ptrace's skip).
+  assertEquals(run(program, M), 0n);
+  // No memory touched: compares and jumps only (no map lookup for every syscall on the host).
+  const ops = new Set(
+    program.reduce<number[]>((a, _b, i) => (i % 8 === 0 ? [...a, program[i]!] : a), []),
+  );
+  for (const op of ops) {
+    assert(
+      op === 0x05 || op === 0x15 || op === 0x35 || op === 0xb7 || op === 0xbf || op === 0x95,
+      `op 0x${op.toString(16)}`,
+    );
+  }
+});
+
+Deno.test("32-bit calls: after the traced test, TS_COMPAT of thread_info.status sends the call to its counter untimed", () => {
+  const b = { ...context("raw_tp"), compatStatusOffset: 16 };
+  const enter = planPrograms(b, OPTIONS).find((p) => p.name === "ios_sys_enter");
+  assert(enter, "the entry program");
+  const insns = enter.insns.filter((i) => i.kind === "insn");
+  const at = insns.findIndex((i) => i.op === 0x61 && i.off === 16 && i.dst === 1 && i.src === 0);
+  assert(at > 0, "ldxw r1, [r0 + 16]: a typed load through the task pointer");
+  assertEquals(insns[at - 1]?.imm, Helper.get_current_task_btf);
+  assertEquals(insns[at + 1]?.op, 0x57, "and r1, ...");
+  assertEquals(insns[at + 1]?.imm, TS_COMPAT);
+  // The counter it goes to: st [fp-4], COUNTER.compat.
+  assert(insns.slice(at).some((i) => i.op === 0x62 && i.off === -4 && i.imm === COUNTER.compat));
+  // Only traced tasks get there: after the targets lookup (and the start value's lookup),
+  // before the start is counted and the clock read.
+  const targets = insns.findIndex((i) => i.op === 0x18 && i.imm === b.maps.targets);
+  const clock = insns.findIndex((i) => i.op === 0x85 && i.imm === Helper.ktime_get_ns);
+  assert(targets >= 0 && targets < at && at < clock, `${targets} < ${at} < ${clock}`);
+  // Without an offset (no BTF, not x86): no check at all.
+  const plain = planPrograms(context("raw_tp"), OPTIONS).find((p) => p.name === "ios_sys_enter");
+  assert(!plain?.insns.some((i) => i.kind === "insn" && i.op === 0x61 && i.src === 0));
+});
+
+Deno.test("the compat counter reaches the snapshot's compatCalls", () => {
+  assertEquals(countersFrom((i) => (i === COUNTER.compat ? 3 : 0)).compat, 3);
 });

@@ -30,7 +30,6 @@ Deno.test("fentry/fexit programs load as TRACING programs on each syscall's kern
       targets: 3,
       starts: 4,
       startsInTaskStorage: true,
-      slots: 5,
       sysOps: 6,
       sysHist: 7,
       errnos: 8,
@@ -49,6 +48,7 @@ Deno.test("fentry/fexit programs load as TRACING programs on each syscall's kern
     rename: true,
     syscalls: syscalls.map((s, slot) => ({
       name: s.name,
+      nr: s.nr,
       slotValue: slotValue(s, slot),
       function: `__x64_sys_${s.name}`,
     })),
