@@ -33,6 +33,7 @@ import {
   tracepointId,
 } from "../../../ffi/bpf/mod.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
+import { libc } from "../../../ffi/libc.ts";
 import { Fd } from "../../../ffi/fd.ts";
 
 function counter(): BpfMap {
@@ -171,7 +172,8 @@ Deno.test("attach: a program that re-enters its own tracepoint counts recursion 
   // which fires the same tracepoint on the same CPU while the program still
   // runs, and the kernel skips the nested run and counts it in the program's
   // recursion_misses (kernel/trace/bpf_trace.c, __bpf_trace_run). The first
-  // fault comes from a read(2) of /dev/zero into pages never touched.
+  // fault comes from a read(2) of /dev/zero into fresh anonymous pages, never
+  // touched (a JS buffer may come from memory already faulted in).
   using prog = BpfProgram.load({
     type: ProgType.RAW_TRACEPOINT,
     name: "test_recursion",
@@ -192,8 +194,17 @@ Deno.test("attach: a program that re-enters its own tracepoint counts recursion 
   assertEquals(prog.info().recursionMisses, 0);
   {
     using _ = BpfLink.attachRawTracepoint(prog, "page_fault_kernel");
-    using zero = Deno.openSync("/dev/zero");
-    for (let i = 0; i < 4; i++) zero.readSync(new Uint8Array(1 << 20));
+    const size = 1 << 20;
+    // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+    const pages = libc().mmap(null, BigInt(size), 3, 0x22, -1, 0n);
+    assert(pages !== null && Deno.UnsafePointer.value(pages) !== -1n, "mmap");
+    const zero = libc().open(new TextEncoder().encode("/dev/zero\0"), 0, 0);
+    try {
+      assertEquals(Number(libc().read(zero, pages, BigInt(size))), size);
+    } finally {
+      libc().close(zero);
+      libc().munmap(pages, BigInt(size));
+    }
   }
   const misses = prog.info().recursionMisses;
   assert(misses > 0, `recursion_misses ${misses}`);
