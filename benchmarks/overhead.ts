@@ -105,10 +105,7 @@ export async function overhead(
         await untraced();
         // Each traced round against the untraced runs just before and after it;
         // the median of those ratios (a busy host's noise hits single rounds).
-        const ratios = row.traced.map((t, i) =>
-          t / (((row.untraced[i] ?? 0) + (row.untraced[i + 1] ?? 0)) / 2)
-        ).sort((a, b) => a - b);
-        row.ratio = ratios[Math.floor(ratios.length / 2)] ?? null;
+        row.ratio = median(roundRatios(row));
       } catch (e: unknown) {
         row.note = `not measured: ${e instanceof Error ? e.message.split("\n")[0] : e}`;
       }
@@ -132,6 +129,16 @@ const BY_NAME: Record<string, Tracer> = {
   perf: perfTrace,
   strace: straceC,
 };
+
+/**
+ * Each traced round's requests/s over the mean of the untraced runs just
+ * before and after it, in the order run.
+ * @param row a tracer's row
+ * @returns one ratio per traced round
+ */
+export function roundRatios(row: OverheadRow): number[] {
+  return row.traced.map((t, i) => t / (((row.untraced[i] ?? 0) + (row.untraced[i + 1] ?? 0)) / 2));
+}
 
 /**
  * The median of some numbers.
@@ -172,9 +179,7 @@ if (import.meta.main) {
     seconds: Number(values.seconds),
   });
   for (const r of rows) {
-    const ratios = r.traced.map((t, i) =>
-      (t / (((r.untraced[i] ?? 0) + (r.untraced[i + 1] ?? 0)) / 2)).toFixed(2)
-    );
+    const ratios = roundRatios(r).map((x) => x.toFixed(2));
     const cpu = (median(r.untracedCpuUs) ?? 0) / (median(r.tracedCpuUs) ?? 1);
     console.log(
       `${r.tracer}: ratio ${r.ratio?.toFixed(3) ?? r.note} (rounds ${ratios.join(" ")}), ` +

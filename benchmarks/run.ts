@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { median, overhead, type OverheadRow } from "./overhead.ts";
+import { median, overhead, type OverheadRow, roundRatios } from "./overhead.ts";
 import {
   bpfFloor,
   bpftraceFloor,
@@ -19,7 +19,7 @@ import {
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
 import { measureBpfPerCall } from "./bpf_cost.ts";
 import { measureReports } from "./report_cost.ts";
-import { sectionPattern } from "./soak.ts";
+import { replaceSection, sectionPattern } from "./soak.ts";
 import { measurePaths, servingVerdict } from "./paths_cost.ts";
 
 const { values } = parseArgs({
@@ -28,10 +28,14 @@ const { values } = parseArgs({
     out: { type: "string", default: "BENCHMARKS.md" },
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "3" },
+    // `--only overhead`: measure the overhead rows alone and replace that section of --out.
+    only: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
+
+const fmt = (x: number | null, d = 3) => x === null ? "n/a" : x.toFixed(d);
 
 function log(msg: string): void {
   console.error(`bench: ${msg}`);
@@ -67,33 +71,63 @@ function bpfVerdict(rows: OverheadRow[]): string[] {
   ];
 }
 
-/** What the overhead figures say about the goal, from the figures themselves. */
+/** What the overhead figures say about the bpftrace backend's goal, from the figures themselves. */
 function overheadVerdict(rows: OverheadRow[]): string[] {
   const ours = rows.find((r) => r.tracer === "ioscope --backend bpftrace")?.ratio ?? null;
   const floor = rows.find((r) => r.tracer.includes("the floor"))?.ratio ?? null;
   const liner = rows.find((r) => r.tracer.includes("one-liner"))?.ratio ?? null;
   if (ours === null) return ["ioscope's bpftrace backend was not measured: see the note above."];
-  if (ours >= 0.97) return [`Goal met: ${fmt(ours)} >= 0.97.`];
-  const gap = floor !== null ? floor - ours : null;
+  if (ours >= 0.97) return [`bpftrace backend: goal met, ${fmt(ours)} >= 0.97.`];
   return [
-    `Goal missed: ioscope's bpftrace backend keeps ${fmt(ours)} of nginx's requests/s, ` +
-    `${fmt((0.97 - ours) * 100, 1)} points short of 0.97; the one-liner keeps ${fmt(liner)}. ` +
-    `The floor row, bpftrace with both raw_syscalls probes and nothing in them but the PID ` +
-    `filter, keeps ${fmt(floor)}: once a syscall tracepoint is enabled, every syscall on the ` +
-    "host (wrk's too: it shares the 2 CPUs with nginx) takes the kernel's slow syscall path and " +
-    "runs the filter, and per-syscall tracepoints (syscalls:sys_enter_read, ...) cost the same. " +
-    (gap !== null && gap > 0.03
-      ? `The remaining ${fmt(gap * 100, 0)} points are ioscope's program on the target's own ` +
-        "I/O syscalls: a per-thread timestamp kept in a hash map on entry, looked up and deleted " +
-        "on exit, and four per-CPU aggregations. In a separate run of four rounds each, the " +
-        "floor kept 0.80, the timestamp map alone 0.67 and the whole program 0.63: most of it " +
-        "is the map. "
-      : "ioscope's program adds little to that floor. ") +
-    "The fault, TLB and context-switch probes alone kept 0.98. On this VM the " +
-    "figures are bimodal from round to round (the floor measured 0.68 to 0.99 in separate " +
-    "rounds), so compare rows within one run. Closing the gap needs probes that fire only in " +
-    "the functions of interest, fentry/fexit (BPF trampolines), which bpftrace 0.17 here cannot " +
-    "attach; on hosts with a newer bpftrace that is the next step.",
+    `bpftrace backend: goal missed, ${fmt(ours)} of nginx's requests/s, ` +
+    `${fmt((0.97 - ours) * 100, 1)} points short of 0.97; the one-liner keeps ${fmt(liner)} and ` +
+    `bpftrace with empty raw_syscalls probes (its floor) ${fmt(floor)}. Once a syscall ` +
+    "tracepoint has a probe, every syscall on the host takes the kernel's slow path, and " +
+    "bpftrace's programs keep their state in hash maps. The bpf backend is the answer here " +
+    "(fentry where the kernel allows, task storage and per-CPU arrays).",
+  ];
+}
+
+/** The overhead section, between markers, so `--only overhead` can replace it alone. */
+function overheadSection(rows: OverheadRow[], loadBefore: number, loadAfter: number): string[] {
+  const overheadRows = rows;
+  return [
+    "<!-- overhead -->",
+    "## Overhead on the traced process",
+    "",
+    `nginx (nginx-light, one worker, \`sendfile on\`, a 4 KiB file) under \`wrk -t1 -c16 -d${seconds}s\` on`,
+    `loopback; untraced and traced runs alternate (A B A B ... A, ${rounds} traced rounds), and the`,
+    "ratio is the median over rounds of a traced run's requests/s over the mean of the untraced runs",
+    "just before and after it. Goals: ioscope's bpf backend >= 0.85 (issue 12); its bpftrace",
+    "backend >= 0.97.",
+    "",
+    "| tracer | untraced req/s | traced req/s | ratio | rounds | nginx CPU/request, untraced -> traced | CPU ratio | command |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...overheadRows.map((r) =>
+      `| ${r.tracer} | ${fmt(mean(r.untraced), 0)} | ${
+        r.traced.length ? fmt(mean(r.traced), 0) : "n/a"
+      } | ${r.ratio === null ? r.note : fmt(r.ratio)} | ${
+        roundRatios(r).map((x) => fmt(x, 2)).join(" ")
+      } | ${fmt(median(r.untracedCpuUs), 1)} -> ${fmt(median(r.tracedCpuUs), 1)} us | ${
+        cpuRatio(r)
+      } | \`${r.command.slice(0, 120)}\` |`
+    ),
+    "",
+    `The host's 1-minute load average was ${fmt(loadBefore, 1)} before these rows and ${
+      fmt(loadAfter, 1)
+    } after (${host.cpus} CPUs): above the CPU count, other work shares them and single rounds`,
+    "swing both ways (a ratio above 1 is such noise, not a speed-up).",
+    "",
+    "The CPU ratio is the nginx worker's median CPU time (user + system: the probes run in its",
+    "context) per request untraced over traced: the share of requests/s a CPU-bound nginx keeps.",
+    "It is far less sensitive than requests/s to what else runs on the host's 2 CPUs.",
+    "",
+    ...bpfVerdict(overheadRows),
+    "",
+    ...overheadVerdict(overheadRows),
+    "",
+    `Measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
+    "<!-- /overhead -->",
   ];
 }
 
@@ -117,6 +151,16 @@ const overheadRows = await overhead([
   straceC,
 ], { rounds, seconds });
 const loadAfter = Deno.loadavg()[0] ?? 0;
+if (values.only === "overhead") {
+  const section = overheadSection(overheadRows, loadBefore, loadAfter).join("\n");
+  replaceSection(values.out as string, "overhead", section);
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", values.out as string] }).output();
+  log(`wrote the overhead section of ${values.out}`);
+  Deno.exit(0);
+} else if (values.only !== undefined) {
+  console.error(`bench: --only takes "overhead", not '${values.only}'`);
+  Deno.exit(2);
+}
 const footprint = await measureFootprint("bpftrace");
 const bpfFootprint = await measureFootprint("bpf");
 const firstData = await measureTimeToFirstData("bpftrace");
@@ -125,43 +169,13 @@ const perCall = await measureBpfPerCall();
 const reports = await measureReports();
 const paths = await measurePaths({ sizeBytes: 512 * 2 ** 20, repeat: 3 });
 
-const fmt = (x: number | null, d = 3) => x === null ? "n/a" : x.toFixed(d);
 const lines: string[] = [
   "# ioscope benchmarks",
   "",
   `Measured by \`deno task bench\` (benchmarks/run.ts) on ${host.date}: kernel ${host.kernel}, ` +
   `${host.cpus} CPUs, ${host.memGiB} GiB, a VM. Regenerate with \`deno task bench\` as root.`,
   "",
-  "## Overhead on the traced process",
-  "",
-  `nginx (nginx-light, one worker, \`sendfile on\`, a 4 KiB file) under \`wrk -t1 -c16 -d${seconds}s\` on`,
-  `loopback; untraced and traced runs alternate (A B A B ... A, ${rounds} traced rounds), and the`,
-  "ratio is the median over rounds of a traced run's requests/s over the mean of the untraced runs",
-  "just before and after it. Goals: ioscope's bpf backend >= 0.85 (issue 12); its bpftrace",
-  "backend >= 0.97.",
-  "",
-  "| tracer | untraced req/s | traced req/s | ratio | nginx CPU/request, untraced -> traced | CPU ratio | command |",
-  "| --- | --- | --- | --- | --- | --- | --- |",
-  ...overheadRows.map((r) =>
-    `| ${r.tracer} | ${fmt(mean(r.untraced), 0)} | ${
-      r.traced.length ? fmt(mean(r.traced), 0) : "n/a"
-    } | ${r.ratio === null ? r.note : fmt(r.ratio)} | ${fmt(median(r.untracedCpuUs), 1)} -> ${
-      fmt(median(r.tracedCpuUs), 1)
-    } us | ${cpuRatio(r)} | \`${r.command.slice(0, 120)}\` |`
-  ),
-  "",
-  `The host's 1-minute load average was ${fmt(loadBefore, 1)} before these rows and ${
-    fmt(loadAfter, 1)
-  } after (${host.cpus} CPUs): above the CPU count, other work shares them and single rounds`,
-  "swing both ways (a ratio above 1 is such noise, not a speed-up).",
-  "",
-  "The CPU ratio is the nginx worker's median CPU time (user + system: the probes run in its",
-  "context) per request untraced over traced: the share of requests/s a CPU-bound nginx keeps.",
-  "It is far less sensitive than requests/s to what else runs on the host's 2 CPUs.",
-  "",
-  ...bpfVerdict(overheadRows),
-  "",
-  ...overheadVerdict(overheadRows),
+  ...overheadSection(overheadRows, loadBefore, loadAfter),
   "",
   "## The agent's own footprint",
   "",
