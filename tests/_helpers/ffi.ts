@@ -33,10 +33,17 @@ export function maps(): string[] {
   return Deno.readTextFileSync("/proc/self/maps").trim().split("\n");
 }
 
-/** The /proc/self/maps lines whose start address is `address`. */
+/**
+ * The /proc/self/maps lines whose range holds `address`: one while it is
+ * mapped. Not "the line that starts there": the kernel merges a new anonymous
+ * mapping into a neighbour with the same flags (the suite once saw 0 lines
+ * start at a live mapping's address).
+ */
 export function mappingsAt(address: number): string[] {
-  const hex = address.toString(16);
-  return maps().filter((l) => l.split("-")[0] === hex);
+  return maps().filter((l) => {
+    const [from = "", to = ""] = (l.split(" ")[0] ?? "").split("-");
+    return parseInt(from, 16) <= address && address < parseInt(to, 16);
+  });
 }
 
 /** Byte-for-byte equality, with the first difference in the message. */

@@ -3,6 +3,13 @@
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
+import { readCtxSwitches } from "../../../../agent/trace/proc.ts";
+
+/** A process's context switches so far, every thread, from /proc. */
+function totalSwitches(pid: number): number {
+  const s = readCtxSwitches(pid);
+  return s ? s.voluntary + s.involuntary : 0;
+}
 
 /**
  * Two tracers on one syscall tracepoint run their probes in turn (eBPF
@@ -33,6 +40,8 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
     `${dir.path}/f.json`,
   ]);
   await f.waitForStderr("Tracing pid", 30_000);
+  // The workload's switches (from /proc) while only ftrace traces it.
+  const idleFrom = totalSwitches(w.pid);
   const b = spawnCli([
     "trace",
     "--pid",
@@ -43,6 +52,7 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
     `${dir.path}/b.json`,
   ]);
   await b.waitForStderr("Tracing pid", 30_000);
+  const onlyFtrace = totalSwitches(w.pid) - idleFrom;
   const o = spawnCli([
     "trace",
     "--pid",
@@ -115,10 +125,16 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
         extra <= allowed[1]! + bt.faults.total * 0.02,
       `${what}: page faults ${r.faults.total} vs ${bt.faults.total}`,
     );
+    // The same holds for switches: ftrace's wider window also holds those
+    // the idle workload made while bpftrace attached. Measured four times:
+    // ftrace - bpftrace = 10, 8, 11, 11 against /proc's 9, 8, 10, 10 in that
+    // time (and bpf = bpftrace exactly); a full suite run once gave 52 vs 38.
     const sw = Math.abs(switches(r) - switches(bt));
+    const window = name === "ftrace" ? onlyFtrace : 0;
     assert(
-      sw <= switches(bt) * 0.1 + 10,
-      `${what}: context switches ${JSON.stringify(r.sched)} vs ${JSON.stringify(bt.sched)}`,
+      sw <= switches(bt) * 0.1 + 10 + window,
+      `${what}: context switches ${JSON.stringify(r.sched)} vs ${JSON.stringify(bt.sched)}, ` +
+        `${window} while only ftrace traced`,
     );
   }
 });
