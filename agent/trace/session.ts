@@ -199,7 +199,7 @@ class Session implements TraceSession {
     }
     // Garbage that V8 and malloc would keep resident for hours (reclaim.ts).
     keepMallocTrimmable();
-    this.#timers.push(setInterval(reclaimMemory, RECLAIM_MS));
+    this.#timers.push(setInterval(() => void reclaimMemory(), RECLAIM_MS));
     this.#timers.push(setInterval(() => {
       // /proc read as often: a target that exits is read within 200 ms of its end.
       const alive = this.#sampleProc();
