@@ -51,6 +51,9 @@ export function shmDir(): { path: string } & AsyncDisposable {
  * @param argv the command, fio (or a wrapper such as nice) first
  * @param backends the backends, traced at once
  * @param startDelayS fio's start delay: every tracer must attach within it
+ * @param ordered start each backend once the one before is attached, so their
+ *   probes run in the order given (a tracepoint runs its probes in the order
+ *   they were registered); else all start at once
  * @returns fio's reads and each backend's Run document
  */
 export async function traceFio(
@@ -58,13 +61,13 @@ export async function traceFio(
   argv: string[],
   backends: readonly ("bpf" | "bpftrace" | "ftrace")[],
   startDelayS: number,
+  ordered = false,
 ): Promise<{ fio: FioRead; runs: Map<string, RunDocument> }> {
   const [cmd = "fio", ...args] = argv;
   const fio = new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).spawn();
   const started = performance.now();
-  const clis = backends.map((backend) => ({
-    backend,
-    cli: spawnCli([
+  const spawn = (backend: string) =>
+    spawnCli([
       "trace",
       "--pid",
       String(fio.pid),
@@ -72,8 +75,12 @@ export async function traceFio(
       backend,
       "--json",
       `${dir}/${backend}.json`,
-    ]),
-  }));
+    ]);
+  const clis: { backend: string; cli: ReturnType<typeof spawnCli> }[] = [];
+  for (const backend of backends) {
+    clis.push({ backend, cli: spawn(backend) });
+    if (ordered) await clis.at(-1)!.cli.waitForStderr("Tracing pid", 30_000);
+  }
   for (const { cli } of clis) await cli.waitForStderr("Tracing pid", 30_000);
   const attachedS = (performance.now() - started) / 1000;
   const out = await fio.output();
