@@ -13,10 +13,39 @@ export interface Nginx extends AsyncDisposable {
   url: string;
 }
 
-/** Starts nginx with one worker on a free loopback port. */
+/** The size of the file nginx serves (issue 12: a 16 KiB file, with sendfile). */
+export const FILE_BYTES = 16 << 10;
+
+/**
+ * Refuses a server that does not answer 200 with the whole file: a worker
+ * that cannot open it answers 403 and serves an error page instead (every
+ * request then an openat failing with EACCES and an error-log write, and
+ * never a sendfile), which is not the workload a benchmark means to measure.
+ */
+async function servesTheFile(url: string, master: Deno.ChildProcess): Promise<void> {
+  let why = "";
+  for (let tries = 0; tries < 20; tries++) {
+    try {
+      const res = await fetch(url);
+      const body = await res.arrayBuffer();
+      if (res.status === 200 && body.byteLength === FILE_BYTES) return;
+      why = `HTTP ${res.status}, ${body.byteLength} bytes`;
+    } catch (e: unknown) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  master.kill("SIGKILL");
+  await master.status;
+  throw new Error(`nginx does not serve ${url} (${FILE_BYTES} bytes): ${why}`);
+}
+
+/** Starts nginx with one worker on a free loopback port, serving a 16 KiB file. */
 export async function startNginx(dir: string): Promise<Nginx> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  Deno.writeTextFileSync(`${dir}/index.html`, "x".repeat(4096));
+  // The worker runs as an unprivileged user: a temporary directory is 0700.
+  Deno.chmodSync(dir, 0o755);
+  Deno.writeTextFileSync(`${dir}/index.html`, "x".repeat(FILE_BYTES), { mode: 0o644 });
   Deno.writeTextFileSync(
     `${dir}/nginx.conf`,
     `worker_processes 1;
@@ -62,10 +91,12 @@ http {
       }
     }
   }
+  const url = `http://127.0.0.1:${port}/index.html`;
+  await servesTheFile(url, master);
   return {
     port,
     workerPid,
-    url: `http://127.0.0.1:${port}/index.html`,
+    url,
     async [Symbol.asyncDispose]() {
       master.kill("SIGQUIT");
       const timer = setTimeout(() => master.kill("SIGKILL"), 3000);
@@ -83,6 +114,9 @@ export async function wrkRequestsPerSecond(url: string, seconds: number): Promis
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
+  // wrk counts error pages as requests: a rate of them is not the workload's.
+  const failed = /Non-2xx or 3xx responses:\s+(\d+)/.exec(text);
+  if (failed) throw new Error(`wrk got ${failed[1]} error responses from ${url}`);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(text);
   if (!m) throw new Error(`wrk printed no rate: ${text}${new TextDecoder().decode(out.stderr)}`);
   return Number(m[1]);

@@ -1,0 +1,40 @@
+// The nginx the overhead benchmark loads: it must serve its 16 KiB file with
+// sendfile, one call a request. (Until 2026-12-02 the worker, an unprivileged
+// user, could not open the file in its 0700 temporary directory: every
+// request was a 403, an openat failing with EACCES and an error-log write.)
+import { assert, assertEquals } from "../_helpers/assert.ts";
+import { tmpDir } from "../_helpers/common.ts";
+import { FILE_BYTES, startNginx, wrkRequestsPerSecond } from "../../benchmarks/nginx.ts";
+
+Deno.test("the benchmark's nginx serves its 16 KiB file by sendfile, and wrk gets no error page", async () => {
+  await using dir = tmpDir();
+  await using nginx = await startNginx(dir.path);
+  const res = await fetch(nginx.url);
+  assertEquals([res.status, (await res.arrayBuffer()).byteLength], [200, FILE_BYTES]);
+  const strace = new Deno.Command("strace", {
+    args: ["-c", "-f", "-p", String(nginx.workerPid)],
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 300)); // attached
+    const rps = await wrkRequestsPerSecond(nginx.url, 1);
+    assert(rps > 100, `${rps} requests/s`);
+  } finally {
+    strace.kill("SIGINT");
+  }
+  const table = new TextDecoder().decode((await strace.output()).stderr);
+  const row = (name: string) => {
+    const m = new RegExp(`^\\s*[\\d.]+\\s+[\\d.]+\\s+\\d+\\s+(\\d+)\\s+(\\d*)\\s*${name}$`, "m")
+      .exec(table);
+    return { calls: Number(m?.[1] ?? 0), errors: Number(m?.[2] || 0) };
+  };
+  const sendfile = row("sendfile");
+  const openat = row("openat");
+  assert(sendfile.calls > 100, `sendfile calls: ${sendfile.calls}\n${table}`);
+  assertEquals(openat.errors, 0, `the file opened every time\n${table}`);
+  // wrk ends by closing its 16 connections, mid-response for some (EPIPE).
+  assert(sendfile.errors <= 16, `sendfile errors\n${table}`);
+  // One sendfile a request: each opens the file once.
+  assert(Math.abs(sendfile.calls - openat.calls) <= 2, `sendfile vs openat\n${table}`);
+});
