@@ -53,6 +53,29 @@ function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number; anonMiB: num
   return { cpuS, rssMiB, anonMiB };
 }
 
+/**
+ * fio's arguments for the load the agent is measured under: psync 4 KiB
+ * random reads of a page-cached file at a fixed rate.
+ * @param file a 16 MiB file
+ * @param seconds how long fio runs
+ * @param rate reads a second
+ */
+export function fioPsyncArgs(file: string, seconds: number, rate: number): string[] {
+  return [
+    "--name=psync",
+    `--filename=${file}`,
+    "--size=16M",
+    "--rw=randread",
+    "--bs=4k",
+    "--ioengine=psync",
+    "--invalidate=0",
+    "--thread",
+    "--time_based",
+    `--runtime=${seconds}`,
+    `--rate_iops=${rate}`,
+  ];
+}
+
 /** How long the footprint's trace runs, from its attach. */
 const TRACE_S = 20;
 /**
@@ -78,19 +101,7 @@ export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): 
   try {
     Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
     const fio = new Deno.Command("fio", {
-      args: [
-        "--name=fp",
-        `--filename=${dir}/f`,
-        "--size=16M",
-        "--rw=randread",
-        "--bs=4k",
-        "--ioengine=psync",
-        "--invalidate=0",
-        "--thread",
-        "--time_based",
-        `--runtime=${TRACE_S + 20}`,
-        `--rate_iops=${rate}`,
-      ],
+      args: fioPsyncArgs(`${dir}/f`, TRACE_S + 20, rate),
       stdout: "null",
       stderr: "null",
     }).spawn();

@@ -21,7 +21,7 @@
 
 import { parseArgs } from "node:util";
 import v8 from "node:v8";
-import { procTree } from "./agent_cost.ts";
+import { fioPsyncArgs, procTree } from "./agent_cost.ts";
 import { startTrace } from "../agent/trace/session.ts";
 import { RECLAIM_MS } from "../agent/trace/reclaim.ts";
 
@@ -113,7 +113,7 @@ export async function soak(minutes: number, backend: string): Promise<SoakResult
   try {
     Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
     const fio = new Deno.Command("fio", {
-      args: fioArgs(`${dir}/f`, seconds + 60),
+      args: fioPsyncArgs(`${dir}/f`, seconds + 60, RATE),
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -228,7 +228,7 @@ export async function soakHeap(
   try {
     Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
     const fio = new Deno.Command("fio", {
-      args: [...fioArgs(`${dir}/f`, seconds + 60)],
+      args: fioPsyncArgs(`${dir}/f`, seconds + 60, RATE),
       stdout: "null",
       stderr: "null",
     }).spawn();
@@ -259,23 +259,6 @@ export async function soakHeap(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-}
-
-/** fio's arguments: psync 4 KiB random reads of `file` at RATE IOPS for `seconds`. */
-function fioArgs(file: string, seconds: number): string[] {
-  return [
-    "--name=soak",
-    `--filename=${file}`,
-    "--size=16M",
-    "--rw=randread",
-    "--bs=4k",
-    "--ioengine=psync",
-    "--invalidate=0",
-    "--thread",
-    "--time_based",
-    `--runtime=${seconds}`,
-    `--rate_iops=${RATE}`,
-  ];
 }
 
 /** The 1-, 5- and 15-minute load averages, as uptime prints them. */
