@@ -17,6 +17,7 @@ import {
   straceC,
 } from "./tracers.ts";
 import { measureFootprint, measureTimeToFirstData } from "./agent_cost.ts";
+import { FILE_BYTES } from "./nginx.ts";
 import { measureBpfPerCall } from "./bpf_cost.ts";
 import { measureReports } from "./report_cost.ts";
 import { replaceSection, sectionPattern } from "./soak.ts";
@@ -95,7 +96,10 @@ function overheadSection(rows: OverheadRow[], loadBefore: number, loadAfter: num
     "<!-- overhead -->",
     "## Overhead on the traced process",
     "",
-    `nginx (nginx-light, one worker, \`sendfile on\`, a 4 KiB file) under \`wrk -t1 -c16 -d${seconds}s\` on`,
+    `nginx (nginx-light, one worker, \`sendfile on\`, a ${
+      FILE_BYTES >> 10
+    } KiB file, every request a`,
+    `200 and one sendfile) under \`wrk -t1 -c16 -d${seconds}s\` on`,
     `loopback; untraced and traced runs alternate (A B A B ... A, ${rounds} traced rounds), and the`,
     "ratio is the median over rounds of a traced run's requests/s over the mean of the untraced runs",
     "just before and after it. Goals: ioscope's bpf backend >= 0.85 (issue 12); its bpftrace",
