@@ -392,7 +392,11 @@ export function recordEnd(b: BuildContext, spec: EndSpec, prefix: string): Insn[
   ];
 }
 
-/** errnos[kind << 48 | slot << 32 | -result] += 1, inserting the key when new. */
+/**
+ * errnos[kind << 48 | slot << 32 | -result] += 1, inserting the key with 1
+ * when new; when another CPU inserted it meanwhile (EEXIST), adding to this
+ * CPU's copy of that one.
+ */
 function countErrno(b: BuildContext, spec: EndSpec, p: string): Insn[] {
   return [
     ldx.w(R1, R10, -16),
@@ -410,8 +414,14 @@ function countErrno(b: BuildContext, spec: EndSpec, p: string): Insn[] {
     label(`${p}_errno_new`),
     st.dw(R10, -32, 1),
     ...update(spec.errnosFd, -24, -32, BPF_NOEXIST),
+    jeq.imm(R0, 0, `${p}_errno_done`), // inserted with its count of 1
+    jne.imm(R0, -17, `${p}_errno_full`),
+    // EEXIST: another CPU inserted it meanwhile (this CPU's copy is 0).
+    ...lookup(spec.errnosFd, -24),
     jeq.imm(R0, 0, `${p}_errno_done`),
-    jeq.imm(R0, -17, `${p}_errno_done`), // EEXIST: inserted meanwhile; one count lost
+    ...increment(R0, 0),
+    ja(`${p}_errno_done`),
+    label(`${p}_errno_full`),
     ...countOne(b, COUNTER.errnoFull, `${p}_errno_full`),
     label(`${p}_errno_done`),
   ];

@@ -176,6 +176,47 @@ Deno.test("bpf: failed calls are counted by errno, timed apart from successful o
   );
 });
 
+// Two threads on two CPUs making the same calls on the same descriptors at
+// once count (and first insert) the same keys of the per-descriptor and errno
+// maps at once: exactly, none lost to the other CPU (an insert that finds the
+// key inserted meanwhile adds to it; a value shared by CPUs would need atomic
+// adds: a plain add lost 140 of 200000 here, a plain errno add 612).
+Deno.test("bpf: two threads on two CPUs, same descriptors at once: per-descriptor and errno counts exact", async () => {
+  const N = 100_000;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}tests/_helpers/workloads/shared_fd_threads.ts`, String(N)],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  const [, fileFd, otherFd] = text.trim().split(" ").map(Number);
+  assert(text.startsWith("ready") && fileFd !== undefined && otherFd !== undefined, text);
+  const backend = startBpf({ pids: [child.pid] });
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode("go\n"));
+  await writer.close();
+  assert((await child.status).success, "the workload ran");
+  reader.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  const snap = await backend.stop();
+  const fd = (n: number) => {
+    const t = snap.fds.get(`${child.pid}:${n}`);
+    return t &&
+      [t.count, t.errors, t.bytes, t.calls.get("pread64") ?? 0, t.calls.get("recvfrom") ?? 0];
+  };
+  assertEquals(fd(fileFd), [2 * N, 0, 2 * N, 2 * N, 0], "the file: 2N preads of 1 byte");
+  assertEquals(fd(otherFd), [2 * N, 2 * N, 0, 0, 2 * N], "the other: 2N failed recvs");
+  assertEquals(snap.syscalls.get("recvfrom")?.errnos.get(88), 2 * N, "ENOTSOCK 2N times");
+  assertEquals(snap.mapFull, 0);
+});
+
 Deno.test("bpf: io_uring requests counted once each, none left in flight", async () => {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}tests/agent/trace/backends/_uring_nops.ts`, "1000"],
