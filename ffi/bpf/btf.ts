@@ -62,19 +62,28 @@ export interface BtfMember {
   bitSize: number;
 }
 
-/** A parsed BTF blob: look types up by name, walk struct members. */
+/**
+ * A parsed BTF blob: look types up by name, walk struct members. The types
+ * are indexed as far as a lookup needs: vmlinux holds ~130k of them in 5 MB,
+ * and bringing every page of it in costs a trace's start 35-50 ms here (page
+ * faults on the mapping, 2026-12-02), while `task_struct` is type 114.
+ */
 export class Btf {
   #bytes: Uint8Array;
   #view: DataView;
   #strOff: number;
   #strLen: number;
-  /** Byte offset of each type's record, by id (index 0 unused). */
+  /** Byte offset of each type's record, by id (index 0 unused), for ids 1..#indexed. */
   #offsets: Uint32Array;
+  #indexed = 0;
+  /** Where the next type's record starts, and where the type section ends. */
+  #next: number;
+  #end: number;
   #found = new Map<string, number[]>();
   #decoder = new TextDecoder();
 
   /**
-   * Parses a BTF blob.
+   * Reads a BTF blob's header (the types are indexed as lookups reach them).
    * @param bytes the blob (e.g. /sys/kernel/btf/vmlinux)
    * @throws Error when the blob is not BTF
    */
@@ -86,27 +95,66 @@ export class Btf {
       throw new Error("Cannot read BTF: the data does not start with the BTF magic 0xeb9f");
     }
     const hdrLen = v.getUint32(4, true);
-    const typeOff = hdrLen + v.getUint32(8, true);
-    const typeLen = v.getUint32(12, true);
+    this.#next = hdrLen + v.getUint32(8, true);
+    this.#end = this.#next + v.getUint32(12, true);
     this.#strOff = hdrLen + v.getUint32(16, true);
     this.#strLen = v.getUint32(20, true);
-    // A type takes at least 12 bytes: that bounds the count.
-    const offsets = new Uint32Array(Math.floor(typeLen / 12) + 1);
-    let n = 1;
-    let p = typeOff;
-    const end = typeOff + typeLen;
-    while (p < end) {
-      offsets[n++] = p;
-      const info = v.getUint32(p + 4, true);
-      p += 12 + extraBytes((info >>> 24) & 0x1f, info & 0xffff);
+    if (this.#end > bytes.byteLength) {
+      throw new Error("Cannot read BTF: the type section runs past the data");
     }
-    if (p !== end) throw new Error("Cannot read BTF: the type section is malformed");
-    this.#offsets = offsets.slice(0, n);
+    // Grown as types are indexed (vmlinux's whole index is 1.8 MB of fresh pages).
+    this.#offsets = new Uint32Array(1024);
+  }
+
+  /**
+   * Indexes one more type; false once the section is through.
+   * @throws Error when a record runs past the type section
+   */
+  #indexNext(): boolean {
+    const p = this.#next;
+    if (p >= this.#end) return false;
+    const info = this.#view.getUint32(p + 4, true);
+    const next = p + 12 + extraBytes((info >>> 24) & 0x1f, info & 0xffff);
+    if (next > this.#end) throw new Error("Cannot read BTF: the type section is malformed");
+    if (this.#indexed + 1 >= this.#offsets.length) {
+      const grown = new Uint32Array(this.#offsets.length * 2);
+      grown.set(this.#offsets);
+      this.#offsets = grown;
+    }
+    this.#offsets[++this.#indexed] = p;
+    this.#next = next;
+    return true;
+  }
+
+  /** The record offset of a type id, indexing up to it; undefined past the last type. */
+  #offsetOf(id: number): number | undefined {
+    if (id < 1) return undefined;
+    while (this.#indexed < id && this.#indexNext());
+    return id <= this.#indexed ? this.#offsets[id] : undefined;
+  }
+
+  /** Whether type id's name is `want` (bytes compared, nothing decoded). */
+  #named(id: number, want: Uint8Array, kind: number | undefined): boolean {
+    const v = this.#view, p = this.#offsets[id]!;
+    if (kind !== undefined && ((v.getUint32(p + 4, true) >>> 24) & 0x1f) !== kind) return false;
+    const nameOff = v.getUint32(p, true);
+    if (nameOff === 0 && want.length > 0) return false;
+    const at = this.#strOff + nameOff;
+    const bytes = this.#bytes;
+    if (bytes[at + want.length] !== 0) return false;
+    for (let i = 0; i < want.length; i++) if (bytes[at + i] !== want[i]) return false;
+    return true;
+  }
+
+  /** How many types are indexed so far (lookups index only as far as they need). */
+  get indexedCount(): number {
+    return this.#indexed;
   }
 
   /** How many types the blob holds (ids 1..count). */
   get count(): number {
-    return this.#offsets.length - 1;
+    while (this.#indexNext());
+    return this.#indexed;
   }
 
   #str(off: number): string {
@@ -123,8 +171,8 @@ export class Btf {
    * @throws RangeError for an id the blob does not hold
    */
   type(id: number): BtfType {
-    const p = this.#offsets[id];
-    if (id < 1 || p === undefined) throw new RangeError(`BTF has no type id ${id}`);
+    const p = this.#offsetOf(id);
+    if (p === undefined) throw new RangeError(`BTF has no type id ${id}`);
     const v = this.#view;
     const info = v.getUint32(p + 4, true);
     const kind = (info >>> 24) & 0x1f;
@@ -153,26 +201,28 @@ export class Btf {
     if (known) return known;
     // One scan comparing bytes, no string decoding: a few ms over vmlinux's ~130k types.
     const want = new TextEncoder().encode(name);
-    const bytes = this.#bytes, v = this.#view, base = this.#strOff;
     const ids: number[] = [];
-    for (let id = 1; id < this.#offsets.length; id++) {
-      const p = this.#offsets[id]!;
-      if (kind !== undefined && ((v.getUint32(p + 4, true) >>> 24) & 0x1f) !== kind) continue;
-      const nameOff = v.getUint32(p, true);
-      if (nameOff === 0 && want.length > 0) continue;
-      const at = base + nameOff;
-      if (bytes[at + want.length] !== 0) continue;
-      let same = true;
-      for (let i = 0; i < want.length; i++) {
-        if (bytes[at + i] !== want[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) ids.push(id);
-    }
+    const count = this.count;
+    for (let id = 1; id <= count; id++) if (this.#named(id, want, kind)) ids.push(id);
     this.#found.set(key, ids);
     return ids;
+  }
+
+  /**
+   * The first type with a name (of one kind if given), indexing the types
+   * only as far as it: no more of a large blob is read than that.
+   * @param name the type's name
+   * @param kind a {@linkcode BtfKind}
+   * @returns its id, or undefined when none has it
+   */
+  firstIdByName(name: string, kind?: number): number | undefined {
+    const known = this.#found.get(`${kind ?? ""}:${name}`);
+    if (known) return known[0];
+    const want = new TextEncoder().encode(name);
+    for (let id = 1; this.#offsetOf(id) !== undefined; id++) {
+      if (this.#named(id, want, kind)) return id;
+    }
+    return undefined;
   }
 
   /**
@@ -182,7 +232,7 @@ export class Btf {
    * @returns the type, or undefined
    */
   typeByName(name: string, kind: number): BtfType | undefined {
-    const id = this.idsByName(name, kind)[0];
+    const id = this.firstIdByName(name, kind);
     return id === undefined ? undefined : this.type(id);
   }
 
@@ -193,7 +243,7 @@ export class Btf {
    * @returns the FUNC's id, or undefined when the kernel has no such function
    */
   funcId(name: string): number | undefined {
-    return this.idsByName(name, BtfKind.FUNC)[0];
+    return this.firstIdByName(name, BtfKind.FUNC);
   }
 
   /**
@@ -208,7 +258,7 @@ export class Btf {
       throw new TypeError(`BTF type ${id} (${t.name || "anonymous"}) is not a struct or union`);
     }
     const v = this.#view;
-    const p = this.#offsets[t.id]!;
+    const p = this.#offsetOf(t.id)!;
     const info = v.getUint32(p + 4, true);
     const kindFlag = (info >>> 31) === 1;
     const out: BtfMember[] = [];

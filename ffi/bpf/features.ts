@@ -65,7 +65,7 @@ export function canLoad(type: number): Feature {
     const name = progTypeName(type);
     if (type === ProgType.TRACING || type === ProgType.LSM) {
       // Kernels that refuse these types do so before looking at the target:
-      // find that out without reading the kernel's BTF (5 MB, ~100 ms).
+      // find that out before looking a function up in the kernel's BTF.
       const refused = tryLoad(type, { expectedAttachType: attachTypeOf(type), attachBtfId: 0 });
       if (refused !== null && /\bEPERM\b/.test(refused)) {
         return { ok: false, reason: `${name} does not load here: ${refused}` };

@@ -111,7 +111,7 @@ function fieldReader(): (event: string, field: string) => FieldPlace {
 
 /**
  * Where x86's `thread_info.status` (its TS_COMPAT bit: a 32-bit syscall) lies
- * in `task_struct`, from the kernel's BTF (read once: 40-50 ms here); or why
+ * in `task_struct`, from the kernel's BTF (the types up to it indexed: about 3 ms here); or why
  * 32-bit syscalls cannot be told apart.
  * @returns the byte offset, or the reason
  */

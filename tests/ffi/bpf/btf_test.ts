@@ -89,6 +89,40 @@ Deno.test("btf: members inside anonymous unions and nested structs are found", (
   assertEquals(message, "The kernel's struct task_struct has no member no_such_member");
 });
 
+Deno.test("btf: a lookup indexes vmlinux's types only as far as the type it finds", () => {
+  const bytes = Deno.readFileSync("/sys/kernel/btf/vmlinux");
+  const btf = new Btf(bytes);
+  assertEquals(btf.indexedCount, 0, "nothing indexed by the constructor");
+  const { offset } = btf.memberOffset("task_struct", "thread_info.status");
+  const id = btf.firstIdByName("task_struct", BtfKind.STRUCT);
+  assert(id !== undefined && btf.indexedCount < 10_000, `indexed ${btf.indexedCount} types`);
+  // What the whole index finds is the same.
+  const whole = new Btf(bytes);
+  assertEquals(whole.idsByName("task_struct", BtfKind.STRUCT)[0], id);
+  assertEquals(whole.indexedCount, whole.count);
+  assertEquals(whole.memberOffset("task_struct", "thread_info.status").offset, offset);
+  assertEquals(btf.count, whole.count, "the rest indexed on demand");
+});
+
+Deno.test("btf: a type record that runs past the type section is refused when reached", () => {
+  const b = new BtfBuilder();
+  const int = b.addInt("int", 4, true);
+  b.addStruct("s", 4, [{ name: "a", type: int, offset: 0 }]);
+  const blob = b.build();
+  const v = new DataView(blob.buffer, blob.byteOffset);
+  // The type section shortened by 4 bytes: the struct's member record no longer fits.
+  v.setUint32(12, v.getUint32(12, true) - 4, true);
+  const btf = new Btf(blob);
+  assertEquals(btf.type(int).name, "int", "the types before it read");
+  let error = "";
+  try {
+    btf.count;
+  } catch (e: unknown) {
+    error = e instanceof Error ? e.message : String(e);
+  }
+  assertEquals(error, "Cannot read BTF: the type section is malformed");
+});
+
 Deno.test("btf: the writer's blob loads in the kernel and reads back", () => {
   const b = new BtfBuilder();
   const int = b.addInt("int", 4, true);
