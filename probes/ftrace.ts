@@ -142,6 +142,9 @@ export function completionFilters(rings: readonly bigint[]): { known: string; ot
   };
 }
 
+/** How far apart two instances' copies of one completion can be stamped. */
+const COPY_WINDOW_NS = 100_000;
+
 /** A 64-bit little-endian signed value as a number (exact below 2^53). */
 function i64(view: DataView, at: number): number {
   return view.getInt32(at + 4, true) * 4294967296 + view.getUint32(at, true);
@@ -364,8 +367,9 @@ export class FtraceAggregator {
    * @param ts the record's timestamp, nanoseconds (any fixed origin)
    * @param view the page holding the record
    * @param at the record's offset in the page
+   * @param source which instance's buffer it came from (0 when there is one)
    */
-  feed(ts: number, view: DataView, at: number): void {
+  feed(ts: number, view: DataView, at: number, source = 0): void {
     const kind = this.#kinds.get(view.getUint16(at, true));
     if (kind === undefined) return;
     this.records++;
@@ -541,10 +545,20 @@ export class FtraceAggregator {
         if (req === 0) req = this.#byUserData.get(udKey) ?? 0;
         const start = this.#inflightTs.get(req);
         if (start === undefined) return;
-        // The same record from both instances while their filters change.
-        if (ts === start && this.#multishot.has(req)) return;
-        const opcode = this.#inflightOp.get(req) ?? 0;
         const cflags = view.getUint32(at + o.cmpFlags, true);
+        if (
+          this.#seenInOtherInstance(
+            ts,
+            source,
+            req,
+            udKey,
+            view.getInt32(at + o.cmpRes, true),
+            cflags,
+          )
+        ) {
+          return;
+        }
+        const opcode = this.#inflightOp.get(req) ?? 0;
         const more = (cflags & IORING_CQE_F_MORE) !== 0;
         const multishot = more || this.#multishot.has(req);
         const skipped = this.#skipped.has(req);
@@ -570,6 +584,38 @@ export class FtraceAggregator {
         return;
       }
     }
+  }
+
+  /** The last completion of each request, and which instance it came from. */
+  #lastCompletion = new Map<number, { ts: number; source: number; key: string }>();
+
+  /**
+   * Whether a completion is the copy of one just fed from the other instance:
+   * while a new ring's filters change, the main instance and the ring
+   * instance both record its completions for a moment, each with its own
+   * clock read (copies 0.2-1 us apart: a multishot ACCEPT's completion was
+   * counted twice in 1 of 8 loaded runs, 2026-12-02). A request's completions
+   * in one instance are never copies, however close (a multishot RECV posts
+   * several at once).
+   */
+  #seenInOtherInstance(
+    ts: number,
+    source: number,
+    req: number,
+    udKey: string,
+    res: number,
+    cflags: number,
+  ): boolean {
+    const key = `${udKey}:${res}:${cflags}`;
+    const last = this.#lastCompletion.get(req);
+    if (
+      last && last.source !== source && last.key === key && Math.abs(ts - last.ts) < COPY_WINDOW_NS
+    ) {
+      return true;
+    }
+    if (this.#lastCompletion.size >= 4096) this.#lastCompletion.clear();
+    this.#lastCompletion.set(req, { ts, source, key });
+    return false;
   }
 
   /**

@@ -35,6 +35,11 @@ Deno.test("the benchmark's nginx serves its 16 KiB file by sendfile, and wrk get
   assertEquals(openat.errors, 0, `the file opened every time\n${table}`);
   // wrk ends by closing its 16 connections, mid-response for some (EPIPE).
   assert(sendfile.errors <= 16, `sendfile errors\n${table}`);
-  // One sendfile a request: each opens the file once.
-  assert(Math.abs(sendfile.calls - openat.calls) <= 2, `sendfile vs openat\n${table}`);
+  // One sendfile a request (each opens the file once): at most the 16 cut off
+  // by wrk's end are not sent, and a full socket buffer, which makes nginx
+  // call again, is rare (2462 sendfiles for 2462 opens when this was written).
+  assert(
+    sendfile.calls >= openat.calls - 16 && sendfile.calls <= openat.calls * 1.02 + 16,
+    `sendfile vs openat\n${table}`,
+  );
 });

@@ -136,3 +136,45 @@ Deno.test("a 32-bit process's calls are counted apart, not under x86_64 names", 
   assertEquals(s.syscalls.get("pread64")?.count, 1, "the 64-bit process's pread64");
   assertEquals(s.compatCalls, 2, "the 32-bit process's two calls (i386 17)");
 });
+
+Deno.test("a completion recorded by both instances while a ring's filters change counts once; a burst in one counts whole", () => {
+  const formats = fixtureFormats(loadFixture("ftrace_fio_uring.json"));
+  const sub = formats.get("io_uring:io_uring_submit_req");
+  const cmp = formats.get("io_uring:io_uring_complete");
+  assert(sub && cmp, "io_uring formats in the fixture");
+  const off = (f: typeof sub, name: string) => f.fields.get(name)?.offset ?? -1;
+  const agg = new FtraceAggregator(formats, { tids: [100], pids: [100], tgidOf: (t) => t });
+  const CTX = 0xffff888012340000n, REQ = 0xffff888056780000n, ACCEPT = 13, UD = 1n;
+  const submit = () => {
+    const v = new DataView(new ArrayBuffer(128));
+    v.setUint16(0, sub.id, true);
+    v.setInt32(4, 100, true);
+    v.setBigUint64(off(sub, "ctx"), CTX, true);
+    v.setBigUint64(off(sub, "req"), REQ, true);
+    v.setUint8(off(sub, "opcode"), ACCEPT);
+    v.setBigUint64(off(sub, "user_data"), UD, true);
+    return v;
+  };
+  // A multishot ACCEPT's completion: posted without the request (req NULL), F_MORE.
+  const complete = (res: number) => {
+    const v = new DataView(new ArrayBuffer(128));
+    v.setUint16(0, cmp.id, true);
+    v.setInt32(4, 100, true);
+    v.setBigUint64(off(cmp, "ctx"), CTX, true);
+    v.setBigUint64(off(cmp, "user_data"), UD, true);
+    v.setInt32(off(cmp, "res"), res, true);
+    v.setUint32(off(cmp, "cflags"), 2, true); // IORING_CQE_F_MORE
+    return v;
+  };
+  agg.feed(1_000, submit(), 0, 0);
+  // Recorded 2026-12-02 (a loaded run of io_uring_multishot_test): the first
+  // completion in the main instance and in the ring instance, 973 ns apart.
+  agg.feed(100_000_000, complete(23), 0, 0);
+  agg.feed(100_000_973, complete(23), 0, 1);
+  // Two completions in one instance 300 ns apart (a multishot burst): both.
+  agg.feed(200_000_000, complete(23), 0, 1);
+  agg.feed(200_000_300, complete(23), 0, 1);
+  const op = agg.snapshot().io_uring.get("ACCEPT");
+  assertEquals(op?.count, 3, "the copy dropped, the burst kept");
+  assertEquals(op?.multishot, 3);
+});

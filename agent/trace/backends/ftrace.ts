@@ -71,6 +71,8 @@ interface Pending {
   ts: number;
   view: DataView | null;
   at: number;
+  /** The instance's index in `instances`. */
+  source: number;
 }
 
 /** Reads an event's format from tracefs, or null when the event does not exist. */
@@ -217,7 +219,7 @@ export async function startFtrace(
   );
   const watchdogIn = watchdog.stdin.getWriter();
   const instances: FtraceInstance[] = [];
-  const pipes: { pipe: CpuPipe; role: "main" | "uring" | "exec" }[] = [];
+  const pipes: { pipe: CpuPipe; role: "main" | "uring" | "exec"; source: number }[] = [];
 
   /** Closes the buffers, removes the instances, and ends the watchdog (which retries what failed). */
   async function release(): Promise<void> {
@@ -326,10 +328,10 @@ export async function startFtrace(
     if (later.length) main.write("set_event_pid", later.join(" "), { append: true });
     for (const inst of instances) inst.write("tracing_on", "1");
     const pageSize = subBufferBytes();
-    for (const inst of instances) {
+    for (const [source, inst] of instances.entries()) {
       const role = inst === main ? "main" : inst === rings ? "uring" : "exec";
       for (const cpu of inst.cpus()) {
-        pipes.push({ pipe: new CpuPipe(inst.path, cpu, pageSize), role });
+        pipes.push({ pipe: new CpuPipe(inst.path, cpu, pageSize), role, source });
       }
     }
   } catch (e: unknown) {
@@ -356,15 +358,20 @@ export async function startFtrace(
   /** Reads every CPU's buffer and feeds the records up to the watermark. */
   function pass(final: boolean): void {
     const watermark = final ? Infinity : Number(main.nowNs() - baseTs);
-    for (const { pipe, role } of pipes) {
+    for (const { pipe, role, source } of pipes) {
       for (let i = 0; i < MAX_PAGES_PER_PASS; i++) {
         const bytes = pipe.readPage();
         if (!bytes) break;
         if (role !== "exec") recording.onPage?.(role, pipe.cpu, bytes);
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        const info = readPage(view, baseTs, (ts, at) => pending.push({ ts, view, at }), header);
+        const info = readPage(
+          view,
+          baseTs,
+          (ts, at) => pending.push({ ts, view, at, source }),
+          header,
+        );
         if (info.missed !== 0) {
-          pending.push({ ts: Number(info.timestamp - baseTs), view: null, at: 0 });
+          pending.push({ ts: Number(info.timestamp - baseTs), view: null, at: 0, source });
         }
       }
     }
@@ -373,7 +380,7 @@ export async function startFtrace(
     for (; i < pending.length; i++) {
       const p = pending[i] as Pending;
       if (p.ts > watermark) break;
-      if (p.view) aggregator.feed(p.ts, p.view, p.at);
+      if (p.view) aggregator.feed(p.ts, p.view, p.at, p.source);
       else aggregator.gap(p.ts);
     }
     pending = i === pending.length ? [] : pending.slice(i);
@@ -438,14 +445,14 @@ export async function startFtrace(
    */
   function execPass(): void {
     let seen = false;
-    for (const { pipe, role } of pipes) {
+    for (const { pipe, role, source } of pipes) {
       if (role !== "exec") continue;
       for (let i = 0; i < MAX_PAGES_PER_PASS; i++) {
         const bytes = pipe.readPage();
         if (!bytes) break;
         seen = true;
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-        readPage(view, baseTs, (ts, at) => aggregator.feed(ts, view, at), header);
+        readPage(view, baseTs, (ts, at) => aggregator.feed(ts, view, at, source), header);
       }
     }
     if (seen) follow();
