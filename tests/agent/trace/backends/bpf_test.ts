@@ -176,6 +176,17 @@ Deno.test("bpf: failed calls are counted by errno, timed apart from successful o
   );
 });
 
+/** What a child printed up to its first newline (all of it if it ended first). */
+async function firstLine(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  return text;
+}
+
 // Two threads on two CPUs making the same calls on the same descriptors at
 // once count (and first insert) the same keys of the per-descriptor and errno
 // maps at once: exactly, none lost to the other CPU (an insert that finds the
@@ -190,12 +201,7 @@ Deno.test("bpf: two threads on two CPUs, same descriptors at once: per-descripto
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
+  const text = await firstLine(reader);
   const [, fileFd, otherFd] = text.trim().split(" ").map(Number);
   assert(text.startsWith("ready") && fileFd !== undefined && otherFd !== undefined, text);
   const backend = startBpf({ pids: [child.pid] });
@@ -278,12 +284,7 @@ Deno.test("bpf: kill -9 of the agent leaves none of its programs or links", asyn
     stderr: "inherit",
   }).spawn();
   const reader = child.stdout.getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += new TextDecoder().decode(value);
-  }
+  const text = await firstLine(reader);
   const ids = JSON.parse(text) as { programs: number[]; links: number[] };
   assert(ids.programs.length >= 5 && ids.links.length >= 5, text);
   child.kill("SIGKILL");
