@@ -587,16 +587,19 @@ export class FtraceAggregator {
   }
 
   /** The last completion of each request, and which instance it came from. */
-  #lastCompletion = new Map<number, { ts: number; source: number; key: string }>();
+  #lastCompletion = new Map<
+    number,
+    { ts: number; source: number; udKey: string; res: number; cflags: number }
+  >();
 
   /**
    * Whether a completion is the copy of one just fed from the other instance:
    * while a new ring's filters change, the main instance and the ring
-   * instance both record its completions for a moment, each with its own
-   * clock read (copies 0.2-1 us apart: a multishot ACCEPT's completion was
-   * counted twice in 1 of 8 loaded runs, 2026-12-02). A request's completions
-   * in one instance are never copies, however close (a multishot RECV posts
-   * several at once).
+   * instance both record its completions for a moment, each stamped by its
+   * own clock read (973 ns apart in a loaded run where a multishot ACCEPT's
+   * completion was counted twice, 1 run of 8, 2026-12-02). A request's
+   * completions in one instance are never copies, however close (a multishot
+   * RECV posts several at once).
    */
   #seenInOtherInstance(
     ts: number,
@@ -606,15 +609,20 @@ export class FtraceAggregator {
     res: number,
     cflags: number,
   ): boolean {
-    const key = `${udKey}:${res}:${cflags}`;
     const last = this.#lastCompletion.get(req);
-    if (
-      last && last.source !== source && last.key === key && Math.abs(ts - last.ts) < COPY_WINDOW_NS
-    ) {
-      return true;
+    if (last) {
+      const copy = last.source !== source && last.udKey === udKey && last.res === res &&
+        last.cflags === cflags && Math.abs(ts - last.ts) < COPY_WINDOW_NS;
+      if (copy) return true;
+      last.ts = ts;
+      last.source = source;
+      last.udKey = udKey;
+      last.res = res;
+      last.cflags = cflags;
+      return false;
     }
     if (this.#lastCompletion.size >= 4096) this.#lastCompletion.clear();
-    this.#lastCompletion.set(req, { ts, source, key });
+    this.#lastCompletion.set(req, { ts, source, udKey, res, cflags });
     return false;
   }
 
