@@ -152,7 +152,7 @@ export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): 
       (s, v) => s + v.count,
       0,
     );
-    const a2 = atFrom as { cpuS: number; t: number } | null;
+    const from = atFrom as { cpuS: number; t: number } | null; // set in the sampler
     return {
       description:
         `ioscope tracing fio (psync 4 KiB page-cached reads, \`--rate_iops=${rate}\`) for ${TRACE_S} s; ` +
@@ -161,8 +161,8 @@ export async function measureFootprint(backend: "bpf" | "bpftrace" | "ftrace"): 
         `steady state is from ${STEADY_FROM_S} s to ${STEADY_END_S} s after start (the teardown, ` +
         "the final read and the Run document, is only in the whole run); RSS is the sum over " +
         "those processes.",
-      steadyCpuPct: a2 && steadyLast.t > a2.t
-        ? (steadyLast.cpuS - a2.cpuS) / (steadyLast.t - a2.t) * 100
+      steadyCpuPct: from && steadyLast.t > from.t
+        ? (steadyLast.cpuS - from.cpuS) / (steadyLast.t - from.t) * 100
         : null,
       totalCpuPct: last.t > 0 ? last.cpuS / last.t * 100 : null,
       peakRssMiB: peak,

@@ -80,6 +80,8 @@ export class Btf {
   #next: number;
   #end: number;
   #found = new Map<string, number[]>();
+  /** firstIdByName's answers (fentry and fexit ask for one function each). */
+  #first = new Map<string, number | undefined>();
   #decoder = new TextDecoder();
 
   /**
@@ -216,13 +218,20 @@ export class Btf {
    * @returns its id, or undefined when none has it
    */
   firstIdByName(name: string, kind?: number): number | undefined {
-    const known = this.#found.get(`${kind ?? ""}:${name}`);
+    const key = `${kind ?? ""}:${name}`;
+    const known = this.#found.get(key);
     if (known) return known[0];
+    if (this.#first.has(key)) return this.#first.get(key);
     const want = new TextEncoder().encode(name);
+    let found: number | undefined;
     for (let id = 1; this.#offsetOf(id) !== undefined; id++) {
-      if (this.#named(id, want, kind)) return id;
+      if (this.#named(id, want, kind)) {
+        found = id;
+        break;
+      }
     }
-    return undefined;
+    this.#first.set(key, found);
+    return found;
   }
 
   /**
