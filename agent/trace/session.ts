@@ -73,16 +73,6 @@ export interface TraceOptions {
   onInterval?: (last: IntervalDocument, total: IntervalDocument) => void;
 }
 
-/**
- * The timeline's window: the last hour per second, unless
- * IOSCOPE_TIMELINE_RECENT_S says otherwise (benchmarks/soak.ts sets 60 so that
- * ten minutes show the steady state a trace reaches after its first hour).
- */
-function timelineOptions(): { recentSeconds?: number } {
-  const s = Number(Deno.env.get("IOSCOPE_TIMELINE_RECENT_S"));
-  return Number.isInteger(s) && s >= 60 ? { recentSeconds: s } : {};
-}
-
 /** Why a session ended. */
 export type EndReason = "duration" | "target-exit" | "signal" | "stopped";
 
@@ -128,7 +118,7 @@ class Session implements TraceSession {
   #perf: PerfSession | null = null;
   #target: TraceTarget;
   #options: TraceOptions;
-  #timeline = new Timeline(timelineOptions());
+  #timeline = new Timeline();
   /** Seconds since attach that the timeline covers so far. */
   #sampledUpToS = 0;
   #lastTotals = { syscalls: 0, bytes: 0, faults: 0 };
