@@ -1,6 +1,7 @@
 /**
  * `deno task bench:accuracy`: ioscope's figures beside fio's own for the same
- * I/Os, with both backends tracing each fio run at once (so each pays for the
+ * I/Os, each fio job run twice: traced by the bpf backend alone (the default),
+ * then by the bpftrace and ftrace backends at once (so each pays for the
  * other's probes too). fio starts its job after a delay, so every I/O is
  * traced; ratios are ioscope over fio's clat and over fio's total latency.
  * Needs root, fio, bpftrace, and a disk filesystem at /var/tmp (O_DIRECT).
@@ -13,7 +14,22 @@ const q = (o: { percentile: Record<string, number> }, p: string) =>
   o.percentile[`${p}.000000`] ?? 0;
 const r = (a: number, b: number) => (b > 0 ? a / b : NaN).toFixed(2);
 
+/** The passes over each fio job: the default backend alone, then the other two together. */
+const PASSES: readonly (readonly ("bpf" | "bpftrace" | "ftrace")[])[] = [
+  ["bpf"],
+  ["bpftrace", "ftrace"],
+];
+
 async function compare(name: string, extra: string[], uring: boolean): Promise<void> {
+  for (const backends of PASSES) await comparePass(name, extra, uring, backends);
+}
+
+async function comparePass(
+  name: string,
+  extra: string[],
+  uring: boolean,
+  backends: readonly ("bpf" | "bpftrace" | "ftrace")[],
+): Promise<void> {
   await using dir = diskDir();
   Deno.writeFileSync(`${dir.path}/fio.dat`, new Uint8Array(64 << 20).fill(1));
   const delay = 3.5;
@@ -35,10 +51,14 @@ async function compare(name: string, extra: string[], uring: boolean): Promise<v
       `--output=${dir.path}/fio.json`,
       ...extra,
     ],
-    ["bpftrace", "ftrace"],
+    backends,
     delay,
   );
-  console.log(`${name} (fio ${extra.join(" ")}): fio ${fio.total_ios} I/Os`);
+  console.log(
+    `${name} (fio ${extra.join(" ")}), traced by ${
+      backends.join(" + ")
+    }: fio ${fio.total_ios} I/Os`,
+  );
   for (const [backend, run] of runs) {
     const s = uring ? run.io_uring.READ : run.syscalls.pread64;
     if (!s) {

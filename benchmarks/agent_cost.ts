@@ -181,11 +181,40 @@ async function bareDenoOnceS(): Promise<number> {
   return (performance.now() - t0) / 1000;
 }
 
+/** Reads a child's stream, calling `line` with each whole line as it arrives. */
+async function eachLine(stream: ReadableStream<Uint8Array>, line: (text: string) => void) {
+  const dec = new TextDecoder();
+  let buf = "";
+  for await (const c of stream) {
+    buf += dec.decode(c, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      line(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+    }
+  }
+}
+
+/** The traced calls in one `--json-lines` interval document (0 for any other line). */
+function intervalCalls(line: string): number {
+  try {
+    const doc = JSON.parse(line) as { syscalls?: Record<string, { calls?: number }> };
+    return Object.values(doc.syscalls ?? {}).reduce((a, v) => a + (v.calls ?? 0), 0);
+  } catch {
+    return 0;
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
 /**
- * Seconds from starting `ioscope trace` to its "Tracing..." line (probes
- * attached, first data readable), with a backend; and the same less Deno's
- * own start-up: a `deno eval 0` before each run, in the same loop, so that
- * both see the same load.
+ * Seconds from starting `ioscope trace --interval 1s --json-lines` on a busy
+ * process (fio, 1000 page-cached preads a second) to two moments: its
+ * "Tracing..." line (every probe attached: calls are counted from here) and
+ * its first interval document on stdout that holds a traced call (the first
+ * data a user sees; without `--interval` the only data is the summary at the
+ * trace's end). Each less Deno's own start-up: a `deno eval 0` before each run,
+ * in the same loop, so that both see the same load.
  * @param backend the backend to start
  * @param runs how many runs of each (@default 5)
  */
@@ -201,12 +230,24 @@ export async function measureTimeToFirstData(
     denoS: number;
     denoMinS: number;
     afterDenoS: number;
+    firstDataS: number;
+    firstDataMinS: number;
+    firstDataMaxS: number;
+    firstDataAfterDenoS: number;
   }
 > {
-  const target = new Deno.Command("sleep", { args: ["60"] }).spawn();
-  const times: number[] = [];
+  const dir = Deno.makeTempDirSync({ dir: "/dev/shm", prefix: "ioscope-first-data-" });
+  Deno.writeFileSync(`${dir}/f`, new Uint8Array(16 << 20));
+  const target = new Deno.Command("fio", {
+    args: fioPsyncArgs(`${dir}/f`, 600, 1000),
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const attach: number[] = [];
+  const first: number[] = [];
   const deno: number[] = [];
   try {
+    await new Promise((r) => setTimeout(r, 1500));
     for (let i = 0; i < runs; i++) {
       deno.push(await bareDenoOnceS());
       const t0 = performance.now();
@@ -219,44 +260,61 @@ export async function measureTimeToFirstData(
           "--pid",
           String(target.pid),
           "--duration",
-          "300ms",
+          "3s",
+          "--interval",
+          "1s",
+          "--json-lines",
           "--backend",
           backend,
         ],
-        stdout: "null",
+        stdout: "piped",
         stderr: "piped",
       }).spawn();
-      let err = "";
-      const dec = new TextDecoder();
-      for await (const c of cli.stderr) {
-        err += dec.decode(c, { stream: true });
-        if (err.includes("Tracing pid") && times.length === i) {
-          times.push((performance.now() - t0) / 1000);
-        }
+      let attachS = NaN;
+      let firstS = NaN;
+      const since = () => (performance.now() - t0) / 1000;
+      await Promise.all([
+        eachLine(cli.stderr, (l) => {
+          if (Number.isNaN(attachS) && l.includes("Tracing pid")) attachS = since();
+        }),
+        eachLine(cli.stdout, (l) => {
+          if (Number.isNaN(firstS) && intervalCalls(l) > 0) firstS = since();
+        }),
+      ]);
+      const status = await cli.status;
+      if (!status.success || Number.isNaN(attachS) || Number.isNaN(firstS)) {
+        throw new Error(`run ${i + 1}: the trace exited ${status.code} without both moments`);
       }
-      await cli.status;
+      attach.push(attachS);
+      first.push(firstS);
     }
   } finally {
     target.kill("SIGKILL");
     await target.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  const mid = Math.floor(runs / 2);
-  times.sort((a, b) => a - b);
-  deno.sort((a, b) => a - b);
-  const denoS = deno[mid] ?? 0;
+  const denoS = median(deno);
   return {
     description:
-      "From spawning `deno run -A mod.ts trace --pid PID` (Deno start-up included) to its " +
-      "`Tracing pid ...` line, printed once every probe is attached (bpftrace: the agent's sentinel " +
-      "probe, attached last, has fired; bpf: the programs are attached and the maps readable). " +
+      "From spawning `deno run -A mod.ts trace --pid PID --interval 1s --json-lines` (Deno " +
+      "start-up included; PID a fio making 1000 page-cached preads a second) to two moments: its " +
+      "`Tracing pid ...` line (attach), printed once every probe is attached (bpftrace: the " +
+      "agent's sentinel probe, attached last, has fired; bpf: the programs are attached and the " +
+      "maps readable), calls counted from here; and its first interval document holding a traced " +
+      "call (first data), which comes one interval (a second) after attach by design: an " +
+      "interval's figures are that second's. " +
       `${runs} runs per backend; \`after Deno\` subtracts the median time of \`deno eval 0\`, ` +
       "run before each of them in the same loop.",
-    medianS: times[mid] ?? 0,
-    minS: times[0] ?? 0,
-    maxS: times[times.length - 1] ?? 0,
+    medianS: median(attach),
+    minS: Math.min(...attach),
+    maxS: Math.max(...attach),
     denoS,
-    denoMinS: deno[0] ?? 0,
-    afterDenoS: (times[mid] ?? 0) - denoS,
+    denoMinS: Math.min(...deno),
+    afterDenoS: median(attach) - denoS,
+    firstDataS: median(first),
+    firstDataMinS: Math.min(...first),
+    firstDataMaxS: Math.max(...first),
+    firstDataAfterDenoS: median(first) - denoS,
   };
 }
 
@@ -267,7 +325,9 @@ if (import.meta.main && Deno.args[0] === "first-data") {
   const r = await measureTimeToFirstData(backend, Number(Deno.args[2] ?? 5));
   const s = (x: number) => `${x.toFixed(3)} s`;
   console.log(
-    `${backend}: median ${s(r.medianS)}, min ${s(r.minS)}, max ${s(r.maxS)}; ` +
-      `deno eval 0: median ${s(r.denoS)}, min ${s(r.denoMinS)}; after Deno ${s(r.afterDenoS)}`,
+    `${backend}: attach median ${s(r.medianS)}, min ${s(r.minS)}, max ${s(r.maxS)}, ` +
+      `after Deno ${s(r.afterDenoS)}; first data median ${s(r.firstDataS)}, min ` +
+      `${s(r.firstDataMinS)}, max ${s(r.firstDataMaxS)}, after Deno ${s(r.firstDataAfterDenoS)}; ` +
+      `deno eval 0: median ${s(r.denoS)}, min ${s(r.denoMinS)}`,
   );
 }
