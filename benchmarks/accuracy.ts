@@ -1,7 +1,7 @@
 /**
  * `deno task bench:accuracy`: ioscope's figures beside fio's own for the same
- * I/Os, each fio job run twice: traced by the bpf backend alone (the default),
- * then by the bpftrace and ftrace backends at once (so each pays for the
+ * I/Os, each fio job run three times: untraced, traced by the bpf backend alone
+ * (the default), then by the bpftrace and ftrace backends at once (so each pays for the
  * other's probes too). fio starts its job after a delay, so every I/O is
  * traced; ratios are ioscope over fio's clat and over fio's total latency.
  * Needs root, fio, bpftrace, and a disk filesystem at /var/tmp (O_DIRECT).
@@ -14,8 +14,12 @@ const q = (o: { percentile: Record<string, number> }, p: string) =>
   o.percentile[`${p}.000000`] ?? 0;
 const r = (a: number, b: number) => (b > 0 ? a / b : NaN).toFixed(2);
 
-/** The passes over each fio job: the default backend alone, then the other two together. */
+/**
+ * The passes over each fio job: untraced (fio's own figures, the probes' cost
+ * out of its clock), the default backend alone, then the other two together.
+ */
 const PASSES: readonly (readonly ("bpf" | "bpftrace" | "ftrace")[])[] = [
+  [],
   ["bpf"],
   ["bpftrace", "ftrace"],
 ];
@@ -55,9 +59,11 @@ async function comparePass(
     delay,
   );
   console.log(
-    `${name} (fio ${extra.join(" ")}), traced by ${
-      backends.join(" + ")
-    }: fio ${fio.total_ios} I/Os`,
+    `${name} (fio ${extra.join(" ")}), ${
+      backends.length ? `traced by ${backends.join(" + ")}` : "untraced"
+    }: fio ${fio.total_ios} I/Os; clat P50 ${q(fio.clat_ns, "50")} ns, P99 ${
+      q(fio.clat_ns, "99")
+    } ns; lat P50 ${q(fio.lat_ns, "50")} ns, P99 ${q(fio.lat_ns, "99")} ns`,
   );
   for (const [backend, run] of runs) {
     const s = uring ? run.io_uring.READ : run.syscalls.pread64;

@@ -148,3 +148,6 @@ function hourLongRun(): RunDocument {
     ),
   };
 }
+
+// `deno run -A benchmarks/report_cost.ts`: this section alone (BENCHMARKS.md "Report generation").
+if (import.meta.main) console.log((await measureReports()).join("\n"));
