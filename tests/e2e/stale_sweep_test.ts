@@ -3,7 +3,7 @@
 // recording; the next run sweeps them, whatever its backend, and keeps an
 // instance that is alive: one whose owner runs, or one somebody holds open.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, waitFor } from "../_helpers/common.ts";
+import { killOnDispose, leftovers, spawnCli, waitFor } from "../_helpers/common.ts";
 import { sweepStaleInstances } from "../../agent/trace/backends/ftrace.ts";
 import { INSTANCES } from "../../agent/trace/backends/ftrace_instance.ts";
 
@@ -13,16 +13,7 @@ function reader(): Deno.ChildProcess & AsyncDisposable {
     args: ["-c", "while :; do head -c 64 /etc/hostname >/dev/null; sleep 0.01; done"],
     stdout: "null",
   }).spawn();
-  return Object.assign(child, {
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-      await child.status;
-    },
-  });
+  return killOnDispose(child);
 }
 
 /** The processes whose command line carries the agent's marker (its watchdog). */
