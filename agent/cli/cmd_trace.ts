@@ -30,7 +30,13 @@ import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import { saveRun } from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
-import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
+import {
+  type RunAsUser,
+  startStoppedCommand,
+  type StoppedCommand,
+  terminalStdio,
+} from "../trace/spawn_target.ts";
+import { type Relay, startRelay } from "./relay.ts";
 import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
 import { writeErrorReason } from "../atomic_write.ts";
 import { type Output, writeEach } from "./outputs.ts";
@@ -304,13 +310,17 @@ async function runTrace(args: string[]): Promise<number> {
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
   let live: LiveView | null = null;
+  let relay: Relay | null = null;
   try {
     if (a.command) {
-      // Under --live the command's own output would scribble over the view.
+      // Under --live the command's own output would scribble over the view. A
+      // command run as another user never gets the agent's terminal: its
+      // streams that would be the terminal are pipes, relayed and made safe.
       child = await startStoppedCommand(a.command, {
         ...(a.user ? { user: a.user } : {}),
-        ...(a.live ? { stdio: "null" as const } : {}),
+        ...(a.live ? { stdio: "null" as const } : a.user ? { stdio: terminalStdio() } : {}),
       });
+      relay = startRelay(child);
       a.pids = [child.pid];
     }
     const what = a.command
@@ -385,6 +395,8 @@ async function runTrace(args: string[]): Promise<number> {
     const run = await session.done;
     // The terminal is put back before anything else is written to it.
     live?.close();
+    // The command's last words come before the summary.
+    await relay?.finish();
     const daemons = child?.orphans() ?? [];
     if (daemons.length > 0) {
       console.error(`Left running: the command's pid ${daemons.join(", ")} (not ended by ioscope)`);
@@ -397,6 +409,7 @@ async function runTrace(args: string[]): Promise<number> {
     await session?.stop("stopped").catch(() => {});
     await exporter?.close();
     await child?.reap();
+    await relay?.finish(0);
   }
 }
 

@@ -34,3 +34,24 @@ export function terminalSafe(text: string): string {
 export function isTerminalSafe(text: string): boolean {
   return terminalSafe(text) === text;
 }
+
+// The same, less the line feed and the tab: a command's output keeps its lines.
+const UNSAFE_IN_LINES =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Like {@linkcode terminalSafe}, for the output of a command relayed to the
+ * terminal: line feeds and tabs are kept, a CR before a line feed is dropped,
+ * every other character a terminal could act on becomes `?`.
+ * @param text untrusted text
+ * @returns the text with its lines, without escape sequences
+ * @example
+ * ```ts
+ * import { linesSafe } from "./terminal_safe.ts";
+ * console.assert(linesSafe("a\tb\r\n\x1b]0;x\x07\n") === "a\tb\n?]0;x?\n");
+ * ```
+ */
+export function linesSafe(text: string): string {
+  return text.replace(/\r\n/g, "\n").replace(UNSAFE_IN_LINES, "?");
+}

@@ -176,3 +176,17 @@ export async function waitFor(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** The child, killed (SIGKILL) and reaped on dispose. */
+export function killOnDispose(child: Deno.ChildProcess): Deno.ChildProcess & AsyncDisposable {
+  return Object.assign(child, {
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // exited
+      }
+      await child.status;
+    },
+  });
+}

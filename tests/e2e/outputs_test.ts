@@ -6,7 +6,7 @@
  */
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { IOSCOPE_CMD, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { IOSCOPE_CMD, killOnDispose, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 
 function sh(cmd: string, ...args: string[]): void {
   const out = new Deno.Command(cmd, { args, stderr: "piped" }).outputSync();
@@ -35,17 +35,7 @@ function fullTmpfs(parent: string): { path: string } & AsyncDisposable {
 }
 
 function sleeper(): Deno.ChildProcess & AsyncDisposable {
-  const child = new Deno.Command("sleep", { args: ["30"] }).spawn();
-  return Object.assign(child, {
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-      await child.status;
-    },
-  });
+  return killOnDispose(new Deno.Command("sleep", { args: ["30"] }).spawn());
 }
 
 Deno.test("a full disk costs only the output on it: exit 1, one line, the others written", async () => {

@@ -224,8 +224,13 @@ export function removeInstanceDir(path: string): string[] {
 
 /**
  * Removes tracefs instances left by an ioscope agent that no longer runs
- * (killed with SIGKILL, or on a host that lost power mid-trace), disabling
- * their events first.
+ * (killed with SIGKILL together with its watchdog, or on a host that lost
+ * power mid-trace). An instance is removed only when its owner is dead: no
+ * process has its PID, or the one that has it started at another time. A
+ * name without a start time (or with 0) counts as alive while its PID
+ * exists. The removal is a plain rmdir, which the kernel refuses (EBUSY)
+ * while anyone holds a file of the instance open: a live run in another PID
+ * namespace (whose PID means nothing here) keeps its instance, recording.
  * @returns the names removed
  */
 export function sweepStaleInstances(): string[] {
@@ -237,12 +242,19 @@ export function sweepStaleInstances(): string[] {
     return removed;
   }
   for (const e of entries) {
+    if (!e.isDirectory) continue;
     const owner = parseInstanceName(e.name);
     if (!owner || owner.pid === Deno.pid) continue;
     const start = processStartTime(owner.pid);
-    const alive = start !== null && (owner.startTime === null || owner.startTime === start);
-    if (alive) continue;
-    if (removeInstanceDir(`${INSTANCES}/${e.name}`).length === 0) removed.push(e.name);
+    const known = owner.startTime !== null && owner.startTime !== 0;
+    if (start !== null && (!known || owner.startTime === start)) continue;
+    try {
+      // rmdir disables the instance's events and frees its buffers with it.
+      Deno.removeSync(`${INSTANCES}/${e.name}`);
+      removed.push(e.name);
+    } catch {
+      // in use (EBUSY): somebody reads it, so it is not stale; or gone meanwhile
+    }
   }
   return removed;
 }

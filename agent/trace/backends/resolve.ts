@@ -58,7 +58,6 @@ export function resolveBackendName(
   return resolveBackend(name).name;
 }
 
-/** Cleans what a killed earlier run may have left, then starts the chosen backend. */
 /**
  * Why this architecture cannot be traced, or null: ioscope's syscall table
  * (schema/syscalls.ts) holds x86_64's numbers, and on another architecture
@@ -77,6 +76,14 @@ export function unsupportedArch(arch: string): string | null {
     `x86_64's numbers, and this host is ${arch} (its numbers would be given wrong names)`;
 }
 
+/**
+ * Cleans what a killed earlier run may have left (bpftrace programs, tracefs
+ * instances: whatever backend that run used, and whatever this one uses),
+ * then starts the chosen backend.
+ * @param backend the choice (or a `--backend` value)
+ * @param options the processes and a snapshot listener
+ * @returns the running backend
+ */
 export async function openBackend(
   backend: BackendName | BackendChoice,
   options: BackendOptions,
@@ -85,6 +92,7 @@ export async function openBackend(
   if (arch) throw new RunError(arch);
   const choice = resolveBackend(backend);
   sweepStaleBpftrace();
+  sweepStaleInstances();
   let name = choice.name;
   if (name === "bpf") {
     try {
@@ -96,6 +104,5 @@ export async function openBackend(
     }
   }
   if (name === "bpftrace") return startBpftrace(options, choice.bpftrace);
-  sweepStaleInstances();
   return await startFtrace(options);
 }

@@ -1,6 +1,6 @@
 // --perf and --flamegraph through the CLI on real workloads, with the real perf.
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../../_helpers/common.ts";
+import { killOnDispose, leftovers, spawnCli, tmpDir } from "../../_helpers/common.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 import { hasCpuPmu } from "../../../agent/trace/perf.ts";
 
@@ -23,17 +23,7 @@ function perfFor(pid: number): string[] {
 
 /** A python3 process running `script` until killed. */
 function python(script: string): Deno.ChildProcess & AsyncDisposable {
-  const child = new Deno.Command("python3", { args: ["-c", script] }).spawn();
-  return Object.assign(child, {
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // exited
-      }
-      await child.status;
-    },
-  });
+  return killOnDispose(new Deno.Command("python3", { args: ["-c", script] }).spawn());
 }
 
 const HW = [
