@@ -28,7 +28,7 @@ import {
 } from "../trace/session.ts";
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
-import { saveRun } from "../nightly/store.ts";
+import { checkStoreDir, PRIVATE_FILE_MODE, saveRun, UnsafeStoreError } from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
 import { type RunAsUser, startStoppedCommand, type StoppedCommand } from "../trace/spawn_target.ts";
 import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
@@ -180,7 +180,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
   if (parsed.json) checkWritable(parsed.json, "--json");
   if (parsed.out) checkWritable(parsed.out, "--out");
-  if (parsed.store !== undefined) checkStoreDir(parsed.store);
+  if (parsed.store !== undefined) checkStoreArg(parsed.store);
   if (parsed.prom !== undefined && !/^([\w.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(parsed.prom)) {
     throw new UsageError(`invalid --prom '${parsed.prom}': use HOST:PORT, e.g. 127.0.0.1:9464`);
   }
@@ -273,12 +273,15 @@ function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): voi
   }
 }
 
-function checkStoreDir(dir: string): void {
+function checkStoreArg(dir: string): void {
   if (dir === "") throw new UsageError("--store needs a directory");
   try {
     if (!Deno.statSync(dir).isDirectory) throw new UsageError(`--store ${dir} is not a directory`);
+    // Refused before the trace, not after it: others could plant files in it.
+    checkStoreDir(dir);
   } catch (e: unknown) {
     if (e instanceof UsageError) throw e;
+    if (e instanceof UnsafeStoreError) throw new UsageError(e.message);
     // A store that does not exist yet is created; its parent must exist.
     const parent = dirOf(dir.replace(/\/+$/, "") || "/");
     try {
@@ -420,7 +423,9 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
     outputs.push({
       what: `--json ${json}`,
       write: async () => {
-        await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
+        await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n", {
+          mode: PRIVATE_FILE_MODE,
+        });
         return `Wrote ${json}`;
       },
     });
@@ -430,7 +435,7 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
       what: `--out ${out}`,
       write: async () => {
         await loadChartJs();
-        await writeFileAtomic(out, renderRunHtml(run));
+        await writeFileAtomic(out, renderRunHtml(run), { mode: PRIVATE_FILE_MODE });
         return `Wrote ${out}`;
       },
     });
