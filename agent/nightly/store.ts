@@ -110,6 +110,35 @@ export async function saveRun(dir: string, run: RunDocument): Promise<string> {
 }
 
 /**
+ * Retention: removes the oldest runs of one target beyond `keep`, so a store
+ * written every night stays bounded. Only this target's files, by the names
+ * {@linkcode saveRun} gives (`<name>-<target id>-<time>[-n].json`), and only
+ * regular files, are removed; other files are left alone.
+ * @param dir the store directory
+ * @param run a run of the target (its file name says which files are the target's)
+ * @param keep how many of the newest to keep (>= 1)
+ * @returns the names removed, oldest first
+ */
+export async function pruneRuns(dir: string, run: RunDocument, keep: number): Promise<string[]> {
+  if (!(Number.isInteger(keep) && keep >= 1)) throw new RangeError(`Invalid keep ${keep}`);
+  const prefix = runFileName(run).replace(/-(\d{8}T\d{6}Z|unknown-time)\.json$/, "-");
+  const mine = /^(\d{8}T\d{6}Z)(?:-(\d+))?\.json$/;
+  const found: { name: string; time: string; n: number }[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (!e.isFile || !e.name.startsWith(prefix)) continue;
+    const m = mine.exec(e.name.slice(prefix.length));
+    if (m) found.push({ name: e.name, time: m[1] ?? "", n: Number(m[2] ?? 1) });
+  }
+  found.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.n - b.n));
+  const removed: string[] = [];
+  for (const f of found.slice(0, Math.max(0, found.length - keep))) {
+    await Deno.remove(`${dir.replace(/\/+$/, "") || "/"}/${f.name}`);
+    removed.push(f.name);
+  }
+  return removed;
+}
+
+/**
  * Checks that a store directory is safe to read and write as root: a
  * directory no one but its owner can write to (not group- or world-writable),
  * owned by this user or root. With `tighten`, a store of this user's with

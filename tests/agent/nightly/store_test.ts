@@ -7,6 +7,7 @@ import { runCli, tmpDir } from "../../_helpers/common.ts";
 import {
   loadRuns,
   MAX_RUN_BYTES,
+  pruneRuns,
   readStoreFile,
   runDocumentProblem,
   runFileName,
@@ -224,4 +225,30 @@ Deno.test("a store others can write to is refused: loadRuns, saveRun and report 
   assert(r.stderr.includes("can be written by other users"), r.stderr);
   // The mode was left as it is: refusing changes nothing.
   assertEquals((Deno.statSync(store).mode ?? 0) & 0o777, 0o777);
+});
+
+Deno.test("pruneRuns keeps the newest N runs of the target and touches nothing else", async () => {
+  await using dir = tmpDir();
+  const days = ["20", "21", "22", "23", "24"];
+  const mine = [];
+  for (const d of days) mine.push(await saveRun(dir.path, fixture(`2026-11-${d}T03:00:00Z`)));
+  // Two runs in the same second: "-2" is the later.
+  mine.push(await saveRun(dir.path, fixture("2026-11-24T03:00:00.500Z")));
+  const other = fixture("2026-11-19T03:00:00Z");
+  other.meta.cmdline = "fio other.fio";
+  const theirs = await saveRun(dir.path, other);
+  Deno.writeTextFileSync(`${dir.path}/notes.txt`, "mine");
+  const latest = fixture("2026-11-24T03:00:00Z");
+  const removed = await pruneRuns(dir.path, latest, 3);
+  assertEquals(removed, mine.slice(0, 3).map((p) => p.slice(dir.path.length + 1)));
+  const left = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+  assertEquals(
+    left,
+    [
+      ...mine.slice(3).map((p) => p.slice(dir.path.length + 1)),
+      theirs.slice(dir.path.length + 1),
+      "notes.txt",
+    ].sort(),
+  );
+  assertEquals(await pruneRuns(dir.path, latest, 3), []);
 });
