@@ -106,17 +106,22 @@ Deno.test("filters: the I/O syscall numbers; completions split by ring between t
   assertEquals(completionFilters(many), { known: "0", others: "ctx == 0" });
 });
 
+/** The recorded formats, with raw_syscalls' enter and exit, and a field's offset. */
+function syscallFormats() {
+  const formats = fixtureFormats(loadFixture("ftrace_known_io.json"));
+  const enter = formats.get("raw_syscalls:sys_enter");
+  const exit = formats.get("raw_syscalls:sys_exit");
+  assert(enter && exit);
+  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  return { formats, enter, exit, off };
+}
+
 Deno.test("a 32-bit process's calls are counted apart, not under x86_64 names", () => {
   // 17 is x86_64's pread64 and i386's break; raw_syscalls records carry no compat
   // flag, so the agent tells by the process's ELF class (isCompat). No 32-bit
   // program runs on this CI's kernel (ia32 emulation is off: int 0x80 is
   // SIGSEGV), so the records are built here.
-  const fixture = loadFixture("ftrace_known_io.json");
-  const formats = fixtureFormats(fixture);
-  const enter = formats.get("raw_syscalls:sys_enter");
-  const exit = formats.get("raw_syscalls:sys_exit");
-  assert(enter && exit);
-  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  const { formats, enter, exit, off } = syscallFormats();
   const agg = new FtraceAggregator(formats, {
     tids: [100, 300],
     pids: [100, 300],
@@ -184,12 +189,7 @@ Deno.test("a completion recorded by both instances while a ring's filters change
 
 Deno.test("per-descriptor totals stop at 16384 descriptors, as bpf's map does; the rest count as map_full", () => {
   assertEquals(FD_KEYS_MAX, CAPACITY.fds);
-  const fixture = loadFixture("ftrace_known_io.json");
-  const formats = fixtureFormats(fixture);
-  const enter = formats.get("raw_syscalls:sys_enter");
-  const exit = formats.get("raw_syscalls:sys_exit");
-  assert(enter && exit);
-  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  const { formats, enter, exit, off } = syscallFormats();
   const agg = new FtraceAggregator(formats, { tids: [100] });
   const v = new DataView(new ArrayBuffer(128));
   v.setInt32(4, 100, true);
