@@ -13,9 +13,11 @@ function isFile(path: string): boolean {
 }
 
 /**
- * Where a command is, as a shell finds it: a name with a slash is that path;
- * a plain name is looked up in each `PATH` directory in order (an empty entry
- * is the current directory). Only regular files count.
+ * Where a command is: a name with a slash is that path; a plain name is
+ * looked up in each absolute `PATH` directory in order. Unlike a shell, an
+ * empty or relative entry (which a shell reads as the current directory) is
+ * skipped: ioscope runs as root, and the current directory may be anyone's.
+ * Only regular files count.
  * @param command a plain name (`bpftrace`) or a path (`./fio`, `/usr/bin/fio`)
  * @returns its absolute path, or null when there is none
  * @example
@@ -29,8 +31,9 @@ export function findCommand(command: string): string | null {
   if (command === "") return null;
   if (command.includes("/")) return isFile(command) ? command : null;
   for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    const path = `${dir || "."}/${command}`;
-    if (isFile(path)) return path.startsWith("/") ? path : Deno.realPathSync(path);
+    if (!dir.startsWith("/")) continue;
+    const path = `${dir.replace(/\/+$/, "")}/${command}`;
+    if (isFile(path)) return path;
   }
   return null;
 }

@@ -110,6 +110,13 @@ export function syscallFilter(ids: Iterable<number> = SYSCALL_NAMES_X86_64.keys(
 export const MAX_FILTER_RINGS = 64;
 
 /**
+ * The most descriptors ("pid:fd") the aggregator keeps totals for: the bpf
+ * backend's per-descriptor map holds as many (probes/bpf/layout.ts
+ * CAPACITY.fds; a test checks they agree).
+ */
+export const FD_KEYS_MAX = 16_384;
+
+/**
  * The filters for `io_uring_complete` in the backend's two instances, which
  * together record each completion of the target's rings: the ring instance
  * (no PID filter, so completions posted by any task) keeps the rings already
@@ -755,13 +762,22 @@ export class FtraceAggregator {
     this.#ours.delete(tid);
   }
 
-  /** Counts a call of thread `tid` on descriptor `fd` of its process (`bytes` -1: failed). */
+  /**
+   * Counts a call of thread `tid` on descriptor `fd` of its process (`bytes`
+   * -1: failed). At most {@linkcode FD_KEYS_MAX} descriptors are kept, as the
+   * bpf backend's map: a call on another one, once that many were seen (a
+   * target whose processes come and go), is counted in `mapFull` only.
+   */
   #addFd(tid: number, fd: number, id: number, d: number, bytes: number): void {
     const group = this.#ours.get(tid) ?? -1;
     const pid = group > 0 ? group : tid;
     const key = `${pid}:${fd}`;
     let t = this.#snap.fds.get(key);
     if (!t) {
+      if (this.#snap.fds.size >= FD_KEYS_MAX) {
+        this.#snap.mapFull++;
+        return;
+      }
       t = emptyFdTotals(pid, fd);
       this.#snap.fds.set(key, t);
     }

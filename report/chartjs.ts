@@ -1,123 +1,105 @@
 /**
- * The chart.js browser build (`dist/chart.umd.js`), read once from the npm
- * package that deno.json pins, to be inlined into reports. Deno keeps npm
- * packages in its cache (`$DENO_DIR/npm/<registry>/chart.js/<version>/`), or
- * in `node_modules/` when the project uses one; both are tried. Nothing is
- * read until a report needs it: {@linkcode chartJsSource} reads it once, on
- * first use; {@linkcode loadChartJs}, which the CLI awaits before it renders,
- * also makes Deno fetch the package when this machine has never had it.
+ * The chart.js browser build (`dist/chart.umd.js` of `npm:chart.js@4.4.9`),
+ * to be inlined into reports. It is vendored beside this file
+ * (`report/vendor/chart.umd.js`, with its licence) and pinned by its SHA-256:
+ * the bytes read are refused unless they hash to {@linkcode CHART_JS_SHA256},
+ * and nothing else is ever read or imported. A report is rendered as root on
+ * production hosts, so no cache another user can write to (`$DENO_DIR`,
+ * `$XDG_CACHE_HOME`, `$HOME` under `sudo -E`) can put JavaScript in it, and a
+ * fresh checkout or an install (which copies `report/`) needs no network and
+ * no cache. The page's CSP hash is of these same bytes.
  * @module
  */
 
-/** The version used when the import map cannot tell (the one deno.json pins). */
-const PINNED_VERSION = "4.4.9";
+import { sha256 } from "../schema/sha256.ts";
 
-/** The chart.js version reports inline, from the import map (`chart.js` -> `npm:chart.js@X`). */
-export const CHART_JS_VERSION: string = mappedVersion();
+/** The chart.js version reports inline (deno.json maps `chart.js` to the same; a test checks). */
+export const CHART_JS_VERSION = "4.4.9";
 
-function mappedVersion(): string {
-  try {
-    const m = /^npm:\/?chart\.js@(\d+\.\d+\.\d+)/.exec(import.meta.resolve("chart.js"));
-    if (m?.[1]) return m[1];
-  } catch {
-    // no import map entry: use the pinned version
-  }
-  return PINNED_VERSION;
+/** SHA-256 of `dist/chart.umd.js` of `npm:chart.js@4.4.9`, as the npm tarball holds it. */
+export const CHART_JS_SHA256 = "de315773454b6076b63990bfa05ce5155a37f71992c87d7bb5f9a2ea698697ef";
+
+/** Where the vendored copy is: beside this module, in the checkout or the install. */
+export const CHART_JS_URL: URL = new URL("./vendor/chart.umd.js", import.meta.url);
+
+/** The most a chart.umd.js may be: the pinned one is 206,670 bytes. */
+const MAX_BYTES = 4 << 20;
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
+/**
+ * The chart.js text in `bytes` if they are the pinned file, else why not.
+ * @param bytes what was read
+ * @returns the text, or an Error that says what is wrong
+ */
+export function verifyChartJs(bytes: Uint8Array): string | Error {
+  const digest = hex(sha256(bytes));
+  if (digest !== CHART_JS_SHA256) {
+    return new Error(
+      `its SHA-256 is ${digest}, not the pinned ${CHART_JS_SHA256} of chart.js ${CHART_JS_VERSION}`,
+    );
   }
-}
-
-function candidates(version: string): string[] {
-  const roots: string[] = [];
-  const denoDir = env("DENO_DIR");
-  if (denoDir) roots.push(denoDir);
-  const xdg = env("XDG_CACHE_HOME");
-  if (xdg) roots.push(`${xdg}/deno`);
-  const home = env("HOME");
-  if (home) roots.push(`${home}/.cache/deno`, `${home}/Library/Caches/deno`);
-  const registries = ["registry.npmjs.org"];
-  const custom = env("NPM_CONFIG_REGISTRY");
-  if (custom) {
-    try {
-      registries.unshift(new URL(custom).host);
-    } catch {
-      // not a URL: ignore
-    }
-  }
-  const paths: string[] = [];
-  if (import.meta.url.startsWith("file:")) {
-    paths.push(new URL("../node_modules/chart.js/dist/chart.umd.js", import.meta.url).pathname);
-  }
-  for (const root of roots) {
-    for (const reg of registries) {
-      paths.push(`${root}/npm/${reg}/chart.js/${version}/dist/chart.umd.js`);
-    }
-  }
-  return paths;
-}
-
-function readFirst(paths: string[], version: string): string | null {
-  for (const p of paths) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(p);
-    } catch {
-      continue;
-    }
-    if (text.slice(0, 200).includes(`Chart.js v${version}`)) return text;
-  }
-  return null;
+  // Valid UTF-8 by the hash; decoded strictly so the CSP hash (of the text
+  // encoded again) is of exactly these bytes.
+  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
 }
 
 let loaded: string | null = null;
 
-function readSource(): string | null {
-  loaded ??= readFirst(candidates(CHART_JS_VERSION), CHART_JS_VERSION);
-  return loaded;
-}
-
-/**
- * Makes sure chart.js is at hand before a report is rendered: read from
- * Deno's npm cache, or, on a machine that has never had the package,
- * fetched by importing it, then read.
- * @returns the text of `chart.umd.js`
- * @throws {Error} when the package is not in Deno's cache and could not be fetched
- */
-export async function loadChartJs(): Promise<string> {
-  if (readSource() === null) {
-    try {
-      await import("chart.js");
-    } catch {
-      // offline or not mapped: chartJsSource says so below
-    }
-    loaded = readFirst(candidates(CHART_JS_VERSION), CHART_JS_VERSION);
+function readPinned(): string {
+  if (CHART_JS_URL.protocol !== "file:") {
+    throw new Error(
+      `Cannot inline chart.js ${CHART_JS_VERSION}: ioscope runs from ${CHART_JS_URL.origin}, ` +
+        "and the vendored chart.umd.js is read from a local checkout or install only",
+    );
   }
-  return chartJsSource();
+  const path = decodeURIComponent(CHART_JS_URL.pathname);
+  let bytes: Uint8Array;
+  try {
+    const info = Deno.lstatSync(path);
+    if (!info.isFile || info.size > MAX_BYTES) throw new Error("not a regular file of its size");
+    bytes = Deno.readFileSync(path);
+  } catch (e: unknown) {
+    throw new Error(
+      `Cannot inline chart.js ${CHART_JS_VERSION}: cannot read ${path} ` +
+        `(${e instanceof Error ? e.message : e}); the checkout or install is incomplete`,
+    );
+  }
+  const text = verifyChartJs(bytes);
+  if (text instanceof Error) {
+    throw new Error(`Refusing to inline ${path}: ${text.message}`);
+  }
+  return text;
 }
 
 /**
- * The chart.js browser build's source text, to inline in a report.
+ * The chart.js source before a report is rendered (kept for callers that
+ * await it first: the same as {@linkcode chartJsSource}, which never fetches).
  * @returns the text of `chart.umd.js`
- * @throws {Error} when the package is not in Deno's cache and could not be fetched
+ * @throws {Error} when the vendored file is missing or is not the pinned one
+ */
+export function loadChartJs(): Promise<string> {
+  try {
+    return Promise.resolve(chartJsSource());
+  } catch (e: unknown) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * The chart.js browser build's source text, to inline in a report: the
+ * vendored file, read once and checked against its pinned SHA-256.
+ * @returns the text of `chart.umd.js`
+ * @throws {Error} when the vendored file is missing or is not the pinned one
  * @example
  * ```ts
  * import { chartJsSource } from "./chartjs.ts";
- * console.assert(chartJsSource().includes("Chart.js v"));
+ * console.assert(chartJsSource().includes("Chart.js v4.4.9"));
  * ```
  */
 export function chartJsSource(): string {
-  if (readSource() === null) {
-    throw new Error(
-      `Cannot inline chart.js ${CHART_JS_VERSION}: dist/chart.umd.js is not in Deno's npm cache ` +
-        `(tried ${candidates(CHART_JS_VERSION).join(", ")}); run 'deno install' in the ` +
-        "ioscope directory while online",
-    );
-  }
-  return loaded as string;
+  loaded ??= readPinned();
+  return loaded;
 }

@@ -41,7 +41,8 @@ export interface RunMeta {
   lost_events: number;
   /**
    * Calls and requests that failed to be recorded because a probe map was
-   * full (bpftrace), so went uncounted. 0 when none.
+   * full (bpftrace), so went uncounted; with bpf and ftrace also calls on a
+   * descriptor past the 16384th, counted but not in `fds`. 0 when none.
    */
   map_full?: number;
   /**

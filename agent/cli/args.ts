@@ -10,6 +10,9 @@ import { findUnknownOption, unknownOptionMessage } from "./suggest.ts";
 
 export { dirOf, writeFileAtomic } from "../atomic_write.ts";
 
+/** The longest time a flag may give: 7 days (a timer cannot wait 2^31 ms, 24.8 days). */
+export const MAX_DURATION_MS = 7 * 24 * 3_600_000;
+
 /**
  * Parses a duration: `30s`, `500ms`, `2m`, `1h`, or plain seconds (`1.5`).
  * @param text the value given
@@ -31,6 +34,10 @@ export function parseDurationMs(text: string, flag = "--duration"): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"] ?? 1000;
   const ms = Number(m[1]) * unit;
   if (!(ms > 0)) throw new UsageError(`invalid ${flag} '${text}': it must be more than zero`);
+  // A timer of 2^31 ms or more fires at once: the trace would end as it starts.
+  if (ms > MAX_DURATION_MS) {
+    throw new UsageError(`invalid ${flag} '${text}': at most 7 days (168h)`);
+  }
   return ms;
 }
 
@@ -209,4 +216,23 @@ export function parseThreshold(text: string): number {
     throw new UsageError(`invalid --threshold '${text}': use a percentage like 10% (0% to 1000%)`);
   }
   return pct / 100;
+}
+
+/** How many runs of a target a store keeps by default (`--keep`): a nightly job's three months. */
+export const DEFAULT_KEEP = 100;
+/** The most `--keep` may be: a store stays bounded. */
+export const MAX_KEEP = 10_000;
+
+/**
+ * Parses `--keep N`: how many runs of a target a store keeps.
+ * @param text the value given
+ * @returns N, from 1 to {@linkcode MAX_KEEP}
+ * @throws {UsageError} for anything else
+ */
+export function parseKeep(text: string): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!(n >= 1 && n <= MAX_KEEP)) {
+    throw new UsageError(`invalid --keep '${text}': use a number of runs from 1 to ${MAX_KEEP}`);
+  }
+  return n;
 }

@@ -11,6 +11,7 @@ import { benchTable } from "./bench_table.ts";
 import { resolveBackend } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "../errors.ts";
+import { PRIVATE_FILE_MODE } from "../nightly/store.ts";
 import { startStoppedCommand } from "../trace/spawn_target.ts";
 import { summaryText } from "./summary.ts";
 import { startTrace } from "../trace/session.ts";
@@ -97,8 +98,10 @@ async function traceWorkload(outDir: string, seconds: number): Promise<void> {
     child.resume();
     const run = await session.done;
     console.log(summaryText(run));
-    await writeFileAtomic(`${outDir}/trace.json`, JSON.stringify(run, null, 2) + "\n");
-    await writeFileAtomic(`${outDir}/trace.html`, renderRunHtml(run));
+    // A Run holds descriptor targets and command lines: owner-only, as trace's.
+    const mode = PRIVATE_FILE_MODE;
+    await writeFileAtomic(`${outDir}/trace.json`, JSON.stringify(run, null, 2) + "\n", { mode });
+    await writeFileAtomic(`${outDir}/trace.html`, renderRunHtml(run), { mode });
     console.error(`ioscope demo: wrote ${outDir}/trace.html and ${outDir}/trace.json`);
   } finally {
     await child.reap();

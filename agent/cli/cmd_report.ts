@@ -13,7 +13,7 @@ import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { writeErrorReason } from "../atomic_write.ts";
 import { type Output, writeEach } from "./outputs.ts";
-import { loadRuns } from "../nightly/store.ts";
+import { loadRuns, PRIVATE_FILE_MODE, type StoredRun, UnsafeStoreError } from "../nightly/store.ts";
 import { terminalSafe } from "./summary.ts";
 import { analyzeTrends } from "../../report/trend.ts";
 import type { TrendSummary, TrendUnit } from "../../schema/mod.ts";
@@ -131,10 +131,14 @@ function reportName(file: string): string {
     ".html";
 }
 
-/** Writes each target's latest run report; returns one line per report that failed. */
+/**
+ * Writes each target's latest run report, from the document the store load
+ * read (never the file again: it could be another by now); returns one line
+ * per report that failed.
+ */
 async function writeReports(
   summary: TrendSummary,
-  paths: Map<string, string>,
+  runs: Map<string, StoredRun>,
   a: ReportArgs,
 ): Promise<string[]> {
   const outDir = dirOf(a.out);
@@ -146,14 +150,13 @@ async function writeReports(
   }
   const wanted = new Set<string>();
   for (const t of summary.targets) {
-    const path = paths.get(t.latest_file);
-    if (!path) continue;
+    const stored = runs.get(t.latest_file);
+    if (!stored) continue;
     const name = reportName(t.latest_file);
     wanted.add(name);
     const target = `${outDir}/runs/${name}`;
     try {
-      const run = JSON.parse(await Deno.readTextFile(path));
-      await writeFileAtomic(target, renderRunHtml(run));
+      await writeFileAtomic(target, renderRunHtml(stored.run), { mode: PRIVATE_FILE_MODE });
       t.latest_report = `runs/${encodeURIComponent(name)}`;
     } catch (e: unknown) {
       failures.push(`could not write ${target}: ${writeErrorReason(e)}`);
@@ -175,6 +178,7 @@ async function runReport(args: string[]): Promise<number> {
   try {
     loaded = await loadRuns(a.store);
   } catch (e: unknown) {
+    if (e instanceof UnsafeStoreError) throw new UsageError(e.message);
     throw new RunError(`cannot read --store ${a.store}: ${e instanceof Error ? e.message : e}`);
   }
   // Reasons quote the files' contents: as hostile as their names.
@@ -186,18 +190,20 @@ async function runReport(args: string[]): Promise<number> {
     baselineRuns: a.baselineRuns,
   });
   summary.problems = loaded.problems;
-  const paths = new Map(loaded.runs.map((r) => [r.file, r.path]));
+  const runs = new Map(loaded.runs.map((r) => [r.file, r]));
   // Each output on its own: one that fails (a full disk) costs only itself.
   let earlier: string[] = [];
   const outputs: Output[] = [];
   try {
     await loadChartJs();
     await Deno.mkdir(dirOf(a.out), { recursive: true });
-    earlier = await writeReports(summary, paths, a);
+    earlier = await writeReports(summary, runs, a);
     outputs.push({
       what: `--out ${a.out}`,
       write: async () => {
-        await writeFileAtomic(a.out, renderTrendHtml(summary, { store: a.store }));
+        await writeFileAtomic(a.out, renderTrendHtml(summary, { store: a.store }), {
+          mode: PRIVATE_FILE_MODE,
+        });
         return `Wrote ${a.out}`;
       },
     });
@@ -209,7 +215,9 @@ async function runReport(args: string[]): Promise<number> {
     outputs.push({
       what: `--json ${json}`,
       write: async () => {
-        await writeFileAtomic(json, JSON.stringify(summary, null, 2) + "\n");
+        await writeFileAtomic(json, JSON.stringify(summary, null, 2) + "\n", {
+          mode: PRIVATE_FILE_MODE,
+        });
         return `Wrote ${json}`;
       },
     });

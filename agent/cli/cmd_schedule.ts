@@ -6,12 +6,18 @@
  * @module
  */
 
-import { parseDurationMs, parseFlags, parseThreshold, writeFileAtomic } from "./args.ts";
+import { parseDurationMs, parseFlags, parseKeep, parseThreshold, writeFileAtomic } from "./args.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
-import { cronLine, type SchedulePlan, serviceUnit, timerUnit } from "../nightly/schedule.ts";
+import {
+  cronLine,
+  READ_ONLY_TO_SERVICE,
+  type SchedulePlan,
+  serviceUnit,
+  timerUnit,
+} from "../nightly/schedule.ts";
 import { terminalSafe } from "./summary.ts";
 import { findInstalled } from "./install.ts";
 
@@ -31,6 +37,8 @@ Options:
   --threshold PCT        passed to ioscope report (default: its own, 10%)
   --fail-on-regression   the service fails when the report finds a regression
   --backend NAME         passed to ioscope trace (default: auto)
+  --keep N               passed to ioscope trace: the runs kept per target
+                         (default: its own, 100)
   --name UNIT            unit name (default: ioscope-NAME)
   --unit-dir DIR         where to write the units (default: /etc/systemd/system)
   --force                replace units that exist with other contents
@@ -57,12 +65,38 @@ function absolute(path: string): string {
   return `${Deno.cwd()}/${path}`.replace(/\/\.\//g, "/").replace(/\/+$/, "");
 }
 
-/** PATH for the job: Deno's own directory (the command runs `deno`), then the usual ones. */
-function jobPath(): string {
-  const deno = Deno.execPath();
-  const dir = deno.slice(0, deno.lastIndexOf("/")) || "/";
+/**
+ * PATH for the job: the system's directories first, then Deno's own (the
+ * installed command runs `deno` by name) last, so that nothing in Deno's
+ * directory (npx's cache, say) can stand in for `bpftrace` or `perf`.
+ */
+function jobPath(denoDirectory: string): string {
   const usual = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
-  return [...new Set([dir, ...usual])].join(":");
+  return [...new Set([...usual, denoDirectory])].join(":");
+}
+
+/**
+ * Why root must not run programs from a directory, or null: some directory on
+ * the way to it belongs to another user, or others can write to it (without
+ * the sticky bit), so they could replace what is in it.
+ */
+function unsafeDirReason(dir: string): string | null {
+  const uid = Deno.uid();
+  const parts = dir.split("/").filter((p) => p !== "");
+  for (const d of ["/", ...parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`)]) {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(d);
+    } catch {
+      return `${d} cannot be examined`;
+    }
+    const mode = (info.mode ?? 0) & 0o7777;
+    if (info.uid !== 0 && info.uid !== uid) return `${d} belongs to user ${info.uid}`;
+    if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
+      return `${d} can be written by other users (mode ${mode.toString(8).padStart(4, "0")})`;
+    }
+  }
+  return null;
 }
 
 function denoDir(): string | undefined {
@@ -99,6 +133,7 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
     threshold: { type: "string" },
     "fail-on-regression": { type: "boolean", default: false },
     backend: { type: "string" },
+    keep: { type: "string" },
     name: { type: "string" },
     "unit-dir": { type: "string", default: "/etc/systemd/system" },
     force: { type: "boolean", default: false },
@@ -140,7 +175,15 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
   );
   for (const [flag, v] of [["--store", store], ["--out", out], ["--json", json]] as const) {
     if (CONTROL.test(v)) throw new UsageError(`invalid ${flag}: the path has control characters`);
+    const ro = READ_ONLY_TO_SERVICE.find((d) => v === d || v.startsWith(`${d}/`));
+    if (ro) {
+      throw new UsageError(
+        `invalid ${flag} ${terminalSafe(v)}: the service cannot write under ${ro} ` +
+          "(ProtectSystem=full); use a directory under /var, /srv or /root",
+      );
+    }
   }
+  const keep = typeof values.keep === "string" ? parseKeep(values.keep) : undefined;
   if (typeof values.threshold === "string") parseThreshold(values.threshold);
   if (typeof values.backend === "string") parseBackendName(values.backend);
   const ioscope = findInstalled();
@@ -148,6 +191,15 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
     throw new UsageError(
       "ioscope is not installed on this host, and the units run the installed command: " +
         "run 'deno task install' in the ioscope checkout first (README: Install on a host)",
+    );
+  }
+  const deno = Deno.execPath();
+  const denoDirectory = deno.slice(0, deno.lastIndexOf("/")) || "/";
+  const unsafe = unsafeDirReason(denoDirectory);
+  if (unsafe !== null) {
+    throw new UsageError(
+      `Deno (${terminalSafe(deno)}) is not safe for a root job to run: ${terminalSafe(unsafe)}; ` +
+        "install Deno where only root can change it (npm i -g deno@2.9.6)",
     );
   }
   const plan: SchedulePlan = {
@@ -159,13 +211,14 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
     json,
     onCalendar,
     ioscope,
-    path: jobPath(),
+    path: jobPath(denoDirectory),
     mkdir: findCommand("mkdir") ?? "/bin/mkdir",
     failOnRegression: values["fail-on-regression"] === true,
   };
   const dd = denoDir();
   if (dd) plan.denoDir = dd;
   if (typeof values.threshold === "string") plan.threshold = values.threshold;
+  if (keep !== undefined) plan.keep = keep;
   if (typeof values.backend === "string" && values.backend !== "auto") {
     plan.backend = values.backend;
   }
@@ -222,6 +275,12 @@ async function runSchedule(args: string[]): Promise<number> {
   const timer = timerUnit(a.plan);
   const cron = cronLine(a.plan);
   const verified = await verify(a, service, timer);
+  if (a.plan.path.includes("/_npx/")) {
+    console.error(
+      "Deno runs from npx's cache, which npm may clean: the units stop working then. " +
+        "Install Deno for good (npm i -g deno@2.9.6) and run schedule again",
+    );
+  }
   const cronText = cron
     ? `# Without systemd, the same from root's crontab (crontab -e):\n${cron}`
     : `# OnCalendar=${a.plan.onCalendar} has no simple crontab equivalent; ` +

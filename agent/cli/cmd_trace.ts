@@ -6,7 +6,15 @@
  * @module
  */
 
-import { checkWritable, parseDurationMs, parseFlags, parsePid, writeFileAtomic } from "./args.ts";
+import {
+  checkWritable,
+  DEFAULT_KEEP,
+  parseDurationMs,
+  parseFlags,
+  parseKeep,
+  parsePid,
+  writeFileAtomic,
+} from "./args.ts";
 import {
   type BackendChoice,
   type BackendName,
@@ -20,6 +28,7 @@ import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText, terminalSafe } from "./summary.ts";
+import { jsonTerminalSafe } from "./terminal_safe.ts";
 import {
   type EndReason,
   startTrace,
@@ -28,7 +37,13 @@ import {
 } from "../trace/session.ts";
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
-import { saveRun } from "../nightly/store.ts";
+import {
+  checkStoreDir,
+  PRIVATE_FILE_MODE,
+  pruneRuns,
+  saveRun,
+  UnsafeStoreError,
+} from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
 import {
   type RunAsUser,
@@ -75,6 +90,8 @@ Options:
   --json FILE        write the Run document (schema ioscope.run/1)
   --out FILE.html    write a self-contained HTML report
   --store DIR        keep the Run document in a run store (see ioscope report)
+  --keep N           with --store: keep the newest N runs of this target, remove
+                     older ones (default: 100)
   --prom HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
   --perf             add perf stat counters (faults, context switches, TLB
                      misses where the CPU exposes them)
@@ -117,6 +134,7 @@ interface TraceArgs {
   json?: string;
   out?: string;
   store?: string;
+  keep: number;
   prom?: string;
   perf: boolean;
   flamegraph: boolean;
@@ -141,6 +159,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     json: { type: "string" },
     out: { type: "string" },
     store: { type: "string" },
+    keep: { type: "string" },
     prom: { type: "string" },
     perf: { type: "boolean", default: false },
     flamegraph: { type: "boolean", default: false },
@@ -177,7 +196,11 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     flamegraph: values.flamegraph === true,
     jsonLines: values["json-lines"] === true,
     live: values.live === true,
+    keep: typeof values.keep === "string" ? parseKeep(values.keep) : DEFAULT_KEEP,
   };
+  if (typeof values.keep === "string" && values.store === undefined) {
+    throw new UsageError("--keep goes with --store DIR (the runs it keeps)");
+  }
   if (values.duration !== undefined) parsed.durationMs = parseDurationMs(values.duration as string);
   parseIntervalArgs(values.interval as string | undefined, parsed);
   for (const key of ["json", "out", "store", "prom"] as const) {
@@ -186,7 +209,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   }
   if (parsed.json) checkWritable(parsed.json, "--json");
   if (parsed.out) checkWritable(parsed.out, "--out");
-  if (parsed.store !== undefined) checkStoreDir(parsed.store);
+  if (parsed.store !== undefined) checkStoreArg(parsed.store);
   if (parsed.prom !== undefined && !/^([\w.-]*|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(parsed.prom)) {
     throw new UsageError(`invalid --prom '${parsed.prom}': use HOST:PORT, e.g. 127.0.0.1:9464`);
   }
@@ -279,12 +302,15 @@ function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): voi
   }
 }
 
-function checkStoreDir(dir: string): void {
+function checkStoreArg(dir: string): void {
   if (dir === "") throw new UsageError("--store needs a directory");
   try {
     if (!Deno.statSync(dir).isDirectory) throw new UsageError(`--store ${dir} is not a directory`);
+    // Refused before the trace, not after it: others could plant files in it.
+    checkStoreDir(dir);
   } catch (e: unknown) {
     if (e instanceof UsageError) throw e;
+    if (e instanceof UnsafeStoreError) throw new UsageError(e.message);
     // A store that does not exist yet is created; its parent must exist.
     const parent = dirOf(dir.replace(/\/+$/, "") || "/");
     try {
@@ -351,7 +377,9 @@ async function runTrace(args: string[]): Promise<number> {
           intervalMs: a.intervalMs,
           onInterval: (last: IntervalDocument, total: IntervalDocument) => {
             if (live) live.update(last, total);
-            else if (a.jsonLines) writeLine(JSON.stringify(last));
+            // The JSON's strings hold process names: C1 controls and the
+            // like go out as \u escapes, the same value a terminal only shows.
+            else if (a.jsonLines) writeLine(jsonTerminalSafe(JSON.stringify(last)));
             else writeLine(intervalText(last) + "\n");
           },
         }
@@ -433,7 +461,9 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
     outputs.push({
       what: `--json ${json}`,
       write: async () => {
-        await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n");
+        await writeFileAtomic(json, JSON.stringify(run, null, 2) + "\n", {
+          mode: PRIVATE_FILE_MODE,
+        });
         return `Wrote ${json}`;
       },
     });
@@ -443,7 +473,7 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
       what: `--out ${out}`,
       write: async () => {
         await loadChartJs();
-        await writeFileAtomic(out, renderRunHtml(run));
+        await writeFileAtomic(out, renderRunHtml(run), { mode: PRIVATE_FILE_MODE });
         return `Wrote ${out}`;
       },
     });
@@ -451,7 +481,17 @@ async function writeOutputs(run: RunDocument, a: TraceArgs): Promise<void> {
   if (store !== undefined) {
     outputs.push({
       what: `--store ${store}`,
-      write: async () => `Stored ${await saveRun(store, run)}`,
+      write: async () => {
+        const path = await saveRun(store, run);
+        const removed = await pruneRuns(store, run, a.keep);
+        return `Stored ${path}${
+          removed.length > 0
+            ? ` (removed ${removed.length} older run${
+              removed.length === 1 ? "" : "s"
+            }: --keep ${a.keep})`
+            : ""
+        }`;
+      },
     });
   }
   await writeEach(outputs, failures);

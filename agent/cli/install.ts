@@ -82,15 +82,27 @@ export function findInstalled(): string | null {
   return isFile(bin) ? bin : null;
 }
 
+/** Mode of an installed file: the checkout's mode is not copied (a 0666 file would stay 0666). */
+export const INSTALLED_FILE_MODE = 0o644;
+/** Mode of an installed directory. */
+export const INSTALLED_DIR_MODE = 0o755;
+
+/**
+ * Copies a file or a tree of the checkout into the install: regular files and
+ * directories only (symlinks, FIFOs and devices are left out), each given its
+ * installed mode whatever its mode was in the checkout or the umask.
+ */
 async function copyTree(from: string, to: string): Promise<void> {
-  const info = await Deno.stat(from);
+  const info = await Deno.lstat(from);
   if (info.isFile) {
     await Deno.copyFile(from, to);
+    await Deno.chmod(to, INSTALLED_FILE_MODE);
     return;
   }
+  if (!info.isDirectory) return;
   await Deno.mkdir(to, { recursive: true });
+  await Deno.chmod(to, INSTALLED_DIR_MODE);
   for await (const entry of Deno.readDir(from)) {
-    if (entry.isSymlink) continue;
     await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
   }
 }
@@ -121,6 +133,7 @@ export async function install(plan: InstallPlan): Promise<void> {
   await Deno.remove(staging, { recursive: true }).catch(() => {});
   await Deno.mkdir(staging, { recursive: true });
   try {
+    await Deno.chmod(staging, INSTALLED_DIR_MODE);
     for (const path of INSTALLED_PATHS) {
       try {
         await Deno.stat(`${src}/${path}`);
@@ -129,8 +142,8 @@ export async function install(plan: InstallPlan): Promise<void> {
       }
       await copyTree(`${src}/${path}`, `${staging}/${path}`);
     }
-    // Every dependency, npm packages included (chart.js is imported
-    // dynamically, so `deno install -g` alone would not fetch it), into the cache.
+    // Every dependency into the cache (chart.js is not one: it is vendored in
+    // report/vendor/ and copied with report/).
     await deno([
       "cache",
       "--quiet",

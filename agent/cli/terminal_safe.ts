@@ -55,3 +55,28 @@ const UNSAFE_IN_LINES =
 export function linesSafe(text: string): string {
   return text.replace(/\r\n/g, "\n").replace(UNSAFE_IN_LINES, "?");
 }
+
+// What JSON.stringify leaves raw that a terminal could act on: DEL, the C1
+// controls, and the separators and direction marks above (C0 it escapes).
+const JSON_RAW_UNSAFE = /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text (from `JSON.stringify`) made safe for a terminal without changing
+ * its value: each character a terminal could act on, which can only be inside
+ * a string, is written as a `\uXXXX` escape.
+ * @param json the output of `JSON.stringify`
+ * @returns the same JSON value, as text a terminal only shows
+ * @example
+ * ```ts
+ * import { jsonTerminalSafe } from "./terminal_safe.ts";
+ * const text = jsonTerminalSafe(JSON.stringify({ comm: "a\u009b2J" }));
+ * console.assert(text === '{"comm":"a\\u009b2J"}');
+ * console.assert(JSON.parse(text).comm === "a\u009b2J");
+ * ```
+ */
+export function jsonTerminalSafe(json: string): string {
+  return json.replace(
+    JSON_RAW_UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

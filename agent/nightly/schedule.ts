@@ -26,7 +26,10 @@ export interface SchedulePlan {
   onCalendar: string;
   /** The installed `ioscope` command (`deno task install`), absolute. */
   ioscope: string;
-  /** `PATH` for the job: the command is a Deno script, so Deno's directory first. */
+  /**
+   * `PATH` for the job: the system's directories, then Deno's (the command is
+   * a Deno script), last, so nothing in it can stand in for a system command.
+   */
   path: string;
   /** `mkdir`, absolute. */
   mkdir: string;
@@ -38,6 +41,8 @@ export interface SchedulePlan {
   failOnRegression?: boolean;
   /** `trace --backend`, when not auto. */
   backend?: string;
+  /** `trace --keep`: runs of the target the store keeps. */
+  keep?: number;
 }
 
 /**
@@ -78,17 +83,36 @@ export function shellQuote(arg: string): string {
 }
 
 function traceArgs(p: SchedulePlan): string[] {
+  // `--comm=NAME`: a name that starts with '-' stays the flag's value.
   return [
     "trace",
-    "--comm",
-    p.comm,
+    `--comm=${p.comm}`,
     "--duration",
     p.duration,
     ...(p.backend ? ["--backend", p.backend] : []),
     "--store",
     p.store,
+    ...(p.keep !== undefined ? ["--keep", String(p.keep)] : []),
   ];
 }
+
+/**
+ * The sandbox of the service, as far as tracing allows: the trace needs
+ * bpf(2), perf_event_open(2), tracefs under /sys and every process's /proc, so
+ * no ProtectKernelTunables=, ProtectKernelModules=, PrivateDevices= or system
+ * call filter. Files it makes are owner-only (Runs hold command lines and
+ * descriptor targets); /usr, /boot and /etc are read-only to it; its /tmp
+ * (perf.data) is its own; it can never gain privileges.
+ */
+export const SERVICE_HARDENING: readonly string[] = [
+  "UMask=0077",
+  "NoNewPrivileges=yes",
+  "PrivateTmp=yes",
+  "ProtectSystem=full",
+];
+
+/** What `ProtectSystem=full` makes read-only: the service cannot write a store or report there. */
+export const READ_ONLY_TO_SERVICE: readonly string[] = ["/usr", "/boot", "/efi", "/etc"];
 
 function reportArgs(p: SchedulePlan): string[] {
   return [
@@ -133,6 +157,7 @@ export function serviceUnit(p: SchedulePlan, durationS: number): string {
     "[Service]",
     "Type=oneshot",
     ...env,
+    ...SERVICE_HARDENING,
     `ExecStartPre=${[p.mkdir, "-p", ...dirsToMake(p)].map(systemdQuote).join(" ")}`,
     `ExecStart=${exec(traceArgs(p))}`,
     `ExecStart=${exec(reportArgs(p))}`,

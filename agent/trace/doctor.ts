@@ -35,11 +35,18 @@ function read(path: string): string | null {
   }
 }
 
+/**
+ * What a tool says about itself (`bpftrace --version`), as one line of at most
+ * 80 printable ASCII characters: anything else (an escape sequence, a C1
+ * control, a second line) becomes `?`. The tool is whatever PATH found.
+ */
 function run(cmd: string, args: string[]): string | null {
   try {
     const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return out.success ? text.trim() : null;
+    return out.success
+      ? (text.trim().split("\n")[0] ?? "").replace(/[^\x20-\x7e]/g, "?").slice(0, 80)
+      : null;
   } catch {
     return null;
   }

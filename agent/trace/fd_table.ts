@@ -37,16 +37,33 @@ function writeOnly(fdinfo: string): boolean {
   return m?.[1] !== undefined && (parseInt(m[1], 8) & 3) === 1;
 }
 
-/** Resolves and remembers descriptors by "pid:fd". */
+/**
+ * The most descriptors an FdTable resolves: what a backend keys by is capped
+ * as much (bpf's map, ftrace's FD_KEYS_MAX), so this bounds it whatever the
+ * backend does.
+ */
+export const FD_TABLE_MAX = 16_384;
+
+/** Resolves and remembers descriptors by "pid:fd", at most {@linkcode FD_TABLE_MAX}. */
 export class FdTable {
   #known = new Map<string, FdInfo>();
+  #dropped = 0;
 
-  /** Resolves every descriptor of the snapshot not resolved yet. */
+  /** Resolves every descriptor of the snapshot not resolved yet, while there is room. */
   update(snapshot: Snapshot): void {
     for (const [key, t] of snapshot.fds) {
       if (this.#known.has(key)) continue;
+      if (this.#known.size >= FD_TABLE_MAX) {
+        this.#dropped++;
+        continue;
+      }
       this.#known.set(key, readFdInfo(t.pid, t.fd));
     }
+  }
+
+  /** Descriptors not resolved for want of room (each time a snapshot showed one). */
+  get dropped(): number {
+    return this.#dropped;
   }
 
   /** What is known, by "pid:fd". */

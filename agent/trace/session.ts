@@ -92,6 +92,8 @@ export interface TraceSession {
   stop(reason?: EndReason): Promise<RunDocument>;
 }
 
+/** The longest delay setTimeout takes (a 32-bit signed count of ms: 24.8 days). */
+const MAX_TIMER_MS = 0x7fffffff;
 const EXIT_POLL_MS = 200;
 
 /**
@@ -152,6 +154,11 @@ class Session implements TraceSession {
   }
 
   async start(): Promise<void> {
+    const durationMs = this.#options.durationMs;
+    // setTimeout takes a 32-bit delay: 2^31 ms or more would fire at once.
+    if (durationMs !== undefined && !(durationMs >= 0 && durationMs <= MAX_TIMER_MS)) {
+      throw new RangeError(`Invalid trace duration ${durationMs} ms: at most ${MAX_TIMER_MS}`);
+    }
     const t0 = performance.now();
     const why = ensureTracefs();
     if (why) throw new RunError(`tracefs is not usable: ${why}`);

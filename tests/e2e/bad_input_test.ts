@@ -36,6 +36,11 @@ const CASES: [string, string[], RegExp][] = [
   ["command not found", ["trace", "--", "no-such-command-xyz"], /command not found/],
   ["empty command", ["trace", "--"], /no command after --/],
   ["bad --prom address", ["trace", "--pid", "1", "--prom", "nowhere"], /invalid --prom/],
+  // 600 h is over 2^31 ms: a timer that long would fire at once and end the trace.
+  ["a duration past a timer's range", ["trace", "--pid", "1", "--duration", "600h"], /at most 7/],
+  ["a store others can write to", ["trace", "--pid", "1", "--store", "/tmp"], /other users/],
+  ["--keep 0", ["trace", "--pid", "1", "--store", "/tmp/x", "--keep", "0"], /invalid --keep/],
+  ["--keep without --store", ["trace", "--pid", "1", "--keep", "5"], /--keep goes with --store/],
 ];
 
 for (const [what, args, message] of CASES) {

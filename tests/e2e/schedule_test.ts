@@ -70,13 +70,28 @@ Deno.test("schedule --print: a nightly service and timer running the installed c
   assert(out.includes("[Service]\nType=oneshot"), out);
   assert(
     out.includes(
-      `\nExecStart=${inst.bin} trace --comm nginx --duration 60s --store /var/lib/ioscope/nginx\n`,
+      `\nExecStart=${inst.bin} trace --comm=nginx --duration 60s --store /var/lib/ioscope/nginx\n`,
     ),
     out,
   );
-  // The command is a Deno script: the job's PATH starts with Deno's directory.
+  // The command is a Deno script: Deno's directory is on the job's PATH, last,
+  // after the system's (nothing in it can stand in for bpftrace or perf).
   const deno = Deno.execPath();
-  assert(out.includes(`Environment=PATH=${deno.slice(0, deno.lastIndexOf("/"))}:`), out);
+  assert(
+    out.includes(
+      "Environment=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" +
+        (deno.startsWith("/usr/bin/") || deno.startsWith("/bin/")
+          ? "\n"
+          : `:${deno.slice(0, deno.lastIndexOf("/"))}\n`),
+    ),
+    out,
+  );
+  // Owner-only files, a read-only /usr and /etc, a /tmp of its own, no new privileges.
+  for (
+    const line of ["UMask=0077", "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=full"]
+  ) {
+    assert(out.includes(`\n${line}\n`), `${line} missing:\n${out}`);
+  }
   assert(!out.includes(`${ROOT}mod.ts`), "the units never run the checkout");
   assert(
     out.includes(
@@ -88,7 +103,7 @@ Deno.test("schedule --print: a nightly service and timer running the installed c
   assert(out.includes("OnCalendar=*-*-* 03:00:00\nPersistent=true\nUnit=ioscope-nginx.service"));
   assert(out.includes("WantedBy=timers.target"));
   assert(/\n0 3 \* \* \* \S*mkdir -p /.test(out), out);
-  assert(out.includes(` ${inst.bin} trace --comm nginx `), out);
+  assert(out.includes(` ${inst.bin} trace --comm=nginx `), out);
 });
 
 Deno.test("schedule from a checkout finds the installed command, and says how to install when there is none", async () => {
@@ -105,7 +120,7 @@ Deno.test("schedule from a checkout finds the installed command, and says how to
     "--print",
   ], env);
   assertEquals(found.code, 0, found.stderr);
-  assert(found.stdout.includes(`ExecStart=${inst.bin} trace --comm x`), found.stdout);
+  assert(found.stdout.includes(`ExecStart=${inst.bin} trace --comm=x`), found.stdout);
   await using empty = tmpDir();
   const none = await exec(
     Deno.execPath(),
@@ -147,7 +162,7 @@ Deno.test("schedule writes units that systemd-analyze verify accepts, even for a
   const v = await verify(service, timer);
   assertEquals(v.code, 0, v.output);
   const text = Deno.readTextFileSync(service);
-  assert(text.includes(`--comm "a \\"b\\"%%$$\\\\c" --duration 2m`), text);
+  assert(text.includes(`"--comm=a \\"b\\"%%$$\\\\c" --duration 2m`), text);
   assert(text.includes(`"${dir.path}/odd store"`), text);
   assert(text.includes("--fail-on-regression"), text);
 
@@ -206,8 +221,9 @@ Deno.test("the crontab line, run as cron runs it, traces a real process into the
   await using dir = tmpDir();
   await using inst = await installed();
   const runCli = inst.run;
-  // A process with a name of its own: a copy of sleep.
-  const bin = `${dir.path}/ioscope-night`;
+  // A process with a name of its own, starting with '-' (a name a flag
+  // parser would take for an option): a copy of sleep.
+  const bin = `${dir.path}/-ioscope-night`;
   Deno.copyFileSync("/bin/sleep", bin);
   Deno.chmodSync(bin, 0o755);
   const target = new Deno.Command(bin, { args: ["60"] }).spawn();
@@ -215,7 +231,7 @@ Deno.test("the crontab line, run as cron runs it, traces a real process into the
     const r = await runCli([
       "schedule",
       "--comm",
-      "ioscope-night",
+      "-ioscope-night",
       "--duration",
       "1s",
       "--store",
@@ -245,10 +261,59 @@ Deno.test("the crontab line, run as cron runs it, traces a real process into the
     const summary = JSON.parse(Deno.readTextFileSync(`${dir.path}/site/summary.json`));
     assertEquals(summary.runs, 1);
     assert(Deno.statSync(`${dir.path}/site/index.html`).isFile);
+    // Runs hold command lines and descriptor targets: the store 0700, each file 0600.
+    const mode = (p: string) => (Deno.statSync(p).mode ?? 0) & 0o777;
+    assertEquals(mode(`${dir.path}/runs`), 0o700);
+    for (const f of [`runs/${runs[0]}`, "site/summary.json", "site/index.html"]) {
+      assertEquals(mode(`${dir.path}/${f}`), 0o600, f);
+    }
   } finally {
     target.kill("SIGKILL");
     await target.status;
   }
+});
+
+Deno.test("schedule run by a Deno in npx's cache puts it last on PATH, says so; refuses one others can change", async () => {
+  await using inst = await installed();
+  await using dir = tmpDir();
+  // Deno where `npx -y deno@2.9.6` puts it (a hard link: the same binary).
+  const npxDir = `${dir.path}/.npm/_npx/0123abcd/node_modules/deno`;
+  Deno.mkdirSync(npxDir, { recursive: true });
+  const npxDeno = `${npxDir}/deno`;
+  try {
+    Deno.linkSync(Deno.execPath(), npxDeno);
+  } catch {
+    Deno.copyFileSync(Deno.execPath(), npxDeno);
+  }
+  const schedule = () =>
+    exec(npxDeno, ["run", "-A", `${ROOT}mod.ts`, "schedule", "--comm", "nginx", "--print"], {
+      DENO_INSTALL_ROOT: inst.root,
+      PATH: `${npxDir}:/usr/sbin:/usr/bin:/sbin:/bin`,
+    });
+  const r = await schedule();
+  assertEquals(r.code, 0, r.stderr);
+  const path = /\nEnvironment=PATH=(\S+)\n/.exec(r.stdout)?.[1] ?? "";
+  assert(path.startsWith("/usr/local/sbin:"), path);
+  assertEquals(path.split(":").pop(), npxDir);
+  assert(r.stderr.includes("npx's cache, which npm may clean"), r.stderr);
+  // A Deno that another user could replace is never put in a root job.
+  Deno.chmodSync(`${dir.path}/.npm`, 0o777);
+  const open = await schedule();
+  assertEquals(open.code, 2, open.stderr);
+  assert(open.stderr.includes("can be written by other users"), open.stderr);
+  assertEquals(open.stderr.trim().split("\n").length, 1, open.stderr);
+});
+
+Deno.test("schedule passes --keep to trace, and refuses a store the sandbox cannot write", async () => {
+  await using inst = await installed();
+  const r = await inst.run(["schedule", "--comm", "nginx", "--keep", "30", "--print"]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes(" --store /var/lib/ioscope/nginx --keep 30\n"), r.stdout);
+  const ro = await inst.run(["schedule", "--comm", "nginx", "--store", "/etc/ioscope", "--print"]);
+  assertEquals(ro.code, 2, ro.stderr);
+  assert(ro.stderr.includes("ProtectSystem=full"), ro.stderr);
+  const bad = await inst.run(["schedule", "--comm", "nginx", "--keep", "0", "--print"]);
+  assertEquals(bad.code, 2, bad.stderr);
 });
 
 Deno.test("quoting helpers and OnCalendar to cron", () => {

@@ -3,10 +3,13 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import {
   completionFilters,
+  FD_KEYS_MAX,
   FtraceAggregator,
   MAX_FILTER_RINGS,
   syscallFilter,
 } from "../../probes/ftrace.ts";
+import { CAPACITY } from "../../probes/bpf/layout.ts";
+import { FD_TABLE_MAX, FdTable } from "../../agent/trace/fd_table.ts";
 import { fixtureFormats, loadFixture, replay } from "../_helpers/ftrace_fixture.ts";
 
 Deno.test("known workload: exact pread64, pwrite64 and sendfile64 counts, errors and bytes", () => {
@@ -103,17 +106,22 @@ Deno.test("filters: the I/O syscall numbers; completions split by ring between t
   assertEquals(completionFilters(many), { known: "0", others: "ctx == 0" });
 });
 
+/** The recorded formats, with raw_syscalls' enter and exit, and a field's offset. */
+function syscallFormats() {
+  const formats = fixtureFormats(loadFixture("ftrace_known_io.json"));
+  const enter = formats.get("raw_syscalls:sys_enter");
+  const exit = formats.get("raw_syscalls:sys_exit");
+  assert(enter && exit);
+  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  return { formats, enter, exit, off };
+}
+
 Deno.test("a 32-bit process's calls are counted apart, not under x86_64 names", () => {
   // 17 is x86_64's pread64 and i386's break; raw_syscalls records carry no compat
   // flag, so the agent tells by the process's ELF class (isCompat). No 32-bit
   // program runs on this CI's kernel (ia32 emulation is off: int 0x80 is
   // SIGSEGV), so the records are built here.
-  const fixture = loadFixture("ftrace_known_io.json");
-  const formats = fixtureFormats(fixture);
-  const enter = formats.get("raw_syscalls:sys_enter");
-  const exit = formats.get("raw_syscalls:sys_exit");
-  assert(enter && exit);
-  const off = (f: typeof enter, name: string) => f.fields.get(name)?.offset ?? -1;
+  const { formats, enter, exit, off } = syscallFormats();
   const agg = new FtraceAggregator(formats, {
     tids: [100, 300],
     pids: [100, 300],
@@ -177,4 +185,36 @@ Deno.test("a completion recorded by both instances while a ring's filters change
   const op = agg.snapshot().io_uring.get("ACCEPT");
   assertEquals(op?.count, 3, "the copy dropped, the burst kept");
   assertEquals(op?.multishot, 3);
+});
+
+Deno.test("per-descriptor totals stop at 16384 descriptors, as bpf's map does; the rest count as map_full", () => {
+  assertEquals(FD_KEYS_MAX, CAPACITY.fds);
+  const { formats, enter, exit, off } = syscallFormats();
+  const agg = new FtraceAggregator(formats, { tids: [100] });
+  const v = new DataView(new ArrayBuffer(128));
+  v.setInt32(4, 100, true);
+  // pread64 (17) on one new descriptor after another: a target that opens
+  // and closes files for ever, or whose processes come and go.
+  const extra = 1000;
+  for (let fd = 0; fd < FD_KEYS_MAX + extra; fd++) {
+    const t = fd * 1000;
+    v.setUint16(0, enter.id, true);
+    v.setBigInt64(off(enter, "id"), 17n, true);
+    v.setBigUint64(off(enter, "args"), BigInt(fd), true);
+    agg.feed(t, v, 0);
+    v.setUint16(0, exit.id, true);
+    v.setBigInt64(off(exit, "id"), 17n, true);
+    v.setBigInt64(off(exit, "ret"), 1n, true);
+    agg.feed(t + 500, v, 0);
+  }
+  const s = agg.snapshot();
+  assertEquals(s.syscalls.get("pread64")?.count, FD_KEYS_MAX + extra, "every call counted");
+  assertEquals(s.fds.size, FD_KEYS_MAX);
+  assertEquals(s.mapFull, extra);
+  // The agent's table of what each descriptor is stops there too.
+  const table = new FdTable();
+  s.fds.set("4194304:1", { ...s.fds.get("100:0")!, pid: 4194304, fd: 1 });
+  table.update(s);
+  assertEquals(table.known.size, FD_TABLE_MAX);
+  assertEquals(table.dropped, 1);
 });

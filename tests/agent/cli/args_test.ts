@@ -1,5 +1,11 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { parseDurationMs, parseFlags, parsePid, parseSizeBytes } from "../../../agent/cli/args.ts";
+import {
+  MAX_DURATION_MS,
+  parseDurationMs,
+  parseFlags,
+  parsePid,
+  parseSizeBytes,
+} from "../../../agent/cli/args.ts";
 import { parseArgs as nodeParseArgs } from "node:util";
 import { UsageError } from "../../../agent/errors.ts";
 import { parseStat } from "../../../agent/trace/proc.ts";
@@ -183,3 +189,10 @@ function ourError(args: string[]): string {
   }
   throw new Error(`${args.join(" ")} parsed`);
 }
+
+Deno.test("parseDurationMs refuses what a timer cannot wait: 600h (over 2^31 ms) is an error", () => {
+  assertEquals(parseDurationMs("168h"), MAX_DURATION_MS);
+  assert(MAX_DURATION_MS < 2 ** 31, "below setTimeout's limit");
+  assert(usageError(() => parseDurationMs("600h")).includes("at most 7 days"));
+  assert(usageError(() => parseDurationMs("2147484s")).includes("at most 7 days"));
+});
