@@ -6,15 +6,142 @@
  * renamed over the target (or linked, where a file must never be replaced),
  * and the directory synced. A failed write leaves no temporary file and never
  * a half-written target.
+ *
+ * Only a regular file (or a symlink to one, or nothing) is ever replaced.
+ * An output that is a character device or a FIFO (`/dev/null`, `/dev/stdout`,
+ * bash's `>(cmd)`), or a symlink to one, is written through, never replaced,
+ * and only when what sits at that name belongs to root or to this user (a FIFO
+ * another user planted is refused); anything else (a block device, a socket,
+ * a symlink to a directory) is refused. Nothing is created or replaced under
+ * /dev (but /dev/shm), /proc or /sys.
  * @module
  */
 
-import { ErrnoError, libc, O_CREAT, O_WRONLY, openFile, unwrap, writeAll } from "../ffi/mod.ts";
+import {
+  ErrnoError,
+  libc,
+  O_CREAT,
+  O_NONBLOCK,
+  O_WRONLY,
+  openFile,
+  unwrap,
+  writeAll,
+} from "../ffi/mod.ts";
 
 /** Fail if the name exists, whatever it is (a symlink is not followed). */
 const O_EXCL = 0o200;
 /** Fail if the last component is a symlink. */
 const O_NOFOLLOW = 0o400000;
+
+/** Do not make a terminal the controlling terminal when opening it. */
+const O_NOCTTY = 0o400;
+/** fcntl(2): get and set the file status flags. */
+const F_GETFL = 3;
+const F_SETFL = 4;
+
+/**
+ * Where a file is never created or replaced: devices and the kernel's own
+ * file systems. /dev/shm, a tmpfs for everyone's files, is not one of them.
+ */
+const KERNEL_TREES = ["/dev", "/proc", "/sys"];
+const SHARED_MEMORY = "/dev/shm";
+
+/** An output ioscope will not write, with the reason: `writeErrorReason` gives the message. */
+export class OutputRefused extends Error {
+  /** @param message why, in a few words */
+  constructor(message: string) {
+    super(message);
+    this.name = "OutputRefused";
+  }
+}
+
+/**
+ * How an output path is written: `replace` (a new file renamed into place:
+ * nothing there yet, a regular file, or a symlink to one or to nothing) or
+ * `through` (opened and written, never replaced: a character device or a
+ * FIFO, directly or through a symlink, owned by root or by this user).
+ * @param path the output
+ * @returns how to write it
+ * @throws {OutputRefused} for anything else, and for a file to create or
+ *   replace under /dev, /proc or /sys
+ * @example
+ * ```ts
+ * import { outputKind } from "./atomic_write.ts";
+ * console.assert(outputKind("/dev/null") === "through");
+ * console.assert(outputKind(`${Deno.makeTempDirSync()}/run.json`) === "replace");
+ * ```
+ */
+export function outputKind(path: string): "replace" | "through" {
+  let entry: Deno.FileInfo | null = null;
+  try {
+    entry = Deno.lstatSync(path);
+  } catch (e: unknown) {
+    // Nothing there (or no directory: the write says so).
+    if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+  }
+  let target = entry;
+  if (entry?.isSymlink) {
+    try {
+      target = Deno.statSync(path);
+    } catch {
+      target = null; // dangling: the link is replaced, as a file would be
+    }
+  }
+  const special = target !== null && !target.isFile;
+  if (!special) {
+    const where = kernelTree(dirOf(path));
+    if (where) throw new OutputRefused(`ioscope creates and replaces no file under ${where}`);
+    return "replace";
+  }
+  if (target?.isDirectory) throw new OutputRefused("it is a directory; give a file path");
+  if (!target?.isCharDevice && !target?.isFifo) {
+    const what = target?.isBlockDevice ? "a block device" : "not a regular file";
+    throw new OutputRefused(`it is ${what}, and ioscope replaces only regular files`);
+  }
+  const owner = entry?.uid ?? -1;
+  if (owner !== 0 && owner !== Deno.uid()) {
+    throw new OutputRefused(
+      `it is a ${entry?.isSymlink ? "symlink to a " : ""}${
+        target.isFifo ? "FIFO" : "device"
+      } that uid ${owner} owns: write to a file of your own`,
+    );
+  }
+  return "through";
+}
+
+/** The kernel tree (/dev, /proc, /sys) a directory lies in, symlinks resolved, or null. */
+function kernelTree(dir: string): string | null {
+  let real = dir;
+  try {
+    real = Deno.realPathSync(dir);
+  } catch {
+    // missing: the write fails on its own
+  }
+  const under = (t: string) => real === t || real.startsWith(`${t}/`);
+  if (under(SHARED_MEMORY)) return null;
+  return KERNEL_TREES.find(under) ?? null;
+}
+
+/**
+ * Writes `data` through an existing character device or FIFO (following a
+ * symlink to it), without creating, truncating or replacing anything. A FIFO
+ * nobody reads is an error (ENXIO), not a wait forever.
+ */
+function writeThrough(path: string, bytes: Uint8Array): void {
+  const fd = openFile(path, { flags: O_WRONLY | O_NOCTTY | O_NONBLOCK });
+  try {
+    // What was opened, not what the name points to now.
+    const opened = Deno.statSync(`/proc/self/fd/${fd.fd}`);
+    if (!opened.isCharDevice && !opened.isFifo) {
+      throw new OutputRefused("it changed into a regular file while being opened");
+    }
+    const flags = unwrap(libc().fcntl(fd.fd, F_GETFL, 0), "fcntl(F_GETFL)", path);
+    unwrap(libc().fcntl(fd.fd, F_SETFL, flags & ~O_NONBLOCK), "fcntl(F_SETFL)", path);
+    if (bytes.length > 0) writeAll(fd.fd, Deno.UnsafePointer.of(bytes) ?? 0, bytes.length);
+  } finally {
+    fd.close();
+  }
+}
 
 /** The prefix of every temporary file (the run store reports such files as unfinished writes). */
 export const TEMP_PREFIX = ".ioscope-";
@@ -116,7 +243,9 @@ export function syncDir(dir: string): void {
 /**
  * Writes a file atomically: a new temporary file beside it (see
  * {@linkcode writeTempFile}), renamed over `path`. A symlink at `path` is
- * replaced, not followed. On failure nothing is left but what was there.
+ * replaced, not followed, unless it leads to a device or FIFO: that, like a
+ * device or FIFO named directly, is written through, never replaced (see
+ * {@linkcode outputKind}). On failure nothing is left but what was there.
  * @param path the file to write
  * @param data the contents
  * @param options mode and temporary names
@@ -149,6 +278,10 @@ export function writeFileAtomicSync(
   data: string | Uint8Array,
   options: AtomicWriteOptions = {},
 ): void {
+  if (outputKind(path) === "through") {
+    writeThrough(path, typeof data === "string" ? new TextEncoder().encode(data) : data);
+    return;
+  }
   const dir = dirOf(path);
   const tmp = writeTempFile(dir, data, options);
   try {
@@ -207,6 +340,7 @@ const REASONS: Record<string, string> = {
   ENAMETOOLONG: "the name is too long",
   EEXIST: "temporary names kept existing (a planted file?)",
   ELOOP: "a symlink where a file was expected",
+  ENXIO: "a FIFO that nobody reads",
 };
 
 /**

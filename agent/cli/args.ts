@@ -5,7 +5,7 @@
  */
 
 import { UsageError } from "../errors.ts";
-import { dirOf, writeTempFile } from "../atomic_write.ts";
+import { dirOf, outputKind, writeErrorReason, writeTempFile } from "../atomic_write.ts";
 import { findUnknownOption, unknownOptionMessage } from "./suggest.ts";
 
 export { dirOf, writeFileAtomic } from "../atomic_write.ts";
@@ -87,6 +87,12 @@ export function checkWritable(path: string, flag: string): void {
     }
   } catch (e: unknown) {
     if (e instanceof UsageError) throw e;
+  }
+  try {
+    // A device or FIFO is written through (its directory need not be writable); else refused.
+    if (outputKind(path) === "through") return;
+  } catch (e: unknown) {
+    throw new UsageError(`cannot write ${flag} ${path}: ${writeErrorReason(e)}`);
   }
   const dir = dirOf(path);
   try {

@@ -23,7 +23,7 @@ import {
 } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
-import { UsageError } from "../errors.ts";
+import { RunError, UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
 import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
@@ -332,6 +332,21 @@ async function runTrace(args: string[]): Promise<number> {
     session?.stop("signal");
   };
   for (const s of END_SIGNALS) Deno.addSignalListener(s, onSignal);
+  // One way out for the unexpected too: an error nothing caught (in a timer,
+  // a callback, a promise nobody awaits) ends the trace like a signal, and the
+  // outputs are written, instead of the process dying with the probes attached.
+  let uncaught: unknown = undefined;
+  const onUncaught = (e: Event) => {
+    e.preventDefault();
+    if (uncaught === undefined) {
+      uncaught = e instanceof ErrorEvent
+        ? e.error ?? e.message
+        : (e as PromiseRejectionEvent).reason;
+    }
+    session?.stop("stopped");
+  };
+  globalThis.addEventListener("error", onUncaught);
+  globalThis.addEventListener("unhandledrejection", onUncaught);
 
   let child: StoppedCommand | null = null;
   let exporter: Exporter | null = null;
@@ -420,6 +435,7 @@ async function runTrace(args: string[]): Promise<number> {
       live = new LiveView(s, a.durationMs, () => s.stop("stopped"));
     }
     if (signalled) session.stop("signal");
+    if (uncaught !== undefined) session.stop("stopped");
     const run = await session.done;
     // The terminal is put back before anything else is written to it.
     live?.close();
@@ -430,8 +446,14 @@ async function runTrace(args: string[]): Promise<number> {
       console.error(`Left running: the command's pid ${daemons.join(", ")} (not ended by ioscope)`);
     }
     await writeOutputs(run, a);
+    if (uncaught !== undefined) {
+      const why = uncaught instanceof Error ? uncaught.message : String(uncaught);
+      throw new RunError(`the trace ended early on an unexpected error: ${why}`);
+    }
     return 0;
   } finally {
+    globalThis.removeEventListener("error", onUncaught);
+    globalThis.removeEventListener("unhandledrejection", onUncaught);
     live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});

@@ -3,6 +3,15 @@
  * `/metrics` is the Run so far in the text format (see openmetrics.ts),
  * rendered again whenever it is more than a second old, so a scrape never
  * sees data older than the backend's last snapshot plus a second.
+ *
+ * Any local user can connect to it, so it is a small HTTP/1.1 server of its
+ * own over Deno.listen, with limits a general one does not give: at most
+ * {@linkcode LIMITS}.connections connections at once (more are closed as
+ * they are accepted), a request head of at most 8 KiB that must arrive
+ * within 5 s, 10 s for a whole connection (a client that never reads its
+ * answer is cut off), one request per connection (pipelined ones are never
+ * read), an accept that fails (no descriptor left) retried instead of fatal,
+ * and a close that waits at most a second.
  * @module
  */
 
@@ -44,10 +53,108 @@ export function parseAddress(address: string): { hostname: string; port: number 
   return { hostname: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
+/** The exporter's limits; tests pass smaller ones. */
+export interface ExporterLimits {
+  /** Connections served at once; more are closed as soon as they are accepted. @default 16 */
+  connections: number;
+  /** Time for a request head (request line and headers) to arrive. @default 5000 */
+  headerTimeoutMs: number;
+  /** Time for a whole connection, answer included. @default 10000 */
+  totalTimeoutMs: number;
+  /** Largest request head, in bytes; a larger one is answered 431. @default 8192 */
+  maxHeadBytes: number;
+  /** How long close() waits for connections in flight. @default 1000 */
+  closeDeadlineMs: number;
+}
+
+/** The limits {@linkcode startExporter} uses unless told otherwise. */
+export const LIMITS: Readonly<ExporterLimits> = {
+  connections: 16,
+  headerTimeoutMs: 5_000,
+  totalTimeoutMs: 10_000,
+  maxHeadBytes: 8192,
+  closeDeadlineMs: 1_000,
+};
+
+/** After an answer, how long unread input (pipelined requests) is drained before closing. */
+const LINGER_MS = 1_000;
+/** After a failed accept (EMFILE: no descriptor left), the wait before the next. */
+const ACCEPT_RETRY_MS = 100;
+
+/** An answer: status, headers, body. */
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/** The bytes of an answer, `connection: close`, no body for HEAD. */
+function encodeAnswer(a: Answer, head: boolean): Uint8Array {
+  const body = new TextEncoder().encode(a.body);
+  const lines = [`HTTP/1.1 ${a.status} ${REASONS[a.status] ?? "Error"}`];
+  const headers = {
+    "content-type": "text/plain; charset=utf-8",
+    ...a.headers,
+    "content-length": String(body.length),
+    connection: "close",
+  };
+  for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+  const top = new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n");
+  if (head) return top;
+  const out = new Uint8Array(top.length + body.length);
+  out.set(top);
+  out.set(body, top.length);
+  return out;
+}
+
+/**
+ * Reads a request head: the bytes up to the blank line that ends it.
+ * @returns the head as latin1 text, "too large", or null when the client closed first
+ */
+async function readHead(conn: Deno.Conn, maxBytes: number): Promise<string | "too large" | null> {
+  const buf = new Uint8Array(maxBytes + 1);
+  let have = 0;
+  for (;;) {
+    const n = await conn.read(buf.subarray(have));
+    if (n === null) return null;
+    have += n;
+    // latin1: one character per byte, so the index of the blank line is its byte offset.
+    const text = new TextDecoder("latin1").decode(buf.subarray(0, have));
+    const end = text.search(/\r?\n\r?\n/);
+    if (end >= 0) return text.slice(0, end);
+    if (have > maxBytes) return "too large";
+  }
+}
+
+async function writeAllTo(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) done += await conn.write(bytes.subarray(done));
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch {
+    // closed already
+  }
+}
+
 /**
  * Serves `/metrics` for the Run document `current()` returns.
  * @param address `HOST:PORT` or `:PORT` (127.0.0.1 by default); port 0 picks a free one
  * @param current the Run so far (cumulative counts)
+ * @param options limits other than {@linkcode LIMITS}
  * @returns the running exporter
  * @throws {UsageError} when the address is invalid, the port is in use, or it
  *   cannot be bound here
@@ -55,49 +162,87 @@ export function parseAddress(address: string): { hostname: string; port: number 
 export function startExporter(
   address: string,
   current: () => RunDocument | null,
+  options: Partial<ExporterLimits> = {},
 ): Promise<Exporter> {
+  const limits = { ...LIMITS, ...options };
   const { hostname, port } = parseAddress(address);
   let text = "";
   let renderedAt = -Infinity;
-  const handler = (req: Request): Response => {
-    const url = new URL(req.url);
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
+  const answer = (method: string, target: string): Answer => {
+    if (method !== "GET" && method !== "HEAD") {
+      return { status: 405, headers: { allow: "GET, HEAD" }, body: "method not allowed\n" };
     }
-    if (url.pathname === "/metrics") {
+    const path = target.replace(/[?#].*$/, "");
+    if (path === "/metrics") {
       const now = performance.now();
       if (now - renderedAt > MAX_AGE_MS) {
         const run = current();
         // Serving starts before the probes attach, so a busy port fails first.
         if (!run) {
-          return new Response("attaching: no data yet\n", {
-            status: 503,
-            headers: { "retry-after": "1" },
-          });
+          return { status: 503, headers: { "retry-after": "1" }, body: "attaching: no data yet\n" };
         }
         try {
           text = renderMetrics(run);
           renderedAt = now;
         } catch (e: unknown) {
           const why = e instanceof Error ? e.message : String(e);
-          return new Response(`cannot read the trace: ${why}\n`, { status: 500 });
+          return { status: 500, headers: {}, body: `cannot read the trace: ${why}\n` };
         }
       }
-      return new Response(req.method === "HEAD" ? null : text, {
+      return {
+        status: 200,
         headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
-      });
+        body: text,
+      };
     }
-    if (url.pathname === "/") {
-      return new Response("ioscope exporter: metrics at /metrics\n", {
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      });
+    if (path === "/") {
+      return { status: 200, headers: {}, body: "ioscope exporter: metrics at /metrics\n" };
     }
-    return new Response("not found: metrics are at /metrics\n", { status: 404 });
+    return { status: 404, headers: {}, body: "not found: metrics are at /metrics\n" };
   };
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const serve = async (conn: Deno.Conn): Promise<void> => {
+    const total = setTimeout(() => closeQuietly(conn), limits.totalTimeoutMs);
+    let timedOut = false;
+    const header = setTimeout(() => {
+      timedOut = true;
+      closeQuietly(conn);
+    }, limits.headerTimeoutMs);
+    try {
+      const head = await readHead(conn, limits.maxHeadBytes).catch(() => null);
+      clearTimeout(header);
+      if (head === null || timedOut) return;
+      let a: Answer;
+      let method = "GET";
+      if (head === "too large") {
+        a = { status: 431, headers: {}, body: "request head too large\n" };
+      } else {
+        const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(head.split(/\r?\n/)[0] ?? "");
+        method = m?.[1] ?? "GET";
+        a = m ? answer(method, m[2] ?? "/") : { status: 400, headers: {}, body: "bad request\n" };
+      }
+      await writeAllTo(conn, encodeAnswer(a, method === "HEAD"));
+      // Closing with unread input would reset the connection and could lose the answer:
+      // shut the writing side, drain what else the client sent, briefly.
+      await conn.closeWrite();
+      const linger = setTimeout(() => closeQuietly(conn), LINGER_MS);
+      const sink = new Uint8Array(16384);
+      while (await conn.read(sink) !== null) {
+        // pipelined requests: never answered
+      }
+      clearTimeout(linger);
+    } catch {
+      // the client went away, or a timeout closed the connection
+    } finally {
+      clearTimeout(header);
+      clearTimeout(total);
+      closeQuietly(conn);
+    }
+  };
+
+  let listener: Deno.TcpListener;
   try {
-    server = Deno.serve({ hostname, port, onListen: () => {} }, handler);
+    listener = Deno.listen({ hostname, port });
   } catch (e: unknown) {
     const where = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
     let why: string;
@@ -112,13 +257,47 @@ export function startExporter(
     }
     return Promise.reject(new UsageError(`cannot serve metrics on ${where}: ${why}`));
   }
-  const a = server.addr;
+  const open = new Set<Deno.Conn>();
+  const inFlight = new Set<Promise<void>>();
+  let closed = false;
+  const accepting = (async () => {
+    while (!closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        if (closed) return;
+        // EMFILE/ENFILE (no descriptor left), ECONNABORTED: the next one may work.
+        await new Promise((r) => setTimeout(r, ACCEPT_RETRY_MS));
+        continue;
+      }
+      if (closed || open.size >= limits.connections) {
+        closeQuietly(conn);
+        continue;
+      }
+      open.add(conn);
+      const p: Promise<void> = serve(conn).finally(() => {
+        open.delete(conn);
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+    }
+  })();
+  const a = listener.addr as Deno.NetAddr;
   const shown = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
   let closing: Promise<void> | null = null;
   return Promise.resolve({
     address: `${shown}:${a.port}`,
     close() {
-      closing ??= server.shutdown().catch(() => {});
+      closing ??= (async () => {
+        closed = true;
+        closeQuietly(listener);
+        for (const c of open) closeQuietly(c);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<void>((r) => timer = setTimeout(r, limits.closeDeadlineMs));
+        await Promise.race([Promise.all([accepting, ...inFlight]), late]);
+        clearTimeout(timer);
+      })();
       return closing;
     },
   });
