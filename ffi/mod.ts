@@ -25,6 +25,7 @@ export * from "./errno.ts";
 export * from "./fd.ts";
 export * from "./io.ts";
 export * from "./memory.ts";
+export * from "./pidfd.ts";
 export * from "./rusage.ts";
 export * from "./socket.ts";
 export * from "./uring.ts";

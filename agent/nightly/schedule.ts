@@ -33,7 +33,7 @@ export interface SchedulePlan {
   path: string;
   /** `mkdir`, absolute. */
   mkdir: string;
-  /** Deno's cache directory (where chart.js is), if known. */
+  /** Deno's cache directory (the one `deno task install` filled), if known. */
   denoDir?: string;
   /** `report --threshold`, as given. */
   threshold?: string;

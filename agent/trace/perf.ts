@@ -14,7 +14,8 @@
 import { RunError, UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
 import type { RunDocument, Unsupported } from "../../schema/mod.ts";
-import { foldPerfScript } from "../../probes/perf_fold.ts";
+import { type FoldedStacks, StackFolder } from "../../probes/perf_fold.ts";
+import { forEachLine } from "./read_lines.ts";
 import { parsePerfStatCsv, PERF_COUNTERS } from "../../probes/perf_stat.ts";
 
 /** What perf adds to a Run document. */
@@ -40,6 +41,64 @@ export const SAMPLE_HZ = 99;
 const ATTACH_TIMEOUT_MS = 10_000;
 /** How long perf may take to write its results after SIGINT. */
 const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * Where `perf record` writes: a directory only root can enter, on tmpfs (gone
+ * at reboot), one folder per agent named by its PID, so that what a killed
+ * agent left is found and removed by the next one ({@linkcode sweepStalePerfData}).
+ */
+export const PERF_DATA_ROOT = "/run/ioscope";
+const PERF_DIR = /^perf-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the perf recordings of agents that are gone (kill -9 leaves one,
+ * up to hundreds of MiB). Only this directory's `perf-PID-*` folders whose
+ * agent PID no longer runs.
+ * @param root the directory (tests give their own)
+ * @returns the folders removed
+ */
+export function sweepStalePerfData(root = PERF_DATA_ROOT): string[] {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(root)];
+  } catch {
+    return removed; // no recording was ever made here
+  }
+  for (const e of entries) {
+    const m = PERF_DIR.exec(e.name);
+    if (!m || !e.isDirectory || Number(m[1]) === Deno.pid) continue;
+    try {
+      Deno.statSync(`/proc/${m[1]}`);
+      continue; // its agent (or a process with its PID) still runs
+    } catch {
+      // gone
+    }
+    try {
+      Deno.removeSync(`${root}/${e.name}`, { recursive: true });
+      removed.push(e.name);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return removed;
+}
+
+/** A new folder for this agent's recording, under {@linkcode PERF_DATA_ROOT}, 0700. */
+function perfDataDir(root = PERF_DATA_ROOT): string {
+  Deno.mkdirSync(root, { recursive: true, mode: 0o700 });
+  const info = Deno.lstatSync(root);
+  if (!info.isDirectory || info.uid !== Deno.uid() || ((info.mode ?? 0) & 0o022) !== 0) {
+    throw new RunError(`${root} is not a directory of this user's that only it can write to`);
+  }
+  const tag = Array.from(
+    crypto.getRandomValues(new Uint8Array(4)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const dir = `${root}/perf-${Deno.pid}-${tag}`;
+  Deno.mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
 
 /** Where perf is, or null. */
 export function findPerf(): string | null {
@@ -237,7 +296,7 @@ export async function startPerf(
       await waitAttached(stat, "perf stat");
     }
     if (flamegraph) {
-      dir = Deno.makeTempDirSync({ prefix: "ioscope-perf-" });
+      dir = perfDataDir();
       record = spawnPerf(perf, [
         "record",
         "--quiet",
@@ -288,11 +347,15 @@ export async function startPerf(
   };
 }
 
-/** Runs `perf script` on a recording and folds its stacks. */
-async function foldRecording(
-  perf: string,
-  file: string,
-): Promise<{ folded: string[]; samples: number }> {
+/**
+ * Runs `perf script` on a recording and folds its stacks as its output comes:
+ * a minute of samples is hundreds of MiB of text, never held whole.
+ * @param perf the perf command
+ * @param file the recording
+ * @returns the folded stacks
+ * @throws {RunError} when perf script fails
+ */
+export async function foldRecording(perf: string, file: string): Promise<FoldedStacks> {
   try {
     Deno.statSync(file);
   } catch {
@@ -311,11 +374,18 @@ async function foldRecording(
       // done
     }
   }, 60_000);
-  const out = await child.output();
+  const folder = new StackFolder();
+  let lastError = "";
+  const [status] = await Promise.all([
+    child.status,
+    forEachLine(child.stdout, (line) => folder.line(line)),
+    forEachLine(child.stderr, (line) => {
+      if (line.trim() !== "") lastError = line.slice(0, 300);
+    }),
+  ]);
   clearTimeout(timer);
-  if (!out.success) {
-    const why = new TextDecoder().decode(out.stderr).trim().split("\n").pop();
-    throw new RunError(`perf script could not read the samples: ${why ?? "no message"}`);
+  if (!status.success) {
+    throw new RunError(`perf script could not read the samples: ${lastError || "no message"}`);
   }
-  return foldPerfScript(new TextDecoder().decode(out.stdout));
+  return folder.finish();
 }

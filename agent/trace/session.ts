@@ -19,7 +19,7 @@ import { Timeline } from "./timeline.ts";
 import { buildRun, snapshotTotals } from "./run_builder.ts";
 import { FdTable } from "./fd_table.ts";
 import type { RunDocument } from "../../schema/mod.ts";
-import { type PerfResult, type PerfSession, startPerf } from "./perf.ts";
+import { type PerfResult, type PerfSession, startPerf, sweepStalePerfData } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
 import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
@@ -160,6 +160,8 @@ class Session implements TraceSession {
       throw new RangeError(`Invalid trace duration ${durationMs} ms: at most ${MAX_TIMER_MS}`);
     }
     const t0 = performance.now();
+    // What a killed agent's perf record left (it can be hundreds of MiB).
+    sweepStalePerfData();
     const why = ensureTracefs();
     if (why) throw new RunError(`tracefs is not usable: ${why}`);
     this.#backend = await openBackend(this.#options.backend ?? "auto", {

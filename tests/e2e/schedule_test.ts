@@ -230,8 +230,8 @@ Deno.test("the crontab line, run as cron runs it, traces a real process into the
   try {
     const r = await runCli([
       "schedule",
-      "--comm",
-      "-ioscope-night",
+      // As a user gives it: with '=' (a value that starts with '-').
+      "--comm=-ioscope-night",
       "--duration",
       "1s",
       "--store",

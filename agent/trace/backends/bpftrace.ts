@@ -19,6 +19,7 @@ import type { Unsupported } from "../../../schema/mod.ts";
 import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
 import { libc } from "../../../ffi/libc.ts";
+import { pidfdHandle, pidfdSignal } from "../../../ffi/pidfd.ts";
 
 /** The marker put in every program we start, so a stale one can be found. */
 export const AGENT_MARKER = "// ioscope-agent=";
@@ -258,38 +259,65 @@ export function startBpftrace(
   };
 }
 
+/** Options of {@linkcode sweepStaleBpftrace}. */
+export interface SweepOptions {
+  /**
+   * Reads a process's command line (NUL-separated), or null when it is gone.
+   * Tests put a process under the PID between the check and the kill here.
+   * @default a read of /proc/PID/cmdline
+   */
+  readCmdline?: (pid: number) => string | null;
+}
+
+function procCmdline(pid: number): string | null {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+  } catch {
+    return null;
+  }
+}
+
+/** The PID of the agent a stale bpftrace's command line names, or null when it is not one. */
+function staleOwner(cmdline: string): number | null {
+  const at = cmdline.indexOf(AGENT_MARKER);
+  if (at < 0 || !cmdline.startsWith("bpftrace") && !cmdline.includes("/bpftrace\0")) return null;
+  const owner = Number(/^\d+/.exec(cmdline.slice(at + AGENT_MARKER.length))?.[0]);
+  if (!(owner > 0) || owner === Deno.pid) return null;
+  return (procCmdline(owner) ?? "").length > 0 ? null : owner;
+}
+
 /**
  * Kills bpftrace programs left by an ioscope agent that no longer exists
- * (one killed with SIGKILL before its child noticed).
+ * (one killed with SIGKILL before its child noticed). Each is held by a
+ * pidfd opened before its command line is read, and killed through it: if
+ * it exits meanwhile and another process gets its PID, the kill reaches no
+ * one (it is never the new process's command line that was judged, and
+ * never the new process that is killed).
+ * @param options a command-line reader (tests)
  * @returns the PIDs killed
  */
-export function sweepStaleBpftrace(): number[] {
+export function sweepStaleBpftrace(options: SweepOptions = {}): number[] {
+  const { readCmdline = procCmdline } = options;
   const killed: number[] = [];
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
-    let cmdline: string;
+    const pid = Number(entry.name);
+    // A cheap first look; the verdict is taken again once the process is held.
+    if (staleOwner(procCmdline(pid) ?? "") === null) continue;
+    let pidfd;
     try {
-      cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`);
+      pidfd = pidfdHandle(pid);
     } catch {
-      continue;
+      continue; // gone meanwhile
     }
-    const at = cmdline.indexOf(AGENT_MARKER);
-    if (at < 0 || !cmdline.startsWith("bpftrace") && !cmdline.includes("/bpftrace\0")) continue;
-    const owner = Number(/^\d+/.exec(cmdline.slice(at + AGENT_MARKER.length))?.[0]);
-    if (owner === Deno.pid) continue;
-    let ownerAlive = false;
     try {
-      ownerAlive = Deno.readTextFileSync(`/proc/${owner}/cmdline`).length > 0;
+      const cmdline = readCmdline(pid);
+      if (cmdline === null || staleOwner(cmdline) === null) continue;
+      if (pidfdSignal(pidfd, "SIGKILL")) killed.push(pid);
     } catch {
-      ownerAlive = false;
-    }
-    if (!ownerAlive) {
-      try {
-        Deno.kill(Number(entry.name), "SIGKILL");
-        killed.push(Number(entry.name));
-      } catch {
-        // gone meanwhile
-      }
+      // not ours to signal after all
+    } finally {
+      pidfd.close();
     }
   }
   return killed;

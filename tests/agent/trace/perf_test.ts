@@ -2,7 +2,7 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { killOnDispose, leftovers, spawnCli, tmpDir } from "../../_helpers/common.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
-import { hasCpuPmu } from "../../../agent/trace/perf.ts";
+import { hasCpuPmu, PERF_DATA_ROOT } from "../../../agent/trace/perf.ts";
 
 /** perf processes still watching a PID (none may outlive the trace). */
 function perfFor(pid: number): string[] {
@@ -135,3 +135,61 @@ Deno.test("--flamegraph of a process that reads a cached file shows the kernel's
   );
   assertEquals(perfFor(target.pid), []);
 });
+
+Deno.test("--flamegraph folds perf script's output as it comes: 240 MB of samples in under 120 MB", async () => {
+  await using dir = tmpDir();
+  // A perf whose `script` prints 2,000,000 three-frame samples (240 MB).
+  const perf = `${dir.path}/perf`;
+  Deno.writeTextFileSync(
+    perf,
+    "#!/bin/sh\nawk 'BEGIN { for (i = 0; i < 2000000; i++) printf \"worker %d \\n" +
+      "\\tffffffff816d5e14 vfs_read+0x24 ([kernel.kallsyms])\\n" +
+      "\\t7f0012345678 read (/usr/lib/x86_64-linux-gnu/libc.so.6)\\n\\n\", i % 7 }'\n",
+    { mode: 0o755 },
+  );
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./_fold_big.ts", import.meta.url).pathname, perf],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  assertEquals(r.samples, 2_000_000);
+  // Read whole, as before, half of this (1,000,000 samples, 120 MB) peaked at
+  // 846 MB resident; folded as it comes, 88 MB (`deno run -A
+  // tests/agent/trace/_fold_big.ts PERF [buffered]`, with 1,000,000 samples).
+  assert(r.peakKb < 120 * 1024, `peak ${Math.round(r.peakKb / 1024)} MiB resident`);
+});
+
+Deno.test("--flamegraph's recording of an agent killed with -9 is removed by the next trace", async () => {
+  assertEquals(Deno.uid(), 0, "needs root");
+  await using dir = tmpDir();
+  await using target = python("import time\nwhile True: sum(range(10000)); time.sleep(0.001)");
+  const before = new Set(perfDirs());
+  const cli = spawnCli(["trace", "--pid", String(target.pid), "--flamegraph"]);
+  await cli.waitForStderr("Ctrl-C", 30_000);
+  const mine = perfDirs().filter((d) => !before.has(d) && d.startsWith(`perf-${cli.child.pid}-`));
+  assertEquals(mine.length, 1, `the agent's recording under ${PERF_DATA_ROOT}: ${perfDirs()}`);
+  cli.child.kill("SIGKILL");
+  await cli.done;
+  // perf ends with its agent (parent-death signal); what it wrote stays.
+  for (let i = 0; i < 100 && perfFor(target.pid).length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert(
+    perfDirs().includes(mine[0] ?? ""),
+    "kill -9 leaves the recording (nothing can remove it)",
+  );
+  // The next trace, of any kind, removes it.
+  await traceFor2s(target.pid, "--perf", dir.path);
+  assert(!perfDirs().includes(mine[0] ?? ""), `${mine[0]} is left after the next trace`);
+});
+
+/** The recordings under PERF_DATA_ROOT. */
+function perfDirs(): string[] {
+  try {
+    return [...Deno.readDirSync(PERF_DATA_ROOT)].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
