@@ -256,6 +256,21 @@ export class Btf {
   }
 
   /**
+   * How many parameters a function prototype has (its vlen).
+   * @param id a FUNC_PROTO's id (typedefs, qualifiers and one pointer are followed)
+   * @returns the parameter count
+   * @throws TypeError when the id is not a function prototype
+   */
+  params(id: number): number {
+    let t = this.type(this.resolve(id));
+    if (t.kind === BtfKind.PTR) t = this.type(this.resolve(t.type));
+    if (t.kind !== BtfKind.FUNC_PROTO) {
+      throw new TypeError(`BTF type ${id} (${t.name || "anonymous"}) is not a function prototype`);
+    }
+    return this.#view.getUint32(this.#offsetOf(t.id)! + 4, true) & 0xffff;
+  }
+
+  /**
    * A struct's or union's members.
    * @param id the struct's id (typedefs and qualifiers are followed)
    * @returns the members in order
