@@ -6,7 +6,7 @@
  * @module
  */
 
-import { call, exit, mov, R0 } from "./asm.ts";
+import { call, exit, type Insn, ldx, mov, R0, R1 } from "./asm.ts";
 import { BtfKind, syscallFunction, vmlinuxBtf } from "./btf.ts";
 import { BpfLink } from "./link.ts";
 import { BpfMap } from "./map.ts";
@@ -89,9 +89,13 @@ export function canLoad(type: number): Feature {
       if (id === undefined) {
         return { ok: false, reason: `${name}: the kernel's BTF has no function ${target}` };
       }
-      const error = tryLoad(type, { expectedAttachType: attachTypeOf(type), attachBtfId: id });
+      // Reading the first argument too: Debian's 5.10 loads TRACING programs but refuses
+      // that read ("invalid bpf_context access off=0"), which every syscall program makes.
+      const error = tryLoad(type, { expectedAttachType: attachTypeOf(type), attachBtfId: id }, [
+        ldx.dw(R0, R1, 0),
+      ]);
       return error === null
-        ? { ok: true, reason: `${name} loads (on ${target})` }
+        ? { ok: true, reason: `${name} loads and reads its first argument (on ${target})` }
         : { ok: false, reason: `${name} does not load here: ${error}` };
     }
     const error = tryLoad(type, {});
@@ -105,16 +109,17 @@ function attachTypeOf(type: number): number {
   return type === ProgType.TRACING ? AttachType.TRACE_FENTRY : AttachType.LSM_MAC;
 }
 
-/** Loads `r0 = 0; exit` and unloads it: null if it loaded, else the error's message. */
+/** Loads `first; r0 = 0; exit` and unloads it: null if it loaded, else the error's message. */
 function tryLoad(
   type: number,
   extra: { expectedAttachType?: number; attachBtfId?: number },
+  first: Insn[] = [],
 ): string | null {
   try {
     using _ = BpfProgram.load({
       type,
       name: "ioscope_probe",
-      insns: [mov.imm(R0, 0), exit()],
+      insns: [...first, mov.imm(R0, 0), exit()],
       ...extra,
     });
     return null;

@@ -7,11 +7,11 @@
  * where starts live, tests passed and failed. Exit 1 when any row fails.
  *
  * Options: `--timeout S` per guest (default 1500), `--verbose` echoes the
- * guests' consoles.
+ * guests' consoles (each is also kept in /var/cache/ioscope-kernels/logs/).
  * @module
  */
 
-import { exists, fetchKernel, KERNELS } from "./fetch.ts";
+import { CACHE, exists, fetchKernel, KERNELS } from "./fetch.ts";
 import { bootAndRun } from "./vm.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -206,6 +206,10 @@ async function main(): Promise<number> {
           if (verbose || /IOSCOPE|^(ok|FAILED) \||\.\.\. (ok|FAILED)|error/.test(l)) log(l);
         },
       });
+      const logFile = `${CACHE}/logs/${k.release}.log`;
+      Deno.mkdirSync(`${CACHE}/logs`, { recursive: true });
+      Deno.writeTextFileSync(logFile, r.lines.join("\n") + "\n");
+      log(`console: ${logFile}`);
       rows.push(parseRun(`${spec.distro} ${spec.name}`, r.lines, r.seconds, r.finished));
     } catch (e: unknown) {
       log(`failed: ${(e as Error).message}`);

@@ -173,7 +173,7 @@ export function bpfAttachPlan(): {
   const storage = haveTaskStorage();
   if (!storage.ok) reasons.push({ kind: "task_storage", reason: storage.reason });
   const starts = storage.ok ? "task_storage" : "hash";
-  const tracing = tracingRefused();
+  const tracing = tracingRefused() ?? deepTracingRefused();
   if (tracing === null) return { kind: "fentry", starts, reasons };
   reasons.push({ kind: "fentry", reason: tracing });
   const raw = haveRawTracepoint();
@@ -205,6 +205,16 @@ function tracingRefused(): string | null {
     if (e instanceof ErrnoError && e.code === "EINVAL") return null;
     return `BPF_PROG_TYPE_TRACING programs do not load: ${oneLine(e)}`;
   }
+}
+
+/**
+ * Why a TRACING program on a syscall's function cannot read its argument
+ * (Debian's 5.10 loads one, then refuses the read), or null when it can;
+ * reads the kernel's BTF, so only asked where tracing programs load at all.
+ */
+function deepTracingRefused(): string | null {
+  const f = canLoad(ProgType.TRACING);
+  return f.ok ? null : f.reason;
 }
 
 /**
