@@ -256,18 +256,21 @@ export class Btf {
   }
 
   /**
-   * How many parameters a function prototype has (its vlen).
+   * A function prototype's parameters' types.
    * @param id a FUNC_PROTO's id (typedefs, qualifiers and one pointer are followed)
-   * @returns the parameter count
+   * @returns each parameter's type id, in order
    * @throws TypeError when the id is not a function prototype
    */
-  params(id: number): number {
+  params(id: number): number[] {
     let t = this.type(this.resolve(id));
     if (t.kind === BtfKind.PTR) t = this.type(this.resolve(t.type));
     if (t.kind !== BtfKind.FUNC_PROTO) {
       throw new TypeError(`BTF type ${id} (${t.name || "anonymous"}) is not a function prototype`);
     }
-    return this.#view.getUint32(this.#offsetOf(t.id)! + 4, true) & 0xffff;
+    const p = this.#offsetOf(t.id)!;
+    const count = this.#view.getUint32(p + 4, true) & 0xffff;
+    // btf_param: name_off, type (8 bytes each), after the 12-byte type header.
+    return Array.from({ length: count }, (_, i) => this.#view.getUint32(p + 12 + i * 8 + 4, true));
   }
 
   /**

@@ -246,7 +246,7 @@ export function rawTracepointArgs(name: string): Feature & { args?: number } {
       const id = btf.firstIdByName(`btf_trace_${name}`, BtfKind.TYPEDEF);
       if (id === undefined) f = { ok: false, reason: `the kernel's BTF has no btf_trace_${name}` };
       else {
-        const args = btf.params(id) - 1;
+        const args = btf.params(id).length - 1;
         f = { ok: true, reason: `${name} passes ${args} argument(s)`, args };
       }
     } catch (e: unknown) {
@@ -258,6 +258,39 @@ export function rawTracepointArgs(name: string): Feature & { args?: number } {
 }
 
 const argCounts = new Map<string, Feature & { args?: number }>();
+
+/**
+ * Whether fentry programs can read each function's first argument as a
+ * struct pointer (a syscall function's `struct pt_regs *`): the verifier
+ * refuses the read where the kernel's BTF gives that function's argument a
+ * pointer to a declaration only (Debian's 5.10: `__x64_sys_sendto`, whose
+ * `pt_regs` is a FWD in net/socket.c's types), not by loading anything.
+ * @param functions kernel function names
+ * @returns ok, or the first function whose argument cannot be read
+ */
+export function firstArgsReadable(functions: readonly string[]): Feature {
+  let btf;
+  try {
+    btf = vmlinuxBtf();
+  } catch (e: unknown) {
+    return { ok: false, reason: `fentry needs the kernel's BTF: ${why(e)}` };
+  }
+  for (const name of functions) {
+    const id = btf.funcId(name);
+    if (id === undefined) return { ok: false, reason: `the kernel's BTF has no function ${name}` };
+    const [arg] = btf.params(btf.type(id).type);
+    if (arg === undefined) return { ok: false, reason: `${name} takes no argument in BTF` };
+    const ptr = btf.type(btf.resolve(arg));
+    const target = ptr.kind === BtfKind.PTR ? btf.type(btf.resolve(ptr.type)) : ptr;
+    if (ptr.kind === BtfKind.PTR && target.kind !== BtfKind.STRUCT) {
+      return {
+        ok: false,
+        reason: `${name}'s argument points to ${target.name || "a type"} that BTF only declares`,
+      };
+    }
+  }
+  return { ok: true, reason: `every function's first argument is readable` };
+}
 
 /**
  * Whether BPF maps and programs are charged to RLIMIT_MEMLOCK (kernels

@@ -24,6 +24,7 @@ import {
   canLoad,
   ErrnoError,
   exit,
+  firstArgsReadable,
   haveRawTracepoint,
   haveTaskStorage,
   mov,
@@ -208,13 +209,18 @@ function tracingRefused(): string | null {
 }
 
 /**
- * Why a TRACING program on a syscall's function cannot read its argument
- * (Debian's 5.10 loads one, then refuses the read), or null when it can;
- * reads the kernel's BTF, so only asked where tracing programs load at all.
+ * Why TRACING programs on the syscall functions cannot read their first
+ * argument (Debian's 5.10 loads them, then refuses the read where BTF only
+ * declares `pt_regs`), or null when they can; reads the kernel's BTF, so
+ * only asked where tracing programs load at all.
  */
 function deepTracingRefused(): string | null {
   const f = canLoad(ProgType.TRACING);
-  return f.ok ? null : f.reason;
+  if (!f.ok) return f.reason;
+  const args = firstArgsReadable(
+    tracedSyscalls().filter((s) => s.fd).map((s) => syscallFunction(s.name)),
+  );
+  return args.ok ? null : args.reason;
 }
 
 /**
