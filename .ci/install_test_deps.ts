@@ -32,6 +32,9 @@ const NEEDS: readonly { need: string; pkg: string }[] = [
   { need: "unshare", pkg: "util-linux" },
   { need: "pkill", pkg: "procps" },
   { need: "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", pkg: "fonts-dejavu-core" },
+  // The kernel matrix CI runs after the suite (tests/kernels/, `deno task test:kernels`).
+  { need: "qemu-system-x86_64", pkg: "qemu-system-x86" },
+  { need: "/usr/share/doc/busybox-static", pkg: "busybox-static" },
 ];
 const TRACEFS = "/sys/kernel/tracing";
 const PROMETHEUS_UNIT = "/lib/systemd/system/prometheus.service";

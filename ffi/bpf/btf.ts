@@ -256,6 +256,24 @@ export class Btf {
   }
 
   /**
+   * A function prototype's parameters' types.
+   * @param id a FUNC_PROTO's id (typedefs, qualifiers and one pointer are followed)
+   * @returns each parameter's type id, in order
+   * @throws TypeError when the id is not a function prototype
+   */
+  params(id: number): number[] {
+    let t = this.type(this.resolve(id));
+    if (t.kind === BtfKind.PTR) t = this.type(this.resolve(t.type));
+    if (t.kind !== BtfKind.FUNC_PROTO) {
+      throw new TypeError(`BTF type ${id} (${t.name || "anonymous"}) is not a function prototype`);
+    }
+    const p = this.#offsetOf(t.id)!;
+    const count = this.#view.getUint32(p + 4, true) & 0xffff;
+    // btf_param: name_off, type (8 bytes each), after the 12-byte type header.
+    return Array.from({ length: count }, (_, i) => this.#view.getUint32(p + 12 + i * 8 + 4, true));
+  }
+
+  /**
    * A struct's or union's members.
    * @param id the struct's id (typedefs and qualifiers are followed)
    * @returns the members in order

@@ -6,12 +6,21 @@
  * @module
  */
 
-import { exit, mov, R0 } from "./asm.ts";
-import { syscallFunction, vmlinuxBtf } from "./btf.ts";
+import { call, exit, type Insn, ldx, mov, R0, R1 } from "./asm.ts";
+import { BtfKind, syscallFunction, vmlinuxBtf } from "./btf.ts";
 import { BpfLink } from "./link.ts";
 import { BpfMap } from "./map.ts";
 import { BpfProgram } from "./program.ts";
-import { AttachType, MapType, ProgType } from "./sys.ts";
+import {
+  AttachType,
+  Helper,
+  MapType,
+  prlimit,
+  ProgType,
+  RLIM_INFINITY,
+  RLIMIT_MEMLOCK,
+} from "./sys.ts";
+import { ErrnoError } from "../errno.ts";
 
 /** A probe's answer. */
 export interface Feature {
@@ -80,9 +89,13 @@ export function canLoad(type: number): Feature {
       if (id === undefined) {
         return { ok: false, reason: `${name}: the kernel's BTF has no function ${target}` };
       }
-      const error = tryLoad(type, { expectedAttachType: attachTypeOf(type), attachBtfId: id });
+      // Reading the first argument too: Debian's 5.10 loads TRACING programs but refuses
+      // that read ("invalid bpf_context access off=0"), which every syscall program makes.
+      const error = tryLoad(type, { expectedAttachType: attachTypeOf(type), attachBtfId: id }, [
+        ldx.dw(R0, R1, 0),
+      ]);
       return error === null
-        ? { ok: true, reason: `${name} loads (on ${target})` }
+        ? { ok: true, reason: `${name} loads and reads its first argument (on ${target})` }
         : { ok: false, reason: `${name} does not load here: ${error}` };
     }
     const error = tryLoad(type, {});
@@ -96,16 +109,17 @@ function attachTypeOf(type: number): number {
   return type === ProgType.TRACING ? AttachType.TRACE_FENTRY : AttachType.LSM_MAC;
 }
 
-/** Loads `r0 = 0; exit` and unloads it: null if it loaded, else the error's message. */
+/** Loads `first; r0 = 0; exit` and unloads it: null if it loaded, else the error's message. */
 function tryLoad(
   type: number,
   extra: { expectedAttachType?: number; attachBtfId?: number },
+  first: Insn[] = [],
 ): string | null {
   try {
     using _ = BpfProgram.load({
       type,
       name: "ioscope_probe",
-      insns: [mov.imm(R0, 0), exit()],
+      insns: [...first, mov.imm(R0, 0), exit()],
       ...extra,
     });
     return null;
@@ -185,8 +199,156 @@ export function haveRawTracepoint(): Feature {
 }
 
 /**
+ * Whether a program of a type may call a helper: `call helper; r0 = 0; exit`
+ * is handed to the verifier (which names an unknown helper `unknown#ID`).
+ * For helpers that take no arguments, such as `get_current_task_btf`.
+ * @param type a sys.ts `ProgType` (not TRACING: that needs a target)
+ * @param helper a sys.ts `Helper` id
+ * @returns ok, and why not
+ * @example
+ * ```ts
+ * import { haveHelper } from "./features.ts";
+ * import { Helper, ProgType } from "./sys.ts";
+ * const f = haveHelper(ProgType.RAW_TRACEPOINT, Helper.get_current_pid_tgid);
+ * console.assert(typeof f.ok === "boolean" && f.reason.length > 0);
+ * ```
+ */
+export function haveHelper(type: number, helper: number): Feature {
+  return cached(`helper:${type}:${helper}`, () => {
+    const name = Object.entries(Helper).find(([, v]) => v === helper)?.[0] ?? `#${helper}`;
+    try {
+      using _ = BpfProgram.load({
+        type,
+        name: "ioscope_probe",
+        insns: [call(helper), mov.imm(R0, 0), exit()],
+      });
+      return { ok: true, reason: `${progTypeName(type)} programs may call bpf_${name}` };
+    } catch (e: unknown) {
+      return { ok: false, reason: `bpf_${name} is not there: ${why(e)}` };
+    }
+  });
+}
+
+/**
+ * How many arguments a raw tracepoint passes its programs, from the kernel's
+ * BTF: `btf_trace_NAME` is a pointer to a prototype whose first parameter is
+ * the context (the rest are the tracepoint's TP_PROTO). A program that reads
+ * past them is refused at attach (EINVAL), so a field that some kernels have
+ * (sched_process_exit's `group_dead`) is read only where it is passed.
+ * @param name the tracepoint, e.g. `sched_process_exit`
+ * @returns ok with `args`, or why it is unknown (no BTF, no such tracepoint)
+ */
+export function rawTracepointArgs(name: string): Feature & { args?: number } {
+  let f = argCounts.get(name);
+  if (!f) {
+    try {
+      const btf = vmlinuxBtf();
+      const id = btf.firstIdByName(`btf_trace_${name}`, BtfKind.TYPEDEF);
+      if (id === undefined) f = { ok: false, reason: `the kernel's BTF has no btf_trace_${name}` };
+      else {
+        const args = btf.params(id).length - 1;
+        f = { ok: true, reason: `${name} passes ${args} argument(s)`, args };
+      }
+    } catch (e: unknown) {
+      f = { ok: false, reason: `the kernel's BTF cannot say: ${why(e)}` };
+    }
+    argCounts.set(name, f);
+  }
+  return f;
+}
+
+const argCounts = new Map<string, Feature & { args?: number }>();
+
+/**
+ * Whether fentry programs can read each function's first argument as a
+ * struct pointer (a syscall function's `struct pt_regs *`): the verifier
+ * refuses the read where the kernel's BTF gives that function's argument a
+ * pointer to a declaration only (Debian's 5.10: `__x64_sys_sendto`, whose
+ * `pt_regs` is a FWD in net/socket.c's types), not by loading anything.
+ * @param functions kernel function names
+ * @returns ok, or the first function whose argument cannot be read
+ */
+export function firstArgsReadable(functions: readonly string[]): Feature {
+  let btf;
+  try {
+    btf = vmlinuxBtf();
+  } catch (e: unknown) {
+    return { ok: false, reason: `fentry needs the kernel's BTF: ${why(e)}` };
+  }
+  for (const name of functions) {
+    const id = btf.funcId(name);
+    if (id === undefined) return { ok: false, reason: `the kernel's BTF has no function ${name}` };
+    const [arg] = btf.params(btf.type(id).type);
+    if (arg === undefined) return { ok: false, reason: `${name} takes no argument in BTF` };
+    const ptr = btf.type(btf.resolve(arg));
+    const target = ptr.kind === BtfKind.PTR ? btf.type(btf.resolve(ptr.type)) : ptr;
+    if (ptr.kind === BtfKind.PTR && target.kind !== BtfKind.STRUCT) {
+      return {
+        ok: false,
+        reason: `${name}'s argument points to ${target.name || "a type"} that BTF only declares`,
+      };
+    }
+  }
+  return { ok: true, reason: `every function's first argument is readable` };
+}
+
+/**
+ * Whether BPF maps and programs are charged to RLIMIT_MEMLOCK (kernels
+ * before memcg accounting, 5.11): the limit is set to 0 for a moment and a
+ * one-entry array is created (what cilium/ebpf's rlimit package does). EPERM
+ * means it is charged; then loaders raise the limit first.
+ * @returns ok when charged to the limit, and what was seen
+ */
+export function memlockCharged(): Feature {
+  return cached("memlock", () => {
+    let old: { cur: bigint; max: bigint };
+    try {
+      old = prlimit(RLIMIT_MEMLOCK, null);
+    } catch (e: unknown) {
+      return { ok: false, reason: `RLIMIT_MEMLOCK cannot be read: ${why(e)}` };
+    }
+    let created: unknown = null;
+    prlimit(RLIMIT_MEMLOCK, { cur: 0n, max: old.max });
+    try {
+      using _ = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    } catch (e: unknown) {
+      created = e;
+    } finally {
+      prlimit(RLIMIT_MEMLOCK, old);
+    }
+    if (created === null) {
+      return { ok: false, reason: "maps are charged to the memory cgroup, not RLIMIT_MEMLOCK" };
+    }
+    if (created instanceof ErrnoError && created.code === "EPERM") {
+      return { ok: true, reason: "maps are charged to RLIMIT_MEMLOCK (EPERM under a zero limit)" };
+    }
+    return { ok: false, reason: `a map under a zero RLIMIT_MEMLOCK: ${why(created)}` };
+  });
+}
+
+/**
+ * Raises RLIMIT_MEMLOCK to unlimited where this kernel charges BPF maps and
+ * programs to it ({@linkcode memlockCharged}); elsewhere nothing. Once per
+ * process.
+ * @returns what was done
+ */
+export function raiseMemlockWhereCharged(): Feature {
+  return cached("memlock_raised", () => {
+    const charged = memlockCharged();
+    if (!charged.ok) return { ok: true, reason: `RLIMIT_MEMLOCK left as it is: ${charged.reason}` };
+    try {
+      prlimit(RLIMIT_MEMLOCK, { cur: RLIM_INFINITY, max: RLIM_INFINITY });
+      return { ok: true, reason: `RLIMIT_MEMLOCK raised to unlimited: ${charged.reason}` };
+    } catch (e: unknown) {
+      return { ok: false, reason: `RLIMIT_MEMLOCK could not be raised: ${why(e)}` };
+    }
+  });
+}
+
+/**
  * Forgets every cached answer (for tests that force a path).
  */
 export function resetFeatureCache(): void {
   cache.clear();
+  argCounts.clear();
 }

@@ -126,16 +126,17 @@ interface SyscallNumbers {
   perf_event_open: number;
   ioctl: number;
   pidfd_open: number;
+  prlimit64: number;
 }
 
 const SYSCALLS: Record<string, SyscallNumbers> = {
-  x86_64: { bpf: 321, perf_event_open: 298, ioctl: 16, pidfd_open: 434 },
-  aarch64: { bpf: 280, perf_event_open: 241, ioctl: 29, pidfd_open: 434 },
+  x86_64: { bpf: 321, perf_event_open: 298, ioctl: 16, pidfd_open: 434, prlimit64: 302 },
+  aarch64: { bpf: 280, perf_event_open: 241, ioctl: 29, pidfd_open: 434, prlimit64: 261 },
 };
 
 /**
  * The syscall numbers of this machine's architecture.
- * @returns bpf, perf_event_open, ioctl and pidfd_open numbers
+ * @returns bpf, perf_event_open, ioctl, pidfd_open and prlimit64 numbers
  * @throws Error on an architecture ioscope does not know
  */
 export function syscallNumbers(): SyscallNumbers {
@@ -944,4 +945,33 @@ export function pidfdOpen(pid: number, flags = 0): number {
   const ret = syscall(syscallNumbers().pidfd_open, pid, flags);
   if (ret < 0) throw new ErrnoError("pidfd_open", lastErrno(), `pid ${pid}`);
   return ret;
+}
+
+/** RLIMIT_MEMLOCK (asm-generic/resource.h): what BPF maps and programs are charged to before 5.11. */
+export const RLIMIT_MEMLOCK = 8;
+/** RLIM_INFINITY: no limit. */
+export const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * prlimit64(2) on this process: reads a resource limit and sets a new one.
+ * @param resource e.g. {@linkcode RLIMIT_MEMLOCK}
+ * @param next the new soft and hard limits, or null to only read
+ * @returns the limits before the call
+ * @throws ErrnoError (EPERM: raising the hard limit needs CAP_SYS_RESOURCE)
+ */
+export function prlimit(
+  resource: number,
+  next: { cur: bigint; max: bigint } | null,
+): { cur: bigint; max: bigint } {
+  const old = pinned(16);
+  const set = next === null ? null : pinned(16);
+  if (set && next) {
+    const v = new DataView(set.buffer);
+    v.setBigUint64(0, next.cur, true);
+    v.setBigUint64(8, next.max, true);
+  }
+  const ret = syscall(syscallNumbers().prlimit64, 0, resource, addressOf(set), addressOf(old));
+  if (ret < 0) throw new ErrnoError("prlimit64", lastErrno(), `resource ${resource}`);
+  const v = new DataView(old.buffer);
+  return { cur: v.getBigUint64(0, true), max: v.getBigUint64(8, true) };
 }

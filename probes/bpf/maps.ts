@@ -4,6 +4,7 @@
  * @module
  */
 
+import { raiseMemlockWhereCharged } from "../../ffi/bpf/features.ts";
 import { BpfMap } from "../../ffi/bpf/map.ts";
 import { BPF_F_NO_PREALLOC, MapType } from "../../ffi/bpf/sys.ts";
 import type { MapFds } from "./_emit.ts";
@@ -111,6 +112,8 @@ export class BpfMapSet implements Disposable {
       throw new RangeError(`The bpf backend times 1 to 64 syscalls, not ${syscalls.length}`);
     }
     this.#syscalls = syscalls;
+    // Before memcg accounting (5.11) maps and programs are charged to RLIMIT_MEMLOCK.
+    raiseMemlockWhereCharged();
     const make = (
       name: keyof typeof MAP_NAMES,
       spec: Omit<Parameters<typeof BpfMap.create>[0], "name">,

@@ -10,17 +10,25 @@
 import {
   add,
   and,
+  call,
   exit,
   type Insn,
   ja,
   jne32,
   label,
+  ldx,
   mov,
   R0,
   R1,
+  R10,
+  R2,
+  R3,
   R6,
   R7,
 } from "../../ffi/bpf/asm.ts";
+import { rawTracepointArgs } from "../../ffi/bpf/features.ts";
+import { vmlinuxBtf } from "../../ffi/bpf/btf.ts";
+import { Helper } from "../../ffi/bpf/sys.ts";
 import { type BuildContext, countOne, ifTraced, loadArg } from "./_emit.ts";
 import { COUNTER } from "./layout.ts";
 
@@ -76,7 +84,7 @@ export function onSwitch(b: BuildContext): Insn[] {
       ...loadArg(b, R7, SWITCH, { raw: 0, field: "preempt" }),
       and.imm(R7, 0xff),
       jne32.imm(R7, 0, "involuntary"), // preempted
-      ...loadArg(b, R7, SWITCH, { raw: 3, field: "prev_state" }),
+      ...prevState(),
       jne32.imm(R7, 0, "voluntary"),
     ];
   return program([
@@ -88,4 +96,37 @@ export function onSwitch(b: BuildContext): Insn[] {
     label("voluntary"),
     ...countOne(b, COUNTER.voluntary, "vol"),
   ]);
+}
+
+/**
+ * `R7 = the switched-away task's state` for a raw tracepoint: its fourth
+ * argument where the kernel passes it (5.18 on, counted in BTF), else
+ * `prev->__state` (`state` before 5.14; offset from BTF) read with
+ * bpf_probe_read_kernel into fp-80 from the task, the second argument.
+ * @returns the instructions
+ * @throws Error when neither is known (the classic tracepoint is used then)
+ */
+function prevState(): Insn[] {
+  const args = rawTracepointArgs("sched_switch");
+  if (args.args !== undefined && args.args >= 4) return [ldx.dw(R7, R6, 3 * 8)];
+  let offset: number | undefined;
+  for (const field of ["__state", "state"]) {
+    try {
+      offset ??= vmlinuxBtf().memberOffset("task_struct", field).offset;
+    } catch {
+      // the other name
+    }
+  }
+  if (offset === undefined) {
+    throw new Error(`sched_switch passes no prev_state and task_struct's state is unknown`);
+  }
+  return [
+    ldx.dw(R3, R6, 1 * 8), // prev
+    add.imm(R3, offset),
+    mov.reg(R1, R10),
+    add.imm(R1, -80),
+    mov.imm(R2, 4), // the low word: every state bit that counts
+    call(Helper.probe_read_kernel),
+    ldx.w(R7, R10, -80), // 0 (runnable) when the read failed: counted involuntary
+  ];
 }

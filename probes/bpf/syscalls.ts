@@ -58,7 +58,14 @@ import {
   stx,
   sub,
 } from "../../ffi/bpf/asm.ts";
-import { BPF_ANY, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
+import { haveHelper } from "../../ffi/bpf/features.ts";
+import {
+  BPF_ANY,
+  BPF_LOCAL_STORAGE_GET_F_CREATE,
+  BPF_NOEXIST,
+  Helper,
+  ProgType,
+} from "../../ffi/bpf/sys.ts";
 import {
   addTo,
   type BuildContext,
@@ -229,17 +236,41 @@ export function slotSearch(table: readonly SlotEntry[], out: string): Insn[] {
 export const TS_COMPAT = 0x2;
 
 /**
+ * Whether programs of this kind may call `bpf_get_current_task_btf` (5.11+),
+ * found by trying: where it is missing, the current task is read through
+ * `bpf_get_current_task` and `bpf_probe_read_kernel`.
+ * @param b the build context
+ * @returns true when the typed helper loads
+ */
+export function haveTaskBtf(b: BuildContext): boolean {
+  const type = b.kind === "tp" ? ProgType.TRACEPOINT : ProgType.RAW_TRACEPOINT;
+  return haveHelper(type, Helper.get_current_task_btf).ok;
+}
+
+/**
  * Leaves by `out`, counting it, when the current task is in a 32-bit
  * (compat) syscall: its number is from another table, so it is counted apart
  * and never timed under a 64-bit call's name (io_syscalls.bt does the same).
- * Reads `current->thread_info.status` with a typed load (BTF gives the
- * offset); nothing where the offset is unknown.
+ * Reads `current->thread_info.status` (BTF gives the offset) with a typed
+ * load, or where `bpf_get_current_task_btf` is missing (before 5.11) with
+ * `bpf_probe_read_kernel` into fp-72; nothing where the offset is unknown.
  */
 function ifNative(b: BuildContext, out: string): Insn[] {
   if (b.compatStatusOffset === undefined) return [];
+  const status: Insn[] = haveTaskBtf(b)
+    ? [call(Helper.get_current_task_btf), ldx.w(R1, R0, b.compatStatusOffset)]
+    : [
+      call(Helper.get_current_task),
+      mov.reg(R3, R0),
+      add.imm(R3, b.compatStatusOffset),
+      mov.reg(R1, R10),
+      add.imm(R1, -72),
+      mov.imm(R2, 4),
+      call(Helper.probe_read_kernel),
+      ldx.w(R1, R10, -72), // zero when the read failed: counted as native
+    ];
   return [
-    call(Helper.get_current_task_btf),
-    ldx.w(R1, R0, b.compatStatusOffset),
+    ...status,
     and.imm(R1, TS_COMPAT),
     jeq.imm(R1, 0, "native"),
     ...countOne(b, COUNTER.compat, "compat"),

@@ -42,6 +42,7 @@ import {
   st,
   stx,
 } from "../../ffi/bpf/asm.ts";
+import { rawTracepointArgs } from "../../ffi/bpf/features.ts";
 import { BPF_ANY, Helper } from "../../ffi/bpf/sys.ts";
 import { type BuildContext, countOne, loadArg, lookup, remove, update } from "./_emit.ts";
 import { COUNTER } from "./layout.ts";
@@ -148,26 +149,71 @@ export function onFork(b: BuildContext): Insn[] {
 }
 
 /**
- * The exit program: a thread's own entry goes when it exits, the process's
- * when its last thread does. Where starts live in a tid-keyed hash, the
- * thread's start goes too.
+ * Whether this kernel's sched_process_exit says that the whole thread group
+ * is dead (`group_dead`): a raw tracepoint's (and a BTF one's) arguments are
+ * counted in the kernel's BTF (`btf_trace_sched_process_exit`), a classic
+ * tracepoint's fields read from tracefs. Debian's 5.10, 6.1 and 6.12 pass
+ * only the task; newer kernels add `group_dead`.
  * @param b the build context
+ * @returns true when the program can read it
+ */
+export function exitHasGroupDead(b: BuildContext): boolean {
+  if (b.kind !== "tp") {
+    const raw = rawTracepointArgs("sched_process_exit");
+    if (raw.args !== undefined) return raw.args >= 2;
+  }
+  try {
+    b.field(EXIT, "group_dead");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The exit program: a thread's own entry goes when it exits, the process's
+ * when its last thread does. Where the tracepoint does not say which thread
+ * is the last (no `group_dead`), the process leaves when its leader (the
+ * thread whose id is the process id) exits, as the bpftrace backend does; a
+ * leader that ends before its other threads then takes the process out of
+ * the set early. Where starts live in a tid-keyed hash, the thread's start
+ * goes too.
+ * @param b the build context
+ * @param groupDead whether the tracepoint passes group_dead (probed by
+ *   {@linkcode exitHasGroupDead} unless given)
  * @returns the instructions
  */
-export function onExit(b: BuildContext): Insn[] {
+export function onExit(b: BuildContext, groupDead = exitHasGroupDead(b)): Insn[] {
   const del = (mapFd: number, keyOff: number): Insn[] => [
     ...remove(mapFd, keyOff),
   ];
-  return [
-    mov.reg(R6, R1),
-    ...loadArg(b, R8, EXIT, { raw: 1, field: "group_dead" }),
-    and.imm(R8, 0xff),
+  const ids: Insn[] = [
     call(Helper.get_current_pid_tgid),
     mov.reg(R7, R0),
     stx.w(R10, -8, R0), // thread id
     rsh.imm(R7, 32),
     stx.w(R10, -16, R7), // thread group id
     ...(b.maps.startsInTaskStorage ? [] : del(b.maps.starts, -8)),
+  ];
+  if (!groupDead) {
+    return [
+      ...ids,
+      ldx.w(R1, R10, -8),
+      jeq.reg(R1, R7, "leader"),
+      ...del(b.maps.targets, -8), // another thread: its own entry
+      ja("out"),
+      label("leader"),
+      ...del(b.maps.targets, -16), // the leader: the process leaves
+      label("out"),
+      mov.imm(R0, 0),
+      exit(),
+    ];
+  }
+  return [
+    mov.reg(R6, R1),
+    ...loadArg(b, R8, EXIT, { raw: 1, field: "group_dead" }),
+    and.imm(R8, 0xff),
+    ...ids,
     // The leader's thread id is the process id: it stays while others run.
     ldx.w(R1, R10, -8),
     jeq.reg(R1, R7, "leader"),

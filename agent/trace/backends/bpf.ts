@@ -24,6 +24,7 @@ import {
   canLoad,
   ErrnoError,
   exit,
+  firstArgsReadable,
   haveRawTracepoint,
   haveTaskStorage,
   mov,
@@ -173,7 +174,7 @@ export function bpfAttachPlan(): {
   const storage = haveTaskStorage();
   if (!storage.ok) reasons.push({ kind: "task_storage", reason: storage.reason });
   const starts = storage.ok ? "task_storage" : "hash";
-  const tracing = tracingRefused();
+  const tracing = tracingRefused() ?? deepTracingRefused();
   if (tracing === null) return { kind: "fentry", starts, reasons };
   reasons.push({ kind: "fentry", reason: tracing });
   const raw = haveRawTracepoint();
@@ -205,6 +206,21 @@ function tracingRefused(): string | null {
     if (e instanceof ErrnoError && e.code === "EINVAL") return null;
     return `BPF_PROG_TYPE_TRACING programs do not load: ${oneLine(e)}`;
   }
+}
+
+/**
+ * Why TRACING programs on the syscall functions cannot read their first
+ * argument (Debian's 5.10 loads them, then refuses the read where BTF only
+ * declares `pt_regs`), or null when they can; reads the kernel's BTF, so
+ * only asked where tracing programs load at all.
+ */
+function deepTracingRefused(): string | null {
+  const f = canLoad(ProgType.TRACING);
+  if (!f.ok) return f.reason;
+  const args = firstArgsReadable(
+    tracedSyscalls().filter((s) => s.fd).map((s) => syscallFunction(s.name)),
+  );
+  return args.ok ? null : args.reason;
 }
 
 /**
