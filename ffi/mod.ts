@@ -21,6 +21,7 @@
  */
 
 export * from "./bpf/mod.ts";
+export * from "./clock.ts";
 export * from "./errno.ts";
 export * from "./fd.ts";
 export * from "./io.ts";

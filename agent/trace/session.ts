@@ -170,6 +170,11 @@ class Session implements TraceSession {
       ...(this.#options.followChildren ? { followChildren: true } : {}),
       ...(this.#options.comm !== undefined ? { comm: this.#options.comm } : {}),
       onSnapshot: (s) => this.#tick(s),
+      // /proc's fault counters from the moment the probes start counting.
+      onOpening: () => {
+        this.#firstStat.clear();
+        this.#sampleProc();
+      },
     });
     try {
       await this.#backend.attached;
@@ -178,7 +183,8 @@ class Session implements TraceSession {
       this.#intervalFromMs = this.#attachedAtMs;
       this.#startedAt = new Date();
       // /proc's fault counters over the tracepoint's window: from the probes
-      // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's).
+      // attached (bpftrace's attach takes 1-3 s, its faults are not the trace's),
+      // where the backend did not read them as its window opened.
       this.#sampleProc();
       const perf = this.#options.perf;
       if (perf && (perf.counters || perf.flamegraph)) {
@@ -194,7 +200,11 @@ class Session implements TraceSession {
       if (!this.#finishing) this.#fail(new RunError(why));
     });
     if (this.#options.durationMs !== undefined) {
-      this.#timers.push(setTimeout(() => this.stop("duration"), this.#options.durationMs));
+      // Counted from the window's opening where the backend has one (its
+      // gate opened before this point): duration_s is that window.
+      const from = this.#backend.window?.()?.fromMs || this.#attachedAtMs;
+      const left = Math.max(0, this.#options.durationMs - (performance.now() - from));
+      this.#timers.push(setTimeout(() => this.stop("duration"), left));
     }
     // Garbage that V8 and malloc would keep resident for hours (reclaim.ts).
     keepMallocTrimmable();

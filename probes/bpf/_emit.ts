@@ -28,6 +28,7 @@ import {
   ldImm64,
   ldx,
   loadMapFd,
+  loadMapValue,
   lsh,
   mov,
   neg,
@@ -47,7 +48,7 @@ import {
   sub,
 } from "../../ffi/bpf/asm.ts";
 import { BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
-import { COUNTER, HIST_BUCKETS, OP, SUB_BUCKETS } from "./layout.ts";
+import { COUNTER, GATE, HIST_BUCKETS, OP, SUB_BUCKETS } from "./layout.ts";
 
 /** bpf_get_current_ancestor_cgroup_id (enum bpf_func_id). */
 const GET_CURRENT_ANCESTOR_CGROUP_ID = 123;
@@ -89,6 +90,8 @@ export interface BuildContext {
 
 /** The descriptors of the maps the programs use. */
 export interface MapFds {
+  /** The gate (layout.ts GATE): a one-entry array the counting programs read first. */
+  gate: number;
   targets: number;
   starts: number;
   /** True when `starts` is task storage; false: a hash keyed by thread id. */
@@ -143,6 +146,23 @@ export function loadArg(b: BuildContext, dst: Reg, event: string, arg: ArgSpec):
     default:
       throw new RangeError(`Cannot load ${event} field ${arg.field} of ${f.size} bytes`);
   }
+}
+
+/**
+ * Leaves by `out` unless the gate is open: the first instructions of every
+ * counting program, so that what they count lies in one window (the agent
+ * opens and closes the gate) and a closed gate costs a program three
+ * instructions, a load of the gate's word by its address with no helper call.
+ * @param b the build context
+ * @param out the label to leave by
+ * @returns the instructions (they use R0 only: the context in R1 is kept)
+ */
+export function ifOpen(b: BuildContext, out: string): Instruction[] {
+  return [
+    loadMapValue(R0, b.maps.gate, 0),
+    ldx.dw(R0, R0, 0),
+    jeq.imm(R0, GATE.closed, out),
+  ];
 }
 
 /**

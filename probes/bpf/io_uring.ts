@@ -58,6 +58,7 @@ import { BPF_ANY, Helper } from "../../ffi/bpf/sys.ts";
 import {
   type BuildContext,
   countOne,
+  ifOpen,
   ifTraced,
   increment,
   loadArg,
@@ -122,6 +123,7 @@ export function onSubmit(b: BuildContext): Insn[] {
     ...loadArg(b, R9, SUBMIT, { raw: 0, field: "flags" }),
   ];
   return [
+    ...ifOpen(b, "out"),
     mov.reg(R6, R1),
     ...ifTraced(b, "out"),
     ...fields, // R7 = request, R8 = opcode, R9 = flags
@@ -204,6 +206,7 @@ export function onComplete(b: BuildContext): Insn[] {
     label(`${prefix}_done`),
   ];
   return [
+    ...ifOpen(b, "out"), // a request that completes after the window closed stays in flight
     mov.reg(R6, R1),
     ...loadArg(b, R7, COMPLETE, { raw: 1, field: "req" }),
     stx.dw(R10, -8, R7),
@@ -285,6 +288,7 @@ export function onComplete(b: BuildContext): Insn[] {
  */
 export function onAsync(b: BuildContext): Insn[] {
   return [
+    ...ifOpen(b, "out"),
     mov.reg(R6, R1),
     ...loadArg(b, R7, ASYNC, { raw: 0, field: "req" }),
     stx.dw(R10, -8, R7),

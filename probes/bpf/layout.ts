@@ -154,8 +154,18 @@ export const CAPACITY = {
   fds: 16_384,
 } as const;
 
+/**
+ * The gate: a one-entry array map whose one word every counting program reads
+ * first (a direct load of the map's value: no helper call) and leaves at once
+ * while it is 0. The agent opens it (1) once every program is attached and
+ * /proc has been read, and closes it (0) at the window's end before it reads
+ * /proc again and detaches, so every counter covers one window.
+ */
+export const GATE = { bytes: 8, closed: 0, open: 1 } as const;
+
 /** Map names as the kernel shows them (15 characters at most). */
 export const MAP_NAMES = {
+  gate: "ios_gate",
   targets: "ios_targets",
   starts: "ios_starts",
   sysOps: "ios_sys_ops",

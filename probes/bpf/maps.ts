@@ -14,6 +14,7 @@ import {
   ERRNO_KIND,
   FD_KEY,
   FD_VALUE,
+  GATE,
   HIST_FAILED,
   HIST_OK,
   HIST_VALUE_BYTES,
@@ -125,6 +126,12 @@ export class BpfMapSet implements Disposable {
     try {
       const n = syscalls.length;
       this.#m = {
+        gate: make("gate", {
+          type: MapType.ARRAY,
+          keySize: 4,
+          valueSize: GATE.bytes,
+          maxEntries: 1,
+        }),
         targets: make("targets", {
           type: MapType.HASH,
           flags: BPF_F_NO_PREALLOC,
@@ -211,6 +218,7 @@ export class BpfMapSet implements Disposable {
     }
     const m = this.#m;
     this.fds = {
+      gate: m.gate.fd,
       targets: m.targets.fd,
       starts: m.starts.fd,
       startsInTaskStorage: taskStorage,
@@ -224,6 +232,17 @@ export class BpfMapSet implements Disposable {
       uringOps: m.uringOps.fd,
       uringHist: m.uringHist.fd,
     };
+  }
+
+  /**
+   * Opens or closes the gate (layout.ts GATE): the counting programs count
+   * only while it is open. The kernel sees the new value when this returns.
+   * @param open true to open it, false to close it
+   */
+  setGate(open: boolean): void {
+    const value = new Uint8Array(GATE.bytes);
+    value[0] = open ? GATE.open : GATE.closed;
+    this.#m.gate.update(u32(0), value);
   }
 
   /**

@@ -29,14 +29,14 @@ import {
 import { rawTracepointArgs } from "../../ffi/bpf/features.ts";
 import { vmlinuxBtf } from "../../ffi/bpf/btf.ts";
 import { Helper } from "../../ffi/bpf/sys.ts";
-import { type BuildContext, countOne, ifTraced, loadArg } from "./_emit.ts";
+import { type BuildContext, countOne, ifOpen, ifTraced, loadArg } from "./_emit.ts";
 import { COUNTER } from "./layout.ts";
 
 const TLB = "tlb:tlb_flush";
 const SWITCH = "sched:sched_switch";
 
-function program(body: Insn[]): Insn[] {
-  return [mov.reg(R6, R1), ...body, label("out"), mov.imm(R0, 0), exit()];
+function program(b: BuildContext, body: Insn[]): Insn[] {
+  return [...ifOpen(b, "out"), mov.reg(R6, R1), ...body, label("out"), mov.imm(R0, 0), exit()];
 }
 
 /**
@@ -45,7 +45,7 @@ function program(body: Insn[]): Insn[] {
  * @returns the instructions
  */
 export function onFault(b: BuildContext): Insn[] {
-  return program([...ifTraced(b, "out"), ...countOne(b, COUNTER.faults, "fault")]);
+  return program(b, [...ifTraced(b, "out"), ...countOne(b, COUNTER.faults, "fault")]);
 }
 
 /**
@@ -54,7 +54,7 @@ export function onFault(b: BuildContext): Insn[] {
  * @returns the instructions
  */
 export function onTlbFlush(b: BuildContext): Insn[] {
-  return program([
+  return program(b, [
     ...ifTraced(b, "out"),
     ...loadArg(b, R7, TLB, { raw: 0, field: "reason" }),
     and.imm(R7, COUNTER.tlbReasons - 1),
@@ -87,7 +87,7 @@ export function onSwitch(b: BuildContext): Insn[] {
       ...prevState(),
       jne32.imm(R7, 0, "voluntary"),
     ];
-  return program([
+  return program(b, [
     ...ifTraced(b, "out"),
     ...voluntary,
     label("involuntary"),

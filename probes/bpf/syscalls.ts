@@ -70,6 +70,7 @@ import {
   addTo,
   type BuildContext,
   countOne,
+  ifOpen,
   ifTraced,
   increment,
   loadArg,
@@ -307,6 +308,7 @@ export function sysEnter(b: BuildContext, slots: number | readonly SlotEntry[]):
     ? [mov.imm(R8, slots)] // one program per syscall: the slot is known
     : [...loadArg(b, R7, ENTER, ID), ...slotSearch(slots, "out")]; // R7 = the syscall number
   return [
+    ...ifOpen(b, "out"),
     mov.reg(R6, R1), // R6 = context
     ...slotOf,
     ...tracedStart(b, "out"),
@@ -346,6 +348,7 @@ export function sysEnter(b: BuildContext, slots: number | readonly SlotEntry[]):
  */
 export function sysExit(b: BuildContext): Insn[] {
   return [
+    ...ifOpen(b, "out"), // a call that ends after the window closed stays in flight
     mov.reg(R6, R1), // R6 = context
     ...startOf(b, false, "start"),
     jeq.imm(R0, 0, "out"), // this task never made a traced call

@@ -7,6 +7,14 @@
  * second; the traced set is a map the programs keep themselves as processes
  * fork, exec and exit.
  *
+ * Every counting program reads a gate first (probes/bpf/layout.ts GATE):
+ * nothing counts until every program is attached and /proc has been read,
+ * and nothing after the window's end, when the gate closes before /proc is
+ * read again and the programs detach one by one (each detach waits for RCU:
+ * tens of ms, in which /proc went on counting and sys_enter outlived
+ * sys_exit). The Run's duration is the gate's open interval on the kernel's
+ * clock.
+ *
  * Nothing survives the agent: every program and link is a descriptor of this
  * process, so when it ends, however it ends (`kill -9` included), the kernel
  * detaches and frees them.
@@ -27,6 +35,7 @@ import {
   firstArgsReadable,
   haveRawTracepoint,
   haveTaskStorage,
+  monotonicNs,
   mov,
   type ProgramSpec,
   ProgType,
@@ -415,6 +424,13 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   }
 
   let latest = read();
+  // The window opens: /proc is read, then the gate opens, when every program
+  // is attached; its edges on CLOCK_MONOTONIC, the programs' clock.
+  options.onOpening?.();
+  maps.setGate(true);
+  const openNs = monotonicNs();
+  const fromMs = performance.now();
+  let closeNs: bigint | null = null;
   let resolveDied!: (why: string) => void;
   const died = new Promise<string>((res) => (resolveDied = res));
   const timer = setInterval(() => {
@@ -435,6 +451,10 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     died,
     unsupported,
     latest: () => latest,
+    window: () => ({
+      fromMs,
+      toMs: closeNs === null ? null : fromMs + Number(closeNs - openNs) / 1e6,
+    }),
     objectIds: () => ({
       programs: attached.programs.filter((p) => !p.closed).map((p) => p.id),
       links: attached.links.flatMap((l) => {
@@ -449,9 +469,16 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     stop(onClosed?: () => void): Promise<Snapshot> {
       stopped ??= (() => {
         clearInterval(timer);
-        // Detach first, so the last read is final, then free everything.
-        for (const l of attached.links) l.close();
-        // The counts end here: /proc read now covers the same window.
+        // The window ends: the gate closes, then /proc is read (the same
+        // window's end), then the last read, then everything is freed. A call
+        // in flight now ends uncounted (in flight), whatever detaches first.
+        try {
+          maps.setGate(false);
+          closeNs = monotonicNs();
+        } catch {
+          // maps gone: detaching below ends the counts
+        }
+        for (const l of closeNs === null ? attached.links : []) l.close();
         onClosed?.();
         try {
           latest = read();

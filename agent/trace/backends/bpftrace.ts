@@ -172,7 +172,8 @@ export function startBpftrace(
 
     if (!isAttached && parser.ready) {
       isAttached = true;
-      // The trace window starts now, in the kernel as in the agent.
+      // The trace window starts now, in the kernel as in the agent, /proc read just before.
+      options.onOpening?.();
       if (nr !== undefined) libc().syscall(BigInt(nr), BigInt(openToken), 0n, 0n, 0n, 0n, 0n);
       edges.fromMs = performance.now();
       resolveAttached();

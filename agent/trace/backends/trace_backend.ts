@@ -64,4 +64,11 @@ export interface BackendOptions {
   cgroup?: { path: string; id: number };
   /** Called with each complete cumulative snapshot (about once a second). */
   onSnapshot?: (snapshot: Snapshot) => void;
+  /**
+   * Called once, the moment before the probes start counting (every probe
+   * attached), so that /proc is read at the same window's start (the mirror of
+   * `stop`'s `onClosed`). A backend that cannot say when lets the caller read
+   * /proc once `attached` resolves.
+   */
+  onOpening?: () => void;
 }

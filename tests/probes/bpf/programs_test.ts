@@ -20,6 +20,7 @@ function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildC
     kind,
     field: (_event, field) => ({ offset: field === "args" ? 16 : 8, size: 8, signed: true }),
     maps: {
+      gate: next(),
       targets: next(),
       starts: next(),
       startsInTaskStorage: true,
@@ -79,9 +80,10 @@ Deno.test("fentry entry programs carry their slot as an immediate and read the d
   const enter = plan.find((p) => p.name === "ios_e_pread64");
   assert(enter, "pread64's entry program");
   const bytes = assemble(enter.insns);
-  // mov r6, r1 (keep the context), then mov r8, <slot value>: no slot table lookup.
-  assertEquals([...bytes.subarray(0, 8)], [0xbf, 0x16, 0, 0, 0, 0, 0, 0]);
-  assertEquals([...bytes.subarray(8, 16)], [0xb7, 0x08, 0, 0, 2, 0, 3, 0]);
+  // After the gate (4 slots): mov r6, r1 (keep the context), then mov r8,
+  // <slot value>: no slot table lookup.
+  assertEquals([...bytes.subarray(32, 40)], [0xbf, 0x16, 0, 0, 0, 0, 0, 0]);
+  assertEquals([...bytes.subarray(40, 48)], [0xb7, 0x08, 0, 0, 2, 0, 3, 0]);
   assert(!calls(enter.insns).includes(Helper.probe_read_kernel), "no probe read under fentry");
   const raw = planPrograms(context("raw_tp"), OPTIONS).find((p) => p.name === "ios_sys_enter");
   assert(raw && calls(raw.insns).includes(Helper.probe_read_kernel), "raw_tp reads pt_regs");
@@ -203,4 +205,35 @@ Deno.test("32-bit calls: after the traced test, TS_COMPAT of thread_info.status 
 
 Deno.test("the compat counter reaches the snapshot's compatCalls", () => {
   assertEquals(countersFrom((i) => (i === COUNTER.compat ? 3 : 0)).compat, 3);
+});
+
+Deno.test("every counting program reads the gate first and leaves while it is closed; the traced set's keepers do not", () => {
+  const gate = 10; // the first descriptor context() hands out
+  for (const kind of ["fentry", "raw_tp", "tp"] as const) {
+    const b = context(kind, { comm: "nginx", followChildren: true });
+    assertEquals(b.maps.gate, gate);
+    for (const p of planPrograms(b, OPTIONS)) {
+      const bytes = assemble(p.insns);
+      const v = new DataView(bytes.buffer);
+      // ld_imm64 r0, map_value(gate) + 0 (src 2: BPF_PSEUDO_MAP_VALUE)
+      const first = [v.getUint8(0), v.getUint8(1), v.getInt32(4, true), v.getInt32(12, true)];
+      const keeper = ["ios_exit", "ios_fork", "ios_exec", "ios_rename"].includes(p.name);
+      if (keeper) {
+        // Membership must be right the moment the gate opens: a fork while the
+        // programs attach still joins.
+        assert(first[2] !== gate || first[1] !== 0x20, `${kind} ${p.name} is not gated`);
+        continue;
+      }
+      assertEquals(first, [0x18, 0x20, gate, 0], `${kind} ${p.name}: the gate's address first`);
+      // ldx.dw r0, [r0+0]; jeq r0, 0, to the exit that returns 0
+      assertEquals([...bytes.subarray(16, 24)], [0x79, 0x00, 0, 0, 0, 0, 0, 0], p.name);
+      assertEquals([v.getUint8(24), v.getUint8(25), v.getInt32(28, true)], [0x15, 0x00, 0], p.name);
+      const target = 3 + 1 + v.getInt16(26, true); // slot after the jump, plus its offset
+      assertEquals(
+        [...bytes.subarray(target * 8, target * 8 + 16)],
+        [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+        `${kind} ${p.name}: a closed gate leaves by mov r0, 0; exit`,
+      );
+    }
+  }
 });

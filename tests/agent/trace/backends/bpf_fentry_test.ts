@@ -27,6 +27,7 @@ Deno.test("fentry/fexit programs load as TRACING programs on each syscall's kern
     kind: "fentry",
     field: () => ({ offset: 8, size: 8, signed: true }),
     maps: {
+      gate: 2,
       targets: 3,
       starts: 4,
       startsInTaskStorage: true,

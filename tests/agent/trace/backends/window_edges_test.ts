@@ -6,8 +6,10 @@
 // Before (main at 7028a44): bpftrace counted K + M (1000 + 1000 of 1000): it
 // counts until it has handled SIGINT and printed its maps, 0.3-0.6 s after
 // stop() on this host. ftrace was already exact (it disables its events in
-// stop() before returning).
+// stop() before returning), and so was bpf (it detached in stop(); now its
+// gate closes there).
 import { assertEquals } from "../../../_helpers/assert.ts";
+import { startBpf } from "../../../../agent/trace/backends/bpf.ts";
 import { startBpftrace } from "../../../../agent/trace/backends/bpftrace.ts";
 import { startFtrace } from "../../../../agent/trace/backends/ftrace.ts";
 import type { TraceBackend } from "../../../../agent/trace/backends/trace_backend.ts";
@@ -26,6 +28,7 @@ function nops(ring: Ring, n: number): void {
 }
 
 const starts: Record<string, () => Promise<TraceBackend>> = {
+  bpf: () => Promise.resolve(startBpf({ pids: [Deno.pid] })),
   bpftrace: () => Promise.resolve(startBpftrace({ pids: [Deno.pid] })),
   ftrace: () => startFtrace({ pids: [Deno.pid] }),
 };
