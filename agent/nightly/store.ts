@@ -23,7 +23,10 @@ import { ErrnoError, O_NONBLOCK, O_RDONLY, openFile, read } from "../../ffi/mod.
 export const STORE_DIR_MODE = 0o700;
 /** The mode of a Run file (in a store, or `trace --json`) and of the reports made of them. */
 export const PRIVATE_FILE_MODE = 0o600;
-/** The largest store file read: 64 MiB (a Run of 100,000 descriptors is about 20 MiB). */
+/**
+ * The largest store file read: 64 MiB (a day-long trace's Run is 1.8 MiB of
+ * JSON: README, long traces).
+ */
 export const MAX_RUN_BYTES = 64 << 20;
 /** Fail if the last component is a symlink. */
 const O_NOFOLLOW = 0o400000;
