@@ -4,7 +4,7 @@
 // on a process that faults in user mode all the time they agree within 1%. (Before,
 // /proc was read before the probes attached, so minor also held the faults
 // of the attach itself: bpftrace's attach takes 1-3 s here.)
-import { assert, assertEquals } from "../_helpers/assert.ts";
+import { assert } from "../_helpers/assert.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
 import { tracePython } from "../_helpers/trace_python.ts";
 
