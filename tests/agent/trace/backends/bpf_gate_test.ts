@@ -33,6 +33,11 @@ for (const attach of ["raw_tp", "tp"] as const) {
   });
 }
 
+/** Whether the process is blocked in read() (syscall 0 on x86_64) of descriptor 0. */
+function blockedInRead(pid: number): boolean {
+  return Deno.readTextFileSync(`/proc/${pid}/syscall`).startsWith("0 0x0 ");
+}
+
 /** Reads stdin a byte at a time and writes each byte back, until EOF. */
 const ECHO = `
 import os
@@ -59,7 +64,12 @@ Deno.test("bpf: a read blocked across the window's end is in flight, not counted
     assertEquals(value?.length, 1, "one byte echoed");
   };
   try {
-    await echoed(); // "r": it now waits in read(0)
+    await echoed(); // "r"
+    // Until it waits in read(0, ...): /proc/PID/syscall gives the number and arguments.
+    for (let i = 0; i < 200 && !blockedInRead(child.pid); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert(blockedInRead(child.pid), "the echo waits in read(0)");
     const backend = startBpf({ pids: [child.pid] });
     for (let i = 0; i < N; i++) {
       await writer.write(new Uint8Array([0x61 + i]));
