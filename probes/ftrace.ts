@@ -23,6 +23,7 @@ import {
   type OpTotals,
   type Snapshot,
   TLB_FLUSH_REASONS,
+  TLB_REASON,
 } from "./snapshot.ts";
 
 /** The events the ftrace backend can use, `group:name`, and what each is for. */
@@ -172,6 +173,7 @@ interface Offsets {
   exitId: number;
   exitRet: number;
   tlbReason: number;
+  tlbPages: number;
   prevPid: number;
   prevState: number;
   newPid: number;
@@ -343,6 +345,7 @@ export class FtraceAggregator {
       exitId: off("sysExit", "id", 8),
       exitRet: off("sysExit", "ret", 8),
       tlbReason: off("tlbFlush", "reason", 4),
+      tlbPages: off("tlbFlush", "pages", 8),
       prevPid: off("schedSwitch", "prev_pid", 4),
       prevState: off("schedSwitch", "prev_state", 8, 4),
       newPid: off("newTask", "pid", 4),
@@ -422,8 +425,15 @@ export class FtraceAggregator {
         if (this.#isOurs(pid) && this.#inWindow(ts)) this.#snap.faults++;
         return;
       case "tlbFlush": {
-        if (!this.#isOurs(pid) || !this.#inWindow(ts)) return;
+        // 0 pages: nothing was flushed (up to date, or remote_wrong_cpu); an
+        // IPI send marks a shootdown's sender, whose flush is its local one.
+        if (view.getBigUint64(at + o.tlbPages, true) === 0n || !this.#inWindow(ts)) return;
         const r = view.getInt32(at + o.tlbReason, true);
+        if (r === TLB_REASON.remoteSendIpi) return;
+        // A task switch's flush is written in the outgoing task's name, and
+        // only when the incoming one is traced (the PID filter follows the
+        // incoming task from sched_switch on): it is the incoming one's.
+        if (r !== TLB_REASON.taskSwitch && !this.#isOurs(pid)) return;
         const name = TLB_FLUSH_REASONS[r] ?? `reason_${r}`;
         this.#snap.tlb.set(name, (this.#snap.tlb.get(name) ?? 0) + 1);
         return;

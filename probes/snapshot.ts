@@ -175,6 +175,14 @@ export function cloneSnapshot(s: Snapshot): Snapshot {
   };
 }
 
+/**
+ * `tlb:tlb_flush` reasons that matter to counting (enum tlb_flush_reason,
+ * x86): a flush on a task switch is traced in the outgoing task's name but is
+ * the incoming one's; a remote IPI send marks the sender of a shootdown, not
+ * a flush (its own flush is its local one, each receiver's a remote one).
+ */
+export const TLB_REASON = { taskSwitch: 0, remoteSendIpi: 4 } as const;
+
 /** The kernel's names for `tlb:tlb_flush` reasons (enum tlb_flush_reason, x86). */
 export const TLB_FLUSH_REASONS: readonly string[] = [
   "task_switch",

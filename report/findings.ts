@@ -413,7 +413,9 @@ function munmapShootdowns(ctx: Context): Finding[] {
   const flushes = ctx.doc.tlb?.flushes;
   if (!munmap || num(munmap.count) === 0 || typeof flushes !== "number") return [];
   const reasons = Object.entries(ctx.doc.tlb?.by_reason ?? {})
-    .filter(([r, n]) => /shootdown|ipi/i.test(r) && num(n) > 0)
+    // Flushes only: a Run written before 2026-12-06 may hold remote_ipi_send,
+    // the sender's mark of a shootdown whose flushes are the shootdown reasons.
+    .filter(([r, n]) => /shootdown/i.test(r) && num(n) > 0)
     .sort((a, b) => b[1] - a[1]);
   const shootdowns = reasons.reduce((t, [, n]) => t + num(n), 0);
   const rate = ctx.rate(shootdowns);

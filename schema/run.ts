@@ -46,9 +46,10 @@ export interface RunMeta {
    */
   map_full?: number;
   /**
-   * Calls and io_uring requests still open when the trace ended: started,
-   * never ended, so in no count or percentile (a bias against long calls,
-   * said here). 0 when none.
+   * Calls and io_uring requests open when the trace's window closed: started
+   * inside it, ended after it (or not yet), so in no count or percentile (a
+   * bias against long calls, said here). Calls that start after the window
+   * closed are not in it. 0 when none.
    */
   in_flight?: number;
   /**
@@ -225,6 +226,18 @@ export interface RunDocument {
   io_uring: Record<string, IoUringOpStats>;
   copy: CopyStats;
   faults: { minor: number | null; major: number | null; total: number };
+  /**
+   * TLB flushes of the traced processes' address spaces (`tlb:tlb_flush`,
+   * x86; null where it is missing), each charged to the task whose address
+   * space was flushed: the current task for `local_shootdown`,
+   * `local_mm_shootdown` (it changed its own mappings) and `remote_shootdown`
+   * (a CPU interrupted while running one of its threads); the incoming task
+   * for `task_switch` (traced by the kernel in the outgoing task's name).
+   * `by_reason` adds up to `flushes`. Not flushes, never counted:
+   * `remote_ipi_send` (the sender's mark of a shootdown whose flushes are
+   * counted above) and events of 0 pages (nothing flushed, e.g.
+   * `remote_wrong_cpu`).
+   */
   tlb: {
     flushes: number | null;
     by_reason: Record<string, number>;

@@ -210,7 +210,11 @@ export function renderMetrics(run: RunDocument): string {
   }
   const flushes = finite(run.tlb?.flushes);
   if (flushes !== null) {
-    w.family("ioscope_tlb_flushes_total", "counter", "TLB flushes seen on the traced process.");
+    w.family(
+      "ioscope_tlb_flushes_total",
+      "counter",
+      "TLB flushes of the traced processes' address spaces (IPI sends and 0-page events excluded).",
+    );
     w.sample("ioscope_tlb_flushes_total", target, flushes);
   }
   if (run.sched) {

@@ -129,6 +129,13 @@ export const COUNTER = {
   fdFull: 7,
   /** 32-bit (compat) syscalls of traced processes whose number is a traced one's: not timed. */
   compat: 8,
+  /**
+   * Not a count: per CPU, 1 when the task switched to last on it had its TLB
+   * flushed on the way in (tlb:tlb_flush task_switch fires after
+   * sched_switch, in the outgoing task's name); the switch away from that
+   * task books the flush to it and clears this.
+   */
+  switchFlushed: 9,
   /** TLB flushes by reason: `tlbBase + reason` (reason < tlbReasons). */
   tlbBase: 16,
   tlbReasons: 16,

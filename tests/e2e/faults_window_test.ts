@@ -4,10 +4,9 @@
 // on a process that faults in user mode all the time they agree within 1%. (Before,
 // /proc was read before the probes attached, so minor also held the faults
 // of the attach itself: bpftrace's attach takes 1-3 s here.)
-import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { assert } from "../_helpers/assert.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import { readRun } from "../_helpers/documents.ts";
+import { tracePython } from "../_helpers/trace_python.ts";
 
 /** Python: maps 4 MiB, writes one byte per page, unmaps it, again and again. */
 const FAULTER = `
@@ -21,44 +20,21 @@ while True:
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: minor+major faults from /proc and the tracepoint total cover one window`, async () => {
-    await using dir = tmpDir();
-    const target = new Deno.Command("python3", { args: ["-c", FAULTER] }).spawn();
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      const json = `${dir.path}/run.json`;
-      const cli = spawnCli([
-        "trace",
-        "--pid",
-        String(target.pid),
-        "--backend",
-        backend,
-        "--duration",
-        "3s",
-        "--json",
-        json,
-      ]);
-      const result = await cli.done;
-      assertEquals(result.code, 0, result.stderr);
-      assertEquals(leftovers(cli.child.pid), []);
-      const run = readRun(json);
-      const proc = (run.faults.minor ?? 0) + (run.faults.major ?? 0);
-      const total = run.faults.total;
-      assert(total > 10_000, `${backend}: ${total} user faults traced`);
-      // The edges: /proc is read the moment before the probes start counting
-      // and the moment after they stop (bpf: its gate; bpftrace: its
-      // @ioscope_on; ftrace: tracing_on and its window). Measured at 0.3-0.6M
-      // faults/s (this test's workload and command, 4-6 runs each, 2026-12-06):
-      // bpf 0.00-0.05%, bpftrace -0.04..+0.03%, ftrace -0.01..+0.03%. Before
-      // bpf's gate (145cd7c) bpf read +0.9..+3.6%: its programs counted from
-      // their own attach to their own detach, one after another, and /proc
-      // went on after the last.
-      assert(
-        Math.abs(proc - total) <= total * 0.01,
-        `${backend}: /proc minor+major ${proc}, tracepoint ${total} over ${run.meta.duration_s} s`,
-      );
-    } finally {
-      target.kill("SIGKILL");
-      await target.status;
-    }
+    const run = await tracePython(FAULTER, backend, "3s");
+    const proc = (run.faults.minor ?? 0) + (run.faults.major ?? 0);
+    const total = run.faults.total;
+    assert(total > 10_000, `${backend}: ${total} user faults traced`);
+    // The edges: /proc is read the moment before the probes start counting
+    // and the moment after they stop (bpf: its gate; bpftrace: its
+    // @ioscope_on; ftrace: tracing_on and its window). Measured at 0.3-0.6M
+    // faults/s (this test's workload and command, 4-6 runs each, 2026-12-06):
+    // bpf 0.00-0.05%, bpftrace -0.04..+0.03%, ftrace -0.01..+0.03%. Before
+    // bpf's gate (145cd7c) bpf read +0.9..+3.6%: its programs counted from
+    // their own attach to their own detach, one after another, and /proc
+    // went on after the last.
+    assert(
+      Math.abs(proc - total) <= total * 0.01,
+      `${backend}: /proc minor+major ${proc}, tracepoint ${total} over ${run.meta.duration_s} s`,
+    );
   });
 }

@@ -162,6 +162,13 @@ Deno.test("munmap-shootdowns counts only shootdown reasons and needs munmap call
   assertEquals(f.figures.shootdowns_per_s, 2_000);
   assertEquals(f.severity, "high");
   assert(!f.evidence.join().includes("task_switch"), "task switches are not shootdowns");
+  // An older Run's remote_ipi_send marks the sender of the same shootdowns: not counted again.
+  const older = { ...tlb, by_reason: { ...tlb.by_reason, remote_ipi_send: 6_000 } };
+  const [g] = only(
+    runWith({ munmap: stats({ count: 5_000 }) }, { tlb: older }),
+    "munmap-shootdowns",
+  );
+  assertEquals(g?.figures.shootdowns, 20_000);
   assertEquals(only(runWith({ read: stats({ count: 5 }) }, { tlb }), "munmap-shootdowns"), []);
   const unsupported = { ...tlb, flushes: null };
   assertEquals(

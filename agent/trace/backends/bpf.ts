@@ -10,10 +10,10 @@
  * Every counting program reads a gate first (probes/bpf/layout.ts GATE):
  * nothing counts until every program is attached and /proc has been read,
  * and nothing after the window's end, when the gate closes before /proc is
- * read again and the programs detach one by one (each detach waits for RCU:
- * tens of ms, in which /proc went on counting and sys_enter outlived
- * sys_exit). The Run's duration is the gate's open interval on the kernel's
- * clock.
+ * read again and the programs detach one by one (a classic tracepoint's
+ * detach waits for RCU, in which /proc went on counting and sys_enter
+ * outlived sys_exit). The Run's duration is the gate's open interval on the
+ * kernel's clock.
  *
  * Nothing survives the agent: every program and link is a descriptor of this
  * process, so when it ends, however it ends (`kill -9` included), the kernel

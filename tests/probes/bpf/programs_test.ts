@@ -146,11 +146,39 @@ Deno.test("comm names compare their bytes and NUL, nothing after", () => {
 Deno.test("TLB flushes are counted at the reason's index, not at a constant", () => {
   const tlb = planPrograms(context("raw_tp"), OPTIONS).find((p) => p.name === "ios_tlb");
   assert(tlb, "the TLB program");
-  // The counter key is stored from the register holding 16 + reason (stx), never an immediate.
+  // The counter key is stored from the register holding 16 + reason (stx); the
+  // one immediate key is the per-CPU "flushed on the way in" word of a task switch.
   const keyStores = tlb.insns.filter((i) =>
     i.kind === "insn" && (i.op & 0x07) !== 0x05 && i.dst === 10 && i.off === -4
   );
-  assertEquals(keyStores.map((i) => i.kind === "insn" && [i.op, i.src]), [[0x63, 1]]);
+  assertEquals(keyStores.map((i) => i.kind === "insn" && [i.op, i.src, i.imm]), [
+    [0x62, 0, COUNTER.switchFlushed],
+    [0x63, 1, 0],
+  ]);
+});
+
+Deno.test("the TLB program leaves 0-page events and IPI sends uncounted, and hands task-switch flushes to the switch program", () => {
+  for (const kind of ["raw_tp", "tp"] as const) {
+    const plan = planPrograms(context(kind), OPTIONS);
+    const tlb = plan.find((p) => p.name === "ios_tlb")!;
+    const text = tlb.insns.flatMap((i) =>
+      i.kind === "insn" ? [`${i.op.toString(16)} ${i.dst} ${i.src} ${i.off} ${i.imm}`] : []
+    );
+    // jeq r8, 0 (pages), then jeq r7, 4 (remote_ipi_send) and jne r7, 0 (task_switch): each
+    // before the traced test (the first call: get_current_pid_tgid).
+    const at = (op: string) => text.findIndex((t) => t.startsWith(op));
+    const traced = text.findIndex((t) => t === `85 0 0 0 ${Helper.get_current_pid_tgid}`);
+    for (const op of ["15 8 0", "15 7 0", "55 7 0"]) {
+      assert(at(op) >= 0 && at(op) < traced, `${kind}: ${op} before the traced test: ${text}`);
+    }
+    assert(text.some((t) => /^15 7 0 \d+ 4$/.test(t)), `${kind}: jeq r7, remote_ipi_send`);
+    // The switch program reads and clears the word, and books a flush to the task leaving.
+    const sw = plan.find((p) => p.name === "ios_switch")!;
+    const stores = sw.insns.flatMap((i) =>
+      i.kind === "insn" && i.op === 0x7a ? [[i.dst, i.off, i.imm]] : []
+    );
+    assertEquals(stores, [[0, 0, 0]], `${kind}: *flag = 0`);
+  }
 });
 
 Deno.test("the syscall slot search finds every traced number's slot value and leaves for every other", () => {

@@ -1,0 +1,43 @@
+/**
+ * Traces a Python one-off workload with the CLI: the script runs, is traced
+ * for a while with one backend, and is killed; the Run comes back once the CLI
+ * ended cleanly (status 0, nothing of the agent left).
+ * @module
+ */
+
+import { assertEquals } from "./assert.ts";
+import { leftovers, spawnCli, tmpDir } from "./common.ts";
+import { readRun } from "./documents.ts";
+import type { RunDocument } from "../../schema/mod.ts";
+
+/**
+ * Runs `python3 -c source`, lets it start (300 ms), traces it for `duration`
+ * with `backend`, kills it.
+ * @param source the Python program
+ * @param backend the `--backend` value
+ * @param duration the `--duration` value
+ * @returns the Run document
+ */
+export async function tracePython(
+  source: string,
+  backend: string,
+  duration: string,
+): Promise<RunDocument> {
+  await using dir = tmpDir();
+  const target = new Deno.Command("python3", { args: ["-c", source] }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const json = `${dir.path}/run.json`;
+    const pid = String(target.pid);
+    const cli = spawnCli(
+      ["trace", "--pid", pid, "--backend", backend, "--duration", duration, "--json", json],
+    );
+    const result = await cli.done;
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(leftovers(cli.child.pid), []);
+    return readRun(json);
+  } finally {
+    target.kill("SIGKILL");
+    await target.status;
+  }
+}
