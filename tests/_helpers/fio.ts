@@ -77,6 +77,7 @@ export async function traceFio(
       `${dir}/${backend}.json`,
     ]);
   const clis: { backend: string; cli: ReturnType<typeof spawnCli> }[] = [];
+  const spawnedAt = performance.now();
   for (const backend of backends) {
     clis.push({ backend, cli: spawn(backend) });
     if (ordered) await clis.at(-1)!.cli.waitForStderr("Tracing pid", 30_000);
@@ -89,14 +90,43 @@ export async function traceFio(
     attachedS < startDelayS - 0.2,
     `attaching took ${attachedS.toFixed(1)} s; fio started at ${startDelayS} s`,
   );
+  const fioRead: FioRead = JSON.parse(Deno.readTextFileSync(`${dir}/fio.json`)).jobs[0].read;
   const runs = new Map<string, RunDocument>();
   for (const { backend, cli } of clis) {
     const result = await cli.done;
     assertEquals(result.code, 0, `${backend}: ${result.stderr}`);
     assertEquals(leftovers(cli.child.pid), [], backend);
-    runs.set(backend, JSON.parse(Deno.readTextFileSync(`${dir}/${backend}.json`)));
+    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir}/${backend}.json`));
+    assertDurationCovers(run, fioRead, (performance.now() - spawnedAt) / 1000, backend);
+    runs.set(backend, run);
   }
-  return { fio: JSON.parse(Deno.readTextFileSync(`${dir}/fio.json`)).jobs[0].read, runs };
+  return { fio: fioRead, runs };
+}
+
+/**
+ * A Run's own duration against two clocks it does not share: it holds fio's
+ * whole job (fio's runtime, its own clock: the trace attached before the job's
+ * first I/O and ended after fio exited), and lies inside the agent's life as
+ * the test saw it (spawned to exited). A rate from it (count / duration_s) is
+ * then ioscope's own, not fio's IOPS handed back.
+ * @param run the Run document
+ * @param fio fio's reads (`runtime` in ms)
+ * @param cliWallS seconds from before the agent was spawned to after it exited
+ * @param what the backend, for the message
+ */
+export function assertDurationCovers(
+  run: RunDocument,
+  fio: Pick<FioRead, "runtime">,
+  cliWallS: number,
+  what: string,
+): void {
+  const d = run.meta.duration_s;
+  assert(
+    d >= fio.runtime / 1000 && d <= cliWallS,
+    `${what}: duration_s ${d} outside fio's runtime ${fio.runtime / 1000} s .. the agent's life ${
+      cliWallS.toFixed(3)
+    } s`,
+  );
 }
 
 /**

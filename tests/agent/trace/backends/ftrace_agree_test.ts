@@ -1,11 +1,14 @@
 // bpf, bpftrace and ftrace tracing one run of a known workload at once: the
-// same calls, bytes and errors, latencies and fault and switch counts alike.
+// same calls, bytes and errors, fault and switch counts alike. Not latencies:
+// tracers on one tracepoint time part of each other's probes, in the order
+// they attached, a large share of a microsecond call that no model of the
+// probes' cost accounts for soundly (before, one let bpf read -0.35 to +1.65
+// us from bpftrace and pass). Each backend's latency is held alone to a
+// workload's own timing instead (timer_agree_test.ts).
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
 import { readCtxSwitches } from "../../../../agent/trace/proc.ts";
-import { ProgType } from "../../../../ffi/mod.ts";
-import { bpfProgramCosts, bpfStatsOn } from "../../../_helpers/bpf_costs.ts";
 
 /** A process's context switches so far, every thread, from /proc. */
 function totalSwitches(pid: number): number {
@@ -13,44 +16,9 @@ function totalSwitches(pid: number): number {
   return s ? s.voluntary + s.involuntary : 0;
 }
 
-/**
- * Three tracers on one syscall tracepoint: the kernel runs its probes in the
- * order they were attached, so a tracer's window holds the entry probes
- * attached after it and the exit probes attached before it. Attached here in
- * the order ftrace, bpftrace, bpf:
- *   ftrace   = enter(bpftrace) + enter(bpf) + body
- *   bpftrace = enter(bpf) + body + exit(ftrace)
- *   bpf      = body + exit(ftrace) + exit(bpftrace)
- * so ftrace - bpftrace = enter(bpftrace) - exit(ftrace), and bpf - bpftrace =
- * exit(bpftrace) - enter(bpf). The BPF programs' costs come from the kernel's
- * own accounting of the same run (ftrace's exit event is not in it). Measured
- * 2026-12-02: a full suite failed at bpf sendfile64 P50 4096 ns against
- * bpftrace's 3008 ns, over the 1 us bound; bpftrace's exit program costs
- * 630-1380 ns a call on this host (ftrace_fio_test.ts). In 3 runs after: bpf
- * - bpftrace 310-640 ns with the probes between 646-682 ns, -376..-6 ns
- * unexplained; ftrace -202..68 ns. What is left once the probes are taken out
- * is held to 15% or 1 us, as before.
- */
-function close(
-  ours: number,
-  theirs: number,
-  probes: number,
-  what: string,
-  relative = 0.15,
-): void {
-  const off = ours - theirs - probes;
-  assert(
-    Math.abs(off) <= Math.max(relative * theirs, 1000),
-    `${what}: ${ours} ns, bpftrace ${theirs} ns, the probes between ${probes.toFixed(0)} ns: ${
-      off.toFixed(0)
-    } ns unexplained`,
-  );
-}
-
-Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, close latencies, faults and switches", async () => {
+Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, bytes and errors, faults and switches", async () => {
   await using dir = tmpDir();
   await using w = await startWorkload("known_io.ts", [dir.path, "20000", "5000", "10"]);
-  using _stats = bpfStatsOn();
   const runs = new Map<string, RunDocument>();
   // ftrace attaches first, so bpftrace's window lies inside ftrace's.
   const f = spawnCli([
@@ -87,29 +55,7 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
   ]);
   await o.waitForStderr("Tracing pid", 30_000);
   await w.go();
-  // The programs' costs, read while the workload runs (they unload with it).
-  const wanted = [
-    `${ProgType.TRACEPOINT}:sys_enter`,
-    `${ProgType.TRACEPOINT}:sys_exit`,
-    `${ProgType.RAW_TRACEPOINT}:ios_sys_enter`,
-  ];
-  let costs = new Map<string, number>();
-  let exited = false;
-  const status = w.child.status.then((s) => (exited = true, s));
-  while (!exited) {
-    const now = bpfProgramCosts();
-    if (wanted.every((k) => now.has(k))) costs = now;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  await status;
-  const cost = (key: string) => {
-    const ns = costs.get(key);
-    assert(ns !== undefined && ns > 0, `no run time for ${key}: ${[...costs.keys()]}`);
-    return ns;
-  };
-  const bpftraceEnter = cost(wanted[0]!);
-  const bpftraceExit = cost(wanted[1]!);
-  const bpfEnter = cost(wanted[2]!);
+  assert((await w.child.status).success, "the workload ran");
   for (
     const [name, file, cli] of [["bpftrace", "b", b], ["ftrace", "f", f], ["bpf", "o", o]] as const
   ) {
@@ -127,7 +73,6 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
     const y = ft.syscalls[name];
     assert(x && y, `${name} from both`);
     assertEquals([y.count, y.errors, y.bytes], [x.count, x.errors, x.bytes], name);
-    close(y.p50_ns, x.p50_ns, bpftraceEnter, `ftrace ${name} P50`);
   }
   assertEquals(ft.syscalls.pread64?.count, 20002);
   // The bpf backend attached last: its window lies inside both others'.
@@ -139,15 +84,7 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, c
     const y = bp.syscalls[name];
     assert(x && y, `${name} from bpf`);
     assertEquals([y.count, y.errors, y.bytes], [x.count, x.errors, x.bytes], `bpf ${name}`);
-    close(y.p50_ns, x.p50_ns, bpftraceExit - bpfEnter, `bpf ${name} P50`);
   }
-  close(
-    ft.syscalls.pread64?.p99_ns ?? 0,
-    bt.syscalls.pread64?.p99_ns ?? 0,
-    bpftraceEnter,
-    "ftrace pread64 P99",
-    0.25,
-  );
   // Faults and switches: the same tracepoints, the same tasks. The windows
   // differ only while the workload waits on stdin. Before, ftrace
   // counted 187 switches against bpftrace's 98, and 956 voluntary against 23:

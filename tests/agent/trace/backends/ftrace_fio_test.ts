@@ -11,8 +11,6 @@ import {
   shmDir,
   traceFio,
 } from "../../../_helpers/fio.ts";
-import { bpfProgramCosts, bpfStatsOn } from "../../../_helpers/bpf_costs.ts";
-import { ProgType } from "../../../../ffi/mod.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
 
 /** fio psync randread 4k at 3000 IOPS for 3 s, traced by each backend given. */
@@ -66,7 +64,9 @@ for (const backend of ["ftrace", "bpf"] as const) {
     const { s, lost } = pread64(runs.get(backend), backend);
     // Lost events are not calls: none lost and the count exact, or short by at most those lost.
     assertCountOrLost(s.count, lost, fio.total_ios, `${backend} pread64`);
-    assertWithin(s.count / (fio.runtime / 1000), fio.iops, 0.05, "pread64 rate vs fio IOPS");
+    // The rate is count / duration_s: traceFio holds duration_s between fio's
+    // runtime and the agent's life (before, the rate divided by fio's runtime
+    // and matched fio's IOPS by construction once the count was exact).
     assertEquals(s.bytes, s.count * 4096, "4 KiB a read");
     assertWithin(s.p50_ns, fio.clat_ns.percentile["50.000000"] ?? 0, 0.20, "P50 vs fio clat P50");
     assertWithin(s.p99_ns, fio.clat_ns.percentile["99.000000"] ?? 0, 0.20, "P99 vs fio clat P99");
@@ -97,42 +97,21 @@ for (const backend of ["ftrace", "bpf"] as const) {
   });
 }
 
-// Three tracers on one tracepoint each time a part of the others' probes: the
-// kernel runs a tracepoint's probes in the order they were registered, so a
-// tracer's interval holds the entry probes registered after its own and the
-// exit probes registered before it. Attached in the order ftrace, bpf,
-// bpftrace (each once the one before is attached):
-//   ftrace   = enter(bpf) + enter(bpftrace) + body
-//   bpf      = enter(bpftrace) + body + exit(ftrace)
-//   bpftrace = body + exit(ftrace) + exit(bpf)
-// so bpf - bpftrace = enter(bpftrace) - exit(bpf), and ftrace - bpftrace =
-// enter(bpf) + enter(bpftrace) - exit(bpf) - exit(ftrace). The BPF programs'
-// costs are the kernel's own accounting of the same run (BPF_ENABLE_STATS);
-// ftrace's exit and the wrappers around each probe are not in them.
-// Measured 2026-12-02: attached all at once (bpf first, bpftrace last, as
-// before) bpf's P50 was 413-1558 ns above bpftrace's (CI failed at 7076 vs
-// 6018 ns, the 1 us bound); in this order 74-182 ns above, and -187..-49 ns
-// off once the programs' costs (218-347 ns) are taken out; ftrace's P50 was
-// -97..276 ns off (4 runs). bpftrace's exit program alone costs 630-1380 ns a
-// call here, which is why it goes last.
-Deno.test("bpf, bpftrace and ftrace tracing one fio psync run at once agree on pread64, less each other's probes", async () => {
+// Three tracers on one tracepoint: each times a part of the others' probes,
+// in the order they attached, so their microsecond latencies differ by what
+// those probes cost, which no model accounts for soundly (issue 19: the
+// kernel's per-program run time averaged over every call on the host, merged
+// programs of one name and left the wrappers out; with it, bpf could read
+// -0.35 to +1.65 us from bpftrace and pass). Counts, bytes and errors are the
+// same whatever the order; latencies are each backend's alone, against fio
+// above and against a timer in timer_agree_test.ts.
+Deno.test("bpf, bpftrace and ftrace tracing one fio psync run at once: pread64 counts, bytes and errors exact", async () => {
   await using dir = shmDir();
-  using _stats = bpfStatsOn();
-  const startDelayS = 3.5;
-  // Read the programs' costs while all three are attached, before fio exits.
-  let costs = new Map<string, number>();
-  const sampled = new Promise<void>((resolve) =>
-    setTimeout(() => {
-      costs = bpfProgramCosts();
-      resolve();
-    }, (startDelayS + 2.5) * 1000)
-  );
   const { fio, runs } = await tracePsync(dir.path, ["ftrace", "bpf", "bpftrace"], {
     direct: false,
-    startDelayS,
+    startDelayS: 3.5,
     ordered: true,
   });
-  await sampled;
   const b = pread64(runs.get("bpftrace"), "bpftrace").s;
   const f = pread64(runs.get("ftrace"), "ftrace");
   const o = pread64(runs.get("bpf"), "bpf");
@@ -142,29 +121,5 @@ Deno.test("bpf, bpftrace and ftrace tracing one fio psync run at once agree on p
   assertCountOrLost(f.s.count, f.lost, fio.total_ios, "ftrace pread64");
   assertEquals(f.s.bytes, b.bytes, "bytes");
   assertEquals(f.s.errors, b.errors, "errors");
-  const cost = (type: number, name: string) => {
-    const ns = costs.get(`${type}:${name}`);
-    assert(ns !== undefined && ns > 0, `no run time for the ${name} program: ${[...costs.keys()]}`);
-    return ns;
-  };
-  const bpftraceEnter = cost(ProgType.TRACEPOINT, "sys_enter");
-  const bpfEnter = cost(ProgType.RAW_TRACEPOINT, "ios_sys_enter");
-  const bpfExit = cost(ProgType.RAW_TRACEPOINT, "ios_sys_exit");
-  // Each other's probes taken out, within 15% (P50) and 20% (P99), or 1 us.
-  for (
-    const [ours, theirs, probes, what, rel] of [
-      [f.s.p50_ns, b.p50_ns, bpfEnter + bpftraceEnter - bpfExit, "ftrace P50", 0.15],
-      [f.s.p99_ns, b.p99_ns, bpfEnter + bpftraceEnter - bpfExit, "ftrace P99", 0.2],
-      [o.s.p50_ns, b.p50_ns, bpftraceEnter - bpfExit, "bpf P50", 0.15],
-      [o.s.p99_ns, b.p99_ns, bpftraceEnter - bpfExit, "bpf P99", 0.2],
-    ] as const
-  ) {
-    const off = ours - theirs - probes;
-    assert(
-      Math.abs(off) <= Math.max(rel * theirs, 1000),
-      `${what}: ${ours} ns, bpftrace ${theirs} ns, the probes between ${probes.toFixed(0)} ns: ${
-        off.toFixed(0)
-      } ns unexplained`,
-    );
-  }
+  assertEquals(b.bytes, fio.total_ios * 4096, "4 KiB a read");
 });
