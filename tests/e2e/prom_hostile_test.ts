@@ -83,7 +83,7 @@ Deno.test("trace --prom under ulimit -n 256 survives 1000 idle connections and 1
   );
   const reader = attacker.stdout.getReader();
   const first = new TextDecoder().decode((await reader.read()).value);
-  assert(first.startsWith("attacking"), first);
+  assert(first.startsWith("attacking"), `the attacker: '${first}'; ioscope: ${stderr}`);
   reader.releaseLock();
   // A real scrape still gets through while the attacker holds its connections.
   let scraped = 0;
@@ -105,6 +105,10 @@ Deno.test("trace --prom under ulimit -n 256 survives 1000 idle connections and 1
   const endedAfterMs = performance.now() - tracingAt;
   await Promise.all([errDone, outDone]);
 
+  console.log(
+    `ended ${Math.round(endedAfterMs)} ms after tracing began (--duration ${DURATION_S}s); ` +
+      `a scrape answered at ${Math.round(scraped)} ms`,
+  );
   assertEquals(status.code, 0, stderr);
   assert(scraped > 0, `a scrape was answered during the attack: ${stderr}`);
   assert(
