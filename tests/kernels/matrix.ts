@@ -80,10 +80,15 @@ export function parseRun(kernel: string, lines: string[], seconds: number, finis
   const passed = Number(summary?.[2] ?? 0);
   const failed = Number(summary?.[3] ?? 0);
   const ok = finished && exit === "0" && failed === 0 && passed > 0 && !!attachJson;
+  const panic = clean.find((l) => /Kernel panic|Oops:/.test(l));
   const note = !finished
     ? "timed out"
+    : panic
+    ? panic.replace(/^\[[ \d.]+\] /, "").slice(0, 60)
     : !attachJson
     ? (clean.find((l) => /ioscope|error/i.test(l)) ?? "no attach line").slice(0, 100)
+    : !summary
+    ? "no test summary"
     : "";
   return {
     kernel,

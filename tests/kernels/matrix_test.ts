@@ -29,4 +29,7 @@ Deno.test("kernel matrix: a guest that printed no summary, or ran out of time, i
   assertEquals(parseRun("x", passing, 1).ok, true);
   const late = parseRun("x", passing, 1, false);
   assertEquals([late.ok, late.note], [false, "timed out"]);
+  // Recorded from Debian 6.12 with two vCPUs (see vm.ts): the guest's kernel died mid-test.
+  const oops = parseRun("x", [...cut, "[   27.448181] Oops: int3: 0000 [#1] PREEMPT SMP NOPTI"], 1);
+  assertEquals([oops.ok, oops.note], [false, "Oops: int3: 0000 [#1] PREEMPT SMP NOPTI"]);
 });

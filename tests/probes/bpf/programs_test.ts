@@ -6,7 +6,7 @@ import { assemble, exit, type Insn, label, mov, R0, R8 } from "../../../ffi/bpf/
 import { Helper } from "../../../ffi/bpf/sys.ts";
 import type { BuildContext, ProgramKind } from "../../../probes/bpf/_emit.ts";
 import { planPrograms } from "../../../probes/bpf/programs.ts";
-import { commWords } from "../../../probes/bpf/targets.ts";
+import { commWords, onExit } from "../../../probes/bpf/targets.ts";
 import { slotSearch, TS_COMPAT } from "../../../probes/bpf/syscalls.ts";
 import { COUNTER } from "../../../probes/bpf/layout.ts";
 import { countersFrom } from "../../../probes/bpf/read.ts";
@@ -264,4 +264,19 @@ Deno.test("every counting program reads the gate first and leaves while it is cl
       );
     }
   }
+});
+
+Deno.test("sched_process_exit without group_dead (Debian 5.10-6.12): the exit program reads no argument; the leader's exit takes the process out", () => {
+  const loads = (insns: Insn[]) =>
+    insns.flatMap((i) =>
+      i.kind === "insn" && (i.op & 7) === 1 && (i.src === 6 || i.src === 1) ? [i.off] : []
+    );
+  // The kernels that pass it (6.18 here): the second raw argument is read.
+  assertEquals(loads(onExit(context("raw_tp"), true)), [8]);
+  // Reading past the arguments makes BPF_RAW_TRACEPOINT_OPEN fail with EINVAL (issue 21).
+  const without = onExit(context("raw_tp"), false);
+  assertEquals(loads(without), []);
+  // Two deletes from the traced set: the thread's own entry, or (the leader) the process's.
+  const deletes = calls(without).filter((c) => c === Helper.map_delete_elem);
+  assertEquals(deletes.length, 2, JSON.stringify(calls(without)));
 });

@@ -134,28 +134,42 @@ function ddRows(snap: Snapshot): { fds: unknown[]; p50: Record<string, number>; 
 // The totals also hold the calls of the `sleep`s dd's shell runs until it is let go (as many
 // as the attach takes: 10 reads more in one run than the other on 6.1), so dd's own
 // descriptors are compared exactly, and the P50 of all (dd's 20 000 calls are nearly all).
+// Latencies: runs alternate, three of each, and their median P50 buckets are compared. A raw
+// tracepoint's span (sys_enter to sys_exit) holds the function's (fentry to fexit) and the
+// syscall path around it, so it is never shorter; under TCG that path is 1-3 buckets of a
+// small call, more than one bucket apart (not within one, as hoped): Debian 6.1, write to
+// /dev/null, fentry 152,153,151 vs raw_tp 155,155,157 (read of /dev/zero 199,197,197 vs
+// 197,197,197); 6.12, read fentry 163,163,163 vs raw_tp 164,165,165 (2026-12-06, one vCPU).
 Deno.test({
   name:
-    "bpf (fentry and raw_tp forced): dd traced both ways gives the same counts, bytes, errors; P50s agree",
+    "bpf (fentry and raw_tp forced): dd traced both ways gives the same counts, bytes, errors; raw_tp's median P50 never shorter",
   ignore: PLAN.kind !== "fentry",
   async fn() {
-    const fentry = await traceDd({ attach: "fentry" });
-    const raw = await traceDd({ attach: "raw_tp" });
-    assertEquals([fentry.backend.attach.kind, raw.backend.attach.kind], ["fentry", "raw_tp"]);
-    const a = ddRows(fentry.snap);
-    const b = ddRows(raw.snap);
+    const runs: Record<"fentry" | "raw_tp", ReturnType<typeof ddRows>[]> = {
+      fentry: [],
+      raw_tp: [],
+    };
+    for (let i = 0; i < 3; i++) {
+      for (const attach of ["fentry", "raw_tp"] as const) {
+        const { backend, snap } = await traceDd({ attach });
+        assertEquals(backend.attach.kind, attach);
+        runs[attach].push(ddRows(snap));
+      }
+    }
+    const [a, b] = [runs.fentry[0]!, runs.raw_tp[0]!];
     assertEquals(a.fds.length, 2, JSON.stringify(a.fds));
-    assertEquals(a.fds, b.fds, "dd's descriptors: count, bytes, per call");
-    assertEquals(a.errors, b.errors, "read and write errors");
-    // A raw tracepoint's span (sys_enter to sys_exit) holds the function's (fentry to fexit)
-    // and the syscall path around it: never shorter. Where the function does little, that
-    // path shows: dd's 4 KiB write to /dev/null, P50 bucket 157 (fentry) vs 160 (raw_tp),
-    // about 930 vs 1020 ns, on Debian 6.1 under TCG (2026-12-06); its 4 KiB read of
-    // /dev/zero (a copy) stays within one bucket.
-    const [ra = -9, rb = -9] = [a.p50.read, b.p50.read];
-    assert(Math.abs(ra - rb) <= 1, `read P50 bucket ${ra} (fentry) vs ${rb} (raw_tp)`);
-    const [wa = -9, wb = -9] = [a.p50.write, b.p50.write];
-    assert(wb >= wa - 1, `write P50 bucket ${wa} (fentry) vs ${wb} (raw_tp): raw_tp's is longer`);
+    for (const r of [...runs.fentry, ...runs.raw_tp]) {
+      assertEquals(r.fds, a.fds, "dd's descriptors: count, bytes, per call");
+      assertEquals(r.errors, b.errors, "read and write errors");
+    }
+    const median = (xs: number[]) => xs.sort((x, y) => x - y)[1] ?? -9;
+    for (const name of ["read", "write"]) {
+      const pa = runs.fentry.map((r) => r.p50[name] ?? -9);
+      const pb = runs.raw_tp.map((r) => r.p50[name] ?? -9);
+      console.error(`${name} P50 buckets: fentry ${pa}, raw_tp ${pb}`);
+      const [ma, mb] = [median(pa), median(pb)];
+      assert(mb >= ma - 1, `${name} median P50 bucket ${ma} (fentry) vs ${mb} (raw_tp): shorter`);
+    }
   },
 });
 if (PLAN.kind !== "fentry") {
