@@ -134,15 +134,14 @@ function ddRows(snap: Snapshot): { fds: unknown[]; p50: Record<string, number>; 
 // The totals also hold the calls of the `sleep`s dd's shell runs until it is let go (as many
 // as the attach takes: 10 reads more in one run than the other on 6.1), so dd's own
 // descriptors are compared exactly, and the P50 of all (dd's 20 000 calls are nearly all).
-// Latencies: runs alternate, three of each, and their median P50 buckets are compared. A raw
-// tracepoint's span (sys_enter to sys_exit) holds the function's (fentry to fexit) and the
-// syscall path around it, so it is never shorter; under TCG that path is 1-3 buckets of a
-// small call, more than one bucket apart (not within one, as hoped): Debian 6.1, write to
-// /dev/null, fentry 152,153,151 vs raw_tp 155,155,157 (read of /dev/zero 199,197,197 vs
-// 197,197,197); 6.12, read fentry 163,163,163 vs raw_tp 164,165,165 (2026-12-06, one vCPU).
+// Latencies: runs alternate, three of each, medians compared, within one bucket. Not under
+// QEMU's TCG (tests/kernels/ sets IOSCOPE_TCG=1): there the P50 of one path moves by more than the
+// paths differ (Debian 6.1, dd's write to /dev/null, medians fentry vs raw_tp: 157 vs 155, then
+// 153 vs 156 with each path's runs within a bucket; 2026-12-06), so it is printed, not checked.
+const TCG = Deno.env.get("IOSCOPE_TCG") === "1";
 Deno.test({
   name:
-    "bpf (fentry and raw_tp forced): dd traced both ways gives the same counts, bytes, errors; raw_tp's median P50 never shorter",
+    "bpf (fentry and raw_tp forced): dd traced both ways gives the same counts, bytes, errors; median P50s within one bucket",
   ignore: PLAN.kind !== "fentry",
   async fn() {
     const runs: Record<"fentry" | "raw_tp", ReturnType<typeof ddRows>[]> = {
@@ -168,7 +167,11 @@ Deno.test({
       const pb = runs.raw_tp.map((r) => r.p50[name] ?? -9);
       console.error(`${name} P50 buckets: fentry ${pa}, raw_tp ${pb}`);
       const [ma, mb] = [median(pa), median(pb)];
-      assert(mb >= ma - 1, `${name} median P50 bucket ${ma} (fentry) vs ${mb} (raw_tp): shorter`);
+      if (TCG) {
+        console.error(`bpf_test: under TCG the P50s are not compared (${name}: ${ma} vs ${mb})`);
+        continue;
+      }
+      assert(Math.abs(ma - mb) <= 1, `${name} median P50 bucket ${ma} (fentry) vs ${mb} (raw_tp)`);
     }
   },
 });
