@@ -8,20 +8,33 @@
 // under the bucket width (1/16 of the power of two: 131 us at 2-4 ms). So
 // each backend's P50 and P99 must match the workload's own within one bucket
 // width of ours, plus those microseconds; count, bytes and errors exactly.
+// The workload's clock also holds any time it was preempted around the call
+// (a full suite's run: the ftrace backend's P99 3276800 ns against the
+// workload's 3631327 ns, a readv of a 3 ms timer cannot take longer than
+// 3 ms plus its wakeup). The workload flags each call across which its
+// involuntary switches moved; such a call's kernel time lies between 0 and
+// what the workload measured, so the reference is a range: the percentile
+// with those calls at 0, and with them as measured.
 // Running both attach orders instead and averaging the two differences
 // leaves half of what one tracer's probes take a call less the other's
 // (bpftrace's exit program alone is 630-1380 ns a call here), more than a
 // bucket of a microsecond call: no bound without a model.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
-import { bucketBounds, bucketIndex } from "../../../../schema/buckets.ts";
+import { bucketBounds, bucketIndex, quantile, toBuckets } from "../../../../schema/buckets.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
 
 const CALLS = 400;
 
-/** The workload's own percentile: the smallest duration with q of the calls at or below it. */
-function ownPercentile(sorted: readonly number[], q: number): number {
-  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+/**
+ * The workload's own percentile, read as the Run reads its own: the same
+ * buckets and the same interpolation, so that a sparse tail (P99 of 400 calls
+ * is the 4th slowest) is ranked alike on both sides.
+ */
+function ownPercentile(durations: readonly number[], q: number): number {
+  const counts = new Map<number, number>();
+  for (const d of durations) counts.set(bucketIndex(d), (counts.get(bucketIndex(d)) ?? 0) + 1);
+  return Math.round(quantile(toBuckets(counts), q));
 }
 
 for (const backend of ["bpf", "bpftrace", "ftrace"] as const) {
@@ -48,16 +61,24 @@ for (const backend of ["bpf", "bpftrace", "ftrace"] as const) {
     const s = run.syscalls.readv;
     assert(s, "readv traced");
     assertEquals([s.count, s.bytes, s.errors, run.meta.lost_events], [CALLS, CALLS * 8, 0, 0]);
-    const sorted = (JSON.parse(Deno.readTextFileSync(own)) as number[]).sort((a, b) => a - b);
-    assertEquals(sorted.length, CALLS);
+    const { took, preempted } = JSON.parse(Deno.readTextFileSync(own)) as {
+      took: number[];
+      preempted: boolean[];
+    };
+    assertEquals([took.length, preempted.length], [CALLS, CALLS]);
+    const measured = took;
+    const preemptedAtZero = took.map((t, i) => preempted[i] ? 0 : t);
+    const flagged = preempted.filter(Boolean).length;
     for (const [q, ours] of [[0.5, s.p50_ns], [0.99, s.p99_ns]] as const) {
-      const theirs = ownPercentile(sorted, q);
+      const upper = ownPercentile(measured, q);
+      const lower = ownPercentile(preemptedAtZero, q);
       const [low, high] = bucketBounds(bucketIndex(ours));
+      const slack = high - low + 20_000;
+      console.log(`${backend} P${q * 100}: ours ${ours} ns, the workload's ${lower}..${upper} ns`);
       assert(
-        Math.abs(ours - theirs) <= high - low + 20_000,
-        `P${q * 100} ${ours} ns, the workload's own ${theirs} ns: over a bucket (${
-          high - low
-        } ns) and 20 us apart`,
+        ours <= upper + slack && ours >= lower - slack,
+        `P${q * 100} ${ours} ns outside the workload's own ${lower}..${upper} ns (${flagged} ` +
+          `calls preempted) by over a bucket (${high - low} ns) and 20 us`,
       );
     }
   });
