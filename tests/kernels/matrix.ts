@@ -36,7 +36,9 @@ export function script(guest = true): string {
   const denoDir = Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`;
   const flags = "-A --no-check --cached-only --no-lock";
   return [
-    `cd ${ROOT} || exit 1`,
+    // A checkout under /tmp, /run or /dev/shm is hidden by the guest's tmpfs
+    // there; the guest binds the host's root at /mnt too (vm.ts).
+    `{ cd ${ROOT} 2>/dev/null && [ -f deno.json ]; } || cd /mnt${ROOT} || exit 1`,
     `export NO_COLOR=1 HOME=${Deno.env.get("HOME") ?? "/root"} DENO_DIR=${denoDir}`,
     `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
     ...(guest ? ["export IOSCOPE_TCG=1"] : []),

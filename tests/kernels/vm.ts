@@ -117,6 +117,9 @@ mount -t devtmpfs dev /dev
 for m in $(cat /lib/m/order); do insmod /lib/m/$m.ko || echo "IOSCOPE-GUEST insmod $m failed"; done
 if mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 host /mnt; then
   r=/mnt
+  # The host's root again at /mnt inside it, before the tmpfs below hide
+  # /tmp, /run and /dev/shm: a checkout there (a CI clone) stays reachable.
+  mount -o bind $r $r/mnt
   mount -t proc proc $r/proc
   mount -t sysfs sys $r/sys
   mount -t devtmpfs dev $r/dev
