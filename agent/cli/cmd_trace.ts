@@ -58,6 +58,7 @@ import { type Output, writeEach } from "./outputs.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalText } from "./interval_text.ts";
 import { LiveView } from "./live_controller.ts";
+import { fitsSnapshotRhythm } from "../../probes/snapshot.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
@@ -280,7 +281,7 @@ function lookUpUser(name: string): RunAsUser {
 function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): void {
   if (interval !== undefined) {
     const ms = parseDurationMs(interval, "--interval");
-    if (ms < 1000 || ms % 1000 !== 0) {
+    if (!fitsSnapshotRhythm(ms)) {
       throw new UsageError(
         `invalid --interval '${interval}': use whole seconds (1s, 5s): the probes report once a second`,
       );

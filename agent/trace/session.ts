@@ -22,7 +22,7 @@ import type { RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf, sweepStalePerfData } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
-import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
+import { emptySnapshot, type Snapshot, SNAPSHOT_SLACK_MS } from "../../probes/snapshot.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalDocument, p99BySyscall } from "./interval.ts";
 import { keepMallocTrimmable, RECLAIM_MS, reclaimMemory } from "./reclaim.ts";
@@ -65,8 +65,8 @@ export interface TraceOptions {
    */
   perf?: { counters: boolean; flamegraph: boolean };
   /**
-   * Report an Interval document this often (whole seconds: the backends
-   * snapshot once a second), and a last, shorter one when the trace ends.
+   * Report an Interval document this often (a whole number of snapshots:
+   * fitsSnapshotRhythm), and a last, shorter one when the trace ends.
    */
   intervalMs?: number;
   /** Called with each interval, and the whole trace so far as one interval. */
@@ -106,8 +106,6 @@ const FOLLOWED_FAULTS = {
   reason:
     "minor/major come from /proc per process and cannot cover the processes followed (forked, exec'd or joined) during the trace; faults.total counts their user-mode faults",
 };
-/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
-const INTERVAL_SLACK_MS = 250;
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -302,7 +300,7 @@ class Session implements TraceSession {
     const every = this.#options.intervalMs;
     if (
       every !== undefined &&
-      this.#intervalSeconds(s, performance.now()) * 1000 >= every - INTERVAL_SLACK_MS
+      this.#intervalSeconds(s, performance.now()) * 1000 >= every - SNAPSHOT_SLACK_MS
     ) {
       this.#emitInterval(s, false);
     }
