@@ -278,6 +278,8 @@ async function runTrace(args: string[]): Promise<number> {
   try {
     child = await a.target.launch?.(a.live) ?? null;
     if (child) relay = startRelay(child);
+    // Described before the trace starts (a process's name as it is now).
+    const what = a.target.describe();
     const notice = a.target.notice();
     if (notice !== null) console.error(notice);
     const options = {
@@ -305,9 +307,7 @@ async function runTrace(args: string[]): Promise<number> {
     session = await startTrace(a.target.traceTarget(), options);
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
-    console.error(
-      `Tracing ${a.target.describe()} ${how} with ${session.backendName}... Ctrl-C to end.`,
-    );
+    console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
     if (a.live) {
       const s = session;
       live = new LiveView(s, a.durationMs, () => s.stop("stopped"));

@@ -327,13 +327,6 @@ export class FtraceInstances {
   }
 }
 
-/** The instances, recording, with the target's threads in the main one's PID set. */
-export interface OpenedInstances {
-  instances: FtraceInstances;
-  /** The target's threads when the main instance's PID set was written. */
-  tids: number[];
-}
-
 /**
  * Makes every instance the target needs and starts recording: the main one
  * with the target's threads (never an empty PID set: that would trace every
@@ -344,13 +337,13 @@ export interface OpenedInstances {
  * @param beforeEvents called with the target's threads once the main
  *   instance's PID set is written, before any event is enabled (the
  *   aggregator is made there, and the trace clock's origin read)
- * @returns the instances and the threads written
+ * @returns the instances, recording
  */
 export async function openInstances(
   options: BackendOptions,
   formats: FtraceFormats,
   beforeEvents: (instances: FtraceInstances, tids: number[]) => void,
-): Promise<OpenedInstances> {
+): Promise<FtraceInstances> {
   const has = (e: string) => formats.formats.has(e);
   const instances = new FtraceInstances();
   try {
@@ -372,7 +365,7 @@ export async function openInstances(
     const later = threadsOf(options.pids).filter((t) => !tids.includes(t));
     if (later.length) main.write("set_event_pid", later.join(" "), { append: true });
     instances.startRecording();
-    return { instances, tids };
+    return instances;
   } catch (e: unknown) {
     await instances.release();
     throw e;

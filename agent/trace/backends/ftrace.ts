@@ -79,7 +79,7 @@ export async function startFtrace(
   const formats = loadFtraceFormats();
   let aggregator!: FtraceAggregator;
   let baseTs = 0n;
-  const { instances } = await openInstances(options, formats, (inst, tids) => {
+  const instances = await openInstances(options, formats, (inst, tids) => {
     aggregator = aggregatorFor(options, formats, tids);
     baseTs = inst.main.nowNs();
   });
