@@ -199,19 +199,11 @@ interface Offsets {
   asyncOp: number;
 }
 
-type Kind =
-  | "sysEnter"
-  | "sysExit"
-  | "pageFault"
-  | "tlbFlush"
-  | "schedSwitch"
-  | "newTask"
-  | "processExit"
-  | "processExec"
-  | "taskRename"
-  | "uringSubmit"
-  | "uringComplete"
-  | "uringAsync";
+/** An event the aggregator handles, as FTRACE_EVENTS names it. */
+type Kind = keyof typeof FTRACE_EVENTS;
+
+/** What handles one record of one event (`pid`: the task that wrote it). */
+type Handler = (ts: number, view: DataView, at: number, pid: number, source: number) => void;
 
 /** What the aggregator is told at the start. */
 export interface FtraceAggregatorOptions {
@@ -282,7 +274,8 @@ function addLatency(op: OpTotals, d: number, errno = 0): void {
  */
 export class FtraceAggregator {
   #snap: Snapshot = emptySnapshot();
-  #kinds = new Map<number, Kind>();
+  /** The handler of each enabled event, by the event id its records start with. */
+  #handlers = new Map<number, Handler>();
   #o: Offsets;
   /** Thread id to its thread group id when it is the target's, 0 when it is not (-1: group unknown). */
   #ours = new Map<number, number>();
@@ -328,12 +321,13 @@ export class FtraceAggregator {
     for (const tid of options.tids) this.#ours.set(tid, this.#tgidOf?.(tid) ?? -1);
     this.#followChildren = (options.followChildren ?? false) || options.comm !== undefined;
     this.#snap.tlbSupported = options.tlbSupported ?? true;
-    const f = (k: keyof typeof FTRACE_EVENTS) => formats.get(FTRACE_EVENTS[k]);
-    for (const k of Object.keys(FTRACE_EVENTS) as (keyof typeof FTRACE_EVENTS)[]) {
+    const f = (k: Kind) => formats.get(FTRACE_EVENTS[k]);
+    const table = this.#table();
+    for (const k of Object.keys(FTRACE_EVENTS) as Kind[]) {
       const fmt = f(k);
-      if (fmt) this.#kinds.set(fmt.id, k);
+      if (fmt) this.#handlers.set(fmt.id, table[k]);
     }
-    const off = (k: keyof typeof FTRACE_EVENTS, field: string, ...sizes: number[]) => {
+    const off = (k: Kind, field: string, ...sizes: number[]) => {
       const fmt = f(k);
       return fmt ? fieldOffset(fmt, field, ...sizes) : -1;
     };
@@ -380,227 +374,270 @@ export class FtraceAggregator {
    * @param source which instance's buffer it came from (0 when there is one)
    */
   feed(ts: number, view: DataView, at: number, source = 0): void {
-    const kind = this.#kinds.get(view.getUint16(at, true));
-    if (kind === undefined) return;
+    const handle = this.#handlers.get(view.getUint16(at, true));
+    if (handle === undefined) return;
     this.records++;
+    handle(ts, view, at, view.getInt32(at + this.#o.pid, true), source);
+  }
+
+  /**
+   * One handler per event, keyed as FTRACE_EVENTS (the compiler holds every
+   * key to a handler): a new event is a key there, its fields' offsets in
+   * `Offsets` (set in the constructor), and a handler here.
+   */
+  #table(): Record<Kind, Handler> {
+    return {
+      sysEnter: (ts, view, at, pid) => this.#onSysEnter(ts, view, at, pid),
+      sysExit: (ts, view, at, pid) => this.#onSysExit(ts, view, at, pid),
+      pageFault: (ts, _view, _at, pid) => this.#onPageFault(ts, pid),
+      tlbFlush: (ts, view, at, pid) => this.#onTlbFlush(ts, view, at, pid),
+      schedSwitch: (ts, view, at) => this.#onSchedSwitch(ts, view, at),
+      newTask: (_ts, view, at, pid) => this.#onNewTask(view, at, pid),
+      processExit: (_ts, view, at) => this.#onProcessExit(view, at),
+      processExec: (_ts, view, at) => this.#onProcessExec(view, at),
+      taskRename: (_ts, view, at) => this.#onTaskRename(view, at),
+      uringSubmit: (ts, view, at, pid) => this.#onUringSubmit(ts, view, at, pid),
+      uringAsync: (ts, view, at) => this.#onUringAsync(ts, view, at),
+      uringComplete: (ts, view, at, _pid, source) => this.#onUringComplete(ts, view, at, source),
+    };
+  }
+
+  /** A syscall enters: its start, number and descriptor, per thread. */
+  #onSysEnter(ts: number, view: DataView, at: number, pid: number): void {
     const o = this.#o;
-    const pid = view.getInt32(at + o.pid, true);
-    switch (kind) {
-      case "sysEnter": {
-        if (!this.#isOurs(pid)) return;
-        if (this.#isCompatTask(pid)) {
-          if (this.#inWindow(ts)) this.#snap.compatCalls++;
-          return;
-        }
-        this.#startTs.set(pid, ts);
-        this.#startId.set(pid, view.getInt32(at + o.enterId, true));
-        if (o.enterArgs >= 0) this.#startFd.set(pid, i64(view, at + o.enterArgs));
-        return;
-      }
-      case "sysExit": {
-        if (!this.#isOurs(pid)) return;
-        const start = this.#startTs.get(pid);
-        if (start === undefined) return;
-        this.#startTs.delete(pid);
-        const id = view.getInt32(at + o.exitId, true);
-        if (this.#startId.get(pid) !== id || ts < start) return;
-        const ret = i64(view, at + o.exitRet);
-        if (!this.#inWindow(ts)) return;
-        const op = this.#syscall(id);
-        if (isRestartCode(ret)) {
-          // Restarted (or turned into EINTR) on the way out: its end comes later.
-          op.restarts++;
-          return;
-        }
-        const failed = NOT_BYTES.has(id) ? ret < 0 && ret > -4096 : ret < 0;
-        addLatency(op, ts - start, failed ? -ret : 0);
-        if (!failed && !NOT_BYTES.has(id)) op.bytes += ret;
-        const fd = this.#startFd.get(pid);
-        if (!NOT_FD.has(id) && fd !== undefined) {
-          this.#addFd(pid, fd, id, ts - start, failed ? -1 : NOT_BYTES.has(id) ? 0 : ret);
-        }
-        return;
-      }
-      case "pageFault":
-        if (this.#isOurs(pid) && this.#inWindow(ts)) this.#snap.faults++;
-        return;
-      case "tlbFlush": {
-        // 0 pages: nothing was flushed (up to date, or remote_wrong_cpu); an
-        // IPI send marks a shootdown's sender, whose flush is its local one.
-        if (view.getBigUint64(at + o.tlbPages, true) === 0n || !this.#inWindow(ts)) return;
-        const r = view.getInt32(at + o.tlbReason, true);
-        if (r === TLB_REASON.remoteSendIpi) return;
-        // A task switch's flush is written in the outgoing task's name, and
-        // only when the incoming one is traced (the PID filter follows the
-        // incoming task from sched_switch on): it is the incoming one's.
-        if (r !== TLB_REASON.taskSwitch && !this.#isOurs(pid)) return;
-        const name = TLB_FLUSH_REASONS[r] ?? `reason_${r}`;
-        this.#snap.tlb.set(name, (this.#snap.tlb.get(name) ?? 0) + 1);
-        return;
-      }
-      case "schedSwitch": {
-        // Recorded when either side is traced; count the target's switches away.
-        const prev = view.getInt32(at + o.prevPid, true);
-        if (!this.#isOurs(prev, false) || !this.#inWindow(ts)) return;
-        // An exited task's last switch away (after its exit record) is its own.
-        if (this.#exited.delete(prev)) this.#forget(prev);
-        if (isVoluntarySwitch(view.getUint32(at + o.prevState, true))) this.#snap.voluntary++;
-        else this.#snap.involuntary++;
-        return;
-      }
-      case "newTask": {
-        const parent = this.#isOurs(pid);
-        const child = view.getInt32(at + o.newPid, true);
-        const thread = (view.getUint32(at + o.newFlags, true) & CLONE_THREAD) !== 0;
-        if (parent && (thread || this.#followChildren)) {
-          const group = this.#ours.get(pid) ?? -1;
-          this.#ours.set(child, thread ? group : child);
-          if (!thread) this.#procs.add(child);
-          this.#newThreads.push(child);
-        } else {
-          this.#ours.set(child, 0);
-          this.#foreign.push(child);
-        }
-        return;
-      }
-      case "processExit": {
-        // The task leaves the traced set: a later task given its id is not the target's.
-        const tid = view.getInt32(at + o.exitPid, true);
-        const group = this.#ours.get(tid);
-        this.#startTs.delete(tid);
-        this.#startId.delete(tid);
-        if (group === undefined || group === 0) {
-          this.#ours.delete(tid);
-          return;
-        }
-        // Forgotten at its last switch away, which follows (see schedSwitch).
-        this.#exited.add(tid);
-        const groupDead = o.exitGroupDead >= 0
-          ? view.getUint8(at + o.exitGroupDead) !== 0
-          : group === tid;
-        if (groupDead) this.#leave(group > 0 ? group : tid);
-        return;
-      }
-      case "processExec": {
-        const newPid = view.getInt32(at + o.execPid, true);
-        const oldPid = view.getInt32(at + o.execOldPid, true);
-        if (oldPid !== newPid) this.#ours.delete(oldPid);
-        if (this.#comm === undefined) return;
-        const loc = view.getUint32(at + o.execFile, true);
-        const start = at + (loc & 0xffff);
-        const name = commOfExec(
-          new Uint8Array(view.buffer, view.byteOffset + start, Math.min(loc >>> 16, 4096)),
-        );
-        if (name === this.#comm) {
-          if (this.#ours.get(newPid) === newPid) return;
-          this.#ours.set(newPid, newPid);
-          this.#procs.add(newPid);
-          this.#joined.push(newPid);
-        } else if ((this.#ours.get(newPid) ?? 0) !== 0) {
-          this.#leave(newPid);
-          this.#ours.set(newPid, 0);
-          this.#foreign.push(newPid);
-        }
-        return;
-      }
-      case "taskRename": {
-        // A process renamed to the --comm name (prctl PR_SET_NAME on its main
-        // thread, or /proc/PID/comm) joins; a thread so renamed is not a process.
-        if (this.#comm === undefined || o.renameComm < 0) return;
-        const renamed = view.getInt32(at + o.renamePid, true);
-        const comm = new Uint8Array(view.buffer, view.byteOffset + at + o.renameComm, 16);
-        const end = comm.indexOf(0);
-        const name = new TextDecoder().decode(comm.subarray(0, end < 0 ? 16 : end));
-        if (name !== this.#comm || this.#ours.get(renamed) === renamed) return;
-        if (this.#tgidOf && this.#tgidOf(renamed) !== renamed) return;
-        this.#ours.set(renamed, renamed);
-        this.#procs.add(renamed);
-        this.#joined.push(renamed);
-        return;
-      }
-      case "uringSubmit": {
-        if (!this.#isOurs(pid)) return;
-        const ctx = ptrKey(view, at + o.subCtx);
-        if (!this.#rings.has(ctx)) {
-          const full = view.getBigUint64(at + o.subCtx, true);
-          this.#rings.set(ctx, full);
-          this.#newRings.push(full);
-        }
-        const req = ptrKey(view, at + o.subReq);
-        const opcode = view.getUint8(at + o.subOp);
-        this.#inflightTs.set(req, ts);
-        this.#inflightOp.set(req, opcode);
-        this.#multishot.delete(req);
-        // A multishot request's completions but the last carry no request
-        // (io_fill_cqe_aux traces req NULL): found by ring and user_data.
-        if (o.subUd >= 0) {
-          this.#byUserData.set(`${ctx}:${view.getBigUint64(at + o.subUd, true)}`, req);
-        }
-        if (o.subFlags >= 0 && (view.getUint32(at + o.subFlags, true) & REQ_F_CQE_SKIP) !== 0) {
-          this.#skipped.set(req, opcode);
-          if (this.#inWindow(ts)) {
-            const op = this.#uring(opcode);
-            op.untimed = (op.untimed ?? 0) + 1;
-          }
-        } else {
-          this.#skipped.delete(req);
-        }
-        return;
-      }
-      case "uringAsync": {
-        const req = ptrKey(view, at + o.asyncReq);
-        if (!this.#inflightTs.has(req) || !this.#inWindow(ts)) return;
-        const op = this.#uring(view.getUint8(at + o.asyncOp));
-        op.async = (op.async ?? 0) + 1;
-        return;
-      }
-      case "uringComplete": {
-        let req = ptrKey(view, at + o.cmpReq);
-        const udKey = o.cmpUd >= 0 && o.cmpCtx >= 0
-          ? `${ptrKey(view, at + o.cmpCtx)}:${view.getBigUint64(at + o.cmpUd, true)}`
-          : "";
-        if (req === 0) req = this.#byUserData.get(udKey) ?? 0;
-        const start = this.#inflightTs.get(req);
-        if (start === undefined) return;
-        const cflags = view.getUint32(at + o.cmpFlags, true);
-        if (
-          this.#seenInOtherInstance(
-            ts,
-            source,
-            req,
-            udKey,
-            view.getInt32(at + o.cmpRes, true),
-            cflags,
-          )
-        ) {
-          return;
-        }
-        const opcode = this.#inflightOp.get(req) ?? 0;
-        const more = (cflags & IORING_CQE_F_MORE) !== 0;
-        const multishot = more || this.#multishot.has(req);
-        const skipped = this.#skipped.has(req);
-        if (more) {
-          // The next completion of this request is timed from this one.
-          this.#inflightTs.set(req, ts);
-          this.#multishot.add(req);
-        } else {
-          this.#inflightTs.delete(req);
-          this.#inflightOp.delete(req);
-          this.#multishot.delete(req);
-          this.#skipped.delete(req);
-          this.#byUserData.delete(udKey);
-        }
-        if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start || !this.#inWindow(ts)) return;
-        const res = view.getInt32(at + o.cmpRes, true);
-        const op = this.#uring(opcode);
-        // A CQE_SKIP_SUCCESS request that posted a completion failed: timed, not untimed.
-        if (skipped) op.untimed = Math.max(0, (op.untimed ?? 0) - 1);
-        addLatency(op, ts - start, res < 0 ? -res : 0);
-        if (multishot) op.multishot = (op.multishot ?? 0) + 1;
-        if (res >= 0 && IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
-        return;
-      }
+    if (!this.#isOurs(pid)) return;
+    if (this.#isCompatTask(pid)) {
+      if (this.#inWindow(ts)) this.#snap.compatCalls++;
+      return;
     }
+    this.#startTs.set(pid, ts);
+    this.#startId.set(pid, view.getInt32(at + o.enterId, true));
+    if (o.enterArgs >= 0) this.#startFd.set(pid, i64(view, at + o.enterArgs));
+  }
+
+  /** A syscall exits: timed from its thread's start of the same number. */
+  #onSysExit(ts: number, view: DataView, at: number, pid: number): void {
+    const o = this.#o;
+    if (!this.#isOurs(pid)) return;
+    const start = this.#startTs.get(pid);
+    if (start === undefined) return;
+    this.#startTs.delete(pid);
+    const id = view.getInt32(at + o.exitId, true);
+    if (this.#startId.get(pid) !== id || ts < start) return;
+    const ret = i64(view, at + o.exitRet);
+    if (!this.#inWindow(ts)) return;
+    const op = this.#syscall(id);
+    if (isRestartCode(ret)) {
+      // Restarted (or turned into EINTR) on the way out: its end comes later.
+      op.restarts++;
+      return;
+    }
+    const failed = NOT_BYTES.has(id) ? ret < 0 && ret > -4096 : ret < 0;
+    addLatency(op, ts - start, failed ? -ret : 0);
+    if (!failed && !NOT_BYTES.has(id)) op.bytes += ret;
+    const fd = this.#startFd.get(pid);
+    if (!NOT_FD.has(id) && fd !== undefined) {
+      this.#addFd(pid, fd, id, ts - start, failed ? -1 : NOT_BYTES.has(id) ? 0 : ret);
+    }
+  }
+
+  /** A user-mode page fault of the target's. */
+  #onPageFault(ts: number, pid: number): void {
+    if (this.#isOurs(pid) && this.#inWindow(ts)) this.#snap.faults++;
+  }
+
+  /** A TLB flush that flushed something, by reason. */
+  #onTlbFlush(ts: number, view: DataView, at: number, pid: number): void {
+    const o = this.#o;
+    // 0 pages: nothing was flushed (up to date, or remote_wrong_cpu); an
+    // IPI send marks a shootdown's sender, whose flush is its local one.
+    if (view.getBigUint64(at + o.tlbPages, true) === 0n || !this.#inWindow(ts)) return;
+    const r = view.getInt32(at + o.tlbReason, true);
+    if (r === TLB_REASON.remoteSendIpi) return;
+    // A task switch's flush is written in the outgoing task's name, and
+    // only when the incoming one is traced (the PID filter follows the
+    // incoming task from sched_switch on): it is the incoming one's.
+    if (r !== TLB_REASON.taskSwitch && !this.#isOurs(pid)) return;
+    const name = TLB_FLUSH_REASONS[r] ?? `reason_${r}`;
+    this.#snap.tlb.set(name, (this.#snap.tlb.get(name) ?? 0) + 1);
+  }
+
+  /** A context switch away from one of the target's tasks. */
+  #onSchedSwitch(ts: number, view: DataView, at: number): void {
+    const o = this.#o;
+    // Recorded when either side is traced; count the target's switches away.
+    const prev = view.getInt32(at + o.prevPid, true);
+    if (!this.#isOurs(prev, false) || !this.#inWindow(ts)) return;
+    // An exited task's last switch away (after its exit record) is its own.
+    if (this.#exited.delete(prev)) this.#forget(prev);
+    if (isVoluntarySwitch(view.getUint32(at + o.prevState, true))) this.#snap.voluntary++;
+    else this.#snap.involuntary++;
+  }
+
+  /** A new task: a thread of the target, a process it forks (followed or not), or foreign. */
+  #onNewTask(view: DataView, at: number, pid: number): void {
+    const o = this.#o;
+    const parent = this.#isOurs(pid);
+    const child = view.getInt32(at + o.newPid, true);
+    const thread = (view.getUint32(at + o.newFlags, true) & CLONE_THREAD) !== 0;
+    if (parent && (thread || this.#followChildren)) {
+      const group = this.#ours.get(pid) ?? -1;
+      this.#ours.set(child, thread ? group : child);
+      if (!thread) this.#procs.add(child);
+      this.#newThreads.push(child);
+    } else {
+      this.#ours.set(child, 0);
+      this.#foreign.push(child);
+    }
+  }
+
+  /** A task exits: it leaves the traced set. */
+  #onProcessExit(view: DataView, at: number): void {
+    const o = this.#o;
+    // The task leaves the traced set: a later task given its id is not the target's.
+    const tid = view.getInt32(at + o.exitPid, true);
+    const group = this.#ours.get(tid);
+    this.#startTs.delete(tid);
+    this.#startId.delete(tid);
+    if (group === undefined || group === 0) {
+      this.#ours.delete(tid);
+      return;
+    }
+    // Forgotten at its last switch away, which follows (see schedSwitch).
+    this.#exited.add(tid);
+    const groupDead = o.exitGroupDead >= 0
+      ? view.getUint8(at + o.exitGroupDead) !== 0
+      : group === tid;
+    if (groupDead) this.#leave(group > 0 ? group : tid);
+  }
+
+  /** A process execs: with --comm, it joins or leaves by its new name. */
+  #onProcessExec(view: DataView, at: number): void {
+    const o = this.#o;
+    const newPid = view.getInt32(at + o.execPid, true);
+    const oldPid = view.getInt32(at + o.execOldPid, true);
+    if (oldPid !== newPid) this.#ours.delete(oldPid);
+    if (this.#comm === undefined) return;
+    const loc = view.getUint32(at + o.execFile, true);
+    const start = at + (loc & 0xffff);
+    const name = commOfExec(
+      new Uint8Array(view.buffer, view.byteOffset + start, Math.min(loc >>> 16, 4096)),
+    );
+    if (name === this.#comm) {
+      if (this.#ours.get(newPid) === newPid) return;
+      this.#ours.set(newPid, newPid);
+      this.#procs.add(newPid);
+      this.#joined.push(newPid);
+    } else if ((this.#ours.get(newPid) ?? 0) !== 0) {
+      this.#leave(newPid);
+      this.#ours.set(newPid, 0);
+      this.#foreign.push(newPid);
+    }
+  }
+
+  /** A task is renamed: with --comm, a process taking the name joins. */
+  #onTaskRename(view: DataView, at: number): void {
+    const o = this.#o;
+    // A process renamed to the --comm name (prctl PR_SET_NAME on its main
+    // thread, or /proc/PID/comm) joins; a thread so renamed is not a process.
+    if (this.#comm === undefined || o.renameComm < 0) return;
+    const renamed = view.getInt32(at + o.renamePid, true);
+    const comm = new Uint8Array(view.buffer, view.byteOffset + at + o.renameComm, 16);
+    const end = comm.indexOf(0);
+    const name = new TextDecoder().decode(comm.subarray(0, end < 0 ? 16 : end));
+    if (name !== this.#comm || this.#ours.get(renamed) === renamed) return;
+    if (this.#tgidOf && this.#tgidOf(renamed) !== renamed) return;
+    this.#ours.set(renamed, renamed);
+    this.#procs.add(renamed);
+    this.#joined.push(renamed);
+  }
+
+  /** An io_uring request of the target's is submitted: its ring, start and opcode. */
+  #onUringSubmit(ts: number, view: DataView, at: number, pid: number): void {
+    const o = this.#o;
+    if (!this.#isOurs(pid)) return;
+    const ctx = ptrKey(view, at + o.subCtx);
+    if (!this.#rings.has(ctx)) {
+      const full = view.getBigUint64(at + o.subCtx, true);
+      this.#rings.set(ctx, full);
+      this.#newRings.push(full);
+    }
+    const req = ptrKey(view, at + o.subReq);
+    const opcode = view.getUint8(at + o.subOp);
+    this.#inflightTs.set(req, ts);
+    this.#inflightOp.set(req, opcode);
+    this.#multishot.delete(req);
+    // A multishot request's completions but the last carry no request
+    // (io_fill_cqe_aux traces req NULL): found by ring and user_data.
+    if (o.subUd >= 0) {
+      this.#byUserData.set(`${ctx}:${view.getBigUint64(at + o.subUd, true)}`, req);
+    }
+    if (o.subFlags >= 0 && (view.getUint32(at + o.subFlags, true) & REQ_F_CQE_SKIP) !== 0) {
+      this.#skipped.set(req, opcode);
+      if (this.#inWindow(ts)) {
+        const op = this.#uring(opcode);
+        op.untimed = (op.untimed ?? 0) + 1;
+      }
+    } else {
+      this.#skipped.delete(req);
+    }
+  }
+
+  /** An io_uring request is punted to an async worker. */
+  #onUringAsync(ts: number, view: DataView, at: number): void {
+    const o = this.#o;
+    const req = ptrKey(view, at + o.asyncReq);
+    if (!this.#inflightTs.has(req) || !this.#inWindow(ts)) return;
+    const op = this.#uring(view.getUint8(at + o.asyncOp));
+    op.async = (op.async ?? 0) + 1;
+  }
+
+  /** An io_uring request completes (posted by any task): timed from its submission. */
+  #onUringComplete(ts: number, view: DataView, at: number, source: number): void {
+    const o = this.#o;
+    let req = ptrKey(view, at + o.cmpReq);
+    const udKey = o.cmpUd >= 0 && o.cmpCtx >= 0
+      ? `${ptrKey(view, at + o.cmpCtx)}:${view.getBigUint64(at + o.cmpUd, true)}`
+      : "";
+    if (req === 0) req = this.#byUserData.get(udKey) ?? 0;
+    const start = this.#inflightTs.get(req);
+    if (start === undefined) return;
+    const cflags = view.getUint32(at + o.cmpFlags, true);
+    if (
+      this.#seenInOtherInstance(
+        ts,
+        source,
+        req,
+        udKey,
+        view.getInt32(at + o.cmpRes, true),
+        cflags,
+      )
+    ) {
+      return;
+    }
+    const opcode = this.#inflightOp.get(req) ?? 0;
+    const more = (cflags & IORING_CQE_F_MORE) !== 0;
+    const multishot = more || this.#multishot.has(req);
+    const skipped = this.#skipped.has(req);
+    if (more) {
+      // The next completion of this request is timed from this one.
+      this.#inflightTs.set(req, ts);
+      this.#multishot.add(req);
+    } else {
+      this.#inflightTs.delete(req);
+      this.#inflightOp.delete(req);
+      this.#multishot.delete(req);
+      this.#skipped.delete(req);
+      this.#byUserData.delete(udKey);
+    }
+    if ((cflags & IORING_CQE_F_NOTIF) !== 0 || ts < start || !this.#inWindow(ts)) return;
+    const res = view.getInt32(at + o.cmpRes, true);
+    const op = this.#uring(opcode);
+    // A CQE_SKIP_SUCCESS request that posted a completion failed: timed, not untimed.
+    if (skipped) op.untimed = Math.max(0, (op.untimed ?? 0) - 1);
+    addLatency(op, ts - start, res < 0 ? -res : 0);
+    if (multishot) op.multishot = (op.multishot ?? 0) + 1;
+    if (res >= 0 && IO_URING_DATA_OPS.has(opcode)) op.bytes += res;
   }
 
   /** The last completion of each request, and which instance it came from. */

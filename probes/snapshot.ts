@@ -5,6 +5,37 @@
  * @module
  */
 
+/**
+ * The snapshot rhythm, owned here: every backend hands the session a complete
+ * cumulative Snapshot this often (the bpf backend reads its maps, the ftrace
+ * backend its buffers, bpftrace's programs print: probes/*.bt cannot import
+ * this, and tests/probes/snapshot_rhythm_test.ts checks they agree). The
+ * timeline has a point per snapshot, and `--interval` takes whole multiples.
+ */
+export const SNAPSHOT_MS = 1000;
+
+/**
+ * How late a snapshot may come and still end an interval of `--interval`
+ * (they come 1.00-1.05 s apart, later on a busy host): an interval ends at
+ * the first snapshot this close to its planned length.
+ */
+export const SNAPSHOT_SLACK_MS = 250;
+
+/**
+ * Whether an interval length is a whole number of snapshots (1 or more).
+ * @param ms the length asked for, milliseconds
+ * @returns false for a length the snapshots cannot mark
+ * @example
+ * ```ts
+ * import { fitsSnapshotRhythm } from "./snapshot.ts";
+ * console.assert(fitsSnapshotRhythm(5000));
+ * console.assert(!fitsSnapshotRhythm(1500) && !fitsSnapshotRhythm(500));
+ * ```
+ */
+export function fitsSnapshotRhythm(ms: number): boolean {
+  return ms >= SNAPSHOT_MS && ms % SNAPSHOT_MS === 0;
+}
+
 /** Cumulative figures for one syscall or one io_uring opcode. */
 export interface OpTotals {
   /** Calls (or io_uring completions) that ended, successful and failed; restarts excluded. */

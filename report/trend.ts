@@ -464,6 +464,141 @@ export function hotNames(
   return { syscalls: pick(time, 0.01), io_uring: pick(ops, 0) };
 }
 
+/** The runs of each target (process name and command line), each list oldest first. */
+function runsByTarget(inputs: readonly TrendInput[]): TrendInput[][] {
+  const groups = new Map<string, TrendInput[]>();
+  for (const input of inputs) {
+    const key = `${input.run.meta.comm}\0${input.run.meta.cmdline}`;
+    const list = groups.get(key);
+    if (list) list.push(input);
+    else groups.set(key, [input]);
+  }
+  const lists = [...groups.values()];
+  for (const list of lists) {
+    list.sort((a, b) =>
+      Date.parse(a.run.meta.started_at) - Date.parse(b.run.meta.started_at) ||
+      (a.file < b.file ? -1 : 1)
+    );
+  }
+  return lists;
+}
+
+/** One metric's series over a target's runs, and its latest value judged against the baseline. */
+function metricTrend(
+  def: MetricDef,
+  list: readonly TrendInput[],
+  window: readonly TrendInput[],
+  last: TrendInput,
+  threshold: number,
+): { metric: MetricTrend; regression: Regression | null } | null {
+  const values = list.map((i) => def.value(i.run).v);
+  if (values.every((v) => v === null)) return null;
+  const now = def.value(last.run);
+  const base = window.map((i) => def.value(i.run)).filter((x) => x.v !== null && x.enough)
+    .map((x) => x.v as number);
+  const m: MetricTrend = {
+    metric: def.metric,
+    label: def.label,
+    unit: def.unit,
+    worse: def.spec.worse,
+    chart: def.chart,
+    values,
+    judged: def.judged,
+    verdict: "ok",
+    baseline: null,
+    latest: now.v,
+    change: null,
+    tolerance: null,
+    baseline_runs: base.length,
+    reason: "",
+  };
+  if (now.v === null || !now.enough) {
+    m.verdict = "too-few-calls";
+    m.reason = def.unit === "ns"
+      ? `the latest run has too few calls to judge this percentile (${MIN_TAIL_CALLS} above it)`
+      : "the latest run has no value";
+    if (base.length > 0) m.baseline = median(base);
+    return { metric: m, regression: null };
+  }
+  const spec = now.samplingD ? { ...def.spec, samplingD: now.samplingD } : def.spec;
+  const j = judge(base, now.v, spec, threshold);
+  m.verdict = j.verdict;
+  m.baseline = j.baseline;
+  m.change = j.change;
+  m.tolerance = j.tolerance;
+  m.reason = j.reason;
+  if (!def.judged && j.verdict !== "no-baseline") {
+    m.verdict = "not-judged";
+    m.reason = def.metric === "bytes_per_s"
+      ? "shown, not judged: it follows the load on the target"
+      : "shown, not judged: it follows the host's CPU contention";
+  }
+  const need = def.minBaselineRuns ?? 0;
+  if (def.judged && base.length > 0 && base.length < need) {
+    m.verdict = "not-judged";
+    m.reason = `shown, not judged until ${need} baseline runs: a tail this far out ` +
+      "moves several-fold between like runs";
+  }
+  if (m.verdict !== "regression" || j.baseline === null) return { metric: m, regression: null };
+  return {
+    metric: m,
+    regression: {
+      target: targetName(last.run.meta),
+      metric: def.metric,
+      baseline: j.baseline,
+      latest: now.v,
+      change: j.change ?? Infinity,
+      label: def.label,
+      unit: def.unit,
+      tolerance: j.tolerance ?? 0,
+      baseline_runs: base.length,
+      run: last.file,
+    },
+  };
+}
+
+/**
+ * One target's trend: a series per metric over its runs (oldest first), the
+ * latest judged against the `baselineRuns` before it.
+ */
+function targetTrend(
+  list: readonly TrendInput[],
+  last: TrendInput,
+  options: { threshold: number; baselineRuns: number; hotLimit: number },
+): { target: TargetTrend; regressions: Regression[] } {
+  const meta = last.run.meta;
+  const window = list.slice(Math.max(0, list.length - 1 - options.baselineRuns), -1);
+  const hot = hotNames([...window, last].map((i) => i.run), options.hotLimit);
+  const defs = [
+    ...hot.syscalls.flatMap((s) => latencyDefs("syscalls", s)),
+    ...hot.io_uring.flatMap((op) => latencyDefs("io_uring", op)),
+    ...RATE_DEFS,
+  ];
+  const metrics: MetricTrend[] = [];
+  const regressions: Regression[] = [];
+  for (const def of defs) {
+    const t = metricTrend(def, list, window, last, options.threshold);
+    if (!t) continue;
+    metrics.push(t.metric);
+    if (t.regression) regressions.push(t.regression);
+  }
+  const target: TargetTrend = {
+    target: targetName(meta),
+    id: targetId(meta),
+    comm: meta.comm,
+    cmdline: meta.cmdline,
+    runs: list.map((i) => ({
+      started_at: i.run.meta.started_at,
+      file: i.file,
+      duration_s: num(i.run.meta.duration_s) ?? 0,
+      host: String(i.run.meta.host ?? ""),
+    })),
+    latest_file: last.file,
+    metrics,
+  };
+  return { target, regressions };
+}
+
 /**
  * Groups runs by target and judges each target's latest run against the runs
  * before it.
@@ -489,111 +624,14 @@ export function analyzeTrends(
   if (!(baselineRuns >= 1)) {
     throw new RangeError(`The baseline needs 1 run or more, got ${baselineRuns}`);
   }
-  const groups = new Map<string, TrendInput[]>();
-  for (const input of inputs) {
-    const key = `${input.run.meta.comm}\0${input.run.meta.cmdline}`;
-    const list = groups.get(key);
-    if (list) list.push(input);
-    else groups.set(key, [input]);
-  }
   const targets: TargetTrend[] = [];
   const regressions: Regression[] = [];
-  for (const list of groups.values()) {
-    list.sort((a, b) =>
-      Date.parse(a.run.meta.started_at) - Date.parse(b.run.meta.started_at) ||
-      (a.file < b.file ? -1 : 1)
-    );
+  for (const list of runsByTarget(inputs)) {
     const last = list[list.length - 1];
     if (!last) continue;
-    const meta = last.run.meta;
-    const name = targetName(meta);
-    const window = list.slice(Math.max(0, list.length - 1 - baselineRuns), -1);
-    const hot = hotNames([...window, last].map((i) => i.run), hotLimit);
-    const defs = [
-      ...hot.syscalls.flatMap((s) => latencyDefs("syscalls", s)),
-      ...hot.io_uring.flatMap((op) => latencyDefs("io_uring", op)),
-      ...RATE_DEFS,
-    ];
-    const metrics: MetricTrend[] = [];
-    for (const def of defs) {
-      const values = list.map((i) => def.value(i.run).v);
-      if (values.every((v) => v === null)) continue;
-      const now = def.value(last.run);
-      const base = window.map((i) => def.value(i.run)).filter((x) => x.v !== null && x.enough)
-        .map((x) => x.v as number);
-      const m: MetricTrend = {
-        metric: def.metric,
-        label: def.label,
-        unit: def.unit,
-        worse: def.spec.worse,
-        chart: def.chart,
-        values,
-        judged: def.judged,
-        verdict: "ok",
-        baseline: null,
-        latest: now.v,
-        change: null,
-        tolerance: null,
-        baseline_runs: base.length,
-        reason: "",
-      };
-      if (now.v === null || !now.enough) {
-        m.verdict = "too-few-calls";
-        m.reason = def.unit === "ns"
-          ? `the latest run has too few calls to judge this percentile (${MIN_TAIL_CALLS} above it)`
-          : "the latest run has no value";
-        if (base.length > 0) m.baseline = median(base);
-      } else {
-        const spec = now.samplingD ? { ...def.spec, samplingD: now.samplingD } : def.spec;
-        const j = judge(base, now.v, spec, threshold);
-        m.verdict = j.verdict;
-        m.baseline = j.baseline;
-        m.change = j.change;
-        m.tolerance = j.tolerance;
-        m.reason = j.reason;
-        if (!def.judged && j.verdict !== "no-baseline") {
-          m.verdict = "not-judged";
-          m.reason = def.metric === "bytes_per_s"
-            ? "shown, not judged: it follows the load on the target"
-            : "shown, not judged: it follows the host's CPU contention";
-        }
-        const need = def.minBaselineRuns ?? 0;
-        if (def.judged && base.length > 0 && base.length < need) {
-          m.verdict = "not-judged";
-          m.reason = `shown, not judged until ${need} baseline runs: a tail this far out ` +
-            "moves several-fold between like runs";
-        }
-        if (m.verdict === "regression" && j.baseline !== null) {
-          regressions.push({
-            target: name,
-            metric: def.metric,
-            baseline: j.baseline,
-            latest: now.v,
-            change: j.change ?? Infinity,
-            label: def.label,
-            unit: def.unit,
-            tolerance: j.tolerance ?? 0,
-            baseline_runs: base.length,
-            run: last.file,
-          });
-        }
-      }
-      metrics.push(m);
-    }
-    targets.push({
-      target: name,
-      id: targetId(meta),
-      comm: meta.comm,
-      cmdline: meta.cmdline,
-      runs: list.map((i) => ({
-        started_at: i.run.meta.started_at,
-        file: i.file,
-        duration_s: num(i.run.meta.duration_s) ?? 0,
-        host: String(i.run.meta.host ?? ""),
-      })),
-      latest_file: last.file,
-      metrics,
-    });
+    const t = targetTrend(list, last, { threshold, baselineRuns, hotLimit });
+    targets.push(t.target);
+    regressions.push(...t.regressions);
   }
   targets.sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
   return {

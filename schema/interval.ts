@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { Unsupported } from "./run.ts";
+
 /** The schema name and version an Interval document carries. */
 export const INTERVAL_SCHEMA = "ioscope.interval/1";
 
@@ -55,4 +57,9 @@ export interface IntervalDocument {
   map_full: number;
   /** Events a BPF program missed in this interval (another ran on its CPU). */
   recursion_misses: number;
+  /**
+   * What the trace cannot measure, with the reason, as the Run's
+   * `meta.unsupported` would list it now (the `--live` view shows it).
+   */
+  unsupported: Unsupported[];
 }

@@ -12,29 +12,16 @@ import {
   parseDurationMs,
   parseFlags,
   parseKeep,
-  parsePid,
   writeFileAtomic,
 } from "./args.ts";
-import {
-  type BackendChoice,
-  type BackendName,
-  parseBackendName,
-  resolveBackend,
-} from "../trace/backends/resolve.ts";
+import { type BackendChoice, parseBackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
 import { dirOf } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
-import { findCommand } from "../find_command.ts";
-import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
 import type { RunDocument } from "../../schema/mod.ts";
-import { summaryText, terminalSafe } from "./summary.ts";
+import { summaryText } from "./summary.ts";
 import { jsonTerminalSafe } from "./terminal_safe.ts";
-import {
-  type EndReason,
-  startTrace,
-  type TraceSession,
-  type TraceTarget,
-} from "../trace/session.ts";
+import { type EndReason, startTrace, type TraceSession } from "../trace/session.ts";
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import {
@@ -45,19 +32,15 @@ import {
   UnsafeStoreError,
 } from "../nightly/store.ts";
 import { findPerf } from "../trace/perf.ts";
-import {
-  type RunAsUser,
-  startStoppedCommand,
-  type StoppedCommand,
-  terminalStdio,
-} from "../trace/spawn_target.ts";
+import type { StoppedCommand } from "../trace/spawn_target.ts";
 import { type Relay, startRelay } from "./relay.ts";
-import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
 import { writeErrorReason } from "../atomic_write.ts";
 import { type Output, writeEach } from "./outputs.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalText } from "./interval_text.ts";
 import { LiveView } from "./live_controller.ts";
+import { fitsSnapshotRhythm } from "../../probes/snapshot.ts";
+import { checkTargetFlags, openTarget, type Target, type TargetFlags } from "./_trace_target.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process
 
@@ -120,17 +103,11 @@ export const traceCommand: Command = {
 };
 
 interface TraceArgs {
-  pids: number[];
-  comm?: string;
-  cgroup?: CgroupTarget;
-  command?: string[];
-  /** `--follow`: the target's children too. */
-  follow?: boolean;
-  /** The thread id given as --pid, when it was not a process's. */
-  threadGiven?: number;
-  user?: RunAsUser;
+  /** What to trace, looked up once. */
+  target: Target;
   durationMs?: number;
-  backend: BackendName | BackendChoice;
+  /** The backend, chosen once for this host (resolveBackend) and passed down as it is. */
+  backend: BackendChoice;
   json?: string;
   out?: string;
   store?: string;
@@ -170,28 +147,18 @@ export function parseTraceArgs(args: string[]): TraceArgs {
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
   }
-  const pid = values.pid as string | undefined;
-  const comm = values.comm as string | undefined;
-  const cgroup = values.cgroup as string | undefined;
-  const user = values.user as string | undefined;
-  const targets = [pid, comm, cgroup, command].filter((t) => t !== undefined).length;
-  if (targets === 0) {
-    throw new UsageError("no target: give --pid PID, --comm NAME, --cgroup DIR, or -- COMMAND");
-  }
-  if (targets > 1) {
-    throw new UsageError("give only one target: --pid, --comm, --cgroup, or -- COMMAND");
-  }
-  if (command !== undefined && command.length === 0) throw new UsageError("no command after --");
-  if (values.follow === true && pid === undefined) {
-    throw new UsageError("--follow goes with --pid (--comm and -- COMMAND follow forks already)");
-  }
-  if (user !== undefined && command === undefined) {
-    throw new UsageError("--user applies to a command: ioscope trace --user NAME -- COMMAND");
-  }
+  const flags: TargetFlags = {
+    pid: values.pid as string | undefined,
+    follow: values.follow === true,
+    comm: values.comm as string | undefined,
+    cgroup: values.cgroup as string | undefined,
+    command,
+    user: values.user as string | undefined,
+  };
+  checkTargetFlags(flags);
+  const asked = parseBackendName(values.backend as string);
 
-  const parsed: TraceArgs = {
-    pids: [],
-    backend: parseBackendName(values.backend as string),
+  const parsed: Omit<TraceArgs, "target" | "backend"> = {
     perf: values.perf === true,
     flamegraph: values.flamegraph === true,
     jsonLines: values["json-lines"] === true,
@@ -219,68 +186,24 @@ export function parseTraceArgs(args: string[]): TraceArgs {
       "tracing needs root (bpftrace and tracefs need CAP_SYS_ADMIN): run with sudo",
     );
   }
-  // Chosen once, here: the trace starts what was chosen (and says it is bpftrace when missing).
-  parsed.backend = resolveBackend(parsed.backend);
+  // Chosen once, here: the session and the backend get this choice, and
+  // nothing resolves it again (and it says it is bpftrace when missing).
+  const backend = resolveBackend(asked);
   if ((parsed.perf || parsed.flamegraph) && !findPerf()) {
     const flag = parsed.perf ? "--perf" : "--flamegraph";
     throw new UsageError(`${flag} needs perf: apt-get install linux-perf, or leave out ${flag}`);
   }
-
-  if (pid !== undefined) {
-    const given = parsePid(pid);
-    // A thread id is accepted by /proc and kill(); its process is the target.
-    const p = tgidOf(given) ?? given;
-    if (!isAlive(p)) throw new UsageError(`cannot attach to process ${given}: no such process`);
-    if (p !== given) parsed.threadGiven = given;
-    if (values.follow === true) parsed.follow = true;
-    parsed.pids = [p];
-  } else if (comm !== undefined) {
-    if (comm === "") throw new UsageError("--comm needs a process name");
-    const found = pidsByComm(comm).filter((p) => p !== Deno.pid);
-    if (found.length === 0) {
-      throw new UsageError(`no process is named '${terminalSafe(comm)}' (see ps -e -o comm)`);
-    }
-    parsed.comm = comm;
-    parsed.pids = found;
-  } else if (cgroup !== undefined) {
-    try {
-      parsed.cgroup = resolveCgroup(cgroup);
-    } catch (e: unknown) {
-      throw new UsageError(`invalid --cgroup: ${e instanceof Error ? e.message : e}`);
-    }
-    parsed.pids = cgroupPids(cgroup).filter((p) => p !== Deno.pid);
-  } else if (command) {
-    if (!findCommand(command[0] ?? "")) {
-      throw new UsageError(`command not found: ${terminalSafe(command[0] ?? "")}`);
-    }
-    parsed.command = command;
-    if (user !== undefined) parsed.user = lookUpUser(user);
-  }
-  return parsed;
-}
-
-/** A user from the passwd database (`getent passwd`, so NSS users too), by name or UID. */
-function lookUpUser(name: string): RunAsUser {
-  const unknown = new UsageError(`unknown user '${terminalSafe(name)}' (see getent passwd)`);
-  if (name === "" || name.startsWith("-")) throw unknown;
-  let line = "";
-  try {
-    const out = new Deno.Command("getent", { args: ["passwd", name], stderr: "null" })
-      .outputSync();
-    line = out.success ? new TextDecoder().decode(out.stdout).split("\n")[0] ?? "" : "";
-  } catch {
-    throw new UsageError("--user needs getent (libc-bin) to look the user up");
-  }
-  const [user = "", , uid = "", gid = ""] = line.split(":");
-  if (!user || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) throw unknown;
-  return { name: user, uid: Number(uid), gid: Number(gid) };
+  return { ...parsed, backend, target: openTarget(flags) };
 }
 
 /** `--interval`, `--json-lines` and `--live`, checked together. */
-function parseIntervalArgs(interval: string | undefined, parsed: TraceArgs): void {
+function parseIntervalArgs(
+  interval: string | undefined,
+  parsed: Pick<TraceArgs, "intervalMs" | "jsonLines" | "live">,
+): void {
   if (interval !== undefined) {
     const ms = parseDurationMs(interval, "--interval");
-    if (ms < 1000 || ms % 1000 !== 0) {
+    if (!fitsSnapshotRhythm(ms)) {
       throw new UsageError(
         `invalid --interval '${interval}': use whole seconds (1s, 5s): the probes report once a second`,
       );
@@ -353,38 +276,15 @@ async function runTrace(args: string[]): Promise<number> {
   let live: LiveView | null = null;
   let relay: Relay | null = null;
   try {
-    if (a.command) {
-      // Under --live the command's own output would scribble over the view. A
-      // command run as another user never gets the agent's terminal: its
-      // streams that would be the terminal are pipes, relayed and made safe.
-      child = await startStoppedCommand(a.command, {
-        ...(a.user ? { user: a.user } : {}),
-        ...(a.live ? { stdio: "null" as const } : a.user ? { stdio: terminalStdio() } : {}),
-      });
-      relay = startRelay(child);
-      a.pids = [child.pid];
-    }
-    const what = a.command
-      ? `pid ${a.pids[0]} (${terminalSafe((a.command[0] ?? "").replace(/.*\//, "")).slice(0, 15)})${
-        a.user ? ` as ${terminalSafe(a.user.name)}` : ""
-      }`
-      : a.cgroup
-      ? `cgroup ${terminalSafe(a.cgroup.path)} (${a.pids.length} process${
-        a.pids.length === 1 ? "" : "es"
-      } now, joiners too)`
-      : a.comm !== undefined
-      ? `${a.pids.length} process${a.pids.length > 1 ? "es" : ""} named ${terminalSafe(a.comm)}`
-      : `pid ${a.pids[0]} (${terminalSafe(readStat(a.pids[0] ?? 0)?.comm ?? "?")})`;
-    if (a.threadGiven !== undefined) {
-      console.error(
-        `${a.threadGiven} is a thread of process ${a.pids[0]}: tracing the process, every thread.`,
-      );
-    }
+    child = await a.target.launch?.(a.live) ?? null;
+    if (child) relay = startRelay(child);
+    // Described before the trace starts (a process's name as it is now).
+    const what = a.target.describe();
+    const notice = a.target.notice();
+    if (notice !== null) console.error(notice);
     const options = {
       backend: a.backend,
-      // A command's I/O may happen in processes it forks (fio's jobs, a shell's children).
-      followChildren: a.command !== undefined || a.follow === true,
-      ...(a.comm !== undefined ? { comm: a.comm } : {}),
+      ...a.target.following(),
       ...(a.durationMs !== undefined ? { durationMs: a.durationMs } : {}),
       ...(a.perf || a.flamegraph ? { perf: { counters: a.perf, flamegraph: a.flamegraph } } : {}),
       ...(a.intervalMs !== undefined
@@ -400,33 +300,11 @@ async function runTrace(args: string[]): Promise<number> {
         }
         : {}),
     };
-    const started = child;
-    const target: TraceTarget = started && a.command
-      ? {
-        pids: a.pids,
-        // The name the kernel gives it at exec: the file name, at most 15 bytes.
-        comm: (a.command[0] ?? "").replace(/.*\//, "").slice(0, 15),
-        cmdline: a.command.join(" "),
-        // A daemonizing command: its daemon is the target once the launcher exits.
-        alive: () => started.alive(),
-      }
-      : a.cgroup
-      ? {
-        pids: a.pids,
-        cgroup: a.cgroup,
-        comm: a.cgroup.path.replace(/\/+$/, "").replace(/.*\//, "") || "cgroup",
-        cmdline: `cgroup ${a.cgroup.path}`,
-      }
-      : {
-        pids: a.pids,
-        ...(a.comm !== undefined ? { comm: a.comm } : {}),
-        ...(a.threadGiven !== undefined ? { threadGiven: a.threadGiven } : {}),
-      };
     if (a.prom !== undefined) {
       exporter = await startExporter(a.prom, () => session?.current() ?? null);
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
     }
-    session = await startTrace(target, options);
+    session = await startTrace(a.target.traceTarget(), options);
     child?.resume();
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);

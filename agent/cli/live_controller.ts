@@ -54,7 +54,7 @@ export class LiveView {
     this.#state.last = last;
     this.#state.total = total;
     this.#state.elapsedS = total.t_s;
-    this.#state.unsupported = this.#session.current().meta.unsupported;
+    this.#state.unsupported = total.unsupported;
     this.draw();
   }
 

@@ -10,6 +10,7 @@
 import { quantile, toBuckets } from "../../schema/buckets.ts";
 import type { OpTotals, Snapshot } from "../../probes/snapshot.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
+import type { Unsupported } from "../../schema/run.ts";
 
 /**
  * The histogram of the calls between two cumulative histograms.
@@ -82,6 +83,8 @@ export interface IntervalInfo {
   backend: string;
   /** @default false */
   final?: boolean;
+  /** What the trace cannot measure, with the reason (the Run's meta.unsupported). @default [] */
+  unsupported?: readonly Unsupported[];
 }
 
 /**
@@ -107,7 +110,7 @@ export function intervalDocument(
   after: Snapshot,
   info: IntervalInfo,
 ): IntervalDocument {
-  const { tS, seconds, pids, comm, backend, final = false } = info;
+  const { tS, seconds, pids, comm, backend, final = false, unsupported = [] } = info;
   const ops = (b: Map<string, OpTotals>, a: Map<string, OpTotals>) => {
     const out: Record<string, IntervalOpStats> = {};
     for (const name of [...a.keys()].sort()) {
@@ -145,6 +148,7 @@ export function intervalDocument(
     lost_events: Math.max(0, after.lostEvents - before.lostEvents),
     map_full: Math.max(0, (after.mapFull ?? 0) - (before.mapFull ?? 0)),
     recursion_misses: Math.max(0, (after.recursionMisses ?? 0) - (before.recursionMisses ?? 0)),
+    unsupported: unsupported.map((u) => ({ ...u })),
   };
 }
 

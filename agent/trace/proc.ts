@@ -286,6 +286,44 @@ export function tgidOf(tid: number): number | null {
 }
 
 /**
+ * Every thread id of the processes, from /proc/PID/task.
+ * @param pids thread group ids
+ * @returns their threads' ids (none for a process that has exited)
+ * @example
+ * ```ts
+ * import { threadsOf } from "./proc.ts";
+ * console.assert(threadsOf([Deno.pid]).includes(Deno.pid));
+ * ```
+ */
+export function threadsOf(pids: readonly number[]): number[] {
+  const tids: number[] = [];
+  for (const pid of pids) {
+    try {
+      for (const e of Deno.readDirSync(`/proc/${pid}/task`)) {
+        if (/^\d+$/.test(e.name)) tids.push(Number(e.name));
+      }
+    } catch {
+      // exited
+    }
+  }
+  return tids;
+}
+
+/**
+ * Whether a task (thread or process) with this id exists now.
+ * @param tid a thread or process id
+ * @returns false once it is gone
+ */
+export function isTask(tid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${tid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether an ELF file is 32-bit (ELFCLASS32): on x86_64 such a process runs
  * in compat mode and its syscall numbers are i386's.
  * @param path the file (`/proc/PID/exe` for a process)

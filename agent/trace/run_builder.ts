@@ -15,6 +15,7 @@ import {
   type RunMeta,
   type SyscallStats,
   type TimelinePoint,
+  type Unsupported,
 } from "../../schema/mod.ts";
 import type { PerfResult } from "./perf.ts";
 
@@ -22,6 +23,84 @@ import type { PerfResult } from "./perf.ts";
 export interface ProcDeltas {
   minflt: number | null;
   majflt: number | null;
+  /**
+   * Why they are null, where it is not that the target exited before /proc
+   * was read (that reason is the default).
+   */
+  reason?: Unsupported;
+}
+
+/** What a Run says of the target (the session's TraceTarget, described). */
+export interface RunTarget {
+  /** Thread group ids traced at the start; `meta.pid` is the first. */
+  pids: readonly number[];
+  comm: string;
+  cmdline: string;
+  /** The thread id the user gave, when it was a thread of `pids[0]`. */
+  threadGiven?: number;
+  /** Whether the processes the target forks (or that take its name) were traced too. */
+  followedChildren?: boolean;
+  cgroup?: { path: string; id: number };
+  /** The target's PID namespace, when it is not the agent's. */
+  pidNamespace?: { inode: number; pid_in_namespace: number } | null;
+}
+
+/** What the Run is built from, beside the snapshot: every fact `meta` holds. */
+export interface BuildRunOptions {
+  target: RunTarget;
+  /** The backend that traced: its name, how it attached, what it cannot measure here. */
+  backend: {
+    readonly name: RunMeta["backend"];
+    readonly attach?: RunMeta["attach"] | undefined;
+    readonly unsupported: readonly Unsupported[];
+  };
+  /** Where the trace ran (`Deno.hostname()`, `Deno.osRelease()`). */
+  host: string;
+  kernel: string;
+  /** When the probes attached. */
+  startedAt: Date;
+  /** The counting window's length, milliseconds. */
+  durationMs: number;
+  /** From the start to every probe attached, milliseconds. */
+  attachMs: number;
+  targetExited: boolean;
+  /** Why the trace ended (the session's EndReason). */
+  endReason: string;
+  /** The per-second samples. @default [] */
+  timeline?: TimelinePoint[];
+  /** /proc fault deltas (minor/major split). @default both null */
+  proc?: ProcDeltas;
+  /** What perf measured over the same window (`--perf`, `--flamegraph`), if it ran. @default null */
+  perf?: PerfResult | null;
+  /** The target's descriptors, resolved while it ran. @default none */
+  fds?: ReadonlyMap<string, FdInfo>;
+}
+
+/** Why minor/major are null by default: the target exited before /proc/PID/stat was read. */
+const EXITED_FAULTS: Unsupported = {
+  metric: "faults.minor",
+  reason: "the target exited before /proc/PID/stat was sampled",
+};
+
+/**
+ * What the trace cannot measure, with the reason, as `meta.unsupported` lists
+ * it (the live view shows it from each Interval document): the backend's, then
+ * the /proc fault split's, then perf's, each metric once.
+ * @param backend what the backend cannot measure here
+ * @param proc /proc fault deltas
+ * @param perf what perf could not measure, if it ran
+ * @returns the list
+ */
+export function unsupportedMetrics(
+  backend: readonly Unsupported[],
+  proc: ProcDeltas,
+  perf: PerfResult | null = null,
+): Unsupported[] {
+  const list = backend.map((u) => ({ ...u }));
+  if (proc.reason) list.push({ ...proc.reason });
+  if (proc.minflt === null) list.push({ ...EXITED_FAULTS });
+  if (perf) list.push(...perf.unsupported);
+  return dedupe(list);
 }
 
 /** Errno numbers to names, sorted by count. */
@@ -73,22 +152,21 @@ export const IO_URING_TIMING =
   "submission to completion; a multishot request's later completions each from the one before (multishot); CQE_SKIP_SUCCESS requests that succeeded are not timed (untimed)";
 
 /**
- * Builds the Run document.
+ * Builds the Run document: its figures from the snapshot, all of `meta` from
+ * the facts about the target and the trace.
  * @param snapshot the backend's final (or latest) cumulative snapshot
- * @param meta facts about the target and the trace
- * @param timeline the per-second samples
- * @param proc /proc fault deltas (minor/major split)
- * @param perf what perf measured over the same window (`--perf`, `--flamegraph`), if it ran
+ * @param options the facts `meta` holds, the timeline, /proc, perf and descriptors
  * @returns the Run document
  */
-export function buildRun(
-  snapshot: Snapshot,
-  meta: RunMeta,
-  timeline: TimelinePoint[],
-  proc: ProcDeltas,
-  perf: PerfResult | null = null,
-  fds: ReadonlyMap<string, FdInfo> = new Map(),
-): RunDocument {
+export function buildRun(snapshot: Snapshot, options: BuildRunOptions): RunDocument {
+  const {
+    target,
+    backend,
+    timeline = [],
+    proc = { minflt: null, majflt: null },
+    perf = null,
+    fds = new Map(),
+  } = options;
   const syscalls: Record<string, SyscallStats> = {};
   const names = [...snapshot.syscalls.keys()].sort();
   for (const name of names) {
@@ -101,26 +179,34 @@ export function buildRun(
       io_uring[name] = uringStats(op);
     }
   }
-  const unsupported = [...meta.unsupported];
-  if (proc.minflt === null) {
-    unsupported.push({
-      metric: "faults.minor",
-      reason: "the target exited before /proc/PID/stat was sampled",
-    });
-  }
-  if (perf) unsupported.push(...perf.unsupported);
   const tlbFlushes = snapshot.tlbSupported
     ? [...snapshot.tlb.values()].reduce((s, n) => s + n, 0)
     : null;
   const run: RunDocument = {
     schema: "ioscope.run/1",
     meta: {
-      ...meta,
+      pid: target.pids[0] ?? 0,
+      pids: [...target.pids],
+      comm: target.comm,
+      cmdline: target.cmdline,
+      host: options.host,
+      kernel: options.kernel,
+      backend: backend.name,
+      ...(backend.attach ? { attach: structuredClone(backend.attach) } : {}),
+      started_at: options.startedAt.toISOString(),
+      duration_s: Math.round(options.durationMs) / 1000,
+      target_exited: options.targetExited,
       lost_events: snapshot.lostEvents,
+      ...(target.threadGiven !== undefined ? { thread_given: target.threadGiven } : {}),
+      ...(target.followedChildren ? { followed_children: true } : {}),
+      unsupported: unsupportedMetrics(backend.unsupported, proc, perf),
+      end_reason: options.endReason,
+      attach_s: options.attachMs / 1000,
+      ...(target.cgroup ? { cgroup: { ...target.cgroup } } : {}),
+      ...(target.pidNamespace ? { pid_namespace: { ...target.pidNamespace } } : {}),
       map_full: snapshot.mapFull,
       in_flight: snapshot.inFlight,
       recursion_misses: snapshot.recursionMisses,
-      unsupported: dedupe(unsupported),
       ...(snapshot.compatCalls ? { compat_syscalls: snapshot.compatCalls } : {}),
       ...(Object.keys(io_uring).length ? { io_uring_timing: IO_URING_TIMING } : {}),
     },

@@ -7,7 +7,12 @@
  */
 
 import type { TraceBackend } from "./backends/trace_backend.ts";
-import { type BackendChoice, type BackendName, openBackend } from "./backends/resolve.ts";
+import {
+  type BackendChoice,
+  type BackendName,
+  openBackend,
+  resolveBackend,
+} from "./backends/resolve.ts";
 import { readCmdline, readStat, StatFiles } from "./proc.ts";
 import {
   cgroupExists,
@@ -16,13 +21,13 @@ import {
   type PidNamespace,
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
-import { buildRun, snapshotTotals } from "./run_builder.ts";
+import { buildRun, type ProcDeltas, snapshotTotals, unsupportedMetrics } from "./run_builder.ts";
 import { FdTable } from "./fd_table.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf, sweepStalePerfData } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
 import { RunError } from "../errors.ts";
-import { emptySnapshot, type Snapshot } from "../../probes/snapshot.ts";
+import { emptySnapshot, type Snapshot, SNAPSHOT_SLACK_MS } from "../../probes/snapshot.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 import { intervalDocument, p99BySyscall } from "./interval.ts";
 import { keepMallocTrimmable, RECLAIM_MS, reclaimMemory } from "./reclaim.ts";
@@ -51,7 +56,10 @@ export interface TraceTarget {
 
 /** How to trace. */
 export interface TraceOptions {
-  /** A `--backend` value or a choice already made (resolveBackend). @default "auto" */
+  /**
+   * The choice resolveBackend made, passed down as it is; a `--backend` value
+   * is resolved here, once. @default "auto"
+   */
   backend?: BackendName | BackendChoice;
   /** End after this long; without it, run until stopped or the target exits. */
   durationMs?: number;
@@ -65,8 +73,8 @@ export interface TraceOptions {
    */
   perf?: { counters: boolean; flamegraph: boolean };
   /**
-   * Report an Interval document this often (whole seconds: the backends
-   * snapshot once a second), and a last, shorter one when the trace ends.
+   * Report an Interval document this often (a whole number of snapshots:
+   * fitsSnapshotRhythm), and a last, shorter one when the trace ends.
    */
   intervalMs?: number;
   /** Called with each interval, and the whole trace so far as one interval. */
@@ -106,8 +114,6 @@ const FOLLOWED_FAULTS = {
   reason:
     "minor/major come from /proc per process and cannot cover the processes followed (forked, exec'd or joined) during the trace; faults.total counts their user-mode faults",
 };
-/** An interval ends at the first snapshot this close to its planned length (they come 1 s apart). */
-const INTERVAL_SLACK_MS = 250;
 
 class Session implements TraceSession {
   attachMs = 0;
@@ -164,7 +170,10 @@ class Session implements TraceSession {
     sweepStalePerfData();
     const why = ensureTracefs();
     if (why) throw new RunError(`tracefs is not usable: ${why}`);
-    this.#backend = await openBackend(this.#options.backend ?? "auto", {
+    // Resolved here only when the caller passed a name (the CLI passes its choice).
+    const asked = this.#options.backend ?? "auto";
+    const choice = typeof asked === "string" ? resolveBackend(asked) : asked;
+    this.#backend = await openBackend(choice, {
       pids: this.#target.pids,
       ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
       ...(this.#options.followChildren ? { followChildren: true } : {}),
@@ -302,7 +311,7 @@ class Session implements TraceSession {
     const every = this.#options.intervalMs;
     if (
       every !== undefined &&
-      this.#intervalSeconds(s, performance.now()) * 1000 >= every - INTERVAL_SLACK_MS
+      this.#intervalSeconds(s, performance.now()) * 1000 >= every - SNAPSHOT_SLACK_MS
     ) {
       this.#emitInterval(s, false);
     }
@@ -329,6 +338,8 @@ class Session implements TraceSession {
       comm: this.#comm,
       backend: this.#backend.name,
       final,
+      // What the Run would list now (the live view shows it).
+      unsupported: unsupportedMetrics(this.#backend.unsupported, this.#procDeltas()),
     };
     const sinceAttach = (now - this.#attachedAtMs) / 1000;
     const seconds = this.#intervalSeconds(s, now);
@@ -347,8 +358,8 @@ class Session implements TraceSession {
     }
   }
 
-  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
-    const pid = this.#target.pids[0] ?? 0;
+  /** /proc's fault counters over the window, or why they cannot be given. */
+  #procDeltas(): ProcDeltas {
     let minflt = 0;
     let majflt = 0;
     for (const [p, first] of this.#firstStat) {
@@ -358,10 +369,15 @@ class Session implements TraceSession {
     }
     // A target that exited before its first one-second sample has no /proc to read.
     const known = this.#firstStat.size > 0 && this.#sampledSinceAttach && !this.#followsOthers;
-    const unsupported = [
-      ...this.#backend.unsupported,
-      ...(this.#followsOthers && this.#sampledSinceAttach ? [FOLLOWED_FAULTS] : []),
-    ];
+    if (known) return { minflt, majflt };
+    return {
+      minflt: null,
+      majflt: null,
+      ...(this.#followsOthers && this.#sampledSinceAttach ? { reason: FOLLOWED_FAULTS } : {}),
+    };
+  }
+
+  #build(s: Snapshot, exited: boolean, perf: PerfResult | null = null): RunDocument {
     const end = this.#stoppedAtMs || performance.now();
     // The backend's own counting window where it has one: its edges are the
     // kernel's, not this event loop's (late by tens of ms on a busy host).
@@ -371,38 +387,31 @@ class Session implements TraceSession {
       : this.#attachedAtMs
       ? end - this.#attachedAtMs
       : 0;
-    return buildRun(
-      s,
-      {
-        pid,
-        pids: [...this.#target.pids],
+    const t = this.#target;
+    return buildRun(s, {
+      target: {
+        pids: t.pids,
         comm: this.#comm,
         cmdline: this.#cmdline,
-        host: Deno.hostname(),
-        kernel: Deno.osRelease(),
-        backend: this.#backend.name,
-        ...(this.#backend.attach ? { attach: structuredClone(this.#backend.attach) } : {}),
-        started_at: this.#startedAt.toISOString(),
-        duration_s: Math.round(durationMs) / 1000,
-        target_exited: exited,
-        lost_events: 0,
-        ...(this.#target.threadGiven !== undefined
-          ? { thread_given: this.#target.threadGiven }
-          : {}),
-        ...(this.#options.followChildren || this.#options.comm !== undefined
-          ? { followed_children: true }
-          : {}),
-        unsupported: unsupported.map((u) => ({ ...u })),
-        end_reason: this.#endReason,
-        attach_s: this.attachMs / 1000,
-        ...(this.#target.cgroup ? { cgroup: { ...this.#target.cgroup } } : {}),
-        ...(this.#pidNamespace ? { pid_namespace: { ...this.#pidNamespace } } : {}),
+        ...(t.threadGiven !== undefined ? { threadGiven: t.threadGiven } : {}),
+        followedChildren: this.#options.followChildren === true ||
+          this.#options.comm !== undefined,
+        ...(t.cgroup ? { cgroup: t.cgroup } : {}),
+        pidNamespace: this.#pidNamespace,
       },
-      this.#timeline.points(),
-      { minflt: known ? minflt : null, majflt: known ? majflt : null },
+      backend: this.#backend,
+      host: Deno.hostname(),
+      kernel: Deno.osRelease(),
+      startedAt: this.#startedAt,
+      durationMs,
+      attachMs: this.attachMs,
+      targetExited: exited,
+      endReason: this.#endReason,
+      timeline: this.#timeline.points(),
+      proc: this.#procDeltas(),
       perf,
-      this.#fds.known,
-    );
+      fds: this.#fds.known,
+    });
   }
 
   #comm = "";

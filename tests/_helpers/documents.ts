@@ -15,6 +15,7 @@ import type {
 } from "../../schema/mod.ts";
 import { benchOpStats, bucketIndex, percentiles, toBuckets } from "../../schema/mod.ts";
 import { ROOT } from "./common.ts";
+import type { BuildRunOptions } from "../../agent/trace/run_builder.ts";
 
 /**
  * A Run document from a file (`--json` output, a fixture, a store entry).
@@ -347,4 +348,37 @@ export function hostileBench(): BenchDocument {
   if (read) doc.paths[HOSTILE.name] = read;
   doc.host = { host: HOSTILE.name, kernel: HOSTILE.cmdline, cpus: 2, mem_bytes: 1 };
   return doc;
+}
+
+/**
+ * The facts buildRun would take to write this meta (the inverse of its meta
+ * part): for tests that build a Run around a recorded one's meta.
+ * @param meta a Run's meta
+ * @returns buildRun's options; /proc's deltas known (0), no timeline
+ */
+export function runOptionsOf(meta: RunDocument["meta"]): BuildRunOptions {
+  return {
+    target: {
+      pids: meta.pids ?? [meta.pid],
+      comm: meta.comm,
+      cmdline: meta.cmdline,
+      ...(meta.thread_given !== undefined ? { threadGiven: meta.thread_given } : {}),
+      ...(meta.followed_children ? { followedChildren: true } : {}),
+      ...(meta.cgroup ? { cgroup: meta.cgroup } : {}),
+      ...(meta.pid_namespace ? { pidNamespace: meta.pid_namespace } : {}),
+    },
+    backend: {
+      name: meta.backend,
+      ...(meta.attach ? { attach: meta.attach } : {}),
+      unsupported: meta.unsupported,
+    },
+    host: meta.host,
+    kernel: meta.kernel,
+    startedAt: new Date(meta.started_at),
+    durationMs: meta.duration_s * 1000,
+    attachMs: meta.attach_s * 1000,
+    targetExited: meta.target_exited,
+    endReason: meta.end_reason,
+    proc: { minflt: 0, majflt: 0 },
+  };
 }

@@ -59,6 +59,11 @@ for (const backend of BACKENDS) {
     const run = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
     const summed = docs.reduce((s, d) => s + (d.syscalls.read?.calls ?? 0), 0);
     assertEquals(summed, run.syscalls.read.count, "interval reads sum to the run's reads");
+    // Each interval says what the Run says cannot be measured (the --live view
+    // shows it from there, without building a Run every second).
+    for (const d of docs) {
+      assertEquals(d.unsupported, run.meta.unsupported, "an interval's unsupported metrics");
+    }
 
     // A separate trace of the same steady workload.
     const separate = await runCli([

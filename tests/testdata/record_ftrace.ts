@@ -8,7 +8,8 @@
 //     first I/O to its exit; fio's own total_ios is stored with it.
 // Run as root: deno run -A tests/testdata/record_ftrace.ts
 import { startWorkload } from "../_helpers/common.ts";
-import { startFtrace, threadsOf } from "../../agent/trace/backends/ftrace.ts";
+import { startFtrace } from "../../agent/trace/backends/ftrace.ts";
+import { threadsOf } from "../../agent/trace/proc.ts";
 import { FTRACE_EVENTS } from "../../probes/ftrace.ts";
 import { readTracefsText } from "../../agent/trace/tracefs.ts";
 

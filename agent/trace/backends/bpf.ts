@@ -47,7 +47,7 @@ import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf
 import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
-import type { Snapshot } from "../../../probes/snapshot.ts";
+import { type Snapshot, SNAPSHOT_MS } from "../../../probes/snapshot.ts";
 
 /** How the programs are attached, best first. */
 export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
@@ -441,7 +441,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
       clearInterval(timer);
       resolveDied(`the bpf backend could not read its maps: ${oneLine(e)}`);
     }
-  }, 1000);
+  }, SNAPSHOT_MS);
 
   let stopped: Promise<Snapshot> | null = null;
   return {

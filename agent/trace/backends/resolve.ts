@@ -3,12 +3,11 @@
  * @module
  */
 
-import { RunError } from "../../errors.ts";
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { findBpftrace, startBpftrace, sweepStaleBpftrace } from "./bpftrace.ts";
 import { startFtrace, sweepStaleInstances } from "./ftrace.ts";
 import { bpfLoads, startBpf } from "./bpf.ts";
-import { UsageError } from "../../errors.ts";
+import { RunError, UsageError } from "../../errors.ts";
 
 /** The backends `--backend` accepts. */
 export const BACKEND_NAMES = ["auto", "bpf", "bpftrace", "ftrace"] as const;
@@ -32,15 +31,18 @@ export interface BackendChoice {
 }
 
 /**
- * Chooses the backend: bpf where its programs load, then bpftrace, then
- * ftrace, for `auto`; the one named otherwise. PATH is searched once, here.
- * A choice passes through unchanged.
- * @param name a `--backend` value, or a choice already made
+ * Chooses the backend for this host, once: the architecture is checked, PATH
+ * searched, and whether bpf's programs load tried, here and nowhere else; the
+ * choice is passed down to `openBackend` (through the session) as it is.
+ * `auto` is bpf where its programs load, then bpftrace, then ftrace.
+ * @param name a `--backend` value
  * @returns the choice
+ * @throws {RunError} on a host whose syscall numbers ioscope does not know
  * @throws {UsageError} when bpftrace is asked for by name and is not installed
  */
-export function resolveBackend(name: BackendName | BackendChoice): BackendChoice {
-  if (typeof name === "object") return name;
+export function resolveBackend(name: BackendName): BackendChoice {
+  const arch = unsupportedArch(Deno.build.arch);
+  if (arch) throw new RunError(arch);
   const bpftrace = findBpftrace();
   if (name === "bpftrace" && !bpftrace) {
     throw new UsageError(
@@ -52,9 +54,7 @@ export function resolveBackend(name: BackendName | BackendChoice): BackendChoice
 }
 
 /** What `auto` resolves to on this host: bpf where it loads, then bpftrace, then ftrace. */
-export function resolveBackendName(
-  name: BackendName | BackendChoice,
-): "bpf" | "bpftrace" | "ftrace" {
+export function resolveBackendName(name: BackendName): "bpf" | "bpftrace" | "ftrace" {
   return resolveBackend(name).name;
 }
 
@@ -79,18 +79,16 @@ export function unsupportedArch(arch: string): string | null {
 /**
  * Cleans what a killed earlier run may have left (bpftrace programs, tracefs
  * instances: whatever backend that run used, and whatever this one uses),
- * then starts the chosen backend.
- * @param backend the choice (or a `--backend` value)
+ * then starts the chosen backend. Tracefs must be mounted (the session
+ * ensures it, once, for every backend).
+ * @param choice what `resolveBackend` chose
  * @param options the processes and a snapshot listener
  * @returns the running backend
  */
 export async function openBackend(
-  backend: BackendName | BackendChoice,
+  choice: BackendChoice,
   options: BackendOptions,
 ): Promise<TraceBackend> {
-  const arch = unsupportedArch(Deno.build.arch);
-  if (arch) throw new RunError(arch);
-  const choice = resolveBackend(backend);
   sweepStaleBpftrace();
   sweepStaleInstances();
   let name = choice.name;

@@ -40,6 +40,7 @@ function doc(over: Partial<IntervalDocument> = {}): IntervalDocument {
     lost_events: 0,
     map_full: 0,
     recursion_misses: 0,
+    unsupported: [],
     ...over,
   };
 }

@@ -91,3 +91,11 @@ Deno.test("p99BySyscall gives each syscall's P99 of the second, leaving idle one
   const p99 = p99BySyscall(a, b).read!;
   assert(p99 >= 992 && p99 <= 1_024, `P99 ${p99} inside 1 us's bucket, not 100 us`);
 });
+
+Deno.test("an interval carries what the trace cannot measure, as the Run lists it", () => {
+  const unsupported = [{ metric: "tlb.flushes", reason: "no tlb:tlb_flush tracepoint" }];
+  const doc = intervalDocument(emptySnapshot(), emptySnapshot(), { ...info, unsupported });
+  assertEquals(doc.unsupported, unsupported);
+  assert(doc.unsupported[0] !== unsupported[0], "a copy, not the session's own list");
+  assertEquals(intervalDocument(emptySnapshot(), emptySnapshot(), info).unsupported, []);
+});

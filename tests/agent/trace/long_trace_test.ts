@@ -10,6 +10,7 @@ import { buildRun } from "../../../agent/trace/run_builder.ts";
 import { emptySnapshot } from "../../../probes/snapshot.ts";
 import { renderRunHtml } from "../../../report/mod.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
+import { runOptionsOf } from "../../_helpers/documents.ts";
 
 const DAY_S = 86_400;
 const MiB = 1 << 20;
@@ -34,9 +35,10 @@ function dayLongRun(): RunDocument {
       p99_ns,
     });
   }
-  const run = buildRun(emptySnapshot(), { ...demo.meta, duration_s: DAY_S }, timeline.points(), {
-    minflt: 0,
-    majflt: 0,
+  const run = buildRun(emptySnapshot(), {
+    ...runOptionsOf(demo.meta),
+    durationMs: DAY_S * 1000,
+    timeline: timeline.points(),
   });
   // The day's syscalls, histograms and findings: the demo run's (a real one).
   return { ...demo, meta: run.meta, timeline: run.timeline };

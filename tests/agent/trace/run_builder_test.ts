@@ -10,6 +10,7 @@ import { isElf32 } from "../../../agent/trace/proc.ts";
 import { summaryText } from "../../../agent/cli/summary.ts";
 import { emptySnapshot } from "../../../probes/snapshot.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
+import { runOptionsOf } from "../../_helpers/documents.ts";
 
 const META = JSON.parse(
   Deno.readTextFileSync(new URL("../../testdata/run_demo.json", import.meta.url)),
@@ -21,7 +22,7 @@ Deno.test("run: lost events, full maps, calls in flight and recursion misses are
   snapshot.mapFull = 5;
   snapshot.inFlight = 7;
   snapshot.recursionMisses = 11;
-  const run = buildRun(snapshot, META, [], { minflt: 0, majflt: 0 });
+  const run = buildRun(snapshot, runOptionsOf(META));
   assertEquals(
     [run.meta.lost_events, run.meta.map_full, run.meta.in_flight, run.meta.recursion_misses],
     [3, 5, 7, 11],
@@ -33,7 +34,7 @@ Deno.test("run: lost events, full maps, calls in flight and recursion misses are
 });
 
 Deno.test("run: a clean trace says nothing of losses", () => {
-  const run = buildRun(emptySnapshot(), META, [], { minflt: 0, majflt: 0 });
+  const run = buildRun(emptySnapshot(), runOptionsOf(META));
   assertEquals(run.meta.recursion_misses, 0);
   const text = summaryText(run);
   assert(!/LOST|MAP FULL|RECURSION|in flight/.test(text), text);
@@ -50,4 +51,44 @@ Deno.test("proc: isElf32 tells a 32-bit ELF file (compat mode) from a 64-bit one
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+Deno.test("run: buildRun writes all of meta from its options, key for key in the Run's order", () => {
+  // A recorded Run's meta (tests/testdata/run_demo.json, a real bpftrace
+  // trace) comes back the same from the facts it holds, plus the snapshot's
+  // own counts, which buildRun always writes.
+  const snapshot = emptySnapshot();
+  const run = buildRun(snapshot, runOptionsOf(META));
+  const want = { ...META, map_full: 0, in_flight: 0, recursion_misses: 0 };
+  assertEquals(run.meta, want);
+  assertEquals(Object.keys(run.meta), Object.keys(want), "the keys' order");
+});
+
+Deno.test("run: every optional meta field comes from its option", () => {
+  const options = runOptionsOf(META);
+  const run = buildRun(emptySnapshot(), {
+    ...options,
+    target: {
+      ...options.target,
+      threadGiven: 4243,
+      followedChildren: true,
+      cgroup: { path: "/sys/fs/cgroup/x", id: 7 },
+      pidNamespace: { inode: 4026531836, pid_in_namespace: 1 },
+    },
+    backend: {
+      name: "bpf",
+      attach: { kind: "raw_tp", starts: "hash", reasons: [] },
+      unsupported: [],
+    },
+    proc: { minflt: null, majflt: null },
+  });
+  assertEquals(run.meta.thread_given, 4243);
+  assertEquals(run.meta.followed_children, true);
+  assertEquals(run.meta.cgroup, { path: "/sys/fs/cgroup/x", id: 7 });
+  assertEquals(run.meta.pid_namespace, { inode: 4026531836, pid_in_namespace: 1 });
+  assertEquals(run.meta.attach?.kind, "raw_tp");
+  assertEquals(run.meta.backend, "bpf");
+  // /proc not read: minor/major are null, and the reason is listed.
+  assertEquals(run.faults.minor, null);
+  assertEquals(run.meta.unsupported.map((u) => u.metric), ["faults.minor"]);
 });
