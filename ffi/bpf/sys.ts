@@ -81,6 +81,7 @@ export const Helper = {
   get_current_comm: 16,
   get_current_task: 35,
   get_current_cgroup_id: 80,
+  get_current_ancestor_cgroup_id: 123,
   probe_read_user: 112,
   probe_read_kernel: 113,
   probe_read_kernel_str: 115,
@@ -485,14 +486,17 @@ export class BpfVerifierError extends ErrnoError {
   readonly log: string[];
   /** Where in the source: the label before the failing instruction, e.g. `2 after "mine"` (program.ts fills it). */
   readonly where: string;
+  /** The failing instruction, printed (print.ts), e.g. `r0 = *(u64 *)(r1 +0)` (program.ts fills it). */
+  readonly insn: string;
 
   /**
    * @param program the program's name
    * @param errno the load's errno
    * @param log the whole verifier log
    * @param where the failing instruction's place in the source, if known
+   * @param insn the failing instruction, printed, if known
    */
-  constructor(program: string, errno: number, log: string, where = "") {
+  constructor(program: string, errno: number, log: string, where = "", insn = "") {
     super(cmdName(Cmd.PROG_LOAD), errno);
     const parsed = parseVerifierLog(log);
     this.program = program;
@@ -500,8 +504,10 @@ export class BpfVerifierError extends ErrnoError {
     this.reason = parsed.reason;
     this.log = parsed.lastLines;
     this.where = where;
+    this.insn = insn;
+    const place = [where, insn].filter((x) => x !== "").join(": ");
     const at = parsed.insnIndex >= 0
-      ? ` at instruction ${parsed.insnIndex}${where ? ` (${where})` : ""}`
+      ? ` at instruction ${parsed.insnIndex}${place ? ` (${place})` : ""}`
       : "";
     this.message = `Cannot load BPF program "${program}": the verifier refused it${at}: ` +
       `${parsed.reason} (${this.code})`;
@@ -513,10 +519,11 @@ export class BpfVerifierError extends ErrnoError {
   /**
    * The same error with the failing instruction's place in the source.
    * @param where e.g. `2 after label "mine"`
+   * @param insn the failing instruction, printed
    * @returns a new error
    */
-  withWhere(where: string): BpfVerifierError {
-    return new BpfVerifierError(this.program, this.errno, this.#log, where);
+  withWhere(where: string, insn = ""): BpfVerifierError {
+    return new BpfVerifierError(this.program, this.errno, this.#log, where, insn);
   }
 }
 
