@@ -58,10 +58,10 @@ function alignOf(size: number): number {
  * @throws RangeError when slots overlap, a size or alignment is bad, or the
  *   frame passes 512 bytes
  */
-export function stackFrame<const S extends Record<string, SlotSpec>>(
+export function stackFrame<const S extends Record<string, SlotSpec>, B extends string = never>(
   slots: S,
-  options: { below?: Frame } = {},
-): Frame<keyof S & string> {
+  options: { below?: Frame<B> } = {},
+): Frame<(keyof S & string) | B> {
   const placed: PlacedSlot[] = [...(options.below ? options.below[LAYOUT].slots : [])];
   let used = options.below ? options.below[LAYOUT].bytes : 0;
   for (const [name, spec] of Object.entries(slots)) {
@@ -98,7 +98,7 @@ export function stackFrame<const S extends Record<string, SlotSpec>>(
   const out: Record<string, number> = {};
   for (const p of placed) out[p.name] = p.offset;
   Object.defineProperty(out, LAYOUT, { value: { bytes: used, slots: placed }, enumerable: false });
-  return out as Frame<keyof S & string>;
+  return out as Frame<(keyof S & string) | B>;
 }
 
 /**
