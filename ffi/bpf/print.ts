@@ -71,8 +71,9 @@ function mapName(options: FormatOptions, fd: number): string {
   return name ?? `fd ${fd}`;
 }
 
+/** Immediates in decimal up to 16 bits, in hex above (masks, ids). */
 function num(v: number): string {
-  return v < 0 ? `${v}` : v < 10 ? `${v}` : `0x${v.toString(16)}`;
+  return Math.abs(v) < 0x10000 ? `${v}` : `${v < 0 ? "-" : ""}0x${Math.abs(v).toString(16)}`;
 }
 
 /**
