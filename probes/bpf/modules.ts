@@ -4,7 +4,10 @@
  * @module
  */
 
+import { fsyncCount } from "./fsync_count.ts";
 import type { BpfModule } from "./module.ts";
 
 /** Every module, loaded in this order after the backend's own programs. */
-export const BPF_MODULES: readonly BpfModule[] = [];
+export const BPF_MODULES: readonly BpfModule[] = [
+  fsyncCount,
+];
