@@ -1,6 +1,7 @@
 // Named stack slots, register roles and the calling-convention check: pure,
 // no kernel (the verifier's view of the same rules is in program_test.ts).
-import { assert, assertEquals } from "../../_helpers/assert.ts";
+import { assertEquals } from "../../_helpers/assert.ts";
+import { assertRangeError } from "./_helpers.ts";
 import {
   add,
   call,
@@ -23,16 +24,6 @@ import {
 import { frameLayout, MAX_STACK, stackFrame } from "../../../ffi/bpf/frame.ts";
 import { Helper } from "../../../ffi/bpf/sys.ts";
 
-function throws(f: () => unknown, match: RegExp): void {
-  try {
-    f();
-  } catch (e: unknown) {
-    assert(e instanceof RangeError && match.test(e.message), String(e));
-    return;
-  }
-  throw new Error(`did not throw ${match}`);
-}
-
 Deno.test("frame: slots are placed in order below R10, each aligned to its size", () => {
   const fp = stackFrame({ flag: 1, key: 4, value: 8, pair: 16, half: 2 });
   assertEquals({ ...fp }, { flag: -1, key: -8, value: -16, pair: -32, half: -34 });
@@ -45,20 +36,26 @@ Deno.test("frame: slots are placed in order below R10, each aligned to its size"
 });
 
 Deno.test("frame: overlapping slots, bad sizes and frames past 512 bytes are refused", () => {
-  throws(() => stackFrame({ a: 8, b: { size: 4, at: -4 } }), /b \(fp-4, 4 bytes\) overlaps a/);
-  throws(() => stackFrame({ a: 4, b: { size: 8, at: -4 } }), /not an aligned place/);
-  throws(() => stackFrame({ a: 0 }), /not a positive integer/);
-  throws(() => stackFrame({ a: 4, b: { size: 4, align: 3 } }), /alignment 3/);
-  throws(() => stackFrame({ big: MAX_STACK, one: 1 }), /past the 512-byte stack/);
+  assertRangeError(
+    () => stackFrame({ a: 8, b: { size: 4, at: -4 } }),
+    /b \(fp-4, 4 bytes\) overlaps a/,
+  );
+  assertRangeError(() => stackFrame({ a: 4, b: { size: 8, at: -4 } }), /not an aligned place/);
+  assertRangeError(() => stackFrame({ a: 0 }), /not a positive integer/);
+  assertRangeError(() => stackFrame({ a: 4, b: { size: 4, align: 3 } }), /alignment 3/);
+  assertRangeError(() => stackFrame({ big: MAX_STACK, one: 1 }), /past the 512-byte stack/);
   assertEquals(stackFrame({ big: MAX_STACK }).big, -512, "exactly 512 bytes fit");
 });
 
 Deno.test("roles: values kept across calls go in R6-R9, distinct; scratch in R0-R5", () => {
   assertEquals(roles({ ctx: R6, request: R7 }), { ctx: 6, request: 7 });
   // The type forbids these; the check holds for values the type cannot see.
-  throws(() => roles({ ctx: R1 as unknown as 6 }), /ctx is r1, which a helper call overwrites/);
-  throws(() => roles({ a: R6, b: R6 }), /b and a are both r6/);
-  throws(() => scratch({ key: R7 as unknown as 1 }), /callee-saved/);
+  assertRangeError(
+    () => roles({ ctx: R1 as unknown as 6 }),
+    /ctx is r1, which a helper call overwrites/,
+  );
+  assertRangeError(() => roles({ a: R6, b: R6 }), /b and a are both r6/);
+  assertRangeError(() => scratch({ key: R7 as unknown as 1 }), /callee-saved/);
   assertEquals(scratch({ key: R2 }).key, 2);
 });
 
