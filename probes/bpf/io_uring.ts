@@ -50,6 +50,7 @@ import {
   R9,
   roles,
   rsh,
+  type SavedReg,
   st,
   stx,
   sub,
@@ -186,19 +187,13 @@ export function onSubmit(b: BuildContext): Insn[] {
   ];
 }
 
-/**
- * The completion program.
- * @param b the build context
- * @returns the instructions
- */
-export function onComplete(b: BuildContext): Insn[] {
+/** TP_PROTO(ctx, req, cqe): R3 = the CQE (raw tracepoints). */
+const cqePointer = ldx.dw(R3, CTX, 2 * 8);
+
+/** The completion's result and CQE flags into their roles (a raw tracepoint copies the CQE to fp.cqe). */
+function cqeResult(b: BuildContext, r: { result: SavedReg; cqeFlags: SavedReg }): Insn[] {
   const fp = COMPLETE_SLOTS;
-  const found = roles({ ctx: CTX, request: R7 });
-  const r = roles({ ctx: CTX, entry: R7, cqeFlags: R8, result: R9 });
-  const end = roles({ ...END, cqeFlags: R8 });
-  /** TP_PROTO(ctx, req, cqe): R3 = the CQE (raw tracepoints). */
-  const cqePointer = ldx.dw(R3, r.ctx, 2 * 8);
-  const result: Insn[] = b.kind === "tp"
+  return b.kind === "tp"
     ? [
       ...loadArg(b, r.result, COMPLETE, { raw: 0, field: "res" }),
       ...loadArg(b, r.cqeFlags, COMPLETE, { raw: 0, field: "cflags" }),
@@ -211,8 +206,12 @@ export function onComplete(b: BuildContext): Insn[] {
       arsh.imm(r.result, 32),
       ldx.w(r.cqeFlags, R10, fp.cqe + 12),
     ];
-  /** The key from the ring and the CQE's user_data (`cqeRead`: fp.cqe holds the CQE). */
-  const udKey = (cqeRead: boolean): Insn[] => [
+}
+
+/** The key from the ring and the CQE's user_data, at fp.udKey (`cqeRead`: fp.cqe holds the CQE). */
+function udKey(b: BuildContext, cqeRead: boolean): Insn[] {
+  const fp = COMPLETE_SLOTS;
+  return [
     ...loadArg(b, R1, COMPLETE, { raw: 0, field: "ctx" }),
     stx.dw(R10, fp.udKey + URING_UD_KEY.ctx, R1),
     ...(b.kind !== "tp" && !cqeRead
@@ -224,10 +223,14 @@ export function onComplete(b: BuildContext): Insn[] {
         stx.dw(R10, fp.udKey + URING_UD_KEY.userData, R1),
       ]),
   ];
-  /** Forgets the request (fp.request), and its ring-and-user_data entry if that is still its own. */
-  const forget = (prefix: string): Insn[] => [
+}
+
+/** Forgets the request (fp.request), and its ring-and-user_data entry if that is still its own. */
+function forget(b: BuildContext, prefix: string): Insn[] {
+  const fp = COMPLETE_SLOTS;
+  return [
     ...remove(b.maps.uringReqs, fp.request),
-    ...udKey(true),
+    ...udKey(b, true),
     ...lookup(b.maps.uringUserData, fp.udKey),
     jeq.imm(R0, 0, `${prefix}_done`),
     ldx.dw(R1, R0, 0),
@@ -236,6 +239,18 @@ export function onComplete(b: BuildContext): Insn[] {
     ...remove(b.maps.uringUserData, fp.udKey),
     label(`${prefix}_done`),
   ];
+}
+
+/**
+ * The completion program.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function onComplete(b: BuildContext): Insn[] {
+  const fp = COMPLETE_SLOTS;
+  const found = roles({ ctx: CTX, request: R7 });
+  const r = roles({ ctx: CTX, entry: R7, cqeFlags: R8, result: R9 });
+  const end = roles({ ...END, cqeFlags: R8 });
   return [
     ...ifOpen(b, "out"), // a request that completes after the window closed stays in flight
     mov.reg(found.ctx, R1),
@@ -243,7 +258,7 @@ export function onComplete(b: BuildContext): Insn[] {
     stx.dw(R10, fp.request, found.request),
     jne.imm(found.request, 0, "by_req"),
     // No request: a multishot request's completion but its last.
-    ...udKey(false),
+    ...udKey(b, false),
     ...lookup(b.maps.uringUserData, fp.udKey),
     jeq.imm(R0, 0, "out"), // not a request of ours
     ldx.dw(R1, R0, 0),
@@ -252,7 +267,7 @@ export function onComplete(b: BuildContext): Insn[] {
     ...lookup(b.maps.uringReqs, fp.request),
     jeq.imm(R0, 0, "out"), // not a request of ours
     mov.reg(r.entry, R0),
-    ...result,
+    ...cqeResult(b, r),
     jset.imm(r.cqeFlags, IORING_CQE_F_NOTIF, "notif"),
     // Copy what is remembered before the entry may go.
     ldx.dw(R1, r.entry, URING_START.startNs),
@@ -265,7 +280,7 @@ export function onComplete(b: BuildContext): Insn[] {
     jset.imm(r.cqeFlags, IORING_CQE_F_MORE, "more"),
     // Its last completion: forget it.
     stx.dw(R10, fp.now, R0),
-    ...forget("last"),
+    ...forget(b, "last"),
     ldx.dw(R0, R10, fp.now),
     ja("timed"),
     label("more"),
@@ -305,7 +320,7 @@ export function onComplete(b: BuildContext): Insn[] {
     }, "end"),
     ja("out"),
     label("notif"),
-    ...forget("notif"),
+    ...forget(b, "notif"),
     label("out"),
     mov.imm(R0, 0),
     exit(),
