@@ -49,6 +49,7 @@ import { slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
 import { BpfMapSet, closeMaps, createMaps } from "./bpf_maps.ts";
 import type { BpfModule } from "../../../probes/bpf/module.ts";
 import { BPF_MODULES } from "../../../probes/bpf/modules.ts";
+import { MAP_NAMES } from "../../../probes/bpf/layout.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
@@ -274,10 +275,16 @@ class AttachedSet {
   readonly programs: BpfProgram[] = [];
   readonly links: BpfLink[] = [];
 
-  constructor(plan: readonly PlannedProgram[]) {
+  /**
+   * @param plan the programs
+   * @param maps map names by descriptor, for a verifier error's printed instruction
+   */
+  constructor(plan: readonly PlannedProgram[], maps: Record<number, string> = {}) {
     try {
       const funcId = (name: string) => vmlinuxBtf().funcId(name);
-      for (const p of plan) this.programs.push(BpfProgram.load(programSpec(p, funcId)));
+      for (const p of plan) {
+        this.programs.push(BpfProgram.load({ ...programSpec(p, funcId), names: { maps } }));
+      }
       plan.forEach((p, i) => {
         const prog = this.programs[i] as BpfProgram;
         if ("function" in p.at) this.links.push(BpfLink.attachTracing(prog));
@@ -409,7 +416,12 @@ function attachBest(
           function: syscallFunction(s.name),
         })),
       });
-      return { set: new AttachedSet(plan), kind: k, b };
+      const names = Object.fromEntries(
+        (Object.keys(MAP_NAMES) as (keyof typeof MAP_NAMES)[]).map((
+          m,
+        ) => [b.maps[m], MAP_NAMES[m]]),
+      );
+      return { set: new AttachedSet(plan, names), kind: k, b };
     } catch (e: unknown) {
       reasons.push({ kind: k, reason: oneLine(e) });
     }
@@ -445,7 +457,8 @@ export function loadModules(
     try {
       maps = createMaps(module.maps);
       const fds = Object.fromEntries(Object.entries(maps).map(([k, m]) => [k, m.fd]));
-      loaded.push({ module, maps, set: new AttachedSet(module.programs(b, fds)) });
+      const names = Object.fromEntries(Object.values(maps).map((m) => [m.fd, m.name]));
+      loaded.push({ module, maps, set: new AttachedSet(module.programs(b, fds), names) });
     } catch (e: unknown) {
       closeMaps(maps);
       reasons.push({ kind: `module:${module.name}`, reason: oneLine(e) });

@@ -2,7 +2,7 @@
 // load here is left out with its reason and its maps closed, the others load;
 // run under the lock with the other bpf tests.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
-import { exit, mov, R0 } from "../../../../ffi/bpf/asm.ts";
+import { exit, type Insn, ldx, loadMapValue, mov, R0, R1 } from "../../../../ffi/bpf/asm.ts";
 import { MapType } from "../../../../ffi/bpf/sys.ts";
 import { loadModules } from "../../../../agent/trace/backends/bpf.ts";
 import { defineModule } from "../../../../probes/bpf/module.ts";
@@ -19,7 +19,11 @@ const B: BuildContext = {
 };
 
 /** A module whose one program attaches to `tracepoint`, with one array map. */
-function moduleOn(name: string, tracepoint: string) {
+function moduleOn(
+  name: string,
+  tracepoint: string,
+  insns: (fds: Record<string, number>) => Insn[] = () => [mov.imm(R0, 0), exit()],
+) {
   let fds: Record<string, number> = {};
   const module = defineModule({
     name,
@@ -32,7 +36,7 @@ function moduleOn(name: string, tracepoint: string) {
         name: "ios_t_mod",
         kind: "tp",
         at: { tracepoint },
-        insns: [mov.imm(R0, 0), exit()],
+        insns: insns(f),
       }];
     },
     read: (maps) => maps.counts.fd,
@@ -70,4 +74,21 @@ Deno.test("bpf modules: one that does not attach is left out with its reason, it
       for (const map of Object.values(m.maps)) map.close();
     }
   }
+});
+
+Deno.test("bpf modules: a verifier refusal names the failing instruction, printed", () => {
+  // The value is 8 bytes: a read 96 bytes into it is refused.
+  const bad = moduleOn("past", "syscalls:sys_enter_fsync", (f) => [
+    loadMapValue(R0, f.counts!, 0),
+    ldx.dw(R1, R0, 96),
+    mov.imm(R0, 0),
+    exit(),
+  ]);
+  const reasons: { kind: string; reason: string }[] = [];
+  assertEquals(loadModules(B, [bad.module], reasons).length, 0);
+  assertEquals(reasons.map((r) => r.kind), ["module:past"]);
+  assert(
+    reasons[0]!.reason.includes("at instruction 2 (source #1: r1 = *(u64 *)(r0 +96))"),
+    reasons[0]!.reason,
+  );
 });
