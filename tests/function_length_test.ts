@@ -17,10 +17,6 @@ const MAX_LINES = 120;
  * doctorChecks 133 and runTrace 139 among them, now split).
  */
 const LONG_FUNCTIONS: Record<string, string> = {
-  "agent/trace/backends/bpf.ts:startBpf":
-    "180 lines: the bpf backend's start; split by the BPF-programs work of issue 22 (bpfrooms), not here",
-  "probes/bpf/maps.ts:BpfMapSet.constructor":
-    "126 lines: creates every kernel map of the bpf backend; issue 22 moves kernel objects to agent/ (bpfrooms, doors)",
   "agent/nightly/prom_exporter.ts:startExporter":
     "143 lines: the exporter's server; being rewritten for native histograms and remote-write (export), split after that lands",
   "agent/trace/backends/bpftrace.ts:startBpftrace":

@@ -20,27 +20,102 @@
 /** A register: R0 (return value), R1-R5 (arguments), R6-R9 (kept across calls), R10 (frame). */
 export type Reg = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 /** Return value of calls and of the program. */
-export const R0: Reg = 0;
+export const R0: ScratchReg = 0;
 /** First argument; the context at entry. */
-export const R1: Reg = 1;
+export const R1: ScratchReg = 1;
 /** Second argument. */
-export const R2: Reg = 2;
+export const R2: ScratchReg = 2;
 /** Third argument. */
-export const R3: Reg = 3;
+export const R3: ScratchReg = 3;
 /** Fourth argument. */
-export const R4: Reg = 4;
+export const R4: ScratchReg = 4;
 /** Fifth argument. */
-export const R5: Reg = 5;
+export const R5: ScratchReg = 5;
 /** Callee-saved. */
-export const R6: Reg = 6;
+export const R6: SavedReg = 6;
 /** Callee-saved. */
-export const R7: Reg = 7;
+export const R7: SavedReg = 7;
 /** Callee-saved. */
-export const R8: Reg = 8;
+export const R8: SavedReg = 8;
 /** Callee-saved. */
-export const R9: Reg = 9;
+export const R9: SavedReg = 9;
 /** Read-only frame pointer: the stack is the 512 bytes below it. */
 export const R10: Reg = 10;
+
+/**
+ * The calling convention, as types: a helper call overwrites R0 (its result)
+ * and R1-R5 (its arguments); R6-R9 keep their values across it.
+ */
+export type ScratchReg = 0 | 1 | 2 | 3 | 4 | 5;
+/** A register a helper call keeps: where a value that outlives a call must live. */
+export type SavedReg = 6 | 7 | 8 | 9;
+/** What a helper call returns; what the program returns at `exit`. */
+export const RET: ScratchReg = 0;
+/** The program's context (its tracepoint record or argument array) at entry. */
+export const CTX_AT_ENTRY: ScratchReg = 1;
+/** A helper's arguments, in order: `ARG[0]` is R1. */
+export const ARG: readonly [ScratchReg, ScratchReg, ScratchReg, ScratchReg, ScratchReg] = [
+  1,
+  2,
+  3,
+  4,
+  5,
+];
+/** The frame pointer: stack slots (frame.ts) are negative offsets from it. */
+export const FP: Reg = 10;
+/** The registers every helper call overwrites. */
+export const CLOBBERED_BY_CALL: readonly ScratchReg[] = [0, 1, 2, 3, 4, 5];
+/** The registers every helper call keeps. */
+export const CALLEE_SAVED: readonly SavedReg[] = [6, 7, 8, 9];
+
+function distinct(regs: Record<string, number>, what: string): void {
+  const seen = new Map<number, string>();
+  for (const [name, r] of Object.entries(regs)) {
+    const other = seen.get(r);
+    if (other !== undefined) throw new RangeError(`${what}: ${name} and ${other} are both r${r}`);
+    seen.set(r, name);
+  }
+}
+
+/**
+ * Names what the callee-saved registers hold in one part of a program, so
+ * that the code says `r.request`, not R7, and a value that must outlive a
+ * helper call cannot be put in a register the call overwrites.
+ * @param regs role name to register (R6-R9, distinct)
+ * @returns the same, checked
+ * @throws RangeError when two roles share a register or one is not R6-R9
+ * @example
+ * ```ts
+ * import { R6, R7, roles } from "./asm.ts";
+ * const r = roles({ ctx: R6, request: R7 });
+ * console.assert(r.request === 7);
+ * ```
+ */
+export function roles<const T extends Record<string, SavedReg>>(regs: T): T {
+  for (const [name, r] of Object.entries(regs)) {
+    if (!(CALLEE_SAVED as readonly number[]).includes(r)) {
+      throw new RangeError(`roles: ${name} is r${r}, which a helper call overwrites (use R6-R9)`);
+    }
+  }
+  distinct(regs, "roles");
+  return regs;
+}
+
+/**
+ * Names scratch registers (R0-R5) for values that do not outlive a helper call.
+ * @param regs name to register (R0-R5, distinct)
+ * @returns the same, checked
+ * @throws RangeError when two names share a register or one is R6 or above
+ */
+export function scratch<const T extends Record<string, ScratchReg>>(regs: T): T {
+  for (const [name, r] of Object.entries(regs)) {
+    if (!(CLOBBERED_BY_CALL as readonly number[]).includes(r)) {
+      throw new RangeError(`scratch: ${name} is r${r}, a callee-saved register (use R0-R5)`);
+    }
+  }
+  distinct(regs, "scratch");
+  return regs;
+}
 
 /** One machine instruction (ld_imm64 is one of these, two slots wide). */
 export interface Instruction {
@@ -473,6 +548,66 @@ export function assemble(program: readonly Insn[]): Uint8Array {
     if (i.imm2 !== undefined) v.setInt32(at + 12, i.imm2, true);
     slot += slots(i);
     index++;
+  }
+  return out;
+}
+
+/** A register read after a helper call overwrote it, before anything wrote it again. */
+export interface ClobberedRead {
+  /** The instruction's slot (the verifier's index). */
+  slot: number;
+  reg: Reg;
+}
+
+function reads(i: Instruction): Reg[] {
+  const cls = i.op & 7;
+  if (i.op === (JMP | 0x80)) return []; // call: its arguments are the caller's business
+  if (i.op === (JMP | 0x90)) return [0]; // exit returns R0
+  if (cls === LD) return [];
+  if (cls === LDX) return [i.src as Reg];
+  if (cls === ST) return [i.dst];
+  if (cls === STX) return [i.dst, i.src as Reg];
+  if (cls === ALU || cls === ALU64) {
+    const self = (i.op & 0xf0) === 0xb0 ? [] : [i.dst]; // mov does not read dst
+    return (i.op & X) ? [...self, i.src as Reg] : self;
+  }
+  if (i.op === (JMP | 0x00)) return []; // ja
+  return (i.op & X) ? [i.dst, i.src as Reg] : [i.dst];
+}
+
+function writes(i: Instruction): Reg | null {
+  const cls = i.op & 7;
+  if (cls === LD || cls === LDX || cls === ALU || cls === ALU64) return i.dst;
+  return null;
+}
+
+/**
+ * Reads of R1-R5 after a helper call and before any write: the calling
+ * convention, checked without a kernel (the verifier refuses these as
+ * `!read_ok`). Straight-line only: a label (a jump may land there) forgets
+ * what is known, so no false finding comes from a path not taken.
+ * @param program instructions and labels
+ * @returns each clobbered read
+ * @example
+ * ```ts
+ * import { call, clobberedReads, mov, R0, R1 } from "./asm.ts";
+ * console.assert(clobberedReads([call(5), mov.reg(R0, R1)]).length === 1);
+ * ```
+ */
+export function clobberedReads(program: readonly Insn[]): ClobberedRead[] {
+  const out: ClobberedRead[] = [];
+  let dead = new Set<Reg>();
+  let slot = 0;
+  for (const i of program) {
+    if (i.kind === "label") {
+      dead = new Set();
+      continue;
+    }
+    for (const r of reads(i)) if (dead.has(r)) out.push({ slot, reg: r });
+    const w = writes(i);
+    if (w !== null) dead.delete(w);
+    if (i.op === (JMP | 0x80)) dead = new Set<Reg>([1, 2, 3, 4, 5]);
+    slot += slots(i);
   }
   return out;
 }

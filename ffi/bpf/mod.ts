@@ -20,9 +20,11 @@
  */
 
 export * from "./asm.ts";
+export * from "./frame.ts";
 export * from "./btf.ts";
 export * from "./features.ts";
 export * from "./link.ts";
 export * from "./map.ts";
+export * from "./print.ts";
 export * from "./program.ts";
 export * from "./sys.ts";

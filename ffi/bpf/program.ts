@@ -8,6 +8,7 @@
 
 import { Fd } from "../fd.ts";
 import { assemble, type Insn } from "./asm.ts";
+import { formatAt, type FormatOptions } from "./print.ts";
 import { BpfVerifierError, type ProgInfo, progInfo, progLoad, progRecursionMisses } from "./sys.ts";
 
 /** A program to load. */
@@ -26,6 +27,8 @@ export interface ProgramSpec {
   attachBtfId?: number;
   /** A module BTF's descriptor holding `attachBtfId` (vmlinux: leave out). */
   attachBtfObjFd?: number;
+  /** Names of its maps and stack slots, for the printed instruction of a verifier error. */
+  names?: FormatOptions;
 }
 
 /** A loaded BPF program, owning its descriptor; `close()` or `using` unloads it (links keep their own reference). */
@@ -91,7 +94,7 @@ export class BpfProgram implements Disposable {
     } catch (e: unknown) {
       if (e instanceof BpfVerifierError && !(spec.insns instanceof Uint8Array)) {
         const where = placeOf(spec.insns, e.insnIndex);
-        if (where) throw e.withWhere(where);
+        if (where) throw e.withWhere(where, formatAt(spec.insns, e.insnIndex, spec.names ?? {}));
       }
       throw e;
     }

@@ -81,6 +81,7 @@ export const Helper = {
   get_current_comm: 16,
   get_current_task: 35,
   get_current_cgroup_id: 80,
+  get_current_ancestor_cgroup_id: 123,
   probe_read_user: 112,
   probe_read_kernel: 113,
   probe_read_kernel_str: 115,
@@ -243,6 +244,128 @@ function bpfError(cmd: number, errno: number, detail?: string): ErrnoError {
   return new ErrnoError(cmdName(cmd), errno, detail ? `${detail} (${what})` : what);
 }
 
+/** One field of a kernel struct: its byte offset and size (16: a NUL-padded object name). */
+export type AttrField = readonly [offset: number, size: 4 | 8 | 16];
+
+/** A kernel struct's layout: its size and its fields by their uapi names (a name field is a char array: any offset). */
+export interface AttrLayout<F extends string = string> {
+  readonly size: number;
+  readonly fields: Readonly<Record<F, AttrField>>;
+}
+
+/**
+ * Declares a layout, checking that its fields fit and do not overlap.
+ * @param size the struct's size in bytes (what the kernel is told)
+ * @param fields each field's offset and size
+ * @returns the layout
+ * @throws RangeError on a field past the end, misaligned, or overlapping another
+ */
+export function attrLayout<const F extends Record<string, AttrField>>(
+  size: number,
+  fields: F,
+): AttrLayout<keyof F & string> {
+  const placed = Object.entries(fields).sort((a, b) => a[1][0] - b[1][0]);
+  let end = 0;
+  let last = "";
+  for (const [name, [off, len]] of placed) {
+    if (off < end) throw new RangeError(`attr field ${name} at ${off} overlaps ${last}`);
+    if (off % (len === 16 ? 1 : len) !== 0) {
+      throw new RangeError(`attr field ${name} at ${off} is misaligned`);
+    }
+    if (off + len > size) throw new RangeError(`attr field ${name} ends past the ${size} bytes`);
+    end = off + len;
+    last = name;
+  }
+  return { size, fields };
+}
+
+// The `union bpf_attr` members and `perf_event_attr` as ioscope uses them, by
+// their names in include/uapi/linux/bpf.h and perf_event.h (fields we never
+// set are left out; the kernel reads them as 0). Sizes are what we tell the
+// kernel: enough for the last field we set.
+
+/** BPF_MAP_CREATE. */
+export const MAP_CREATE_ATTR = attrLayout(80, {
+  map_type: [0, 4],
+  key_size: [4, 4],
+  value_size: [8, 4],
+  max_entries: [12, 4],
+  map_flags: [16, 4],
+  map_name: [28, 16],
+  btf_fd: [48, 4],
+  btf_key_type_id: [52, 4],
+  btf_value_type_id: [56, 4],
+});
+/** BPF_MAP_LOOKUP_ELEM, UPDATE_ELEM, DELETE_ELEM, GET_NEXT_KEY (`next_key` is `value`). */
+export const MAP_ELEM_ATTR = attrLayout(32, {
+  map_fd: [0, 4],
+  key: [8, 8],
+  value: [16, 8],
+  flags: [24, 8],
+});
+/** BPF_MAP_LOOKUP_BATCH. */
+export const MAP_BATCH_ATTR = attrLayout(56, {
+  in_batch: [0, 8],
+  out_batch: [8, 8],
+  keys: [16, 8],
+  values: [24, 8],
+  count: [32, 4],
+  map_fd: [36, 4],
+  elem_flags: [40, 8],
+  flags: [48, 8],
+});
+/** BPF_PROG_LOAD. */
+export const PROG_LOAD_ATTR = attrLayout(144, {
+  prog_type: [0, 4],
+  insn_cnt: [4, 4],
+  insns: [8, 8],
+  license: [16, 8],
+  log_level: [24, 4],
+  log_size: [28, 4],
+  log_buf: [32, 8],
+  prog_flags: [44, 4],
+  prog_name: [48, 16],
+  expected_attach_type: [68, 4],
+  attach_btf_id: [108, 4],
+  attach_btf_obj_fd: [112, 4],
+});
+/** BPF_OBJ_GET_INFO_BY_FD. */
+export const OBJ_INFO_ATTR = attrLayout(16, { bpf_fd: [0, 4], info_len: [4, 4], info: [8, 8] });
+/** BPF_*_GET_NEXT_ID (`start_id`) and BPF_*_GET_FD_BY_ID (`prog_id`, the same place). */
+export const GET_ID_ATTR = attrLayout(12, {
+  start_id: [0, 4],
+  next_id: [4, 4],
+  open_flags: [8, 4],
+});
+/** BPF_ENABLE_STATS. */
+export const ENABLE_STATS_ATTR = attrLayout(8, { type: [0, 4] });
+/** BPF_BTF_LOAD. */
+export const BTF_LOAD_ATTR = attrLayout(40, {
+  btf: [0, 8],
+  btf_log_buf: [8, 8],
+  btf_size: [16, 4],
+  btf_log_size: [20, 4],
+  btf_log_level: [24, 4],
+});
+/** BPF_RAW_TRACEPOINT_OPEN. */
+export const RAW_TRACEPOINT_OPEN_ATTR = attrLayout(16, { name: [0, 8], prog_fd: [8, 4] });
+/** BPF_LINK_CREATE. */
+export const LINK_CREATE_ATTR = attrLayout(48, {
+  prog_fd: [0, 4],
+  target_fd: [4, 4],
+  attach_type: [8, 4],
+  flags: [12, 4],
+  target_btf_id: [16, 4],
+});
+/** perf_event_open(2)'s `struct perf_event_attr` (PERF_ATTR_SIZE_VER7 and below: 128 bytes). */
+export const PERF_EVENT_ATTR = attrLayout(128, {
+  type: [0, 4],
+  size: [4, 4],
+  config: [8, 8],
+  sample_period: [16, 8],
+  wakeup_events: [48, 4],
+});
+
 /** A little-endian writer over an attr buffer. */
 class Attr {
   readonly bytes: Uint8Array;
@@ -267,6 +390,32 @@ class Attr {
   clear(size: number): this {
     this.bytes.fill(0, 0, size);
     return this;
+  }
+  /**
+   * Writes fields of a layout by name (16-byte fields take object names).
+   * @param layout the struct's layout
+   * @param values the fields to set; the others keep their bytes
+   * @returns this
+   */
+  put<F extends string>(
+    layout: AttrLayout<F>,
+    values: Partial<Record<F, number | bigint | string>>,
+  ): this {
+    for (const [name, v] of Object.entries(values) as [F, number | bigint | string][]) {
+      const [off, size] = layout.fields[name];
+      if (typeof v === "string") this.name(off, v);
+      else if (size === 4) this.u32(off, Number(v));
+      else this.u64(off, v);
+    }
+    return this;
+  }
+  /**
+   * Reads a u32 field.
+   * @param field the field
+   * @returns its value
+   */
+  getU32(field: AttrField): number {
+    return this.view.getUint32(field[0], true);
   }
   name(off: number, s: string): this {
     const b = new TextEncoder().encode(s);
@@ -323,10 +472,21 @@ export function mapCreate(a: MapCreateAttr): number {
  */
 export function mapCreateAttr(a: MapCreateAttr): Uint8Array {
   const { flags = 0, name = "" } = a;
-  const attr = new Attr(80)
-    .u32(0, a.type).u32(4, a.keySize).u32(8, a.valueSize).u32(12, a.maxEntries)
-    .u32(16, flags).name(28, name);
-  if (a.btf) attr.u32(48, a.btf.fd).u32(52, a.btf.keyTypeId).u32(56, a.btf.valueTypeId);
+  const attr = new Attr(MAP_CREATE_ATTR.size).put(MAP_CREATE_ATTR, {
+    map_type: a.type,
+    key_size: a.keySize,
+    value_size: a.valueSize,
+    max_entries: a.maxEntries,
+    map_flags: flags,
+    map_name: name,
+  });
+  if (a.btf) {
+    attr.put(MAP_CREATE_ATTR, {
+      btf_fd: a.btf.fd,
+      btf_key_type_id: a.btf.keyTypeId,
+      btf_value_type_id: a.btf.valueTypeId,
+    });
+  }
   return attr.bytes;
 }
 
@@ -335,9 +495,11 @@ export function mapCreateAttr(a: MapCreateAttr): Uint8Array {
 let elemScratch: Attr | null = null;
 
 function elemAttr(fd: number, key: Uint8Array | null, value: Uint8Array | null, flags = 0): Attr {
-  elemScratch ??= new Attr(32);
-  return elemScratch.clear(32).u32(0, fd).u64(8, addressOf(key)).u64(16, addressOf(value))
-    .u64(24, flags);
+  const f = MAP_ELEM_ATTR.fields;
+  elemScratch ??= new Attr(MAP_ELEM_ATTR.size);
+  // Field by field, not put(): no object per call on the per-key path.
+  return elemScratch.clear(MAP_ELEM_ATTR.size).u32(f.map_fd[0], fd)
+    .u64(f.key[0], addressOf(key)).u64(f.value[0], addressOf(value)).u64(f.flags[0], flags);
 }
 
 /**
@@ -423,12 +585,16 @@ export function mapLookupBatch(
   fd: number,
   b: BatchAttr,
 ): { count: number; done: boolean } | null {
-  const attr = new Attr(56)
-    .u64(0, addressOf(b.inBatch)).u64(8, addressOf(b.outBatch))
-    .u64(16, addressOf(b.keys)).u64(24, addressOf(b.values))
-    .u32(32, b.count).u32(36, fd);
+  const attr = new Attr(MAP_BATCH_ATTR.size).put(MAP_BATCH_ATTR, {
+    in_batch: addressOf(b.inBatch),
+    out_batch: addressOf(b.outBatch),
+    keys: addressOf(b.keys),
+    values: addressOf(b.values),
+    count: b.count,
+    map_fd: fd,
+  });
   const ret = bpfRaw(Cmd.MAP_LOOKUP_BATCH, attr.bytes);
-  const count = attr.view.getUint32(32, true);
+  const count = attr.getU32(MAP_BATCH_ATTR.fields.count);
   if (ret === -ENOENT) return { count, done: true };
   if (ret === -EINVAL && b.inBatch === null && count === 0) return null;
   if (ret === -ENOTSUPP || ret === -EOPNOTSUPP || ret === -ENOSYS) return null;
@@ -485,14 +651,17 @@ export class BpfVerifierError extends ErrnoError {
   readonly log: string[];
   /** Where in the source: the label before the failing instruction, e.g. `2 after "mine"` (program.ts fills it). */
   readonly where: string;
+  /** The failing instruction, printed (print.ts), e.g. `r0 = *(u64 *)(r1 +0)` (program.ts fills it). */
+  readonly insn: string;
 
   /**
    * @param program the program's name
    * @param errno the load's errno
    * @param log the whole verifier log
    * @param where the failing instruction's place in the source, if known
+   * @param insn the failing instruction, printed, if known
    */
-  constructor(program: string, errno: number, log: string, where = "") {
+  constructor(program: string, errno: number, log: string, where = "", insn = "") {
     super(cmdName(Cmd.PROG_LOAD), errno);
     const parsed = parseVerifierLog(log);
     this.program = program;
@@ -500,8 +669,10 @@ export class BpfVerifierError extends ErrnoError {
     this.reason = parsed.reason;
     this.log = parsed.lastLines;
     this.where = where;
+    this.insn = insn;
+    const place = [where, insn].filter((x) => x !== "").join(": ");
     const at = parsed.insnIndex >= 0
-      ? ` at instruction ${parsed.insnIndex}${where ? ` (${where})` : ""}`
+      ? ` at instruction ${parsed.insnIndex}${place ? ` (${place})` : ""}`
       : "";
     this.message = `Cannot load BPF program "${program}": the verifier refused it${at}: ` +
       `${parsed.reason} (${this.code})`;
@@ -513,10 +684,11 @@ export class BpfVerifierError extends ErrnoError {
   /**
    * The same error with the failing instruction's place in the source.
    * @param where e.g. `2 after label "mine"`
+   * @param insn the failing instruction, printed
    * @returns a new error
    */
-  withWhere(where: string): BpfVerifierError {
-    return new BpfVerifierError(this.program, this.errno, this.#log, where);
+  withWhere(where: string, insn = ""): BpfVerifierError {
+    return new BpfVerifierError(this.program, this.errno, this.#log, where, insn);
   }
 }
 
@@ -571,12 +743,24 @@ export function progLoadAttr(
   license: Uint8Array,
   log: Uint8Array | null,
 ): Uint8Array {
-  const attr = new Attr(144)
-    .u32(0, a.type).u32(4, a.insns.byteLength / 8).u64(8, addressOf(a.insns))
-    .u64(16, addressOf(license)).u32(44, a.flags ?? 0).name(48, a.name)
-    .u32(68, a.expectedAttachType ?? 0).u32(108, a.attachBtfId ?? 0)
-    .u32(112, a.attachBtfObjFd ?? 0);
-  if (log) attr.u32(24, 1).u32(28, log.byteLength).u64(32, addressOf(log));
+  const attr = new Attr(PROG_LOAD_ATTR.size).put(PROG_LOAD_ATTR, {
+    prog_type: a.type,
+    insn_cnt: a.insns.byteLength / 8,
+    insns: addressOf(a.insns),
+    license: addressOf(license),
+    prog_flags: a.flags ?? 0,
+    prog_name: a.name,
+    expected_attach_type: a.expectedAttachType ?? 0,
+    attach_btf_id: a.attachBtfId ?? 0,
+    attach_btf_obj_fd: a.attachBtfObjFd ?? 0,
+  });
+  if (log) {
+    attr.put(PROG_LOAD_ATTR, {
+      log_level: 1,
+      log_size: log.byteLength,
+      log_buf: addressOf(log),
+    });
+  }
   return attr.bytes;
 }
 
@@ -646,12 +830,14 @@ const nameDecoder = new TextDecoder();
 function objInfo(fd: number, size: number): DataView {
   if (!infoScratch) {
     const info = pinned(256);
-    infoScratch = { info, view: new DataView(info.buffer), attr: new Attr(16) };
+    infoScratch = { info, view: new DataView(info.buffer), attr: new Attr(OBJ_INFO_ATTR.size) };
   }
   const { info, view, attr } = infoScratch;
   if (size > info.byteLength) throw new RangeError(`An info of ${size} bytes is past the buffer`);
   info.fill(0, 0, size);
-  attr.clear(16).u32(0, fd).u32(4, size).u64(8, addressOf(info));
+  const f = OBJ_INFO_ATTR.fields; // field by field: this runs every second per program
+  attr.clear(OBJ_INFO_ATTR.size).u32(f.bpf_fd[0], fd).u32(f.info_len[0], size)
+    .u64(f.info[0], addressOf(info));
   bpf(Cmd.OBJ_GET_INFO_BY_FD, attr.bytes);
   return view;
 }
@@ -742,15 +928,15 @@ export function linkInfo(fd: number): { id: number; type: number; progId: number
 }
 
 function nextId(cmd: number, start: number): number | null {
-  const attr = new Attr(12).u32(0, start);
+  const attr = new Attr(GET_ID_ATTR.size).put(GET_ID_ATTR, { start_id: start });
   const ret = bpfRaw(cmd, attr.bytes);
   if (ret === -ENOENT) return null;
   if (ret < 0) throw new ErrnoError(cmdName(cmd), -ret);
-  return attr.view.getUint32(4, true);
+  return attr.getU32(GET_ID_ATTR.fields.next_id);
 }
 
 function fdById(cmd: number, id: number): number | null {
-  const ret = bpfRaw(cmd, new Attr(12).u32(0, id).bytes);
+  const ret = bpfRaw(cmd, new Attr(GET_ID_ATTR.size).put(GET_ID_ATTR, { start_id: id }).bytes);
   if (ret === -ENOENT) return null;
   if (ret < 0) throw new ErrnoError(cmdName(cmd), -ret, `id ${id}`);
   return ret;
@@ -799,7 +985,10 @@ export function linkGetFdById(id: number): number | null {
  * @throws ErrnoError
  */
 export function enableStats(): number {
-  return bpf(Cmd.ENABLE_STATS, new Attr(8).u32(0, BPF_STATS_RUN_TIME).bytes);
+  return bpf(
+    Cmd.ENABLE_STATS,
+    new Attr(ENABLE_STATS_ATTR.size).put(ENABLE_STATS_ATTR, { type: BPF_STATS_RUN_TIME }).bytes,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -815,11 +1004,18 @@ export function enableStats(): number {
 export function btfLoad(blob: Uint8Array): number {
   const data = pinned(blob.byteLength);
   data.set(blob);
-  const attr = new Attr(40).u64(0, addressOf(data)).u32(16, blob.byteLength);
+  const attr = new Attr(BTF_LOAD_ATTR.size).put(BTF_LOAD_ATTR, {
+    btf: addressOf(data),
+    btf_size: blob.byteLength,
+  });
   const first = bpfRaw(Cmd.BTF_LOAD, attr.bytes);
   if (first >= 0) return first;
   const log = pinned(64 * 1024);
-  attr.u64(8, addressOf(log)).u32(20, log.byteLength).u32(24, 1);
+  attr.put(BTF_LOAD_ATTR, {
+    btf_log_buf: addressOf(log),
+    btf_log_size: log.byteLength,
+    btf_log_level: 1,
+  });
   const second = bpfRaw(Cmd.BTF_LOAD, attr.bytes);
   if (second >= 0) return second;
   const end = log.indexOf(0);
@@ -842,7 +1038,10 @@ export function btfLoad(blob: Uint8Array): number {
  */
 export function rawTracepointOpen(progFd: number, name: string | null): number {
   const cname = name === null ? null : cString(name);
-  const attr = new Attr(16).u64(0, addressOf(cname)).u32(8, progFd);
+  const attr = new Attr(RAW_TRACEPOINT_OPEN_ATTR.size).put(RAW_TRACEPOINT_OPEN_ATTR, {
+    name: addressOf(cname),
+    prog_fd: progFd,
+  });
   return bpf(Cmd.RAW_TRACEPOINT_OPEN, attr.bytes, name ?? "tracing program");
 }
 
@@ -877,9 +1076,13 @@ export function linkCreate(a: LinkCreateAttr): number {
  * @returns the attr
  */
 export function linkCreateAttr(a: LinkCreateAttr): Uint8Array {
-  return new Attr(48)
-    .u32(0, a.progFd).u32(4, a.targetFd).u32(8, a.attachType).u32(12, a.flags ?? 0)
-    .u32(16, a.targetBtfId ?? 0).bytes;
+  return new Attr(LINK_CREATE_ATTR.size).put(LINK_CREATE_ATTR, {
+    prog_fd: a.progFd,
+    target_fd: a.targetFd,
+    attach_type: a.attachType,
+    flags: a.flags ?? 0,
+    target_btf_id: a.targetBtfId ?? 0,
+  }).bytes;
 }
 
 /** `perf_event_attr.type` of a tracepoint. */
@@ -899,8 +1102,13 @@ export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
  * @throws ErrnoError
  */
 export function perfEventOpenTracepoint(tracepointId: number): number {
-  const attr = new Attr(128)
-    .u32(0, PERF_TYPE_TRACEPOINT).u32(4, 128).u64(8, tracepointId).u64(16, 1).u32(48, 1);
+  const attr = new Attr(PERF_EVENT_ATTR.size).put(PERF_EVENT_ATTR, {
+    type: PERF_TYPE_TRACEPOINT,
+    size: PERF_EVENT_ATTR.size,
+    config: tracepointId,
+    sample_period: 1,
+    wakeup_events: 1,
+  });
   const ret = syscall(
     syscallNumbers().perf_event_open,
     addressOf(attr.bytes),

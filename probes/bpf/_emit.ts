@@ -6,9 +6,12 @@
  * instructions with a comment per step; its labels carry a prefix so that a
  * program can use a fragment more than once.
  *
- * Register conventions in every program: R6 holds the context until a
- * program no longer needs it; R7-R9 are the program's own; fragments use
- * R0-R5 and the stack slots they are given.
+ * Register conventions in every program, as names: {@linkcode CTX} (R6)
+ * holds the context until a program no longer needs it; R7-R9 are the
+ * program's own, named with `roles` where it declares them; fragments use
+ * R0-R5 (a helper call overwrites them) and the stack slots of
+ * {@linkcode KEY_SLOTS} and {@linkcode END_SLOTS}, which a program's own
+ * slots go below (`stackFrame({...}, { below: END_SLOTS })`).
  * @module
  */
 
@@ -42,16 +45,39 @@ import {
   R7,
   R9,
   type Reg,
+  roles,
   rsh,
+  type SavedReg,
   st,
   stx,
   sub,
 } from "../../ffi/bpf/asm.ts";
+import { stackFrame } from "../../ffi/bpf/frame.ts";
 import { BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
 import { COUNTER, GATE, HIST_BUCKETS, OP, SUB_BUCKETS } from "./layout.ts";
 
-/** bpf_get_current_ancestor_cgroup_id (enum bpf_func_id). */
-const GET_CURRENT_ANCESTOR_CGROUP_ID = 123;
+/** Where a program keeps its context (R1 at entry) across helper calls; {@linkcode loadArg} reads it there. */
+export const CTX: SavedReg = R6;
+
+/**
+ * The stack slots of the lookup fragments, at the top of every frame:
+ * {@linkcode countOne}'s and the histograms' u32 array key, and
+ * the u32 key of the targets map ({@linkcode ifTraced}'s thread group id).
+ */
+export const KEY_SLOTS = stackFrame({ arrayKey: 4, targetKey: 4 });
+
+/**
+ * The stack slots {@linkcode recordEnd} uses beyond {@linkcode KEY_SLOTS}:
+ * the op's slot (u32, the caller's input) and the errno key and its first
+ * count (u64 each).
+ */
+export const END_SLOTS = stackFrame(
+  { opSlot: { size: 4, align: 8 }, errnoKey: 8, errnoOne: 8 },
+  { below: KEY_SLOTS },
+);
+
+/** What {@linkcode recordEnd} reads: the op's totals, the latency, the result. */
+export const END = roles({ totals: R6, latency: R7, result: R9 });
 
 /** How a program is attached, which decides how it sees its arguments. */
 export type ProgramKind = "raw_tp" | "tp" | "fentry";
@@ -121,7 +147,7 @@ export interface TargetFilter {
 /**
  * `dst = the argument` as the program's kind presents it: a raw tracepoint
  * (and fentry/fexit) gets an array of u64 arguments, a classic tracepoint
- * the record with each field at its offset. The context is in R6.
+ * the record with each field at its offset. The context is in {@linkcode CTX}.
  * @param b the build context
  * @param dst the register to load
  * @param event the classic tracepoint, `group:name`
@@ -129,20 +155,20 @@ export interface TargetFilter {
  * @returns the instructions
  */
 export function loadArg(b: BuildContext, dst: Reg, event: string, arg: ArgSpec): Instruction[] {
-  if (b.kind !== "tp") return [ldx.dw(dst, 6, arg.raw * 8)];
+  if (b.kind !== "tp") return [ldx.dw(dst, CTX, arg.raw * 8)];
   const f = b.field(event, arg.field);
   switch (f.size) {
     case 8:
-      return [ldx.dw(dst, 6, f.offset)];
+      return [ldx.dw(dst, CTX, f.offset)];
     case 4:
       // Sign-extend a signed int so that results like -EAGAIN compare as negative.
       return f.signed
-        ? [ldx.w(dst, 6, f.offset), lsh.imm(dst, 32), arsh.imm(dst, 32)]
-        : [ldx.w(dst, 6, f.offset)];
+        ? [ldx.w(dst, CTX, f.offset), lsh.imm(dst, 32), arsh.imm(dst, 32)]
+        : [ldx.w(dst, CTX, f.offset)];
     case 2:
-      return [ldx.h(dst, 6, f.offset)];
+      return [ldx.h(dst, CTX, f.offset)];
     case 1:
-      return [ldx.b(dst, 6, f.offset)];
+      return [ldx.b(dst, CTX, f.offset)];
     default:
       throw new RangeError(`Cannot load ${event} field ${arg.field} of ${f.size} bytes`);
   }
@@ -247,12 +273,13 @@ export function addTo(ptr: Reg, off: number, src: Reg): Instruction[] {
  * @param b the build context
  * @param index the counter's index, or `{ reg }`: the register holding it
  * @param prefix label prefix, unique in the program
- * @returns the instructions (they use R0-R5 and fp-4)
+ * @returns the instructions (they use R0-R5 and KEY_SLOTS.arrayKey)
  */
 export function countOne(b: BuildContext, index: number | { reg: Reg }, prefix: string): Insn[] {
+  const key = KEY_SLOTS.arrayKey;
   return [
-    typeof index === "number" ? st.w(R10, -4, index) : stx.w(R10, -4, index.reg),
-    ...lookup(b.maps.counters, -4),
+    typeof index === "number" ? st.w(R10, key, index) : stx.w(R10, key, index.reg),
+    ...lookup(b.maps.counters, key),
     jeq.imm(R0, 0, `${prefix}_done`),
     ...increment(R0, 0),
     label(`${prefix}_done`),
@@ -265,21 +292,21 @@ export function countOne(b: BuildContext, index: number | { reg: Reg }, prefix: 
  * Otherwise jumps to `out`.
  * @param b the build context
  * @param out the label to leave by
- * @returns the instructions (they use R0-R5 and fp-8)
+ * @returns the instructions (they use R0-R5 and KEY_SLOTS.targetKey)
  */
 export function ifTraced(b: BuildContext, out: string): Insn[] {
   const cgroup = b.filter.cgroup;
   return [
     call(Helper.get_current_pid_tgid),
     rsh.imm(R0, 32), // the thread group id
-    stx.w(R10, -8, R0),
-    ...lookup(b.maps.targets, -8),
+    stx.w(R10, KEY_SLOTS.targetKey, R0),
+    ...lookup(b.maps.targets, KEY_SLOTS.targetKey),
     jne.imm(R0, 0, "traced"),
     ...(cgroup
       ? [
         // The cgroup at the target's level above the current task's own.
         mov.imm(R1, cgroup.level),
-        call(GET_CURRENT_ANCESTOR_CGROUP_ID),
+        call(Helper.get_current_ancestor_cgroup_id),
         ldImm64(R1, cgroup.id),
         jeq.reg(R0, R1, "traced"),
       ]
@@ -372,43 +399,45 @@ export interface EndSpec {
 /**
  * Books one ended call or request: count, latency sum, maximum, errors by
  * errno, bytes, and the latency histogram of successful or failed ones.
- * In: R6 = the op's totals (OP layout), R7 = latency, R9 = result, the op's
- * slot (u32) at fp-16.
+ * In: {@linkcode END} (R6 = the op's totals, OP layout; R7 = latency; R9 =
+ * result) and the op's slot (u32) at END_SLOTS.opSlot.
  * @param b the build context
  * @param spec how results are classified, and where they go
  * @param prefix label prefix
- * @returns the instructions (they use R0-R5, fp-4..fp-40)
+ * @returns the instructions (they use R0-R5 and END_SLOTS)
  */
 export function recordEnd(b: BuildContext, spec: EndSpec, prefix: string): Insn[] {
   const p = prefix;
+  const { totals, latency, result } = END;
+  const fp = END_SLOTS;
   return [
-    ...increment(R6, OP.count * 8),
+    ...increment(totals, OP.count * 8),
     // The slowest call so far (on this CPU).
-    ldx.dw(R1, R6, OP.maxNs * 8),
-    jge.reg(R1, R7, `${p}_max_kept`),
-    stx.dw(R6, OP.maxNs * 8, R7),
+    ldx.dw(R1, totals, OP.maxNs * 8),
+    jge.reg(R1, latency, `${p}_max_kept`),
+    stx.dw(totals, OP.maxNs * 8, latency),
     label(`${p}_max_kept`),
     ...spec.ifFailed,
     // Success: latency and bytes; the histogram of successful calls.
-    ...addTo(R6, OP.okNs * 8, R7),
+    ...addTo(totals, OP.okNs * 8, latency),
     ...spec.ifNotBytes,
-    ...addTo(R6, OP.bytes * 8, R9),
+    ...addTo(totals, OP.bytes * 8, result),
     label(`${p}_nobytes`),
-    ldx.w(R1, R10, -16),
+    ldx.w(R1, R10, fp.opSlot),
     lsh.imm(R1, 1), // key = slot * 2 + HIST_OK
-    stx.w(R10, -4, R1),
+    stx.w(R10, fp.arrayKey, R1),
     ja(`${p}_hist`),
     // Failure: errors, their latency apart, by errno; the failed calls' histogram.
     label(`${p}_failed`),
-    ...increment(R6, OP.errors * 8),
-    ...addTo(R6, OP.errNs * 8, R7),
+    ...increment(totals, OP.errors * 8),
+    ...addTo(totals, OP.errNs * 8, latency),
     ...countErrno(b, spec, p),
-    ldx.w(R1, R10, -16),
+    ldx.w(R1, R10, fp.opSlot),
     lsh.imm(R1, 1),
     add.imm(R1, 1), // key = slot * 2 + HIST_FAILED
-    stx.w(R10, -4, R1),
+    stx.w(R10, fp.arrayKey, R1),
     label(`${p}_hist`),
-    ...histogramAdd(spec.histFd, -4, R7, `${p}_h`),
+    ...histogramAdd(spec.histFd, fp.arrayKey, latency, `${p}_h`),
   ];
 }
 
@@ -418,26 +447,27 @@ export function recordEnd(b: BuildContext, spec: EndSpec, prefix: string): Insn[
  * CPU's copy of that one.
  */
 function countErrno(b: BuildContext, spec: EndSpec, p: string): Insn[] {
+  const fp = END_SLOTS;
   return [
-    ldx.w(R1, R10, -16),
+    ldx.w(R1, R10, fp.opSlot),
     lsh.imm(R1, 32),
     ...(spec.errnoKind ? [ldImm64(R2, BigInt(spec.errnoKind) << 48n), add.reg(R1, R2)] : []),
-    mov.reg(R2, R9),
+    mov.reg(R2, END.result),
     neg(R2), // errno = -result
     and.imm(R2, 0xffff),
     add.reg(R1, R2),
-    stx.dw(R10, -24, R1),
-    ...lookup(spec.errnosFd, -24),
+    stx.dw(R10, fp.errnoKey, R1),
+    ...lookup(spec.errnosFd, fp.errnoKey),
     jeq.imm(R0, 0, `${p}_errno_new`),
     ...increment(R0, 0),
     ja(`${p}_errno_done`),
     label(`${p}_errno_new`),
-    st.dw(R10, -32, 1),
-    ...update(spec.errnosFd, -24, -32, BPF_NOEXIST),
+    st.dw(R10, fp.errnoOne, 1),
+    ...update(spec.errnosFd, fp.errnoKey, fp.errnoOne, BPF_NOEXIST),
     jeq.imm(R0, 0, `${p}_errno_done`), // inserted with its count of 1
     jne.imm(R0, -17, `${p}_errno_full`),
     // EEXIST: another CPU inserted it meanwhile (this CPU's copy is 0).
-    ...lookup(spec.errnosFd, -24),
+    ...lookup(spec.errnosFd, fp.errnoKey),
     jeq.imm(R0, 0, `${p}_errno_done`),
     ...increment(R0, 0),
     ja(`${p}_errno_done`),

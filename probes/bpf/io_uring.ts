@@ -45,22 +45,28 @@ import {
   R10,
   R2,
   R3,
-  R6,
   R7,
   R8,
   R9,
+  roles,
   rsh,
+  type SavedReg,
   st,
   stx,
   sub,
 } from "../../ffi/bpf/asm.ts";
+import { stackFrame } from "../../ffi/bpf/frame.ts";
 import { BPF_ANY, Helper } from "../../ffi/bpf/sys.ts";
 import {
   type BuildContext,
   countOne,
+  CTX,
+  END,
+  END_SLOTS,
   ifOpen,
   ifTraced,
   increment,
+  KEY_SLOTS,
   loadArg,
   lookup,
   recordEnd,
@@ -82,7 +88,33 @@ export const DATA_OPS_MASK: bigint = [...IO_URING_DATA_OPS].reduce(
   0n,
 );
 
-/** `*(size)(fp + to) = *(size)(R3 + offset)` read with bpf_probe_read_kernel. */
+/** The submit program's stack: the opcode's slot, the remembered start, the ring-and-user_data key, the request. */
+const SUBMIT_SLOTS = stackFrame({
+  opSlot: { size: 4, align: 8 },
+  start: URING_START.bytes,
+  udKey: URING_UD_KEY.bytes,
+  request: 8,
+}, { below: KEY_SLOTS });
+
+/**
+ * The completion program's stack below recordEnd's: the CQE (a raw
+ * tracepoint copies it: uapi io_uring_cqe, user_data at 0, res at 8, flags
+ * at 12), the ring-and-user_data key, the request, and what is copied out of
+ * its entry before the entry may go.
+ */
+const COMPLETE_SLOTS = stackFrame({
+  cqe: 16,
+  udKey: URING_UD_KEY.bytes,
+  request: 8,
+  multishot: 4,
+  startNs: 8,
+  now: 8,
+}, { below: END_SLOTS });
+
+/** The async-punt program's stack. */
+const ASYNC_SLOTS = stackFrame({ request: 8, opSlot: { size: 4, align: 8 } });
+
+/** `*(size)(fp + to) = *(size)(R3 + offset)` read with bpf_probe_read_kernel (R3: the source pointer). */
 function readKernel(to: number, size: number, offset: number): Insn[] {
   return [
     add.imm(R3, offset),
@@ -90,16 +122,6 @@ function readKernel(to: number, size: number, offset: number): Insn[] {
     add.imm(R1, to),
     mov.imm(R2, size),
     call(Helper.probe_read_kernel),
-  ];
-}
-
-/** R8 = min(opcode, URING_OP_SLOTS - 1), stored at fp-16 as the op's slot. */
-function opSlot(): Insn[] {
-  return [
-    jlt.imm(R8, URING_OP_SLOTS, "op_ok"),
-    mov.imm(R8, URING_OP_SLOTS - 1), // opcodes past the table share the last slot
-    label("op_ok"),
-    stx.w(R10, -16, R8),
   ];
 }
 
@@ -112,49 +134,110 @@ export function onSubmit(b: BuildContext): Insn[] {
   if (b.kind !== "tp") {
     throw new RangeError("The submit program reads a classic tracepoint's record");
   }
+  const fp = SUBMIT_SLOTS;
+  const r = roles({ ctx: CTX, request: R7, opcode: R8, flags: R9 });
+  // Once the opcode's totals are found, they take the context's register.
+  const booked = roles({ totals: CTX, request: R7, opcode: R8, flags: R9 });
   const fields: Insn[] = [
-    // fp-48: the ring-and-user_data key (URING_UD_KEY).
     ...loadArg(b, R1, SUBMIT, { raw: 0, field: "ctx" }),
-    stx.dw(R10, -48 + URING_UD_KEY.ctx, R1),
+    stx.dw(R10, fp.udKey + URING_UD_KEY.ctx, R1),
     ...loadArg(b, R1, SUBMIT, { raw: 0, field: "user_data" }),
-    stx.dw(R10, -48 + URING_UD_KEY.userData, R1),
-    ...loadArg(b, R7, SUBMIT, { raw: 0, field: "req" }),
-    ...loadArg(b, R8, SUBMIT, { raw: 0, field: "opcode" }),
-    ...loadArg(b, R9, SUBMIT, { raw: 0, field: "flags" }),
+    stx.dw(R10, fp.udKey + URING_UD_KEY.userData, R1),
+    ...loadArg(b, r.request, SUBMIT, { raw: 0, field: "req" }),
+    ...loadArg(b, r.opcode, SUBMIT, { raw: 0, field: "opcode" }),
+    ...loadArg(b, r.flags, SUBMIT, { raw: 0, field: "flags" }),
   ];
   return [
     ...ifOpen(b, "out"),
-    mov.reg(R6, R1),
+    mov.reg(r.ctx, R1),
     ...ifTraced(b, "out"),
-    ...fields, // R7 = request, R8 = opcode, R9 = flags
-    ...opSlot(),
-    ...lookup(b.maps.uringOps, -16),
+    ...fields,
+    // The opcode's slot: opcodes past the table share the last one.
+    jlt.imm(r.opcode, URING_OP_SLOTS, "op_ok"),
+    mov.imm(r.opcode, URING_OP_SLOTS - 1),
+    label("op_ok"),
+    stx.w(R10, fp.opSlot, r.opcode),
+    ...lookup(b.maps.uringOps, fp.opSlot),
     jeq.imm(R0, 0, "out"),
-    mov.reg(R6, R0), // R6 = the opcode's totals
-    jset.imm(R9, REQ_F_CQE_SKIP, "untimed"),
+    mov.reg(booked.totals, R0),
+    jset.imm(booked.flags, REQ_F_CQE_SKIP, "untimed"),
     // Remember the request: its start and opcode.
-    stx.dw(R10, -8, R7),
+    stx.dw(R10, fp.request, booked.request),
     call(Helper.ktime_get_ns),
-    stx.dw(R10, -32, R0),
-    stx.w(R10, -24, R8),
-    st.w(R10, -20, 0),
-    ...update(b.maps.uringReqs, -8, -32, BPF_ANY),
+    stx.dw(R10, fp.start + URING_START.startNs, R0),
+    stx.w(R10, fp.start + URING_START.op, booked.opcode),
+    st.w(R10, fp.start + URING_START.multishot, 0),
+    ...update(b.maps.uringReqs, fp.request, fp.start, BPF_ANY),
     jeq.imm(R0, 0, "remembered"),
     ...countOne(b, COUNTER.uringFull, "full"),
     ja("out"),
     label("remembered"),
     // Its pointer by ring and user_data, for completions posted without it.
-    ...update(b.maps.uringUserData, -48, -8, BPF_ANY),
+    ...update(b.maps.uringUserData, fp.udKey, fp.request, BPF_ANY),
     jeq.imm(R0, 0, "ud_kept"),
     ...countOne(b, COUNTER.uringFull, "ud_full"), // its multishot completions but the last go untimed
     label("ud_kept"),
-    ...increment(R6, OP.started * 8),
+    ...increment(booked.totals, OP.started * 8),
     ja("out"),
     label("untimed"),
-    ...increment(R6, OP.untimed * 8),
+    ...increment(booked.totals, OP.untimed * 8),
     label("out"),
     mov.imm(R0, 0),
     exit(),
+  ];
+}
+
+/** TP_PROTO(ctx, req, cqe): R3 = the CQE (raw tracepoints). */
+const cqePointer = ldx.dw(R3, CTX, 2 * 8);
+
+/** The completion's result and CQE flags into their roles (a raw tracepoint copies the CQE to fp.cqe). */
+function cqeResult(b: BuildContext, r: { result: SavedReg; cqeFlags: SavedReg }): Insn[] {
+  const fp = COMPLETE_SLOTS;
+  return b.kind === "tp"
+    ? [
+      ...loadArg(b, r.result, COMPLETE, { raw: 0, field: "res" }),
+      ...loadArg(b, r.cqeFlags, COMPLETE, { raw: 0, field: "cflags" }),
+    ]
+    : [
+      cqePointer,
+      ...readKernel(fp.cqe, 16, 0),
+      ldx.w(r.result, R10, fp.cqe + 8), // res, a signed 32-bit value
+      lsh.imm(r.result, 32),
+      arsh.imm(r.result, 32),
+      ldx.w(r.cqeFlags, R10, fp.cqe + 12),
+    ];
+}
+
+/** The key from the ring and the CQE's user_data, at fp.udKey (`cqeRead`: fp.cqe holds the CQE). */
+function udKey(b: BuildContext, cqeRead: boolean): Insn[] {
+  const fp = COMPLETE_SLOTS;
+  return [
+    ...loadArg(b, R1, COMPLETE, { raw: 0, field: "ctx" }),
+    stx.dw(R10, fp.udKey + URING_UD_KEY.ctx, R1),
+    ...(b.kind !== "tp" && !cqeRead
+      ? [cqePointer, ...readKernel(fp.udKey + URING_UD_KEY.userData, 8, 0)]
+      : [
+        ...(b.kind === "tp"
+          ? loadArg(b, R1, COMPLETE, { raw: 0, field: "user_data" })
+          : [ldx.dw(R1, R10, fp.cqe)]),
+        stx.dw(R10, fp.udKey + URING_UD_KEY.userData, R1),
+      ]),
+  ];
+}
+
+/** Forgets the request (fp.request), and its ring-and-user_data entry if that is still its own. */
+function forget(b: BuildContext, prefix: string): Insn[] {
+  const fp = COMPLETE_SLOTS;
+  return [
+    ...remove(b.maps.uringReqs, fp.request),
+    ...udKey(b, true),
+    ...lookup(b.maps.uringUserData, fp.udKey),
+    jeq.imm(R0, 0, `${prefix}_done`),
+    ldx.dw(R1, R0, 0),
+    ldx.dw(R2, R10, fp.request),
+    jne.reg(R1, R2, `${prefix}_done`), // a later request with the same user_data
+    ...remove(b.maps.uringUserData, fp.udKey),
+    label(`${prefix}_done`),
   ];
 }
 
@@ -164,109 +247,72 @@ export function onSubmit(b: BuildContext): Insn[] {
  * @returns the instructions
  */
 export function onComplete(b: BuildContext): Insn[] {
-  // fp-48: the CQE (raw: copied; uapi io_uring_cqe: user_data at 0, res at 8,
-  // flags at 12); fp-64: the ring-and-user_data key (URING_UD_KEY).
-  const UD_KEY = -64;
-  const result: Insn[] = b.kind === "tp"
-    ? [
-      ...loadArg(b, R9, COMPLETE, { raw: 0, field: "res" }),
-      ...loadArg(b, R8, COMPLETE, { raw: 0, field: "cflags" }),
-    ]
-    : [
-      ldx.dw(R3, R6, 16), // TP_PROTO(ctx, req, cqe): the CQE
-      ...readKernel(-48, 16, 0),
-      ldx.w(R9, R10, -40), // res, a signed 32-bit value
-      lsh.imm(R9, 32),
-      arsh.imm(R9, 32),
-      ldx.w(R8, R10, -36), // flags
-    ];
-  /** The key from the ring and the CQE's user_data (`cqeRead`: fp-48 holds the CQE). */
-  const udKey = (cqeRead: boolean): Insn[] => [
-    ...loadArg(b, R1, COMPLETE, { raw: 0, field: "ctx" }),
-    stx.dw(R10, UD_KEY + URING_UD_KEY.ctx, R1),
-    ...(b.kind !== "tp" && !cqeRead
-      ? [ldx.dw(R3, R6, 16), ...readKernel(UD_KEY + URING_UD_KEY.userData, 8, 0)]
-      : [
-        ...(b.kind === "tp"
-          ? loadArg(b, R1, COMPLETE, { raw: 0, field: "user_data" })
-          : [ldx.dw(R1, R10, -48)]),
-        stx.dw(R10, UD_KEY + URING_UD_KEY.userData, R1),
-      ]),
-  ];
-  /** Forgets the request (fp-8), and its ring-and-user_data entry if that is still its own. */
-  const forget = (prefix: string): Insn[] => [
-    ...remove(b.maps.uringReqs, -8),
-    ...udKey(true),
-    ...lookup(b.maps.uringUserData, UD_KEY),
-    jeq.imm(R0, 0, `${prefix}_done`),
-    ldx.dw(R1, R0, 0),
-    ldx.dw(R2, R10, -8),
-    jne.reg(R1, R2, `${prefix}_done`), // a later request with the same user_data
-    ...remove(b.maps.uringUserData, UD_KEY),
-    label(`${prefix}_done`),
-  ];
+  const fp = COMPLETE_SLOTS;
+  const found = roles({ ctx: CTX, request: R7 });
+  const r = roles({ ctx: CTX, entry: R7, cqeFlags: R8, result: R9 });
+  const end = roles({ ...END, cqeFlags: R8 });
   return [
     ...ifOpen(b, "out"), // a request that completes after the window closed stays in flight
-    mov.reg(R6, R1),
-    ...loadArg(b, R7, COMPLETE, { raw: 1, field: "req" }),
-    stx.dw(R10, -8, R7),
-    jne.imm(R7, 0, "by_req"),
+    mov.reg(found.ctx, R1),
+    ...loadArg(b, found.request, COMPLETE, { raw: 1, field: "req" }),
+    stx.dw(R10, fp.request, found.request),
+    jne.imm(found.request, 0, "by_req"),
     // No request: a multishot request's completion but its last.
-    ...udKey(false),
-    ...lookup(b.maps.uringUserData, UD_KEY),
+    ...udKey(b, false),
+    ...lookup(b.maps.uringUserData, fp.udKey),
     jeq.imm(R0, 0, "out"), // not a request of ours
     ldx.dw(R1, R0, 0),
-    stx.dw(R10, -8, R1),
+    stx.dw(R10, fp.request, R1),
     label("by_req"),
-    ...lookup(b.maps.uringReqs, -8),
+    ...lookup(b.maps.uringReqs, fp.request),
     jeq.imm(R0, 0, "out"), // not a request of ours
-    mov.reg(R7, R0), // R7 = the remembered request
-    ...result, // R9 = result, R8 = CQE flags
-    jset.imm(R8, IORING_CQE_F_NOTIF, "notif"),
+    mov.reg(r.entry, R0),
+    ...cqeResult(b, r),
+    jset.imm(r.cqeFlags, IORING_CQE_F_NOTIF, "notif"),
     // Copy what is remembered before the entry may go.
-    ldx.dw(R1, R7, URING_START.startNs),
-    stx.dw(R10, -24, R1),
-    ldx.w(R1, R7, URING_START.op),
-    stx.w(R10, -16, R1), // fp-16 = the op's slot
-    ldx.w(R1, R7, URING_START.multishot),
-    stx.w(R10, -12, R1),
+    ldx.dw(R1, r.entry, URING_START.startNs),
+    stx.dw(R10, fp.startNs, R1),
+    ldx.w(R1, r.entry, URING_START.op),
+    stx.w(R10, END_SLOTS.opSlot, R1),
+    ldx.w(R1, r.entry, URING_START.multishot),
+    stx.w(R10, fp.multishot, R1),
     call(Helper.ktime_get_ns),
-    jset.imm(R8, IORING_CQE_F_MORE, "more"),
+    jset.imm(r.cqeFlags, IORING_CQE_F_MORE, "more"),
     // Its last completion: forget it.
-    stx.dw(R10, -32, R0),
-    ...forget("last"),
-    ldx.dw(R0, R10, -32),
+    stx.dw(R10, fp.now, R0),
+    ...forget(b, "last"),
+    ldx.dw(R0, R10, fp.now),
     ja("timed"),
     label("more"),
     // More completions follow: the next one is timed from this one.
-    stx.dw(R7, URING_START.startNs, R0),
-    st.w(R7, URING_START.multishot, 1),
+    stx.dw(r.entry, URING_START.startNs, R0),
+    st.w(r.entry, URING_START.multishot, 1),
     label("timed"),
-    ldx.dw(R1, R10, -24),
+    ldx.dw(R1, R10, fp.startNs),
     sub.reg(R0, R1),
-    mov.reg(R7, R0), // R7 = latency
-    ...lookup(b.maps.uringOps, -16),
+    mov.reg(end.latency, R0),
+    ...lookup(b.maps.uringOps, END_SLOTS.opSlot),
     jeq.imm(R0, 0, "out"),
-    mov.reg(R6, R0), // R6 = the opcode's totals
-    ldx.w(R1, R10, -12),
+    mov.reg(end.totals, R0),
+    ldx.w(R1, R10, fp.multishot),
     jne.imm(R1, 0, "later"),
-    jset.imm(R8, IORING_CQE_F_MORE, "first_of_many"),
+    jset.imm(end.cqeFlags, IORING_CQE_F_MORE, "first_of_many"),
     ja("counted"),
     label("first_of_many"),
-    ...increment(R6, OP.multishotFirst * 8),
+    ...increment(end.totals, OP.multishotFirst * 8),
     ja("counted"),
     label("later"),
-    ...increment(R6, OP.multishot * 8), // timed from the completion before
+    ...increment(end.totals, OP.multishot * 8), // timed from the completion before
     label("counted"),
     ...recordEnd(b, {
       histFd: b.maps.uringHist,
       errnosFd: b.maps.errnos,
       errnoKind: ERRNO_KIND.uring,
-      ifFailed: [jslt.imm(R9, 0, "end_failed")],
+      ifFailed: [jslt.imm(end.result, 0, "end_failed")],
       ifNotBytes: [
-        jslt.imm(R9, 1, "end_nobytes"),
+        jslt.imm(end.result, 1, "end_nobytes"),
         ldImm64(R1, DATA_OPS_MASK),
-        ldx.w(R2, R10, -16),
+        ldx.w(R2, R10, END_SLOTS.opSlot),
         rsh.reg(R1, R2),
         and.imm(R1, 1),
         jeq.imm(R1, 0, "end_nobytes"),
@@ -274,7 +320,7 @@ export function onComplete(b: BuildContext): Insn[] {
     }, "end"),
     ja("out"),
     label("notif"),
-    ...forget("notif"),
+    ...forget(b, "notif"),
     label("out"),
     mov.imm(R0, 0),
     exit(),
@@ -287,16 +333,18 @@ export function onComplete(b: BuildContext): Insn[] {
  * @returns the instructions
  */
 export function onAsync(b: BuildContext): Insn[] {
+  const fp = ASYNC_SLOTS;
+  const r = roles({ ctx: CTX, request: R7 });
   return [
     ...ifOpen(b, "out"),
-    mov.reg(R6, R1),
-    ...loadArg(b, R7, ASYNC, { raw: 0, field: "req" }),
-    stx.dw(R10, -8, R7),
-    ...lookup(b.maps.uringReqs, -8),
+    mov.reg(r.ctx, R1),
+    ...loadArg(b, r.request, ASYNC, { raw: 0, field: "req" }),
+    stx.dw(R10, fp.request, r.request),
+    ...lookup(b.maps.uringReqs, fp.request),
     jeq.imm(R0, 0, "out"), // not a request of ours
     ldx.w(R1, R0, URING_START.op),
-    stx.w(R10, -16, R1),
-    ...lookup(b.maps.uringOps, -16),
+    stx.w(R10, fp.opSlot, R1),
+    ...lookup(b.maps.uringOps, fp.opSlot),
     jeq.imm(R0, 0, "out"),
     ...increment(R0, OP.async * 8),
     label("out"),

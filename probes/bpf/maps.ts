@@ -1,11 +1,14 @@
 /**
- * The bpf backend's maps: created together, seeded with the targets, read back together into a {@linkcode Snapshot}, closed
- * together. The programs (programs.ts) are built against their descriptors.
+ * The bpf backend's maps, as data and as decoding: {@linkcode mapSpecs} says
+ * what each map is (the agent creates them: agent/trace/backends/bpf_maps.ts),
+ * and {@linkcode BpfMapReader} seeds the traced set, opens the gate and reads
+ * them back into a {@linkcode Snapshot}, through whatever gives it lookup,
+ * update and whole-map reads. The programs (programs.ts) are built against
+ * their descriptors.
  * @module
  */
 
-import { raiseMemlockWhereCharged } from "../../ffi/bpf/features.ts";
-import { BpfMap } from "../../ffi/bpf/map.ts";
+import type { BpfMap, MapSpec } from "../../ffi/bpf/map.ts";
 import { BPF_F_NO_PREALLOC, MapType } from "../../ffi/bpf/sys.ts";
 import type { MapFds } from "./_emit.ts";
 import {
@@ -93,135 +96,121 @@ interface OpCache {
   totals: OpTotals;
 }
 
-/** The maps of one trace; `using` closes them all. */
-export class BpfMapSet implements Disposable {
-  readonly #maps: BpfMap[] = [];
+/** The bpf backend's maps, by role (layout.ts MAP_NAMES). */
+export type MapName = keyof typeof MAP_NAMES;
+
+/** What decoding needs of a map: its descriptor, lookups, updates and whole-map reads. */
+export type MapAccess = Pick<BpfMap, "fd" | "lookup" | "update" | "readAll">;
+
+/**
+ * What each map of the bpf backend is: its MAP_CREATE attributes, named.
+ * @param options the syscalls and where starts live
+ * @returns the specs, by role
+ * @throws RangeError on no syscalls or more than 64
+ */
+export function mapSpecs(options: MapSetOptions): Record<MapName, MapSpec> {
+  const { syscalls, taskStorage } = options;
+  if (syscalls.length === 0 || syscalls.length > 64) {
+    throw new RangeError(`The bpf backend times 1 to 64 syscalls, not ${syscalls.length}`);
+  }
+  const n = syscalls.length;
+  const spec: Record<MapName, MapSpec> = {
+    gate: { type: MapType.ARRAY, keySize: 4, valueSize: GATE.bytes, maxEntries: 1 },
+    targets: {
+      type: MapType.HASH,
+      flags: BPF_F_NO_PREALLOC,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: CAPACITY.targets,
+    },
+    starts: taskStorage
+      ? { type: MapType.TASK_STORAGE, keySize: 4, valueSize: START.bytes, maxEntries: 0 }
+      : {
+        type: MapType.HASH,
+        flags: BPF_F_NO_PREALLOC,
+        keySize: 4,
+        valueSize: START.bytes,
+        maxEntries: CAPACITY.startsByTid,
+      },
+    sysOps: { type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: OP_VALUE_BYTES, maxEntries: n },
+    sysHist: {
+      type: MapType.PERCPU_ARRAY,
+      keySize: 4,
+      valueSize: HIST_VALUE_BYTES,
+      maxEntries: 2 * n,
+    },
+    errnos: {
+      type: MapType.PERCPU_HASH,
+      flags: BPF_F_NO_PREALLOC,
+      keySize: 8,
+      valueSize: 8,
+      maxEntries: CAPACITY.errnos,
+    },
+    fds: {
+      type: MapType.PERCPU_HASH,
+      flags: BPF_F_NO_PREALLOC,
+      keySize: FD_KEY.bytes,
+      valueSize: FD_VALUE.words * 8,
+      maxEntries: CAPACITY.fds,
+    },
+    counters: {
+      type: MapType.PERCPU_ARRAY,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: COUNTER.slots,
+    },
+    uringReqs: {
+      type: MapType.HASH,
+      flags: BPF_F_NO_PREALLOC,
+      keySize: 8,
+      valueSize: URING_START.bytes,
+      maxEntries: CAPACITY.uringRequests,
+    },
+    uringUserData: {
+      type: MapType.HASH,
+      flags: BPF_F_NO_PREALLOC,
+      keySize: URING_UD_KEY.bytes,
+      valueSize: 8,
+      maxEntries: CAPACITY.uringRequests,
+    },
+    uringOps: {
+      type: MapType.PERCPU_ARRAY,
+      keySize: 4,
+      valueSize: OP_VALUE_BYTES,
+      maxEntries: URING_OP_SLOTS,
+    },
+    uringHist: {
+      type: MapType.PERCPU_ARRAY,
+      keySize: 4,
+      valueSize: HIST_VALUE_BYTES,
+      maxEntries: 2 * URING_OP_SLOTS,
+    },
+  };
+  for (const k of Object.keys(spec) as MapName[]) spec[k].name = MAP_NAMES[k];
+  return spec;
+}
+
+/** The maps of one trace, decoded: the agent (bpf_maps.ts BpfMapSet) creates and closes them. */
+export class BpfMapReader {
   readonly #syscalls: readonly TracedSyscall[];
   readonly fds: MapFds;
-  readonly #m: Record<keyof typeof MAP_NAMES, BpfMap>;
+  readonly #m: Record<MapName, MapAccess>;
   #sysCache = new Map<number, OpCache>();
   #uringCache = new Map<number, OpCache>();
 
   /**
-   * Creates every map.
-   * @param options the syscalls and where starts live
-   * @throws ErrnoError when the kernel refuses a map (the ones made are closed)
+   * @param maps the maps made from {@linkcode mapSpecs}
+   * @param options what they were made for
    */
-  constructor(options: MapSetOptions) {
-    const { syscalls, taskStorage } = options;
-    if (syscalls.length === 0 || syscalls.length > 64) {
-      throw new RangeError(`The bpf backend times 1 to 64 syscalls, not ${syscalls.length}`);
-    }
-    this.#syscalls = syscalls;
-    // Before memcg accounting (5.11) maps and programs are charged to RLIMIT_MEMLOCK.
-    raiseMemlockWhereCharged();
-    const make = (
-      name: keyof typeof MAP_NAMES,
-      spec: Omit<Parameters<typeof BpfMap.create>[0], "name">,
-    ) => {
-      const m = BpfMap.create({ ...spec, name: MAP_NAMES[name] });
-      this.#maps.push(m);
-      return m;
-    };
-    try {
-      const n = syscalls.length;
-      this.#m = {
-        gate: make("gate", {
-          type: MapType.ARRAY,
-          keySize: 4,
-          valueSize: GATE.bytes,
-          maxEntries: 1,
-        }),
-        targets: make("targets", {
-          type: MapType.HASH,
-          flags: BPF_F_NO_PREALLOC,
-          keySize: 4,
-          valueSize: 4,
-          maxEntries: CAPACITY.targets,
-        }),
-        starts: taskStorage
-          ? make("starts", {
-            type: MapType.TASK_STORAGE,
-            keySize: 4,
-            valueSize: START.bytes,
-            maxEntries: 0,
-          })
-          : make("starts", {
-            type: MapType.HASH,
-            flags: BPF_F_NO_PREALLOC,
-            keySize: 4,
-            valueSize: START.bytes,
-            maxEntries: CAPACITY.startsByTid,
-          }),
-        sysOps: make("sysOps", {
-          type: MapType.PERCPU_ARRAY,
-          keySize: 4,
-          valueSize: OP_VALUE_BYTES,
-          maxEntries: n,
-        }),
-        sysHist: make("sysHist", {
-          type: MapType.PERCPU_ARRAY,
-          keySize: 4,
-          valueSize: HIST_VALUE_BYTES,
-          maxEntries: 2 * n,
-        }),
-        errnos: make("errnos", {
-          type: MapType.PERCPU_HASH,
-          flags: BPF_F_NO_PREALLOC,
-          keySize: 8,
-          valueSize: 8,
-          maxEntries: CAPACITY.errnos,
-        }),
-        fds: make("fds", {
-          type: MapType.PERCPU_HASH,
-          flags: BPF_F_NO_PREALLOC,
-          keySize: FD_KEY.bytes,
-          valueSize: FD_VALUE.words * 8,
-          maxEntries: CAPACITY.fds,
-        }),
-        counters: make("counters", {
-          type: MapType.PERCPU_ARRAY,
-          keySize: 4,
-          valueSize: 8,
-          maxEntries: COUNTER.slots,
-        }),
-        uringReqs: make("uringReqs", {
-          type: MapType.HASH,
-          flags: BPF_F_NO_PREALLOC,
-          keySize: 8,
-          valueSize: URING_START.bytes,
-          maxEntries: CAPACITY.uringRequests,
-        }),
-        uringUserData: make("uringUserData", {
-          type: MapType.HASH,
-          flags: BPF_F_NO_PREALLOC,
-          keySize: URING_UD_KEY.bytes,
-          valueSize: 8,
-          maxEntries: CAPACITY.uringRequests,
-        }),
-        uringOps: make("uringOps", {
-          type: MapType.PERCPU_ARRAY,
-          keySize: 4,
-          valueSize: OP_VALUE_BYTES,
-          maxEntries: URING_OP_SLOTS,
-        }),
-        uringHist: make("uringHist", {
-          type: MapType.PERCPU_ARRAY,
-          keySize: 4,
-          valueSize: HIST_VALUE_BYTES,
-          maxEntries: 2 * URING_OP_SLOTS,
-        }),
-      };
-    } catch (e: unknown) {
-      this.close();
-      throw e;
-    }
-    const m = this.#m;
+  constructor(maps: Record<MapName, MapAccess>, options: MapSetOptions) {
+    this.#syscalls = options.syscalls;
+    this.#m = maps;
+    const m = maps;
     this.fds = {
       gate: m.gate.fd,
       targets: m.targets.fd,
       starts: m.starts.fd,
-      startsInTaskStorage: taskStorage,
+      startsInTaskStorage: options.taskStorage,
       sysOps: m.sysOps.fd,
       sysHist: m.sysHist.fd,
       errnos: m.errnos.fd,
@@ -271,8 +260,8 @@ export class BpfMapSet implements Disposable {
 
   /** Reads one op set (syscalls or io_uring) into totals by name. */
   #readOps(
-    ops: BpfMap,
-    hist: BpfMap,
+    ops: MapAccess,
+    hist: MapAccess,
     cache: Map<number, OpCache>,
     nameOf: (slot: number) => string,
     errnos: Map<number, Map<number, number>>,
@@ -402,15 +391,5 @@ export class BpfMapSet implements Disposable {
     s.compatCalls = c.compat;
     s.mapFull = c.mapFull;
     return s;
-  }
-
-  /** Closes every map (programs hold their own references while loaded). Idempotent. */
-  close(): void {
-    for (const m of this.#maps) m.close();
-  }
-
-  /** See {@linkcode close}. */
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

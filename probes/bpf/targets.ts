@@ -35,16 +35,27 @@ import {
   R1,
   R10,
   R2,
-  R6,
   R7,
   R8,
+  roles,
   rsh,
+  type SavedReg,
   st,
   stx,
 } from "../../ffi/bpf/asm.ts";
+import { stackFrame } from "../../ffi/bpf/frame.ts";
 import { rawTracepointArgs } from "../../ffi/bpf/features.ts";
 import { BPF_ANY, Helper } from "../../ffi/bpf/sys.ts";
-import { type BuildContext, countOne, loadArg, lookup, remove, update } from "./_emit.ts";
+import {
+  type BuildContext,
+  countOne,
+  CTX,
+  KEY_SLOTS,
+  loadArg,
+  lookup,
+  remove,
+  update,
+} from "./_emit.ts";
 import { COUNTER } from "./layout.ts";
 
 const FORK = "sched:sched_process_fork";
@@ -53,6 +64,24 @@ const RENAME = "task:task_rename";
 
 /** Comm names are at most 15 bytes and a NUL (TASK_COMM_LEN). */
 export const COMM_LEN = 16;
+
+/**
+ * The stack of the programs that grow the set: the targets key
+ * (KEY_SLOTS.targetKey), the value a member gets, and a comm to compare.
+ */
+const JOIN_SLOTS = stackFrame(
+  { member: { size: 4, align: 8 }, comm: COMM_LEN },
+  { below: KEY_SLOTS },
+);
+
+/** The exit program's stack: the exiting thread's id, and its process's. */
+const EXIT_SLOTS = stackFrame({
+  thread: { size: 4, align: 8 },
+  process: { size: 4, align: 8 },
+});
+
+/** The exec program's stack: the joining fragments', and the thread's id (a starts key). */
+const EXEC_SLOTS = stackFrame({ thread: { size: 4, align: 8 } }, { below: JOIN_SLOTS });
 
 /**
  * The words a comm compares against: the name's bytes and its NUL, in two
@@ -84,12 +113,12 @@ export function commWords(name: string): { words: [bigint, bigint]; masks: [bigi
   };
 }
 
-/** Jumps to `no` unless the 16 bytes at fp-32 are the --comm name. */
+/** Jumps to `no` unless the 16 bytes at JOIN_SLOTS.comm are the --comm name. */
 function ifCommIs(name: string, no: string): Insn[] {
   const { words, masks } = commWords(name);
   const word = (i: 0 | 1): Insn[] =>
     masks[i] === 0n ? [] : [
-      ldx.dw(R1, R10, -32 + i * 8),
+      ldx.dw(R1, R10, JOIN_SLOTS.comm + i * 8),
       ldImm64(R2, masks[i]),
       and.reg(R1, R2),
       ldImm64(R2, words[i]),
@@ -98,22 +127,23 @@ function ifCommIs(name: string, no: string): Insn[] {
   return [...word(0), ...word(1)];
 }
 
-/** targets[key in R-reg] = 1; a full map is counted. */
-function join(b: BuildContext, id: typeof R7, p: string): Insn[] {
+/** targets[id] = 1; a full map is counted. */
+function join(b: BuildContext, id: SavedReg, p: string): Insn[] {
+  const fp = JOIN_SLOTS;
   return [
-    stx.w(R10, -8, id),
-    st.w(R10, -16, 1),
-    ...update(b.maps.targets, -8, -16, BPF_ANY),
+    stx.w(R10, fp.targetKey, id),
+    st.w(R10, fp.member, 1),
+    ...update(b.maps.targets, fp.targetKey, fp.member, BPF_ANY),
     jeq.imm(R0, 0, `${p}_joined`),
     ...countOne(b, COUNTER.targetsFull, `${p}_full`),
     label(`${p}_joined`),
   ];
 }
 
-/** `R0 = current comm at fp-32` (zero-padded). */
+/** The current comm at JOIN_SLOTS.comm (zero-padded). */
 const currentComm: Insn[] = [
   mov.reg(R1, R10),
-  add.imm(R1, -32),
+  add.imm(R1, JOIN_SLOTS.comm),
   mov.imm(R2, COMM_LEN),
   call(Helper.get_current_comm),
 ];
@@ -127,21 +157,22 @@ const currentComm: Insn[] = [
 export function onFork(b: BuildContext): Insn[] {
   const { followChildren, comm } = b.filter;
   if (b.kind !== "tp") throw new RangeError("The fork program reads a classic tracepoint's record");
+  const r = roles({ ctx: CTX, child: R7 });
   return [
-    mov.reg(R6, R1),
-    ...loadArg(b, R7, FORK, { raw: 1, field: "child_pid" }), // R7 = the child's id
+    mov.reg(r.ctx, R1),
+    ...loadArg(b, r.child, FORK, { raw: 1, field: "child_pid" }),
     ...(followChildren
       ? [
         call(Helper.get_current_pid_tgid),
         rsh.imm(R0, 32),
-        stx.w(R10, -8, R0),
-        ...lookup(b.maps.targets, -8),
+        stx.w(R10, JOIN_SLOTS.targetKey, R0),
+        ...lookup(b.maps.targets, JOIN_SLOTS.targetKey),
         jne.imm(R0, 0, "add"), // the parent is traced
       ]
       : []),
     ...(comm ? [...currentComm, ...ifCommIs(comm, "out"), ja("add")] : [ja("out")]),
     label("add"),
-    ...join(b, R7, "child"),
+    ...join(b, r.child, "child"),
     label("out"),
     mov.imm(R0, 0),
     exit(),
@@ -187,40 +218,42 @@ export function onExit(b: BuildContext, groupDead = exitHasGroupDead(b)): Insn[]
   const del = (mapFd: number, keyOff: number): Insn[] => [
     ...remove(mapFd, keyOff),
   ];
+  const fp = EXIT_SLOTS;
+  const r = roles({ ctx: CTX, process: R7, groupDead: R8 });
   const ids: Insn[] = [
     call(Helper.get_current_pid_tgid),
-    mov.reg(R7, R0),
-    stx.w(R10, -8, R0), // thread id
-    rsh.imm(R7, 32),
-    stx.w(R10, -16, R7), // thread group id
-    ...(b.maps.startsInTaskStorage ? [] : del(b.maps.starts, -8)),
+    mov.reg(r.process, R0),
+    stx.w(R10, fp.thread, R0),
+    rsh.imm(r.process, 32),
+    stx.w(R10, fp.process, r.process),
+    ...(b.maps.startsInTaskStorage ? [] : del(b.maps.starts, fp.thread)),
   ];
   if (!groupDead) {
     return [
       ...ids,
-      ldx.w(R1, R10, -8),
-      jeq.reg(R1, R7, "leader"),
-      ...del(b.maps.targets, -8), // another thread: its own entry
+      ldx.w(R1, R10, fp.thread),
+      jeq.reg(R1, r.process, "leader"),
+      ...del(b.maps.targets, fp.thread), // another thread: its own entry
       ja("out"),
       label("leader"),
-      ...del(b.maps.targets, -16), // the leader: the process leaves
+      ...del(b.maps.targets, fp.process), // the leader: the process leaves
       label("out"),
       mov.imm(R0, 0),
       exit(),
     ];
   }
   return [
-    mov.reg(R6, R1),
-    ...loadArg(b, R8, EXIT, { raw: 1, field: "group_dead" }),
-    and.imm(R8, 0xff),
+    mov.reg(r.ctx, R1),
+    ...loadArg(b, r.groupDead, EXIT, { raw: 1, field: "group_dead" }),
+    and.imm(r.groupDead, 0xff),
     ...ids,
     // The leader's thread id is the process id: it stays while others run.
-    ldx.w(R1, R10, -8),
-    jeq.reg(R1, R7, "leader"),
-    ...del(b.maps.targets, -8),
+    ldx.w(R1, R10, fp.thread),
+    jeq.reg(R1, r.process, "leader"),
+    ...del(b.maps.targets, fp.thread),
     label("leader"),
-    jeq.imm(R8, 0, "out"),
-    ...del(b.maps.targets, -16), // the last thread: the process leaves
+    jeq.imm(r.groupDead, 0, "out"),
+    ...del(b.maps.targets, fp.process), // the last thread: the process leaves
     label("out"),
     mov.imm(R0, 0),
     exit(),
@@ -238,6 +271,8 @@ export function onExit(b: BuildContext, groupDead = exitHasGroupDead(b)): Insn[]
 export function onExec(b: BuildContext): Insn[] {
   const comm = b.filter.comm;
   if (!comm) throw new RangeError("The exec program is for --comm only");
+  const fp = EXEC_SLOTS;
+  const r = roles({ process: R7 });
   const forgetStart: Insn[] = b.maps.startsInTaskStorage
     ? [
       call(Helper.get_current_task_btf),
@@ -245,19 +280,19 @@ export function onExec(b: BuildContext): Insn[] {
       loadMapFd(R1, b.maps.starts),
       call(Helper.task_storage_delete),
     ]
-    : remove(b.maps.starts, -16); // keyed by thread id
+    : remove(b.maps.starts, fp.thread); // keyed by thread id
   return [
     call(Helper.get_current_pid_tgid),
-    stx.w(R10, -16, R0), // thread id
+    stx.w(R10, fp.thread, R0),
     rsh.imm(R0, 32),
-    mov.reg(R7, R0),
-    stx.w(R10, -8, R7), // thread group id
+    mov.reg(r.process, R0),
+    stx.w(R10, fp.targetKey, r.process),
     ...currentComm,
     ...ifCommIs(comm, "away"),
-    ...join(b, R7, "exec"),
+    ...join(b, r.process, "exec"),
     ja("out"),
     label("away"),
-    ...remove(b.maps.targets, -8), // nothing when it was not traced
+    ...remove(b.maps.targets, fp.targetKey), // nothing when it was not traced
     ...forgetStart,
     label("out"),
     mov.imm(R0, 0),
@@ -277,17 +312,18 @@ export function onRename(b: BuildContext): Insn[] {
   if (b.kind !== "tp") {
     throw new RangeError("The rename program reads a classic tracepoint's record");
   }
-  // The record's newcomm, four aligned words at a time, to fp-32.
+  const r = roles({ ctx: CTX, task: R7 });
+  // The record's newcomm, four aligned words at a time, to the comm slot.
   const newComm = [0, 4, 8, 12].flatMap((i) => [
-    ldx.w(R1, R6, b.field(RENAME, "newcomm").offset + i),
-    stx.w(R10, -32 + i, R1),
+    ldx.w(R1, r.ctx, b.field(RENAME, "newcomm").offset + i),
+    stx.w(R10, JOIN_SLOTS.comm + i, R1),
   ]);
   return [
-    mov.reg(R6, R1),
+    mov.reg(r.ctx, R1),
     ...newComm,
-    ...loadArg(b, R7, RENAME, { raw: 0, field: "pid" }), // the renamed task
+    ...loadArg(b, r.task, RENAME, { raw: 0, field: "pid" }),
     ...ifCommIs(comm, "out"),
-    ...join(b, R7, "renamed"),
+    ...join(b, r.task, "renamed"),
     label("out"),
     mov.imm(R0, 0),
     exit(),

@@ -28,6 +28,7 @@ import { SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
 import {
   AttachType,
   BpfLink,
+  type BpfMap,
   BpfProgram,
   canLoad,
   ErrnoError,
@@ -44,7 +45,11 @@ import {
   vmlinuxBtf,
 } from "../../../ffi/mod.ts";
 import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf/_emit.ts";
-import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
+import { slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
+import { BpfMapSet, closeMaps, createMaps } from "./bpf_maps.ts";
+import type { BpfModule } from "../../../probes/bpf/module.ts";
+import { BPF_MODULES } from "../../../probes/bpf/modules.ts";
+import { MAP_NAMES } from "../../../probes/bpf/layout.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
 import { type Snapshot, SNAPSHOT_MS } from "../../../probes/snapshot.ts";
@@ -78,6 +83,8 @@ export interface BpfBackend extends TraceBackend {
   objectIds(): { programs: number[]; links: number[] };
   /** The thread group ids in the traced set now (as the programs keep it). */
   tracedNow(): number[];
+  /** Each loaded program module's read-back (probes/bpf/modules.ts), by module name. */
+  modules(): Record<string, unknown>;
 }
 
 /** The syscalls the programs time on this architecture. */
@@ -268,10 +275,16 @@ class AttachedSet {
   readonly programs: BpfProgram[] = [];
   readonly links: BpfLink[] = [];
 
-  constructor(plan: readonly PlannedProgram[]) {
+  /**
+   * @param plan the programs
+   * @param maps map names by descriptor, for a verifier error's printed instruction
+   */
+  constructor(plan: readonly PlannedProgram[], maps: Record<number, string> = {}) {
     try {
       const funcId = (name: string) => vmlinuxBtf().funcId(name);
-      for (const p of plan) this.programs.push(BpfProgram.load(programSpec(p, funcId)));
+      for (const p of plan) {
+        this.programs.push(BpfProgram.load({ ...programSpec(p, funcId), names: { maps } }));
+      }
       plan.forEach((p, i) => {
         const prog = this.programs[i] as BpfProgram;
         if ("function" in p.at) this.links.push(BpfLink.attachTracing(prog));
@@ -306,14 +319,12 @@ class AttachedSet {
   }
 }
 
-/**
- * Starts the bpf backend: creates the maps, seeds the traced set, loads and
- * attaches the programs of the best kind that works.
- * @param options targets, filters, and forced fallbacks
- * @returns the running backend, attached
- * @throws RunError when no attach kind works (each kind's reason in the message)
- */
-export function startBpf(options: BpfBackendOptions): BpfBackend {
+/** The attach kind to try first and where starts live, as the options and environment ask. */
+function firstChoices(options: BpfBackendOptions): {
+  best: AttachKind;
+  startsInHash: boolean;
+  reasons: AttachReport["reasons"];
+} {
   if (Deno.env.get(ATTACH_ENV) === "off") {
     throw new RunError(`the bpf backend is turned off (${ATTACH_ENV}=off)`);
   }
@@ -327,59 +338,77 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   for (const k of ATTACH_KINDS.slice(0, ATTACH_KINDS.indexOf(best))) {
     reasons.push({ kind: k, reason: `not tried: ${ATTACH_ENV} or the caller asked for ${best}` });
   }
-
-  let taskStorage = !startsInHash;
   if (startsInHash) reasons.push({ kind: "task_storage", reason: `not tried: ${STARTS_ENV}=hash` });
+  return { best, startsInHash, reasons };
+}
 
-  const syscalls = tracedSyscalls();
-  const uring = hasTracepoint("io_uring", "io_uring_submit_req") &&
-    hasTracepoint("io_uring", "io_uring_complete");
-  const tlb = hasTracepoint("tlb", "tlb_flush");
-  const rename = hasTracepoint("task", "task_rename");
+/** Who is traced beyond the targets map: --follow, --comm, --cgroup. */
+function targetFilter(options: BpfBackendOptions): TargetFilter {
   const filter: TargetFilter = {};
   if (options.followChildren) filter.followChildren = true;
   if (options.comm) filter.comm = options.comm;
   if (options.cgroup) {
     filter.cgroup = { id: BigInt(options.cgroup.id), level: cgroupLevel(options.cgroup.path) };
   }
+  return filter;
+}
 
-  let maps: BpfMapSet;
+/** The maps, with starts in task storage unless that is refused (then in a hash, the reason kept). */
+function createMapSet(
+  syscalls: TracedSyscall[],
+  taskStorage: boolean,
+  reasons: AttachReport["reasons"],
+): { maps: BpfMapSet; taskStorage: boolean } {
   try {
-    maps = new BpfMapSet({ syscalls, taskStorage });
+    return { maps: new BpfMapSet({ syscalls, taskStorage }), taskStorage };
   } catch (e: unknown) {
     if (!taskStorage) throw new RunError(`the bpf backend cannot create its maps: ${oneLine(e)}`);
     reasons.push({ kind: "task_storage", reason: oneLine(e) });
-    taskStorage = false;
-    try {
-      maps = new BpfMapSet({ syscalls, taskStorage });
-    } catch (e2: unknown) {
-      throw new RunError(`the bpf backend cannot create its maps: ${oneLine(e2)}`);
-    }
   }
+  try {
+    return { maps: new BpfMapSet({ syscalls, taskStorage: false }), taskStorage: false };
+  } catch (e: unknown) {
+    throw new RunError(`the bpf backend cannot create its maps: ${oneLine(e)}`);
+  }
+}
 
-  // The targets go in first: the programs trace them from their first event.
-  const full = maps.addTargets(options.pids);
-  const compat = compatStatusOffset();
-  let set: AttachedSet | null = null;
-  let kind: AttachKind = best;
-  const field = fieldReader();
+/** Which optional tracepoints this kernel has. */
+interface HostEvents {
+  uring: boolean;
+  tlb: boolean;
+  rename: boolean;
+}
+
+function hostEvents(): HostEvents {
+  return {
+    uring: hasTracepoint("io_uring", "io_uring_submit_req") &&
+      hasTracepoint("io_uring", "io_uring_complete"),
+    tlb: hasTracepoint("tlb", "tlb_flush"),
+    rename: hasTracepoint("task", "task_rename"),
+  };
+}
+
+/**
+ * Loads and attaches the programs of the best kind that works, from `best` down.
+ * @returns the attached set, its kind and the build context it was built with
+ * @throws RunError when none does (each kind's reason in the message)
+ */
+function attachBest(
+  best: AttachKind,
+  base: Omit<BuildContext, "kind">,
+  events: HostEvents,
+  syscalls: TracedSyscall[],
+  reasons: AttachReport["reasons"],
+): { set: AttachedSet; kind: AttachKind; b: BuildContext } {
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
     try {
       if (k === "fentry") {
         const why = tracingRefused();
         if (why) throw new Error(why);
       }
-      const b: BuildContext = {
-        kind: k,
-        field,
-        maps: maps.fds,
-        filter,
-        ...(typeof compat === "number" ? { compatStatusOffset: compat } : {}),
-      };
+      const b: BuildContext = { ...base, kind: k };
       const plan = planPrograms(b, {
-        uring,
-        tlb,
-        rename,
+        ...events,
         syscalls: syscalls.map((s, slot) => ({
           name: s.name,
           nr: s.nr,
@@ -387,38 +416,130 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
           function: syscallFunction(s.name),
         })),
       });
-      set = new AttachedSet(plan);
-      kind = k;
-      break;
+      const names = Object.fromEntries(
+        (Object.keys(MAP_NAMES) as (keyof typeof MAP_NAMES)[]).map((
+          m,
+        ) => [b.maps[m], MAP_NAMES[m]]),
+      );
+      return { set: new AttachedSet(plan, names), kind: k, b };
     } catch (e: unknown) {
       reasons.push({ kind: k, reason: oneLine(e) });
     }
   }
-  if (!set) {
-    maps.close();
-    throw new RunError(
-      `the bpf backend could not attach: ${
-        reasons.map((r) => `${r.kind}: ${r.reason}`).join("; ")
-      }`,
-    );
-  }
-  const attached = set;
+  throw new RunError(
+    `the bpf backend could not attach: ${reasons.map((r) => `${r.kind}: ${r.reason}`).join("; ")}`,
+  );
+}
 
+/** A program module (probes/bpf/modules.ts) loaded: its maps and attached programs. */
+interface LoadedModule {
+  module: BpfModule;
+  maps: Record<string, BpfMap>;
+  set: AttachedSet;
+}
+
+/**
+ * Creates each module's maps and attaches its programs; one that does not
+ * load here is left out, its reason kept (`module:NAME`).
+ * @param b the build context the backend's own programs were built with
+ * @param modules the modules
+ * @param reasons where a module's failure goes
+ * @returns the loaded ones
+ */
+export function loadModules(
+  b: BuildContext,
+  modules: readonly BpfModule[],
+  reasons: AttachReport["reasons"],
+): LoadedModule[] {
+  const loaded: LoadedModule[] = [];
+  for (const module of modules) {
+    let maps: Record<string, BpfMap> = {};
+    try {
+      maps = createMaps(module.maps);
+      const fds = Object.fromEntries(Object.entries(maps).map(([k, m]) => [k, m.fd]));
+      const names = Object.fromEntries(Object.values(maps).map((m) => [m.fd, m.name]));
+      loaded.push({ module, maps, set: new AttachedSet(module.programs(b, fds), names) });
+    } catch (e: unknown) {
+      closeMaps(maps);
+      reasons.push({ kind: `module:${module.name}`, reason: oneLine(e) });
+    }
+  }
+  return loaded;
+}
+
+/** What the bpf backend has no tracepoint (or no BTF) for on this kernel. */
+function unsupportedOf(events: HostEvents, compat: number | string): Unsupported[] {
   const unsupported: Unsupported[] = [];
-  if (!tlb) {
+  if (!events.tlb) {
     unsupported.push({
       metric: "tlb.flushes",
       reason: "no tlb:tlb_flush tracepoint on this kernel",
     });
   }
-  if (!uring) {
+  if (!events.uring) {
     unsupported.push({ metric: "io_uring", reason: "no io_uring tracepoints on this kernel" });
   }
   if (typeof compat === "string") unsupported.push({ metric: "compat_syscalls", reason: compat });
+  return unsupported;
+}
 
+/**
+ * Starts the bpf backend: creates the maps, seeds the traced set, loads and
+ * attaches the programs of the best kind that works, then the modules.
+ * @param options targets, filters, and forced fallbacks
+ * @returns the running backend, attached
+ * @throws RunError when no attach kind works (each kind's reason in the message)
+ */
+export function startBpf(options: BpfBackendOptions): BpfBackend {
+  const { best, startsInHash, reasons } = firstChoices(options);
+  const syscalls = tracedSyscalls();
+  const events = hostEvents();
+  const { maps, taskStorage } = createMapSet(syscalls, !startsInHash, reasons);
+  // The targets go in first: the programs trace them from their first event.
+  const full = maps.addTargets(options.pids);
+  const compat = compatStatusOffset();
+  const base: Omit<BuildContext, "kind"> = {
+    field: fieldReader(),
+    maps: maps.fds,
+    filter: targetFilter(options),
+    ...(typeof compat === "number" ? { compatStatusOffset: compat } : {}),
+  };
+  let attached: ReturnType<typeof attachBest>;
+  try {
+    attached = attachBest(best, base, events, syscalls, reasons);
+  } catch (e: unknown) {
+    maps.close();
+    throw e;
+  }
+  const modules = loadModules(attached.b, BPF_MODULES, reasons);
+  return running(options, {
+    maps,
+    full,
+    sets: [attached.set, ...modules.map((m) => m.set)],
+    modules,
+    attach: { kind: attached.kind, starts: taskStorage ? "task_storage" : "hash", reasons },
+    unsupported: unsupportedOf(events, compat),
+  });
+}
+
+/** What a started backend runs with. */
+interface Started {
+  maps: BpfMapSet;
+  /** Targets that did not fit in the traced set. */
+  full: number;
+  /** The backend's own programs first, then each module's. */
+  sets: AttachedSet[];
+  modules: LoadedModule[];
+  attach: AttachReport;
+  unsupported: Unsupported[];
+}
+
+/** The running backend: the gate opened, the maps read once a second, stop. */
+function running(options: BpfBackendOptions, started: Started): BpfBackend {
+  const { maps, full, sets, modules } = started;
   function read(): Snapshot {
     const s = maps.read();
-    s.recursionMisses = attached.recursionMisses();
+    s.recursionMisses = sets.reduce((n, set) => n + set.recursionMisses(), 0);
     s.mapFull += full;
     return s;
   }
@@ -446,26 +567,29 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   let stopped: Promise<Snapshot> | null = null;
   return {
     name: "bpf",
-    attach: { kind, starts: taskStorage ? "task_storage" : "hash", reasons },
+    attach: started.attach,
     attached: Promise.resolve(),
     died,
-    unsupported,
+    unsupported: started.unsupported,
     latest: () => latest,
     window: () => ({
       fromMs,
       toMs: closeNs === null ? null : fromMs + Number(closeNs - openNs) / 1e6,
     }),
     objectIds: () => ({
-      programs: attached.programs.filter((p) => !p.closed).map((p) => p.id),
-      links: attached.links.flatMap((l) => {
-        try {
-          return l.closed ? [] : [l.id()];
-        } catch {
-          return []; // attached by ioctl: no link object
-        }
-      }),
+      programs: sets.flatMap((s) => s.programs.filter((p) => !p.closed).map((p) => p.id)),
+      links: sets.flatMap((s) =>
+        s.links.flatMap((l) => {
+          try {
+            return l.closed ? [] : [l.id()];
+          } catch {
+            return []; // attached by ioctl: no link object
+          }
+        })
+      ),
     }),
     tracedNow: () => maps.targets(),
+    modules: () => Object.fromEntries(modules.map((m) => [m.module.name, m.module.read(m.maps)])),
     stop(onClosed?: () => void): Promise<Snapshot> {
       stopped ??= (() => {
         clearInterval(timer);
@@ -478,14 +602,15 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
         } catch {
           // maps gone: detaching below ends the counts
         }
-        for (const l of closeNs === null ? attached.links : []) l.close();
+        for (const l of closeNs === null ? sets.flatMap((s) => s.links) : []) l.close();
         onClosed?.();
         try {
           latest = read();
         } catch {
           // keep the last good read
         }
-        attached.close();
+        for (const s of sets) s.close();
+        for (const m of modules) closeMaps(m.maps);
         maps.close();
         return Promise.resolve(latest);
       })();

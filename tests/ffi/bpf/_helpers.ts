@@ -147,3 +147,18 @@ export async function waitGone(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Asserts that `f` throws a RangeError whose message matches.
+ * @param f the call
+ * @param match what the message says
+ */
+export function assertRangeError(f: () => unknown, match: RegExp): void {
+  try {
+    f();
+  } catch (e: unknown) {
+    if (e instanceof RangeError && match.test(e.message)) return;
+    throw new Error(`expected a RangeError matching ${match}, got ${e}`);
+  }
+  throw new Error(`did not throw a RangeError matching ${match}`);
+}

@@ -62,7 +62,7 @@ Deno.test("program: a verifier rejection is one line with name, instruction and 
     assertEquals(
       e.message,
       `Cannot load BPF program "test_reject": the verifier refused it at instruction 6 ` +
-        `(source #5): ${e.reason} (EACCES)`,
+        `(source #5: r0 = *(u64 *)(r0 +0)): ${e.reason} (EACCES)`,
     );
     assert(!e.message.includes("\n"), "the message is one line");
     assert(e.log.length >= 2 && e.log.at(-1) === e.reason, e.log.join("\n"));
@@ -90,7 +90,14 @@ Deno.test("program: a rejection names the label before the failing instruction",
     assert(e instanceof BpfVerifierError, String(e));
     assertEquals(e.insnIndex, 4);
     assertEquals(e.where, '1 after label "bad"');
-    assert(e.message.includes(`at instruction 4 (1 after label "bad"): R2 !read_ok`), e.message);
+    // The failing instruction, printed (print.ts): what the verifier's index points at.
+    assertEquals(e.insn, "r0 = *(u64 *)(r2 +0)");
+    assert(
+      e.message.includes(
+        `at instruction 4 (1 after label "bad": r0 = *(u64 *)(r2 +0)): R2 !read_ok`,
+      ),
+      e.message,
+    );
     return;
   }
   throw new Error("the verifier accepted a read of an unset register");

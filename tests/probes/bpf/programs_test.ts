@@ -12,28 +12,13 @@ import { COUNTER } from "../../../probes/bpf/layout.ts";
 import { countersFrom } from "../../../probes/bpf/read.ts";
 import { SYSCALLS as SYSCALLS_X86_64 } from "../../../schema/syscalls.ts";
 import { M, run } from "./_interp.ts";
+import { fakeMapFds } from "./_streams.ts";
 
 function context(kind: ProgramKind, filter: BuildContext["filter"] = {}): BuildContext {
-  let fd = 10;
-  const next = () => fd++;
   return {
     kind,
     field: (_event, field) => ({ offset: field === "args" ? 16 : 8, size: 8, signed: true }),
-    maps: {
-      gate: next(),
-      targets: next(),
-      starts: next(),
-      startsInTaskStorage: true,
-      sysOps: next(),
-      sysHist: next(),
-      errnos: next(),
-      fds: next(),
-      counters: next(),
-      uringReqs: next(),
-      uringUserData: next(),
-      uringOps: next(),
-      uringHist: next(),
-    },
+    maps: fakeMapFds(true),
     filter,
   };
 }
