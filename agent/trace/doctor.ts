@@ -8,6 +8,7 @@ import { findBpftrace } from "./backends/bpftrace.ts";
 import { bpfAttachPlan } from "./backends/bpf.ts";
 import { cpuPmuName, findPerf } from "./perf.ts";
 import { TRACEFS } from "./tracefs.ts";
+import { exists } from "../exists.ts";
 
 /** One facility: available or not, and why. */
 export interface Check {
@@ -16,15 +17,6 @@ export interface Check {
   detail: string;
   /** What is lost without it. */
   needed_for: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function read(path: string): string | null {

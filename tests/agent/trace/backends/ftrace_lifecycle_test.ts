@@ -6,6 +6,7 @@ import { leftovers, spawnCli, startWorkload, tmpDir, waitFor } from "../../../_h
 import { sweepStaleInstances } from "../../../../agent/trace/backends/ftrace.ts";
 import { INSTANCES, processStartTime } from "../../../../agent/trace/backends/ftrace_instance.ts";
 import { readRun } from "../../../_helpers/documents.ts";
+import { exists } from "../../../../agent/exists.ts";
 
 /** A python3 process running `script`, which prints a line when ready and may wait for one. */
 async function python(script: string) {
@@ -174,13 +175,6 @@ Deno.test("stale instances of dead agents are swept, events disabled; a live age
     const removed = sweepStaleInstances();
     assert(removed.includes(stale.replace(/.*\//, "")), `stale removed: ${removed}`);
     assert(removed.includes(reused.replace(/.*\//, "")), `reused-PID removed: ${removed}`);
-    const exists = (d: string) => {
-      try {
-        return Deno.statSync(d).isDirectory;
-      } catch {
-        return false;
-      }
-    };
     assert(!exists(stale) && !exists(reused), "gone");
     assert(exists(live), "this process's instance is kept");
     // Through the CLI: a trace with the ftrace backend sweeps first.
