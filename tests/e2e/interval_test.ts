@@ -3,7 +3,8 @@
 // each backend; every interval's P99 is checked against a separate trace of
 // the same workload.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, runCli, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
+import { runCli, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 
 const BACKENDS = ["bpf", "bpftrace", "ftrace"] as const;
@@ -32,7 +33,7 @@ for (const backend of BACKENDS) {
     ]);
     const lines = await agent.done;
     assertEquals(lines.code, 0, lines.stderr);
-    assertEquals(leftovers(agent.child.pid), [], "nothing of the trace is left");
+    await assertHostClean(agent.child.pid, "nothing of the trace is left");
     // stdout is JSON lines only (the summary goes to stderr).
     const docs = lines.stdout.trim().split("\n").map((l) => JSON.parse(l) as IntervalDocument);
     assert(docs.length >= 4 && docs.length <= 6, `${docs.length} intervals in 4.5 s`);
