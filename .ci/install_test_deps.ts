@@ -12,6 +12,8 @@
  * @module
  */
 
+import { exists } from "../agent/exists.ts";
+
 /** A command (or file) the tests need, and the Debian package that brings it. */
 const NEEDS: readonly { need: string; pkg: string }[] = [
   { need: "bpftrace", pkg: "bpftrace" },
@@ -38,15 +40,6 @@ const NEEDS: readonly { need: string; pkg: string }[] = [
 ];
 const TRACEFS = "/sys/kernel/tracing";
 const PROMETHEUS_UNIT = "/lib/systemd/system/prometheus.service";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The packages whose commands are on no PATH directory (or whose file is absent). */
 function missingPackages(): string[] {

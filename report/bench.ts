@@ -12,7 +12,7 @@ import {
   type Bucket,
   type RunDocument,
 } from "../schema/mod.ts";
-import { formatBytes, formatCount, formatNs, formatSeconds } from "./html_format.ts";
+import { formatBytes, formatCount, formatNs, formatSeconds } from "../schema/mod.ts";
 import { histogramSeries } from "./histogram.ts";
 import { type Html, markup } from "./html.ts";
 import {

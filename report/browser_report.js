@@ -14,25 +14,9 @@ export function clientMain() {
   const data = JSON.parse(dataEl ? dataEl.textContent || "null" : "null") || {};
   const charts = [];
 
-  const { trim, fmtNs, fmtBytes, fmtCount } = globalThis.ioscopeFormat;
+  const { formatCount, formatNs, formatPercent, formatValue } = globalThis.ioscopeFormat;
   function fmt(unit, v) {
-    if (typeof v !== "number" || !isFinite(v)) return "";
-    switch (unit) {
-      case "ns":
-        return fmtNs(v);
-      case "bytes":
-        return fmtBytes(v);
-      case "bytes/s":
-        return fmtBytes(v) + "/s";
-      case "s":
-        return trim(v) + " s";
-      case "percent":
-        return trim(v * 100) + " %";
-      case "count/s":
-        return fmtCount(v) + "/s";
-      default:
-        return fmtCount(v);
-    }
+    return typeof v === "number" && isFinite(v) ? formatValue(unit, v) : "";
   }
 
   const markerPlugin = {
@@ -61,7 +45,7 @@ export function clientMain() {
         ctx.moveTo(px, area.top);
         ctx.lineTo(px, area.bottom);
         ctx.stroke();
-        const text = m.label + " " + fmtNs(m.value);
+        const text = m.label + " " + formatNs(m.value);
         const w = ctx.measureText(text).width;
         const tx = px + 3 + w > area.right ? px - 3 - w : px + 3;
         let row = rows.findIndex((spans) => spans.every(([a, b]) => tx + w + 4 < a || tx > b + 4));
@@ -278,8 +262,8 @@ export function clientMain() {
       return "hsl(" + (h % 14) + ",72%," + (60 + (h >> 8) % 14) + "%)";
     }
     function describe(node) {
-      return node.n + (node.k ? " [kernel]" : "") + ": " + fmtCount(node.v) + " samples, " +
-        trim(node.v / total * 100) + " % of all";
+      return node.n + (node.k ? " [kernel]" : "") + ": " + formatCount(node.v) + " samples, " +
+        formatPercent(node.v / total) + " of all";
     }
     function draw() {
       const width = Math.max(flameBox.clientWidth || 0, 300);

@@ -15,15 +15,8 @@ export function trendClient() {
   const data = JSON.parse(dataEl ? dataEl.textContent || "null" : "null") || {};
   const charts = [];
 
-  const { trim, fmtNs, fmtBytes, fmtCount } = globalThis.ioscopeFormat;
-  function fmt(unit, v) {
-    if (typeof v !== "number" || !isFinite(v)) return "n/a";
-    if (unit === "ns") return fmtNs(v);
-    if (unit === "bytes/s") return fmtBytes(v) + "/s";
-    if (unit === "percent") return trim(v * 100) + " %";
-    if (unit === "count/s") return fmtCount(v) + "/s";
-    return fmtCount(v);
-  }
+  const { formatValue } = globalThis.ioscopeFormat;
+  const fmt = (unit, v) => formatValue(unit, v);
 
   // Shades the baseline window: from its first run to the run before the latest.
   const baselinePlugin = {

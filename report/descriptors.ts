@@ -5,7 +5,7 @@
  */
 
 import type { RunDocument } from "../schema/mod.ts";
-import { formatBytes, formatCount, formatNs } from "./html_format.ts";
+import { formatBytes, formatCount, formatNs } from "../schema/mod.ts";
 import { type Html, markup } from "./html.ts";
 import { type Cell, type Column, table } from "./page_blocks.ts";
 

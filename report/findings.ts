@@ -7,7 +7,7 @@
  */
 
 import type { RunDocument, SyscallStats } from "../schema/mod.ts";
-import { formatBytes, formatCount, formatNs, formatPercent, formatSeconds } from "./html_format.ts";
+import { formatBytes, formatCount, formatNs, formatPercent, formatSeconds } from "../schema/mod.ts";
 
 /** How much a finding matters. */
 export type Severity = "high" | "medium" | "low";

@@ -8,13 +8,13 @@
 
 import { CHART_JS_VERSION, chartJsSource } from "./chartjs.ts";
 import { clientMain } from "./browser_report.js";
-import { clientFormat } from "./browser_format.js";
 import { type Html, htmlPage, markup } from "./html.ts";
 import type { Marker } from "./histogram.ts";
 import { REPORT_CSS } from "./styles.ts";
+import { unitsPageScript, type ValueUnit } from "../schema/mod.ts";
 
 /** How an axis' or dataset's values are formatted in the page. */
-export type Unit = "ns" | "bytes" | "bytes/s" | "count" | "count/s" | "s" | "percent";
+export type Unit = ValueUnit;
 
 /** One axis of a chart. */
 export interface AxisSpec {
@@ -201,7 +201,7 @@ export function page(
     data,
     scripts: [
       chartJs ?? chartJsSource(),
-      `(${clientFormat.toString()})();`,
+      unitsPageScript(),
       `(${clientMain.toString()})();`,
     ],
   });

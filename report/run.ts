@@ -18,7 +18,7 @@ import {
   formatPercent,
   formatSeconds,
   perSecond,
-} from "./html_format.ts";
+} from "../schema/mod.ts";
 import { histogramSeries, percentileMarkers } from "./histogram.ts";
 import { type Html, markup } from "./html.ts";
 import {

@@ -8,11 +8,10 @@
  */
 
 import { CHART_JS_VERSION, chartJsSource } from "./chartjs.ts";
-import { formatBytes, formatCount, formatNs, formatPercent } from "./html_format.ts";
+import { formatValue, unitsPageScript } from "../schema/mod.ts";
 import { type Html, htmlPage, markup } from "./html.ts";
 import { REPORT_CSS } from "./styles.ts";
 import { trendClient } from "./browser_trend.js";
-import { clientFormat } from "./browser_format.js";
 import type { MetricTrend, TargetTrend, TrendSummary, TrendUnit, Verdict } from "../schema/mod.ts";
 
 /** Options of {@linkcode renderTrendHtml}. */
@@ -38,26 +37,6 @@ th.text { text-align: left; }
 `;
 
 const SERIES_COLORS = ["#2563eb", "#d97706", "#7c3aed", "#059669", "#0891b2", "#475569"];
-
-/**
- * Formats a metric value with its unit.
- * @param unit the metric's unit
- * @param v the value
- * @returns e.g. `"1.46 µs"`, `"12 MiB/s"`, `"n/a"` for null
- */
-export function formatTrendValue(unit: TrendUnit, v: number | null): string {
-  if (v === null || !Number.isFinite(v)) return "n/a";
-  switch (unit) {
-    case "ns":
-      return formatNs(v);
-    case "bytes/s":
-      return `${formatBytes(v)}/s`;
-    case "percent":
-      return formatPercent(v);
-    case "count/s":
-      return `${formatCount(v)}/s`;
-  }
-}
 
 /**
  * A relative change as a signed percentage.
@@ -178,8 +157,8 @@ function chartFigure(c: TrendChart): Html {
 function comparisonTable(t: TargetTrend): Html {
   const rows = t.metrics.map((m) =>
     markup`<tr class="${m.verdict === "regression" ? "regression" : ""}"><td>${m.label}</td><td>${
-      formatTrendValue(m.unit, m.baseline)
-    }</td><td>${formatTrendValue(m.unit, m.latest)}</td><td>${formatChange(m.change)}</td><td>${
+      formatValue(m.unit, m.baseline)
+    }</td><td>${formatValue(m.unit, m.latest)}</td><td>${formatChange(m.change)}</td><td>${
       m.tolerance === null ? "n/a" : formatChange(m.tolerance)
     }</td><td>${m.baseline_runs}</td>${verdictCell(m)}<td class="text sub">${m.reason}</td></tr>`
   );
@@ -236,8 +215,8 @@ export function renderTrendHtml(summary: TrendSummary, options: TrendPageOptions
     const t = summary.targets.find((x) => x.target === r.target);
     return markup`<tr class="regression"><td class="text">${
       t ? markup`<a href="#target-${t.id}">${t.comm}</a>` : r.target
-    }</td><td class="text">${r.label}</td><td>${formatTrendValue(r.unit, r.baseline)}</td><td>${
-      formatTrendValue(r.unit, r.latest)
+    }</td><td class="text">${r.label}</td><td>${formatValue(r.unit, r.baseline)}</td><td>${
+      formatValue(r.unit, r.latest)
     }</td><td>${formatChange(r.change)}</td><td>${formatChange(r.tolerance)}</td></tr>`;
   });
   const targetCount = summary.targets.length;
@@ -295,7 +274,7 @@ ${summary.targets.map((t, i) => targetSection(t, charts[i] ?? []))}
     data: { kind: "trend", charts: charts.flat() },
     scripts: [
       chartJs ?? chartJsSource(),
-      `(${clientFormat.toString()})();`,
+      unitsPageScript(),
       `(${trendClient.toString()})();`,
     ],
   });

@@ -1,7 +1,8 @@
 /**
  * The contract, on the ground floor: the documents ioscope writes (Run, Bench,
- * Trend), the log-linear bucket math, and the syscall tables. Imports nothing
- * of ioscope; every other folder may import it.
+ * Trend), the log-linear bucket math, the syscall tables, and their numbers
+ * as text with units (`units.ts`, for the terminal, the reports and the
+ * pages' script). Imports nothing of ioscope; every other folder may import it.
  *
  * ```ts
  * import { quantile, type RunDocument } from "./mod.ts";
@@ -20,3 +21,4 @@ export * from "./syscalls.ts";
 export * from "./io_uring.ts";
 export * from "./target.ts";
 export * from "./sha256.ts";
+export * from "./units.ts";

@@ -10,4 +10,3 @@
 export * from "./runner.ts";
 export * from "./paths.ts";
 export * from "./fio.ts";
-export * from "./size_text.ts";

@@ -16,7 +16,7 @@
 import { ioUringUnavailable } from "../../ffi/mod.ts";
 import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import { FIO_ENGINES, runFio } from "./fio.ts";
-import { sizeText } from "./size_text.ts";
+import { sizeText } from "../../schema/mod.ts";
 import { PATH_OPS, PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
 import {
   CONTROL_BYTES,

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { sizeText } from "../bench/mod.ts";
+import { sizeText } from "../../schema/mod.ts";
 import type { BenchDocument } from "../../schema/mod.ts";
 import { formatCount, formatNs } from "./terminal_format.ts";
 

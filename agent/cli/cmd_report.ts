@@ -16,9 +16,9 @@ import { type Output, writeEach } from "./outputs.ts";
 import { loadRuns, PRIVATE_FILE_MODE, type StoredRun, UnsafeStoreError } from "../nightly/store.ts";
 import { terminalSafe } from "./summary.ts";
 import { analyzeTrends } from "../../report/trend.ts";
-import type { TrendSummary, TrendUnit } from "../../schema/mod.ts";
+import type { TrendSummary } from "../../schema/mod.ts";
 import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";
-import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
+import { formatValue } from "./terminal_format.ts";
 import { renderRunHtml } from "../../report/run.ts";
 import { loadChartJs } from "../../report/chartjs.ts";
 
@@ -242,24 +242,10 @@ function summaryLines(s: TrendSummary): string[] {
   for (const r of s.regressions) {
     const t = s.targets.find((x) => x.target === r.target);
     const who = terminalSafe(t?.comm ?? r.target).slice(0, 15);
-    const text = `  ${who}  ${r.label}: ${terminalValue(r.unit, r.baseline)} -> ${
-      terminalValue(r.unit, r.latest)
+    const text = `  ${who}  ${r.label}: ${formatValue(r.unit, r.baseline)} -> ${
+      formatValue(r.unit, r.latest)
     } (${formatChange(r.change)})`;
     lines.push(terminalSafe(text.length > 80 ? text.slice(0, 79) + "…" : text));
   }
   return lines;
-}
-
-/** A metric value for the terminal, in the units of the trace summary. */
-function terminalValue(unit: TrendUnit, v: number): string {
-  switch (unit) {
-    case "ns":
-      return formatNs(v);
-    case "bytes/s":
-      return `${formatBytes(v)}/s`;
-    case "percent":
-      return `${(v * 100).toFixed(1)}%`;
-    case "count/s":
-      return `${formatCount(v)}/s`;
-  }
 }

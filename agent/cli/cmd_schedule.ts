@@ -190,7 +190,7 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
   if (ioscope === null) {
     throw new UsageError(
       "ioscope is not installed on this host, and the units run the installed command: " +
-        "run 'deno task install' in the ioscope checkout first (README: Install on a host)",
+        "run 'deno task install' in the ioscope checkout first (docs/install.md)",
     );
   }
   const deno = Deno.execPath();

@@ -1,10 +1,17 @@
 /**
- * Numbers with units, for the terminal: `1.2us`, `470.1MiB`, `12.3k`.
+ * The unit formatters of `schema/units.ts` in their terminal style, for every
+ * line agent/cli prints: `1.2us`, `470MiB`, `12.3k`, `29.4%`.
  * @module
  */
 
+import * as units from "../../schema/mod.ts";
+
+const TERMINAL: units.UnitOptions = { style: "terminal" };
+
 /**
  * A duration in nanoseconds, in the largest unit that keeps it >= 1.
+ * @param ns nanoseconds
+ * @returns e.g. `"1.5us"`
  * @example
  * ```ts
  * import { formatNs } from "./terminal_format.ts";
@@ -12,14 +19,13 @@
  * ```
  */
 export function formatNs(ns: number): string {
-  if (ns < 1_000) return `${Math.round(ns)}ns`;
-  if (ns < 1_000_000) return `${trim(ns / 1_000)}us`;
-  if (ns < 1_000_000_000) return `${trim(ns / 1_000_000)}ms`;
-  return `${trim(ns / 1_000_000_000)}s`;
+  return units.formatNs(ns, TERMINAL);
 }
 
 /**
  * Bytes in binary units.
+ * @param bytes a byte count
+ * @returns e.g. `"1.5KiB"`
  * @example
  * ```ts
  * import { formatBytes } from "./terminal_format.ts";
@@ -27,31 +33,34 @@ export function formatNs(ns: number): string {
  * ```
  */
 export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v}B` : `${trim(v)}${units[i]}`;
+  return units.formatBytes(bytes, TERMINAL);
 }
 
 /**
- * A count, with k/M/G above 10 000.
+ * A count, with k/M/G from 10 000 up.
+ * @param n a count
+ * @returns e.g. `"123k"`
  * @example
  * ```ts
  * import { formatCount } from "./terminal_format.ts";
- * console.assert(formatCount(123456) === "123.5k");
+ * console.assert(formatCount(123456) === "123k");
  * ```
  */
 export function formatCount(n: number): string {
-  if (n < 10_000) return String(Math.round(n));
-  if (n < 10_000_000) return `${trim(n / 1_000)}k`;
-  if (n < 10_000_000_000) return `${trim(n / 1_000_000)}M`;
-  return `${trim(n / 1_000_000_000)}G`;
+  return units.formatCount(n, TERMINAL);
 }
 
-function trim(x: number): string {
-  return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2).replace(/0$/, "");
+/**
+ * A value with its unit (a trend metric's baseline or latest value).
+ * @param unit the value's unit
+ * @param v the value, or null
+ * @returns e.g. `"12MiB/s"`, `"50.0%"`, `"n/a"` for null
+ * @example
+ * ```ts
+ * import { formatValue } from "./terminal_format.ts";
+ * console.assert(formatValue("percent", 0.5) === "50.0%");
+ * ```
+ */
+export function formatValue(unit: units.ValueUnit, v: number | null): string {
+  return units.formatValue(unit, v, TERMINAL);
 }

@@ -25,7 +25,7 @@ export const STORE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 /**
  * The largest store file read: 64 MiB (a day-long trace's Run is 1.8 MiB of
- * JSON: README, long traces).
+ * JSON: docs/commands.md, long traces).
  */
 export const MAX_RUN_BYTES = 64 << 20;
 /** Fail if the last component is a symlink. */

@@ -9,6 +9,7 @@ import { bpfAttachPlan } from "./backends/bpf.ts";
 import { cpuPmuName, findPerf } from "./perf.ts";
 import { TRACEFS } from "./tracefs.ts";
 import { unsupportedArch } from "./backends/resolve.ts";
+import { exists } from "../exists.ts";
 
 /** One facility: available or not, and why. */
 export interface Check {
@@ -17,15 +18,6 @@ export interface Check {
   detail: string;
   /** What is lost without it. */
   needed_for: string;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function read(path: string): string | null {

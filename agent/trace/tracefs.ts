@@ -6,17 +6,10 @@
  * @module
  */
 
+import { exists } from "../exists.ts";
+
 /** The tracefs mount point the agent uses. */
 export const TRACEFS = "/sys/kernel/tracing";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** True when this process mounted tracefs, so it unmounts it when done. */
 let weMounted = false;

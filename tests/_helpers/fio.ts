@@ -5,8 +5,8 @@
  * @module
  */
 
-import { assert, assertEquals } from "./assert.ts";
-import { leftovers, spawnCli } from "./common.ts";
+import { assert } from "./assert.ts";
+import { startTrace, type Trace } from "./trace_run.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
 /** fio's figures for the reads of its first job (`jobs[0].read` of `--output-format=json`). */
@@ -67,22 +67,16 @@ export async function traceFio(
   const fio = new Deno.Command(cmd, { args, stdout: "null", stderr: "piped" }).spawn();
   const started = performance.now();
   const spawn = (backend: string) =>
-    spawnCli([
-      "trace",
-      "--pid",
-      String(fio.pid),
-      "--backend",
-      backend,
-      "--json",
-      `${dir}/${backend}.json`,
-    ]);
-  const clis: { backend: string; cli: ReturnType<typeof spawnCli> }[] = [];
+    startTrace(["--pid", String(fio.pid), "--backend", backend], `${dir}/${backend}.json`, {
+      what: backend,
+    });
+  const traces: { backend: string; trace: Promise<Trace> }[] = [];
   const spawnedAt = performance.now();
   for (const backend of backends) {
-    clis.push({ backend, cli: spawn(backend) });
-    if (ordered) await clis.at(-1)!.cli.waitForStderr("Tracing pid", 30_000);
+    traces.push({ backend, trace: spawn(backend) });
+    if (ordered) await traces.at(-1)!.trace;
   }
-  for (const { cli } of clis) await cli.waitForStderr("Tracing pid", 30_000);
+  await Promise.all(traces.map((t) => t.trace));
   const attachedS = (performance.now() - started) / 1000;
   const out = await fio.output();
   assert(out.success, `fio failed: ${new TextDecoder().decode(out.stderr)}`);
@@ -92,11 +86,8 @@ export async function traceFio(
   );
   const fioRead: FioRead = JSON.parse(Deno.readTextFileSync(`${dir}/fio.json`)).jobs[0].read;
   const runs = new Map<string, RunDocument>();
-  for (const { backend, cli } of clis) {
-    const result = await cli.done;
-    assertEquals(result.code, 0, `${backend}: ${result.stderr}`);
-    assertEquals(leftovers(cli.child.pid), [], backend);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir}/${backend}.json`));
+  for (const { backend, trace } of traces) {
+    const { run } = await (await trace).end();
     assertDurationCovers(run, fioRead, (performance.now() - spawnedAt) / 1000, backend);
     runs.set(backend, run);
   }

@@ -5,9 +5,8 @@
  * @module
  */
 
-import { assertEquals } from "./assert.ts";
-import { leftovers, spawnCli, tmpDir } from "./common.ts";
-import { readRun } from "./documents.ts";
+import { tmpDir } from "./common.ts";
+import { traceRun } from "./trace_run.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
 /**
@@ -27,15 +26,8 @@ export async function tracePython(
   const target = new Deno.Command("python3", { args: ["-c", source] }).spawn();
   try {
     await new Promise((r) => setTimeout(r, 300));
-    const json = `${dir.path}/run.json`;
-    const pid = String(target.pid);
-    const cli = spawnCli(
-      ["trace", "--pid", pid, "--backend", backend, "--duration", duration, "--json", json],
-    );
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    assertEquals(leftovers(cli.child.pid), []);
-    return readRun(json);
+    const args = ["--pid", String(target.pid), "--backend", backend, "--duration", duration];
+    return (await traceRun(args, `${dir.path}/run.json`, { what: backend })).run;
   } finally {
     target.kill("SIGKILL");
     await target.status;

@@ -7,7 +7,8 @@
  */
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { tmpDir } from "../_helpers/common.ts";
+import { traceRun } from "../_helpers/trace_run.ts";
 import { startPython } from "../_helpers/python.ts";
 
 function run(cmd: string, ...args: string[]): void {
@@ -58,33 +59,26 @@ for (const backend of ["bpf", "bpftrace", "ftrace"]) {
     await using outsider = startPython("many_tasks.py", ["threads", "1", "500", "1"]);
     for (const w of [member, joiner, outsider]) await w.waitFor("ready");
     Deno.writeTextFileSync(`${cg.dir}/cgroup.procs`, String(member.pid));
-    const cli = spawnCli([
-      "trace",
-      "--cgroup",
-      cg.dir,
-      "--backend",
-      backend,
-      "--duration",
-      "6s",
-      "--json",
+    const { run: doc } = await traceRun(
+      ["--cgroup", cg.dir, "--backend", backend, "--duration", "6s"],
       `${dir.path}/run.json`,
-    ]);
-    await cli.waitForStderr("Tracing ");
-    assert(cli.stderr().includes(`cgroup ${cg.dir}`), cli.stderr());
-    // The joiner enters the cgroup after the probes attached.
-    Deno.writeTextFileSync(`${cg.dir}/cgroup.procs`, String(joiner.pid));
-    await new Promise((r) => setTimeout(r, 600)); // ftrace polls cgroup.procs every 250 ms
-    for (const w of [member, joiner, outsider]) Deno.kill(w.pid, "SIGUSR1");
-    for (const w of [member, joiner, outsider]) await w.waitFor("done");
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    const doc = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+      {
+        what: backend,
+        during: async (cli) => {
+          assert(cli.stderr().includes(`cgroup ${cg.dir}`), cli.stderr());
+          // The joiner enters the cgroup after the probes attached.
+          Deno.writeTextFileSync(`${cg.dir}/cgroup.procs`, String(joiner.pid));
+          await new Promise((r) => setTimeout(r, 600)); // ftrace polls cgroup.procs every 250 ms
+          for (const w of [member, joiner, outsider]) Deno.kill(w.pid, "SIGUSR1");
+          for (const w of [member, joiner, outsider]) await w.waitFor("done");
+        },
+      },
+    );
     // 300 from the member and 200 from the joiner; the outsider's 500 are not counted.
     assertEquals(doc.syscalls.pread64?.count, 500, JSON.stringify(doc.syscalls.pread64));
-    assertEquals(doc.meta.cgroup.path, cg.dir);
-    assertEquals(doc.meta.cgroup.id, Deno.statSync(cg.dir).ino);
+    assertEquals(doc.meta.cgroup?.path, cg.dir);
+    assertEquals(doc.meta.cgroup?.id, Deno.statSync(cg.dir).ino);
     assertEquals(doc.meta.end_reason, "duration");
-    assertEquals(leftovers(cli.child.pid), []);
   });
 }
 
@@ -99,24 +93,19 @@ Deno.test("--pid takes the host PID of a process in another PID namespace", asyn
     Deno.readTextFileSync(`/proc/${ns.pid}/task/${ns.pid}/children`).trim().split(" ")[0],
   );
   assert(hostPid > 1, `python's host PID (${hostPid})`);
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(hostPid),
-    "--duration",
-    "3s",
-    "--json",
+  const { run: doc, ...result } = await traceRun(
+    ["--pid", String(hostPid), "--duration", "3s"],
     `${dir.path}/run.json`,
-  ]);
-  await cli.waitForStderr("Tracing ");
-  Deno.kill(hostPid, "SIGUSR1");
-  await ns.waitFor("done");
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  const doc = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+    {
+      during: async () => {
+        Deno.kill(hostPid, "SIGUSR1");
+        await ns.waitFor("done");
+      },
+    },
+  );
   assertEquals(doc.syscalls.pread64?.count, 100);
   assertEquals(doc.meta.pid_namespace?.pid_in_namespace, 1);
-  assert(doc.meta.pid_namespace.inode > 0);
+  assert((doc.meta.pid_namespace?.inode ?? 0) > 0);
   assert(
     result.stdout.includes(`pid ${hostPid} is pid 1 in another PID namespace`),
     result.stdout,

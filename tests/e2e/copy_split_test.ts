@@ -9,8 +9,8 @@
 // in-kernel copies included. After: user_bytes, kernel_bytes (of which
 // kernel_copied_bytes 2 MiB), tee_bytes 64 KiB apart.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { ROOT, tmpDir } from "../_helpers/common.ts";
+import { traceWorkload } from "../_helpers/trace_run.ts";
 import { startLineWorkload } from "../_helpers/line_workload.ts";
 
 const MIB = 1 << 20;
@@ -25,16 +25,7 @@ for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
       `${ROOT}tests/_helpers/workloads/copy_paths.py`,
       dir.path,
     ]);
-    const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing pid", 30_000);
-    await w.go();
-    const { status, text } = await w.done();
-    assert(status.success && text.includes("done"), text);
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    assertEquals(leftovers(cli.child.pid), []);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+    const { run } = await traceWorkload(w, `${dir.path}/run.json`, { backend });
     const c = run.copy;
     assertEquals(c.kernel_copied_bytes, 2 * MIB, "copy_file_range and sendfile into a file");
     assertEquals(

@@ -3,7 +3,8 @@
 // programs do not load (forced here with IOSCOPE_BPF_ATTACH=off) and there is
 // no bpftrace, it is the ftrace backend. The demo works either way.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, ROOT, tmpDir } from "../_helpers/common.ts";
+import { ROOT, tmpDir } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 import { readRun } from "../_helpers/documents.ts";
 
 const TOOLS = ["sh", "setsid", "setpriv", "mount", "umount", "sleep", "rmdir"];
@@ -45,6 +46,6 @@ for (
       (run.syscalls.sendfile64?.count ?? 0) > 0 && run.copy.zero_copy_bytes > 0,
       "zero-copy seen",
     );
-    assertEquals(leftovers(child.pid), []);
+    await assertHostClean(child.pid);
   });
 }

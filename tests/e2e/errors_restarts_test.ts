@@ -10,7 +10,8 @@
 // (P50 ~2 ms), EAGAIN counted by errno with its own latency, the read counted
 // once, restarts apart.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { ROOT, tmpDir } from "../_helpers/common.ts";
+import { traceWorkload } from "../_helpers/trace_run.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { startLineWorkload } from "../_helpers/line_workload.ts";
 
@@ -34,26 +35,10 @@ export async function traceSocketErrors(
   dir: string,
 ): Promise<{ run: RunDocument; conn: number; pipe: number; pid: number }> {
   const server = await startServer();
-  const json = `${dir}/run.json`;
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(server.pid),
-    "--backend",
-    backend,
-    "--json",
-    json,
-  ]);
-  await cli.waitForStderr("Tracing pid", 30_000);
-  await server.go();
-  const { status, text } = await server.done();
-  assert(status.success && text.includes("done"), `server: ${text}`);
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(leftovers(cli.child.pid), [], "nothing left behind");
+  const { run, text } = await traceWorkload(server, `${dir}/run.json`, { backend });
   const fd = (what: string) => Number(new RegExp(`${what} (\\d+)`).exec(text)?.[1]);
   return {
-    run: JSON.parse(Deno.readTextFileSync(json)),
+    run,
     conn: fd("conn"),
     pipe: fd("pipe"),
     pid: server.pid,

@@ -4,7 +4,8 @@
 // later process that is given its PID is not counted as the target's.
 // Each on every backend, with a real forking process (perl) and its reads.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { tmpDir } from "../_helpers/common.ts";
+import { startTrace } from "../_helpers/trace_run.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
 import {
   FORKER_PL,
@@ -21,19 +22,6 @@ function reads(run: RunDocument): { count: number; bytes: number } {
   return { count: r?.count ?? 0, bytes: r?.bytes ?? 0 };
 }
 
-/** Ends a CLI trace with SIGINT and returns its Run document. */
-async function endTrace(
-  cli: ReturnType<typeof spawnCli>,
-  json: string,
-  what: string,
-): Promise<RunDocument> {
-  cli.child.kill("SIGINT");
-  const result = await cli.done;
-  assertEquals(result.code, 0, `${what}: ${result.stderr}`);
-  assertEquals(leftovers(cli.child.pid), [], what);
-  return JSON.parse(Deno.readTextFileSync(json));
-}
-
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: --comm follows processes of that name forked and exec'd during the trace`, async () => {
     await using dir = tmpDir();
@@ -45,8 +33,7 @@ for (const backend of TRACE_BACKENDS) {
     Deno.chmodSync(perl, 0o755);
     await using parent = await startLineProcess(perl, [FORKER_PL, file.path, "3", "100"]);
     const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing", 30_000);
+    const trace = await startTrace(["--comm", name, "--backend", backend], json, { what: backend });
     // Forked: three children of the named process, 100 reads each.
     await parent.send("go");
     assert((await parent.nextLine()).startsWith("done"), "the forker's children ran");
@@ -65,7 +52,7 @@ for (const backend of TRACE_BACKENDS) {
     await new Promise((r) => setTimeout(r, 500));
     await late.send("go");
     assert((await late.nextLine()).startsWith("done"), "the exec'd forker's children ran");
-    const run = await endTrace(cli, json, backend);
+    const run = (await trace.end("SIGINT")).run;
     const r = reads(run);
     // 500 reads by the five children; besides them only the parents' reads of
     // their stdin and the exec'd perl's start (its modules: 34 reads here).
@@ -89,8 +76,7 @@ for (const backend of TRACE_BACKENDS) {
       "$| = 1; print qq(ready\n); sleep 600",
     ]);
     const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing", 30_000);
+    const trace = await startTrace(["--comm", name, "--backend", backend], json, { what: backend });
     // Exec'd by name, it reads at once: 300 reads, one a millisecond.
     const reader = new Deno.Command(perl, {
       args: [
@@ -101,7 +87,7 @@ for (const backend of TRACE_BACKENDS) {
       ],
     }).spawn();
     assertEquals((await reader.status).code, 0);
-    const run = await endTrace(cli, json, backend);
+    const run = (await trace.end("SIGINT")).run;
     const r = reads(run);
     // bpf and bpftrace add it in the kernel at exec: all 300, and the dynamic
     // loader's few reads (307 in all here). ftrace adds it when it reads the
@@ -135,11 +121,10 @@ for (const backend of TRACE_BACKENDS) {
       file.path,
     ]);
     const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing", 30_000);
+    const trace = await startTrace(["--comm", name, "--backend", backend], json, { what: backend });
     await shell.send("go");
     assertEquals((await shell.child.status).code, 0);
-    const run = await endTrace(cli, json, backend);
+    const run = (await trace.end("SIGINT")).run;
     const r = reads(run);
     // The shell's reads of "go" and of the line (a read(2) per byte: 50 and
     // 3), not perl's 300 nor the loader's reads of perl's libraries.
@@ -171,11 +156,10 @@ for (const backend of TRACE_BACKENDS) {
     }
     await using forker = await started;
     const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--comm", name, "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing", 30_000);
+    const trace = await startTrace(["--comm", name, "--backend", backend], json, { what: backend });
     await forker.send("go");
     assert((await forker.nextLine()).startsWith("done"), "the renamed forker's children ran");
-    const run = await endTrace(cli, json, backend);
+    const run = (await trace.end("SIGINT")).run;
     const r = reads(run);
     // Before: 0 reads on bpftrace and ftrace (a rename was not followed).
     // The children's 300, and the parent's reads of its stdin line.
@@ -190,17 +174,13 @@ for (const backend of TRACE_BACKENDS) {
     using file = shmFile();
     await using parent = await startLineProcess("perl", [FORKER_PL, file.path, "4", "25"]);
     const json = `${dir.path}/run.json`;
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(parent.pid),
-      "--follow",
-      "--backend",
-      backend,
-      "--json",
+    const trace = await startTrace(
+      ["--pid", String(parent.pid), "--follow", "--backend", backend],
       json,
-    ]);
-    await cli.waitForStderr("Tracing", 30_000);
+      {
+        what: backend,
+      },
+    );
     await parent.send("go");
     const done = await parent.nextLine();
     const children = done.split(" ").slice(1).map(Number);
@@ -208,7 +188,7 @@ for (const backend of TRACE_BACKENDS) {
     // The children have exited and been reaped: their PIDs are free. A process
     // that is not the target's, given one of them, makes 300 reads.
     const reused = await readAsPid(children.reverse(), file.path, 300);
-    const run = await endTrace(cli, json, backend);
+    const run = (await trace.end("SIGINT")).run;
     const r = reads(run);
     assert(
       r.count >= 100 && r.count <= 100 + 10,

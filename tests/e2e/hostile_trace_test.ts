@@ -4,9 +4,9 @@
 // Needs root and bpftrace, like the other trace tests.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { renderRunHtml } from "../../report/mod.ts";
-import { ROOT, runCli, tmpDir } from "../_helpers/common.ts";
+import { ROOT, tmpDir } from "../_helpers/common.ts";
+import { traceRun } from "../_helpers/trace_run.ts";
 import { injection, launchBrowser } from "../_helpers/browser.ts";
-import { readRun } from "../_helpers/documents.ts";
 
 const NAME = "<svg onload=a>";
 const ARGS = [
@@ -40,19 +40,10 @@ Deno.test("a traced process named with injection strings shows them as text and 
   await using dir = tmpDir();
   const child = await startHostile();
   try {
-    const result = await runCli([
-      "trace",
-      "--pid",
-      String(child.pid),
-      "--duration",
-      "2s",
-      "--json",
+    const { run } = await traceRun(
+      ["--pid", String(child.pid), "--duration", "2s", "--out", `${dir.path}/cli.html`],
       `${dir.path}/run.json`,
-      "--out",
-      `${dir.path}/cli.html`,
-    ]);
-    assertEquals(result.code, 0, result.stderr);
-    const run = readRun(`${dir.path}/run.json`);
+    );
     assertEquals(run.meta.comm, NAME, "the name the process gave itself");
     for (const a of ARGS) assert(run.meta.cmdline.includes(a), `cmdline has ${a}`);
     assert((run.syscalls.read?.count ?? 0) > 0, "its reads were traced");

@@ -3,7 +3,8 @@
 // each backend; every interval's P99 is checked against a separate trace of
 // the same workload.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, runCli, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
+import { runCli, startWorkload, tmpDir } from "../_helpers/common.ts";
+import { tracePid } from "../_helpers/trace_run.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
 
 const BACKENDS = ["bpf", "bpftrace", "ftrace"] as const;
@@ -16,23 +17,10 @@ for (const backend of BACKENDS) {
     await using dir = tmpDir();
     await using w = await startWorkload("timer_reads.ts", []);
     await w.go();
-    const agent = spawnCli([
-      "trace",
-      "--pid",
-      String(w.pid),
-      "--backend",
+    const { run, ...lines } = await tracePid(w.pid, `${dir.path}/run.json`, {
       backend,
-      "--interval",
-      "1s",
-      "--json-lines",
-      "--duration",
-      "4.5s",
-      "--json",
-      `${dir.path}/run.json`,
-    ]);
-    const lines = await agent.done;
-    assertEquals(lines.code, 0, lines.stderr);
-    assertEquals(leftovers(agent.child.pid), [], "nothing of the trace is left");
+      args: ["--interval", "1s", "--json-lines", "--duration", "4.5s"],
+    });
     // stdout is JSON lines only (the summary goes to stderr).
     const docs = lines.stdout.trim().split("\n").map((l) => JSON.parse(l) as IntervalDocument);
     assert(docs.length >= 4 && docs.length <= 6, `${docs.length} intervals in 4.5 s`);
@@ -56,9 +44,8 @@ for (const backend of BACKENDS) {
     }
 
     // The intervals add up to the whole trace: every read counted once.
-    const run = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
     const summed = docs.reduce((s, d) => s + (d.syscalls.read?.calls ?? 0), 0);
-    assertEquals(summed, run.syscalls.read.count, "interval reads sum to the run's reads");
+    assertEquals(summed, run.syscalls.read?.count, "interval reads sum to the run's reads");
     // Each interval says what the Run says cannot be measured (the --live view
     // shows it from there, without building a Run every second).
     for (const d of docs) {
@@ -66,20 +53,11 @@ for (const backend of BACKENDS) {
     }
 
     // A separate trace of the same steady workload.
-    const separate = await runCli([
-      "trace",
-      "--pid",
-      String(w.pid),
-      "--backend",
+    const separate = await tracePid(w.pid, `${dir.path}/separate.json`, {
       backend,
-      "--duration",
-      "3s",
-      "--json",
-      `${dir.path}/separate.json`,
-    ]);
-    assertEquals(separate.code, 0, separate.stderr);
-    const reference = JSON.parse(Deno.readTextFileSync(`${dir.path}/separate.json`)).syscalls.read
-      .p99_ns as number;
+      args: ["--duration", "3s"],
+    });
+    const reference = separate.run.syscalls.read?.p99_ns ?? 0;
     // The timer sets it: about 10 ms (intervals read 9.68-9.82 ms here with bpf, bpftrace, ftrace).
     assert(reference > 8_000_000 && reference < 12_000_000, `reference P99 ${reference} ns`);
     for (const d of full.slice(1)) {

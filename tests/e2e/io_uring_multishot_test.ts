@@ -12,8 +12,8 @@
 // matched by request only, 1 of 13 was counted (the cancel, timed from the
 // submission); matched by ring and user_data as well, all 13.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { tmpDir } from "../_helpers/common.ts";
+import { tracePid } from "../_helpers/trace_run.ts";
 import { connectEach, startMultishotServer } from "../_helpers/multishot_server.ts";
 
 const CONNS = 12;
@@ -28,25 +28,15 @@ for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {
   }, async () => {
     await using dir = tmpDir();
     const server = await startMultishotServer(CONNS, SKIPS);
-    const json = `${dir.path}/run.json`;
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(server.pid),
-      "--backend",
+    const { run } = await tracePid(server.pid, `${dir.path}/run.json`, {
       backend,
-      "--json",
-      json,
-    ]);
-    await cli.waitForStderr("Tracing pid", 30_000);
-    await connectEach(server, CONNS, INTERVAL_MS);
-    const { status, text } = await server.done();
-    assert(status.success, `server: ${text}`);
-    assert(text.includes(`done ${CONNS}`), text);
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    assertEquals(leftovers(cli.child.pid), [], "nothing left behind");
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+      during: async () => {
+        await connectEach(server, CONNS, INTERVAL_MS);
+        const { status, text } = await server.done();
+        assert(status.success, `server: ${text}`);
+        assert(text.includes(`done ${CONNS}`), text);
+      },
+    });
     const accept = run.io_uring.ACCEPT;
     assert(accept, `ACCEPT traced: ${JSON.stringify(run.io_uring)}`);
     // CONNS connections, then the cancellation's last completion (-ECANCELED).

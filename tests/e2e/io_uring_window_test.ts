@@ -12,8 +12,7 @@
 // is attached and closes it before stopping bpftrace; nothing outside is counted.
 import { assert, assertEquals, assertWithin } from "../_helpers/assert.ts";
 import { diskDir } from "../_helpers/fio.ts";
-import { leftovers, spawnCli } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { traceRun } from "../_helpers/trace_run.ts";
 
 const IOPS = 2000;
 
@@ -48,30 +47,16 @@ Deno.test("bpftrace and ftrace: a 4 s window of fio io_uring at 2000 IOPS counts
   }).spawn();
   // Let fio settle at its rate, then trace 4 s of it with both backends.
   await new Promise((r) => setTimeout(r, 1000));
-  const clis = (["bpftrace", "ftrace"] as const).map((backend) => ({
-    backend,
-    cli: spawnCli([
-      "trace",
-      "--pid",
-      String(fio.pid),
-      "--backend",
+  const results = await Promise.all(
+    (["bpftrace", "ftrace"] as const).map(async (backend) => ({
       backend,
-      "--duration",
-      "4s",
-      "--json",
-      `${dir.path}/${backend}.json`,
-    ]),
-  }));
-  const results = [];
-  for (const { backend, cli } of clis) {
-    const result = await cli.done;
-    assertEquals(result.code, 0, `${backend}: ${result.stderr}`);
-    assertEquals(leftovers(cli.child.pid), [], backend);
-    results.push({
-      backend,
-      run: JSON.parse(Deno.readTextFileSync(`${dir.path}/${backend}.json`)) as RunDocument,
-    });
-  }
+      run: (await traceRun(
+        ["--pid", String(fio.pid), "--backend", backend, "--duration", "4s"],
+        `${dir.path}/${backend}.json`,
+        { what: backend },
+      )).run,
+    })),
+  );
   // Enough: fio ends its job on SIGINT and writes its figures.
   fio.kill("SIGINT");
   const out = await fio.output();

@@ -3,7 +3,8 @@
 // leaves the terminal as it was (main screen, cursor shown, cooked mode) and
 // writes the usual outputs.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, ROOT, startWorkload, tmpDir, waitFor } from "../_helpers/common.ts";
+import { ROOT, startWorkload, tmpDir, waitFor } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 
 const dec = new TextDecoder();
 
@@ -132,7 +133,7 @@ Deno.test("--live draws a top-like view, sorts on t/c/p, and q restores the term
   await waitScreen(t, /sort: time/);
   t.run("send-keys", "-t", "live", "q");
   await assertRestored(t, dir.path, "stopped");
-  assertEquals(leftovers(agent), []);
+  await assertHostClean(agent);
 });
 
 for (const end of ["ctrl-c", "sigterm", "target-exit", "duration"] as const) {
@@ -158,7 +159,7 @@ for (const end of ["ctrl-c", "sigterm", "target-exit", "duration"] as const) {
       duration: "duration",
     }[end];
     await assertRestored(t, dir.path, reason);
-    assertEquals(leftovers(agent), []);
+    await assertHostClean(agent);
   });
 }
 
@@ -188,6 +189,6 @@ for (const backend of ["bpftrace", "ftrace"] as const) {
     const agent = agentPid(`${dir.path}/run.json`);
     t.run("send-keys", "-t", "live", "q");
     await assertRestored(t, dir.path, "stopped");
-    assertEquals(leftovers(agent), []);
+    await assertHostClean(agent);
   });
 }

@@ -3,10 +3,10 @@
 // blocked in read(2) at the end (bpftrace 0.17 caps a map at 4096 keys by
 // default, so its start-time map held 4096 of them and dropped the rest).
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { tmpDir } from "../_helpers/common.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import { readRun } from "../_helpers/documents.ts";
-import { startLineProcess } from "../_helpers/forker.ts";
+import { type LineProcess, startLineProcess } from "../_helpers/forker.ts";
+import { type TraceCli, tracePid, traceRun } from "../_helpers/trace_run.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
 /** Python: on "go", THREADS threads each block in one read(2) of a pipe; prints "blocked". */
@@ -26,20 +26,23 @@ time.sleep(3600)
 
 const THREADS = 5000;
 
+/** While the CLI traces: the threads block, then the trace is ended with SIGINT. */
+function blockThenStop(w: LineProcess): (cli: TraceCli) => Promise<void> {
+  return async (cli) => {
+    await w.send("go");
+    assertEquals(await w.nextLine(60_000), `blocked ${THREADS}`);
+    cli.child.kill("SIGINT");
+  };
+}
+
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: ${THREADS} reads blocked at the end are counted in flight, none dropped`, async () => {
     await using dir = tmpDir();
     await using w = await startLineProcess("python3", ["-c", BLOCKERS, String(THREADS)]);
-    const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing", 30_000);
-    await w.send("go");
-    assertEquals(await w.nextLine(60_000), `blocked ${THREADS}`);
-    cli.child.kill("SIGINT");
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    assertEquals(leftovers(cli.child.pid), []);
-    const run = readRun(json);
+    const { run, ...result } = await tracePid(w.pid, `${dir.path}/run.json`, {
+      backend,
+      during: blockThenStop(w),
+    });
     const meta = run.meta as RunDocument["meta"] & { in_flight?: number; map_full?: number };
     assertEquals(meta.map_full, 0, `${backend}: map inserts that failed`);
     // Every blocked read, and nothing else of python's: its main thread sleeps.
@@ -58,22 +61,20 @@ Deno.test(
   async () => {
     await using dir = tmpDir();
     await using w = await startLineProcess("python3", ["-c", BLOCKERS, String(THREADS)]);
-    const json = `${dir.path}/run.json`;
-    // The agent raises the cap to 32768; this puts bpftrace's default back.
+    // The agent raises the cap to 32768; this puts bpftrace's default back (traceRun
+    // spawns the CLI before its first await, so the variable is set for it alone).
     Deno.env.set("IOSCOPE_BPFTRACE_MAP_KEYS_MAX", "4096");
-    let cli: ReturnType<typeof spawnCli>;
+    let traced: ReturnType<typeof traceRun>;
     try {
-      cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", "bpftrace", "--json", json]);
+      traced = traceRun(
+        ["--pid", String(w.pid), "--backend", "bpftrace"],
+        `${dir.path}/run.json`,
+        { during: blockThenStop(w) },
+      );
     } finally {
       Deno.env.delete("IOSCOPE_BPFTRACE_MAP_KEYS_MAX");
     }
-    await cli.waitForStderr("Tracing", 30_000);
-    await w.send("go");
-    assertEquals(await w.nextLine(60_000), `blocked ${THREADS}`);
-    cli.child.kill("SIGINT");
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(json));
+    const { run } = await traced;
     const meta = run.meta as RunDocument["meta"] & { in_flight?: number; map_full?: number };
     // Before: nothing said; 904 of the reads were simply not there. Now every
     // call whose start found the map full is counted: the 904 reads, and the

@@ -4,7 +4,8 @@
  */
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { runCli, tmpDir } from "../_helpers/common.ts";
+import { tracePid, traceRun } from "../_helpers/trace_run.ts";
 import { PYTHON, startPython, WORKLOADS } from "../_helpers/python.ts";
 
 for (const backend of ["bpf", "bpftrace", "ftrace"]) {
@@ -20,22 +21,11 @@ for (const backend of ["bpf", "bpftrace", "ftrace"]) {
     }
     const stat = Deno.readTextFileSync(`/proc/${target.pid}/stat`);
     assert(stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z"), "the leader is a zombie");
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(target.pid),
-      "--backend",
+    const { run: doc } = await tracePid(target.pid, `${dir.path}/run.json`, {
       backend,
-      "--duration",
-      "20s",
-      "--json",
-      `${dir.path}/run.json`,
-    ]);
-    await cli.waitForStderr("Tracing ");
-    await target.send("go");
-    const r = await cli.done;
-    assertEquals(r.code, 0, r.stderr);
-    const doc = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+      args: ["--duration", "20s"],
+      during: () => target.send("go"),
+    });
     assertEquals(doc.syscalls.preadv2?.count, 200);
     // It ended when the last thread exited, not at the start (the leader was already gone).
     assertEquals(doc.meta.end_reason, "target-exit");
@@ -46,20 +36,10 @@ for (const backend of ["bpf", "bpftrace", "ftrace"]) {
 
 Deno.test("trace -- CMD follows a daemonizing command's daemon to its end", async () => {
   await using dir = tmpDir();
-  const r = await runCli([
-    "trace",
-    "--duration",
-    "20s",
-    "--json",
+  const { run: doc } = await traceRun(
+    ["--duration", "20s", "--", PYTHON, `${WORKLOADS}odd_targets.py`, "daemon", "200"],
     `${dir.path}/run.json`,
-    "--",
-    PYTHON,
-    `${WORKLOADS}odd_targets.py`,
-    "daemon",
-    "200",
-  ]);
-  assertEquals(r.code, 0, r.stderr);
-  const doc = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+  );
   // The launcher exits at once; the daemon's 200 preadv2 come 1 to 3 s later.
   assertEquals(doc.syscalls.preadv2?.count, 200);
   assertEquals(doc.meta.end_reason, "target-exit");
@@ -69,20 +49,19 @@ Deno.test("trace -- CMD follows a daemonizing command's daemon to its end", asyn
 Deno.test("trace --user NAME -- CMD runs the command as that user", async () => {
   await using dir = tmpDir();
   for (const flag of ["--user", "-u"]) {
-    const r = await runCli([
-      "trace",
-      flag,
-      "nobody",
-      "--json",
+    const { run: doc, ...r } = await traceRun(
+      [
+        flag,
+        "nobody",
+        "--",
+        "sh",
+        "-c",
+        'echo "uid=$(id -u) gid=$(id -g) home=$HOME user=$USER"; head -c 4096 /dev/zero >/dev/null',
+      ],
       `${dir.path}/run.json`,
-      "--",
-      "sh",
-      "-c",
-      'echo "uid=$(id -u) gid=$(id -g) home=$HOME user=$USER"; head -c 4096 /dev/zero >/dev/null',
-    ]);
-    assertEquals(r.code, 0, r.stderr);
+      { what: flag },
+    );
     assert(r.stdout.includes("uid=65534 gid=65534 home=/nonexistent user=nobody"), r.stdout);
-    const doc = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
     assert((doc.syscalls.read?.bytes ?? 0) >= 4096, JSON.stringify(doc.syscalls.read));
   }
   const bad = await runCli(["trace", "--user", "no-such-user-x", "--", "true"]);

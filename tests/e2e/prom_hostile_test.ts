@@ -7,7 +7,8 @@
 // link. On main before the fix (Deno.serve), ioscope died with "Too many
 // open files" and wrote no Run.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { IOSCOPE_CMD, killOnDispose, leftovers, tmpDir } from "../_helpers/common.ts";
+import { IOSCOPE_CMD, killOnDispose, tmpDir } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 import { PYTHON, WORKLOADS } from "../_helpers/python.ts";
 import { readRun } from "../_helpers/documents.ts";
 import { linkGetNextId, progGetNextId } from "../../ffi/bpf/sys.ts";
@@ -118,7 +119,7 @@ Deno.test("trace --prom under ulimit -n 256 survives 1000 idle connections and 1
   const run = readRun(`${dir.path}/run.json`);
   assertEquals(run.meta.end_reason, "duration");
   assert(Math.abs(run.meta.duration_s - DURATION_S) < 1, `duration_s ${run.meta.duration_s}`);
-  assertEquals(leftovers(agent.pid), []);
+  await assertHostClean(agent.pid);
   assert(ours.programs.length > 0 && ours.links.length > 0, JSON.stringify(ours));
   assertEquals(await waitGone(ours.programs, ours.links), { programs: [], links: [] });
 });

@@ -4,7 +4,8 @@
 // agent's /metrics moves on at least every 2 seconds, and every scraped
 // counter value is one of the trace's snapshots, at most ~2 s old.
 import { assert, assertWithin } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { spawnCli, tmpDir } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 import { readRun } from "../_helpers/documents.ts";
 
 function freePort(): number {
@@ -240,5 +241,5 @@ Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% 
     }
     await fio.status;
   }
-  assert(leftovers(agentPid).length === 0, `left behind: ${leftovers(agentPid)}`);
+  await assertHostClean(agentPid);
 });

@@ -9,8 +9,8 @@
 // socket (kind "socket", its calls by syscall), and the finding says these
 // are socket messages, with no block-size advice.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, ROOT, spawnCli, tmpDir } from "../_helpers/common.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { ROOT, tmpDir } from "../_helpers/common.ts";
+import { traceWorkload } from "../_helpers/trace_run.ts";
 import { findings, renderRunHtml } from "../../report/mod.ts";
 import { startLineWorkload } from "../_helpers/line_workload.ts";
 
@@ -21,17 +21,9 @@ async function traceServer(backend: string, dir: string) {
     `${ROOT}tests/_helpers/workloads/small_messages.py`,
     String(MESSAGES),
   ]);
-  const json = `${dir}/run.json`;
-  const cli = spawnCli(["trace", "--pid", String(w.pid), "--backend", backend, "--json", json]);
-  await cli.waitForStderr("Tracing pid", 30_000);
-  await w.go();
-  const { status, text } = await w.done();
-  assert(status.success && text.includes("done"), text);
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(leftovers(cli.child.pid), []);
+  const { run, text } = await traceWorkload(w, `${dir}/run.json`, { backend });
   const sock = Number(/sock (\d+)/.exec(text)?.[1]);
-  return { run: JSON.parse(Deno.readTextFileSync(json)) as RunDocument, sock, pid: w.pid };
+  return { run, sock, pid: w.pid };
 }
 
 for (const backend of ["bpftrace", "ftrace", "bpf"] as const) {

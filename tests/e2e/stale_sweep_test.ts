@@ -4,6 +4,7 @@
 // instance that is alive: one whose owner runs, or one somebody holds open.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { killOnDispose, leftovers, spawnCli, waitFor } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 import { sweepStaleInstances } from "../../agent/trace/backends/ftrace.ts";
 import { INSTANCES } from "../../agent/trace/backends/ftrace_instance.ts";
 
@@ -70,7 +71,7 @@ Deno.test("a bpf run sweeps the instances of an ftrace run killed with its watch
   const r = await next.done;
   assertEquals(r.code, 0, r.stderr);
   assertEquals(instancesOf(agent), [], "swept by the bpf run");
-  assertEquals(leftovers(next.child.pid), [], "the bpf run left nothing of its own");
+  await assertHostClean(next.child.pid, "the bpf run left nothing of its own");
 });
 
 Deno.test("the sweep keeps a live run's instances, and a dead owner's instance that is held open", async () => {

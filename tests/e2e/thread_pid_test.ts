@@ -1,9 +1,9 @@
 // A thread id given as --pid: the trace is of its process (every thread), and
 // says so on stderr and in the Run's meta; the counts are the process's, exact.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, startWorkload, tmpDir } from "../_helpers/common.ts";
+import { startWorkload, tmpDir } from "../_helpers/common.ts";
+import { tracePid } from "../_helpers/trace_run.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import { readRun } from "../_helpers/documents.ts";
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: --pid with a thread id traces its process, and says so`, async () => {
@@ -13,19 +13,17 @@ for (const backend of TRACE_BACKENDS) {
     const tid = [...Deno.readDirSync(`/proc/${w.pid}/task`)].map((e) => Number(e.name))
       .find((t) => t !== w.pid);
     assert(tid !== undefined, "the workload has threads");
-    const json = `${dir.path}/run.json`;
-    const cli = spawnCli(["trace", "--pid", String(tid), "--backend", backend, "--json", json]);
-    await cli.waitForStderr("Tracing", 30_000);
-    await w.go();
-    await w.child.status;
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
+    const { run, ...result } = await tracePid(tid, `${dir.path}/run.json`, {
+      backend,
+      during: async () => {
+        await w.go();
+        await w.child.status;
+      },
+    });
     assert(
       result.stderr.includes(`${tid} is a thread of process ${w.pid}`),
       `stderr says which process: ${result.stderr}`,
     );
-    assertEquals(leftovers(cli.child.pid), []);
-    const run = readRun(json);
     assertEquals(run.meta.pid, w.pid);
     assertEquals(run.meta.thread_given, tid);
     // Before: bpftrace's `pid == TID` never matched (a pid is a thread group id): 0 calls.

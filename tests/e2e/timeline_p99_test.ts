@@ -2,27 +2,18 @@
 // trace of the timer-paced workload (read P99 about 10 ms every second), its
 // Run document's timeline, and the chart drawn in Chromium from it.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { runCli, startWorkload, tmpDir } from "../_helpers/common.ts";
+import { startWorkload, tmpDir } from "../_helpers/common.ts";
+import { traceRun } from "../_helpers/trace_run.ts";
 import { canvases, launchBrowser } from "../_helpers/browser.ts";
-import { readRun } from "../_helpers/documents.ts";
 
 Deno.test("a trace's timeline holds each second's read P99, and the report draws it", async () => {
   await using dir = tmpDir();
   await using w = await startWorkload("timer_reads.ts", []);
   await w.go();
-  const r = await runCli([
-    "trace",
-    "--pid",
-    String(w.pid),
-    "--duration",
-    "4.5s",
-    "--json",
+  const { run } = await traceRun(
+    ["--pid", String(w.pid), "--duration", "4.5s", "--out", `${dir.path}/run.html`],
     `${dir.path}/run.json`,
-    "--out",
-    `${dir.path}/run.html`,
-  ]);
-  assertEquals(r.code, 0, r.stderr);
-  const run = readRun(`${dir.path}/run.json`);
+  );
   const seconds = run.timeline.filter((p) => p.p99_ns?.read !== undefined);
   assert(seconds.length >= 3, `${seconds.length} seconds with a read P99`);
   // Each second's own P99: the timer's 10 ms (the whole run's P99 is the same steady value).

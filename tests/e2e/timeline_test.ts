@@ -4,9 +4,9 @@
 // index; its points cover the whole trace, so a 4 s trace has points over
 // 0-4 s (before: t = 0, 1, 2 in a 4.0 s trace) and their calls add up to the Run's.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
+import { tmpDir } from "../_helpers/common.ts";
+import { tracePid } from "../_helpers/trace_run.ts";
 import { TRACE_BACKENDS } from "../_helpers/backends.ts";
-import { readRun } from "../_helpers/documents.ts";
 
 for (const backend of TRACE_BACKENDS) {
   Deno.test(`${backend}: a 4 s trace has timeline points covering 0-4 s, in seconds since attach`, async () => {
@@ -18,22 +18,10 @@ for (const backend of TRACE_BACKENDS) {
       ],
     }).spawn();
     try {
-      const json = `${dir.path}/run.json`;
-      const cli = spawnCli([
-        "trace",
-        "--pid",
-        String(target.pid),
-        "--backend",
+      const { run } = await tracePid(target.pid, `${dir.path}/run.json`, {
         backend,
-        "--duration",
-        "4s",
-        "--json",
-        json,
-      ]);
-      const result = await cli.done;
-      assertEquals(result.code, 0, result.stderr);
-      assertEquals(leftovers(cli.child.pid), []);
-      const run = readRun(json);
+        args: ["--duration", "4s"],
+      });
       const points = run.timeline.map((p) => [p.t, p.dt ?? 1] as const);
       const what = `${backend}: [t, dt] = ${
         JSON.stringify(points)

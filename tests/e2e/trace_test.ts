@@ -1,21 +1,21 @@
 // Integration tests: the real CLI, the real bpftrace, real workloads.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, ROOT, spawnCli, startWorkload, tmpDir, waitFor } from "../_helpers/common.ts";
-import { readRun } from "../_helpers/documents.ts";
+import { traceRun } from "../_helpers/trace_run.ts";
 
 Deno.test("trace counts exact calls and bytes of a known workload and ends when it exits", async () => {
   await using dir = tmpDir();
   await using w = await startWorkload("known_io.ts", [dir.path, "1000", "500", "10"]);
-  const cli = spawnCli(["trace", "--pid", String(w.pid), "--json", `${dir.path}/run.json`]);
-  await cli.waitForStderr("Tracing pid");
-  await w.go();
-  await w.child.status;
-  const exitedAt = performance.now();
-  const result = await cli.done;
+  let exitedAt = 0;
+  const { run, ...result } = await traceRun(["--pid", String(w.pid)], `${dir.path}/run.json`, {
+    during: async () => {
+      await w.go();
+      await w.child.status;
+      exitedAt = performance.now();
+    },
+  });
   const stopMs = performance.now() - exitedAt;
-  assertEquals(result.code, 0, result.stderr);
   assert(stopMs < 2500, `took ${stopMs} ms to end after the target exited`);
-  const run = readRun(`${dir.path}/run.json`);
   assertEquals(run.schema, "ioscope.run/1");
   assertEquals(run.meta.target_exited, true);
   assertEquals(run.meta.end_reason, "target-exit");
@@ -38,7 +38,6 @@ Deno.test("trace counts exact calls and bytes of a known workload and ends when 
   assertEquals(pread.errnos, { EBADF: 2 });
   assert(pread.p50_ns > 0 && pread.p50_ns <= pread.p99_ns && pread.p99_ns <= pread.max_ns);
   assert(result.stdout.includes("pread64"), "terminal summary lists pread64");
-  assertEquals(leftovers(cli.child.pid), []);
 });
 
 Deno.test("SIGINT and SIGTERM end the trace, write partial results and leave nothing", async () => {
@@ -51,26 +50,21 @@ Deno.test("SIGINT and SIGTERM end the trace, write partial results and leave not
       ],
     }).spawn();
     try {
-      const cli = spawnCli([
-        "trace",
-        "--pid",
-        String(target.pid),
-        "--json",
+      const { run } = await traceRun(
+        ["--pid", String(target.pid), "--out", `${dir.path}/run.html`],
         `${dir.path}/run.json`,
-        "--out",
-        `${dir.path}/run.html`,
-      ]);
-      await cli.waitForStderr("Tracing pid");
-      await new Promise((r) => setTimeout(r, 1500));
-      cli.child.kill(signal);
-      const result = await cli.done;
-      assertEquals(result.code, 0, `${signal}: ${result.stderr}`);
-      const run = readRun(`${dir.path}/run.json`);
+        {
+          what: signal,
+          during: async (cli) => {
+            await new Promise((r) => setTimeout(r, 1500));
+            cli.child.kill(signal);
+          },
+        },
+      );
       assertEquals(run.meta.end_reason, "signal");
       assertEquals(run.meta.target_exited, false);
       assert((run.syscalls.pread64?.count ?? 0) > 100, `${signal}: preads seen`);
       assert(Deno.readTextFileSync(`${dir.path}/run.html`).includes("pread64"));
-      assertEquals(leftovers(cli.child.pid), [], signal);
     } finally {
       target.kill("SIGKILL");
       await target.status;
@@ -82,27 +76,16 @@ Deno.test("a command after -- is traced from its first syscall and ends when it 
   await using dir = tmpDir();
   const file = `${dir.path}/data.bin`;
   Deno.writeFileSync(file, new Uint8Array(100 * 4096).fill(3));
-  const cli = spawnCli([
-    "trace",
-    "--json",
+  const { run } = await traceRun(
+    ["--", "dd", `if=${file}`, "of=/dev/null", "bs=4096", "count=100"],
     `${dir.path}/run.json`,
-    "--",
-    "dd",
-    `if=${file}`,
-    "of=/dev/null",
-    "bs=4096",
-    "count=100",
-  ]);
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  const run = readRun(`${dir.path}/run.json`);
+  );
   assertEquals(run.meta.target_exited, true);
   assertEquals(run.meta.comm, "dd");
   // dd's 100 reads of the file and 100 writes to /dev/null, plus the loader's reads.
   assert((run.syscalls.read?.bytes ?? 0) >= 100 * 4096, `read bytes ${run.syscalls.read?.bytes}`);
   assert((run.syscalls.write?.count ?? 0) >= 100, `writes ${run.syscalls.write?.count}`);
   assert((run.syscalls.mmap?.count ?? 0) > 0, "the loader's mmaps are seen: traced from the start");
-  assertEquals(leftovers(cli.child.pid), []);
 });
 
 Deno.test("--duration ends a trace of a process that goes on running", async () => {
@@ -110,19 +93,11 @@ Deno.test("--duration ends a trace of a process that goes on running", async () 
   const target = new Deno.Command("sleep", { args: ["30"] }).spawn();
   try {
     const t0 = performance.now();
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(target.pid),
-      "--duration",
-      "1s",
-      "--json",
+    const { run } = await traceRun(
+      ["--pid", String(target.pid), "--duration", "1s"],
       `${dir.path}/r.json`,
-    ]);
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
+    );
     assert(performance.now() - t0 < 10_000);
-    const run = readRun(`${dir.path}/r.json`);
     assertEquals(run.meta.end_reason, "duration");
     assert(
       run.meta.duration_s >= 0.9 && run.meta.duration_s < 2,
@@ -151,18 +126,7 @@ Deno.test("--comm traces every process with that name", async () => {
       5000,
       "renamed targets",
     );
-    const cli = spawnCli([
-      "trace",
-      "--comm",
-      name,
-      "--duration",
-      "2s",
-      "--json",
-      `${dir.path}/r.json`,
-    ]);
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    const run = readRun(`${dir.path}/r.json`);
+    const { run } = await traceRun(["--comm", name, "--duration", "2s"], `${dir.path}/r.json`);
     assertEquals(run.meta.pids.sort(), targets.map((t) => t.pid).sort());
     assertEquals(run.meta.comm, name);
     // Two processes at ~400 preads/s each for about 2 s.
@@ -193,17 +157,17 @@ Deno.test("threads created during the trace are traced", async () => {
   }).spawn();
   const reader = target.stdout.getReader();
   await reader.read();
-  const cli = spawnCli(["trace", "--pid", String(target.pid), "--json", `${dir.path}/r.json`]);
-  await cli.waitForStderr("Tracing pid");
-  const writer = target.stdin.getWriter();
-  await writer.write(new TextEncoder().encode("go\n"));
-  await writer.close();
-  await target.status;
-  reader.releaseLock();
-  await target.stdout.cancel();
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  assertEquals(readRun(`${dir.path}/r.json`).syscalls.pread64?.count, 12_000);
+  const { run } = await traceRun(["--pid", String(target.pid)], `${dir.path}/r.json`, {
+    during: async () => {
+      const writer = target.stdin.getWriter();
+      await writer.write(new TextEncoder().encode("go\n"));
+      await writer.close();
+      await target.status;
+      reader.releaseLock();
+      await target.stdout.cancel();
+    },
+  });
+  assertEquals(run.syscalls.pread64?.count, 12_000);
 });
 
 Deno.test("an agent killed with SIGKILL leaves no bpftrace behind and the next run works", async () => {
@@ -219,17 +183,11 @@ Deno.test("an agent killed with SIGKILL leaves no bpftrace behind and the next r
       "bpftrace to end after its agent died",
     );
     await using dir = tmpDir();
-    const again = spawnCli([
-      "trace",
-      "--pid",
-      String(target.pid),
-      "--duration",
-      "500ms",
-      "--json",
+    const { run } = await traceRun(
+      ["--pid", String(target.pid), "--duration", "500ms"],
       `${dir.path}/r.json`,
-    ]);
-    assertEquals((await again.done).code, 0);
-    assertEquals(readRun(`${dir.path}/r.json`).schema, "ioscope.run/1");
+    );
+    assertEquals(run.schema, "ioscope.run/1");
   } finally {
     target.kill("SIGKILL");
     await target.status;
@@ -287,17 +245,7 @@ Deno.test("on a host without tracefs mounted, trace mounts it and unmounts it af
   try {
     assert(!mounted(), "tracefs unmounted before the trace");
     await using dir = tmpDir();
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(target.pid),
-      "--duration",
-      "500ms",
-      "--json",
-      `${dir.path}/r.json`,
-    ]);
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
+    await traceRun(["--pid", String(target.pid), "--duration", "500ms"], `${dir.path}/r.json`);
     assert(!mounted(), "tracefs is unmounted again, as it was found");
   } finally {
     target.kill("SIGKILL");
@@ -316,23 +264,13 @@ Deno.test("trace -- COMMAND follows the processes it forks, with both backends",
     const py = (n: number) =>
       `python3 -c "import os; fd = os.open('${dir.path}/f', os.O_WRONLY | os.O_CREAT); ` +
       `[os.pwrite(fd, b'x' * 100, 0) for _ in range(${n})]"`;
-    const cli = spawnCli([
-      "trace",
-      "--backend",
-      backend,
-      "--json",
+    const { run } = await traceRun(
+      ["--backend", backend, "--", "sh", "-c", `${py(300)}; ${py(200)}; true`],
       `${dir.path}/run.json`,
-      "--",
-      "sh",
-      "-c",
-      `${py(300)}; ${py(200)}; true`,
-    ]);
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    const run = readRun(`${dir.path}/run.json`);
+      { what: backend },
+    );
     assertEquals(run.syscalls.pwrite64?.count, 500, `${backend}: both children's pwrite64 calls`);
     assertEquals(run.syscalls.pwrite64?.bytes, 50_000, backend);
     assertEquals(run.meta.lost_events, 0, backend);
-    assertEquals(leftovers(cli.child.pid), [], backend);
   }
 });

@@ -4,7 +4,8 @@
 // behind. On main before the fix, the process died at once: no Run, and an
 // ftrace run's instances left to its watchdog.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { killOnDispose, leftovers, ROOT, tmpDir } from "../_helpers/common.ts";
+import { killOnDispose, ROOT, tmpDir } from "../_helpers/common.ts";
+import { assertHostClean } from "../_helpers/trace_run.ts";
 import { readRun } from "../_helpers/documents.ts";
 
 Deno.test("an uncaught error ends the trace, writes the Run, exits 1, leaves nothing", async () => {
@@ -41,6 +42,6 @@ Deno.test("an uncaught error ends the trace, writes the Run, exits 1, leaves not
     );
     assert(!stderr.includes("    at "), `no stack trace: ${stderr}`);
     assertEquals(readRun(json).meta.backend, backend);
-    assertEquals(leftovers(child.pid), [], backend);
+    await assertHostClean(child.pid, backend);
   }
 });

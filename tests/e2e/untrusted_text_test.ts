@@ -7,6 +7,7 @@
 
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { runCli, tmpDir } from "../_helpers/common.ts";
+import { tracePid } from "../_helpers/trace_run.ts";
 import { isTerminalSafe } from "../../agent/cli/terminal_safe.ts";
 
 const ESC = "\x1b";
@@ -86,16 +87,7 @@ Deno.test("trace of a process with a hostile name prints it defused", async () =
   // A process renames itself (comm is 15 bytes) with escapes in it.
   const child = await renamedProcess(`\x1b[31m\x07\u009b2J`);
   try {
-    const r = await runCli([
-      "trace",
-      "--pid",
-      String(child.pid),
-      "--duration",
-      "1s",
-      "--json",
-      `${dir.path}/run.json`,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
+    const r = await tracePid(child.pid, `${dir.path}/run.json`, { args: ["--duration", "1s"] });
     assertEquals(unsafeLines(r.stdout), []);
     assertEquals(unsafeLines(r.stderr), []);
     assert(r.stderr.includes("(?[31m??2J)"), r.stderr);
@@ -112,21 +104,17 @@ Deno.test("--json-lines writes a process name's C1 controls and direction marks 
   const name = "x\u009b2J\u202e\u2028";
   const child = await renamedProcess(name);
   try {
-    const r = await runCli([
-      "trace",
-      "--pid",
-      String(child.pid),
-      "--duration",
-      "2.5s",
-      "--interval",
-      "1s",
-      "--json-lines",
-      "--json",
-      `${dir.path}/run.json`,
-      "--out",
-      `${dir.path}/run.html`,
-    ]);
-    assertEquals(r.code, 0, r.stderr);
+    const r = await tracePid(child.pid, `${dir.path}/run.json`, {
+      args: [
+        "--duration",
+        "2.5s",
+        "--interval",
+        "1s",
+        "--json-lines",
+        "--out",
+        `${dir.path}/run.html`,
+      ],
+    });
     // The Run (command lines, descriptor targets) and its report: owner-only.
     for (const f of ["run.json", "run.html"]) {
       assertEquals((Deno.statSync(`${dir.path}/${f}`).mode ?? 0) & 0o777, 0o600, f);

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { exists } from "../../agent/exists.ts";
+
 /** Where kernels, their unpacked trees and the private apt state are kept. */
 export const CACHE = Deno.env.get("IOSCOPE_KERNEL_CACHE") ?? "/var/cache/ioscope-kernels";
 
@@ -81,20 +83,6 @@ function aptOptions(): string[] {
     `-o`,
     `APT::Sandbox::User=root`,
   ];
-}
-
-/**
- * Whether a path exists.
- * @param path the path
- * @returns true when stat(2) finds it
- */
-export function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Numbers in a name compared as numbers: 6.1.0-57 after 6.1.0-9. */

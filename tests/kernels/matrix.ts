@@ -11,7 +11,8 @@
  * @module
  */
 
-import { CACHE, exists, fetchKernel, KERNELS } from "./fetch.ts";
+import { CACHE, fetchKernel, KERNELS } from "./fetch.ts";
+import { exists } from "../../agent/exists.ts";
 import { bootAndRun } from "./vm.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");

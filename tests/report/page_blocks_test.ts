@@ -1,14 +1,7 @@
-// The pure helpers behind the report: flame graph trees, histogram series, formats.
+// The pure helpers behind the report: flame graph trees, histogram series (formats: tests/schema/units_test.ts).
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { flameTree } from "../../report/flamegraph.ts";
 import { histogramSeries, percentileMarkers } from "../../report/histogram.ts";
-import {
-  formatBytes,
-  formatCount,
-  formatNs,
-  formatPercent,
-  perSecond,
-} from "../../report/html_format.ts";
 import { demoRun } from "../_helpers/documents.ts";
 
 Deno.test("flameTree merges stacks, counts samples and marks kernel frames", () => {
@@ -85,18 +78,4 @@ Deno.test("percentileMarkers skips missing ones", () => {
     ),
     ["P50", "P99", "P99.9", "max"],
   );
-});
-
-Deno.test("formats carry units and never throw", () => {
-  assertEquals(formatNs(999), "999 ns");
-  assertEquals(formatNs(1_460), "1.46 µs");
-  assertEquals(formatNs(16_400_000), "16.4 ms");
-  assertEquals(formatNs(2.5e9), "2.5 s");
-  assertEquals(formatBytes(0), "0 B");
-  assertEquals(formatBytes(2.39 * 2 ** 30), "2.39 GiB");
-  assertEquals(formatCount(612_345), "612 k");
-  assertEquals(formatCount(0.62), "0.62");
-  assertEquals(formatPercent(0.294), "29.4 %");
-  assertEquals(formatNs(NaN), "n/a");
-  assertEquals(perSecond(10, 0), null);
 });

@@ -3,7 +3,8 @@
 // label values are escaped, buckets are cumulative and exact, and a busy
 // port is a usage error (exit 2) with one clear line.
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { leftovers, spawnCli } from "../../_helpers/common.ts";
+import { spawnCli } from "../../_helpers/common.ts";
+import { assertHostClean } from "../../_helpers/trace_run.ts";
 import {
   cumulativeBuckets,
   escapeLabelValue,
@@ -206,5 +207,5 @@ Deno.test("trace --prom on a busy port exits 2 with one clear line and leaves no
     sleeper.kill("SIGKILL");
     await sleeper.status;
   }
-  assertEquals(leftovers(agentPid), []);
+  await assertHostClean(agentPid);
 });

@@ -1,6 +1,7 @@
 // --perf and --flamegraph through the CLI on real workloads, with the real perf.
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { killOnDispose, leftovers, spawnCli, tmpDir } from "../../_helpers/common.ts";
+import { killOnDispose, spawnCli, tmpDir } from "../../_helpers/common.ts";
+import { traceRun } from "../../_helpers/trace_run.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 import { hasCpuPmu, PERF_DATA_ROOT } from "../../../agent/trace/perf.ts";
 
@@ -38,21 +39,8 @@ const HW = [
 /** `trace --pid PID --duration 2s FLAG --json`, after the target has run a moment; leaves nothing. */
 async function traceFor2s(pid: number, flag: string, dir: string): Promise<RunDocument> {
   await new Promise((r) => setTimeout(r, 300));
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(pid),
-    "--duration",
-    "2s",
-    flag,
-    "--json",
-    `${dir}/r.json`,
-  ]);
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  // perf and bpftrace reaped, nothing left in tracefs.
-  assertEquals(leftovers(cli.child.pid), []);
-  return JSON.parse(Deno.readTextFileSync(`${dir}/r.json`));
+  // perf and bpftrace reaped, nothing left in tracefs: traceRun checks.
+  return (await traceRun(["--pid", String(pid), "--duration", "2s", flag], `${dir}/r.json`)).run;
 }
 
 Deno.test("--perf counts the target's faults and switches; counters the host lacks are null with a reason, never 0", async () => {

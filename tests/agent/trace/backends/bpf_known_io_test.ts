@@ -3,8 +3,8 @@
 // the Run's meta saying how it attached. Each attach path the kernel allows
 // here is forced in turn (IOSCOPE_BPF_ATTACH, IOSCOPE_BPF_STARTS) and taken.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
-import { spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
-import { readRun } from "../../../_helpers/documents.ts";
+import { startWorkload, tmpDir } from "../../../_helpers/common.ts";
+import { traceRun } from "../../../_helpers/trace_run.ts";
 import { bpfAttachPlan } from "../../../../agent/trace/backends/bpf.ts";
 
 // What this kernel allows, by the backend's own trials (this machine kind: raw_tp, task
@@ -31,26 +31,19 @@ for (
     await using dir = tmpDir();
     await using w = await startWorkload("known_io.ts", [dir.path, "1000", "500", "10"]);
     for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-    let cli: ReturnType<typeof spawnCli>;
+    // traceRun spawns the CLI before its first await: the variables are set for it alone.
+    let traced: ReturnType<typeof traceRun>;
     try {
-      cli = spawnCli([
-        "trace",
-        "--pid",
-        String(w.pid),
-        "--backend",
-        "bpf",
-        "--json",
-        `${dir.path}/run.json`,
-      ]);
+      traced = traceRun(["--pid", String(w.pid), "--backend", "bpf"], `${dir.path}/run.json`, {
+        during: async () => {
+          await w.go();
+          await w.child.status;
+        },
+      });
     } finally {
       for (const k of Object.keys(env)) Deno.env.delete(k);
     }
-    await cli.waitForStderr("Tracing pid");
-    await w.go();
-    await w.child.status;
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    const run = readRun(`${dir.path}/run.json`);
+    const { run } = await traced;
     assertEquals(run.meta.backend, "bpf");
     assertEquals([run.meta.attach?.kind, run.meta.attach?.starts], [kind, starts]);
     if (kind !== "fentry" && !("IOSCOPE_BPF_ATTACH" in env)) {

@@ -6,7 +6,8 @@
 // us from bpftrace and pass). Each backend's latency is held alone to a
 // workload's own timing instead (timer_agree_test.ts).
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
-import { leftovers, spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
+import { startWorkload, tmpDir } from "../../../_helpers/common.ts";
+import { startTrace } from "../../../_helpers/trace_run.ts";
 import type { RunDocument } from "../../../../schema/mod.ts";
 import { readCtxSwitches } from "../../../../agent/trace/proc.ts";
 
@@ -21,48 +22,28 @@ Deno.test("bpf, bpftrace and ftrace on one known workload agree: exact counts, b
   await using w = await startWorkload("known_io.ts", [dir.path, "20000", "5000", "10"]);
   const runs = new Map<string, RunDocument>();
   // ftrace attaches first, so bpftrace's window lies inside ftrace's.
-  const f = spawnCli([
-    "trace",
-    "--pid",
-    String(w.pid),
-    "--backend",
-    "ftrace",
-    "--json",
+  const f = await startTrace(
+    ["--pid", String(w.pid), "--backend", "ftrace"],
     `${dir.path}/f.json`,
-  ]);
-  await f.waitForStderr("Tracing pid", 30_000);
+    {
+      what: "ftrace",
+    },
+  );
   // The workload's switches (from /proc) while only ftrace traces it.
   const idleFrom = totalSwitches(w.pid);
-  const b = spawnCli([
-    "trace",
-    "--pid",
-    String(w.pid),
-    "--backend",
-    "bpftrace",
-    "--json",
+  const b = await startTrace(
+    ["--pid", String(w.pid), "--backend", "bpftrace"],
     `${dir.path}/b.json`,
-  ]);
-  await b.waitForStderr("Tracing pid", 30_000);
+    { what: "bpftrace" },
+  );
   const onlyFtrace = totalSwitches(w.pid) - idleFrom;
-  const o = spawnCli([
-    "trace",
-    "--pid",
-    String(w.pid),
-    "--backend",
-    "bpf",
-    "--json",
-    `${dir.path}/o.json`,
-  ]);
-  await o.waitForStderr("Tracing pid", 30_000);
+  const o = await startTrace(["--pid", String(w.pid), "--backend", "bpf"], `${dir.path}/o.json`, {
+    what: "bpf",
+  });
   await w.go();
   assert((await w.child.status).success, "the workload ran");
-  for (
-    const [name, file, cli] of [["bpftrace", "b", b], ["ftrace", "f", f], ["bpf", "o", o]] as const
-  ) {
-    const result = await cli.done;
-    assertEquals(result.code, 0, `${name}: ${result.stderr}`);
-    assertEquals(leftovers(cli.child.pid), [], name);
-    runs.set(name, JSON.parse(Deno.readTextFileSync(`${dir.path}/${file}.json`)));
+  for (const [name, trace] of [["bpftrace", b], ["ftrace", f], ["bpf", o]] as const) {
+    runs.set(name, (await trace.end()).run);
   }
   const bt = runs.get("bpftrace");
   const ft = runs.get("ftrace");

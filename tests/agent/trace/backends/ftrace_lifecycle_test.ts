@@ -3,9 +3,10 @@
 // SIGTERM, even SIGKILL of the agent), with stale instances swept.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir, waitFor } from "../../../_helpers/common.ts";
+import { startTrace, traceRun } from "../../../_helpers/trace_run.ts";
 import { sweepStaleInstances } from "../../../../agent/trace/backends/ftrace.ts";
 import { INSTANCES, processStartTime } from "../../../../agent/trace/backends/ftrace_instance.ts";
-import { readRun } from "../../../_helpers/documents.ts";
+import { exists } from "../../../../agent/exists.ts";
 
 /** A python3 process running `script`, which prints a line when ready and may wait for one. */
 async function python(script: string) {
@@ -45,25 +46,21 @@ const PREAD_LOOP = [
 Deno.test("ftrace: exact counts and bytes of a known workload, ended within moments of its exit, nothing left", async () => {
   await using dir = tmpDir();
   await using w = await startWorkload("known_io.ts", [dir.path, "1000", "500", "10"]);
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(w.pid),
-    "--backend",
-    "ftrace",
-    "--json",
+  let exitedAt = 0;
+  const { run } = await traceRun(
+    ["--pid", String(w.pid), "--backend", "ftrace"],
     `${dir.path}/run.json`,
-  ]);
-  await cli.waitForStderr("Tracing pid");
-  assert(leftovers(cli.child.pid).length > 0, "the instance exists while tracing");
-  await w.go();
-  await w.child.status;
-  const exitedAt = performance.now();
-  const result = await cli.done;
+    {
+      during: async (cli) => {
+        assert(leftovers(cli.child.pid).length > 0, "the instance exists while tracing");
+        await w.go();
+        await w.child.status;
+        exitedAt = performance.now();
+      },
+    },
+  );
   const stopMs = performance.now() - exitedAt;
-  assertEquals(result.code, 0, result.stderr);
   assert(stopMs < 2500, `took ${stopMs} ms to end after the target exited`);
-  const run = readRun(`${dir.path}/run.json`);
   assertEquals(run.meta.backend, "ftrace");
   assertEquals(run.meta.end_reason, "target-exit");
   assertEquals(run.meta.lost_events, 0);
@@ -80,7 +77,6 @@ Deno.test("ftrace: exact counts and bytes of a known workload, ended within mome
   assertEquals(run.syscalls.pread64?.errnos, { EBADF: 2 });
   assert(run.faults.total > 0, "page faults counted");
   assert(run.tlb.flushes !== null, "TLB flushes measured");
-  assertEquals(leftovers(cli.child.pid), []);
 });
 
 Deno.test("ftrace: threads started during the trace are followed; a forked child process is not the target", async () => {
@@ -100,51 +96,35 @@ Deno.test("ftrace: threads started during the trace are followed; a forked child
     "  os._exit(0)",
     "os.waitpid(child,0)",
   ].join("\n"));
-  const cli = spawnCli([
-    "trace",
-    "--pid",
-    String(t.pid),
-    "--backend",
-    "ftrace",
-    "--json",
+  const { run } = await traceRun(
+    ["--pid", String(t.pid), "--backend", "ftrace"],
     `${dir.path}/r.json`,
-  ]);
-  await cli.waitForStderr("Tracing pid");
-  await t.go();
-  const result = await cli.done;
-  assertEquals(result.code, 0, result.stderr);
-  const run = readRun(`${dir.path}/r.json`);
+    { during: () => t.go() },
+  );
   assertEquals(run.syscalls.pread64?.count, 3000, "the three new threads' reads, not the child's");
   assertEquals(run.syscalls.pread64?.bytes, 3000 * 64);
-  assertEquals(leftovers(cli.child.pid), []);
 });
 
 Deno.test("ftrace: --duration, SIGINT and SIGTERM end the trace with results and leave nothing", async () => {
   await using t = await python(PREAD_LOOP);
   for (const how of ["duration", "SIGINT", "SIGTERM"] as const) {
     await using dir = tmpDir();
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(t.pid),
-      "--backend",
-      "ftrace",
-      ...(how === "duration" ? ["--duration", "1500ms"] : []),
-      "--json",
+    const trace = await startTrace(
+      [
+        "--pid",
+        String(t.pid),
+        "--backend",
+        "ftrace",
+        ...(how === "duration" ? ["--duration", "1500ms"] : []),
+      ],
       `${dir.path}/r.json`,
-    ]);
-    await cli.waitForStderr("Tracing pid");
-    if (how !== "duration") {
-      await new Promise((r) => setTimeout(r, 1500));
-      cli.child.kill(how);
-    }
-    const result = await cli.done;
-    assertEquals(result.code, 0, `${how}: ${result.stderr}`);
-    const run = readRun(`${dir.path}/r.json`);
+      { what: how },
+    );
+    if (how !== "duration") await new Promise((r) => setTimeout(r, 1500));
+    const { run } = await trace.end(how === "duration" ? undefined : how);
     assertEquals(run.meta.end_reason, how === "duration" ? "duration" : "signal", how);
     assertEquals(run.meta.target_exited, false, how);
     assert((run.syscalls.pread64?.count ?? 0) > 100, `${how}: preads seen`);
-    assertEquals(leftovers(cli.child.pid), [], how);
   }
 });
 
@@ -174,13 +154,6 @@ Deno.test("stale instances of dead agents are swept, events disabled; a live age
     const removed = sweepStaleInstances();
     assert(removed.includes(stale.replace(/.*\//, "")), `stale removed: ${removed}`);
     assert(removed.includes(reused.replace(/.*\//, "")), `reused-PID removed: ${removed}`);
-    const exists = (d: string) => {
-      try {
-        return Deno.statSync(d).isDirectory;
-      } catch {
-        return false;
-      }
-    };
     assert(!exists(stale) && !exists(reused), "gone");
     assert(exists(live), "this process's instance is kept");
     // Through the CLI: a trace with the ftrace backend sweeps first.

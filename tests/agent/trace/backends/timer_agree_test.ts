@@ -20,9 +20,9 @@
 // (bpftrace's exit program alone is 630-1380 ns a call here), more than a
 // bucket of a microsecond call: no bound without a model.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
-import { leftovers, spawnCli, startWorkload, tmpDir } from "../../../_helpers/common.ts";
+import { startWorkload, tmpDir } from "../../../_helpers/common.ts";
+import { tracePid } from "../../../_helpers/trace_run.ts";
 import { bucketBounds, bucketIndex, quantile, toBuckets } from "../../../../schema/buckets.ts";
-import type { RunDocument } from "../../../../schema/mod.ts";
 
 const CALLS = 400;
 
@@ -42,22 +42,13 @@ for (const backend of ["bpf", "bpftrace", "ftrace"] as const) {
     await using dir = tmpDir();
     const own = `${dir.path}/own.json`;
     await using w = await startWorkload("timer_waits.ts", [own, "3000", String(CALLS)]);
-    const cli = spawnCli([
-      "trace",
-      "--pid",
-      String(w.pid),
-      "--backend",
+    const { run } = await tracePid(w.pid, `${dir.path}/run.json`, {
       backend,
-      "--json",
-      `${dir.path}/run.json`,
-    ]);
-    await cli.waitForStderr("Tracing pid", 30_000);
-    await w.go();
-    assert((await w.child.status).success, "the workload ran");
-    const result = await cli.done;
-    assertEquals(result.code, 0, result.stderr);
-    assertEquals(leftovers(cli.child.pid), [], backend);
-    const run: RunDocument = JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`));
+      during: async () => {
+        await w.go();
+        assert((await w.child.status).success, "the workload ran");
+      },
+    });
     const s = run.syscalls.readv;
     assert(s, "readv traced");
     assertEquals([s.count, s.bytes, s.errors, run.meta.lost_events], [CALLS, CALLS * 8, 0, 0]);
