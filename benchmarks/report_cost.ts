@@ -119,7 +119,7 @@ function hourLongRun(): RunDocument {
     buckets,
   };
   return {
-    schema: "ioscope.run/1",
+    schema: "ioscope.run/2",
     meta: {
       pid: 1,
       pids: [1],

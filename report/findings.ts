@@ -130,7 +130,7 @@ export const RULES: Record<string, Rule> = {
  * import { findings } from "./findings.ts";
  * import type { RunDocument } from "../schema/mod.ts";
  * const doc = {
- *   schema: "ioscope.run/1",
+ *   schema: "ioscope.run/2",
  *   meta: { duration_s: 1, lost_events: 0, unsupported: [] },
  *   syscalls: {}, io_uring: {},
  *   copy: { copied_bytes: 0, zero_copy_bytes: 0, zero_copy_ratio: 0 },

@@ -48,7 +48,7 @@ const OTHER_COLOR = "#94a3b8";
  * Renders a Run document as one self-contained HTML page (chart.js and styles
  * inlined, strict CSP, no network requests). Every text from the document is
  * escaped; the page's data is embedded as JSON that cannot end its element.
- * @param doc the Run document (schema `ioscope.run/1`)
+ * @param doc the Run document (schema `ioscope.run/2`, or /1)
  * @param options `title`: the page title (@default "ioscope: COMM (pid PID)");
  *   `chartJs`: chart.js source to inline (@default the pinned npm package's)
  * @returns the HTML document
@@ -80,7 +80,7 @@ ${memorySection(doc, charts)}
 ${uringSection(doc, charts)}
 ${perfSection(doc)}
 ${flameSection(doc)}
-${footer(doc.schema ?? "ioscope.run/1")}
+${footer(doc.schema ?? "ioscope.run/2")}
 </main>`;
   const flame = doc.flamegraph && Array.isArray(doc.flamegraph.folded)
     ? flameTree(doc.flamegraph.folded)

@@ -263,7 +263,7 @@ ${
       : false
   }
 ${summary.targets.map((t, i) => targetSection(t, charts[i] ?? []))}
-<footer>Made by ioscope from ${summary.runs} ioscope.run/1 document${
+<footer>Made by ioscope from ${summary.runs} ioscope.run document${
     summary.runs === 1 ? "" : "s"
   }. One self-contained file: charts by Chart.js ${CHART_JS_VERSION} (MIT License, inlined); no network requests.</footer>
 </main>`;

@@ -1,60 +1,134 @@
 /**
- * Log-linear latency buckets, the scheme the probe programs compute in the
- * kernel: values below 16 get a bucket each; above, every power of two
- * [2^e, 2^(e+1)) is split into 16 equal sub-buckets. A value read back from a
- * bucket is within 1/16 (6.25%) of the truth, and interpolation inside the
- * bucket usually does better.
+ * Latency buckets: base-2 exponential, 16 per power of two, on edges that are
+ * powers of 2^(1/16) **in seconds**: Prometheus' native histogram schema 4 and
+ * OpenTelemetry's ExponentialHistogram scale 4, so a histogram read from the
+ * kernel is exported, merged across hosts and read back with no re-bucketing.
+ * Native bucket `i` holds (2^((i-1)/16), 2^(i/16)] seconds (upper bound
+ * included; OTLP's index is i - 1). A value read back from a bucket is within
+ * 2^(1/16) - 1 = 4.4% of the truth.
  *
- * Bucket index: `v` for v < 16, else `e * 16 + ((v >> (e - 4)) & 15)` with
- * `e = floor(log2(v))`. Indexes are unique and increase with the value.
+ * Latencies are whole nanoseconds, so each bucket is a range of integers:
+ * native bucket `i` is `[floor(E(i-1)) + 1, floor(E(i)) + 1)` ns with
+ * `E(i) = 1e9 * 2^(i/16)`, and 0 ns has its own exact bucket `[0, 1)`. The
+ * programs count in slots: slot 0 for 0 ns, slot `s >= 1` for native bucket
+ * `s - 479` (slot 1 holds 1 ns). In integer arithmetic, with
+ * `k = floor(log2 v)` and `m = v << (62 - k)`, the slot is
+ * `16k + 1 + #{t in 1..16 : m > SLOT_THRESHOLDS[t - 1]}`: the edges of every
+ * octave have the same 16 fractional phases, so 16 constants serve all of them
+ * (`tests/schema/buckets_test.ts` checks this against the exact edges).
+ *
+ * Runs of schema `ioscope.run/1` have log-linear buckets (below 16 ns one per
+ * value, above 16 equal sub-buckets per power of two): they are read with
+ * their own bounds, as every bucket list is (`quantile`, `percentiles`).
  * @module
  */
 
 import type { Bucket } from "./run.ts";
 
-/** Sub-buckets per power of two. */
+/** Buckets per power of two. */
 export const SUB_BUCKETS = 16;
+/** A bucket's width over its low bound, at most: 2^(1/16) - 1 (4.43%). */
+export const BUCKET_WIDTH = 2 ** (1 / 16) - 1;
+/** The Prometheus native histogram schema of the buckets (OTLP scale 4). */
+export const NATIVE_SCHEMA = 4;
+/** The native index of slot 1 (the bucket that holds 1 ns). */
+export const SLOT_ONE_NATIVE = -478;
+/** Slots the programs keep: 0 ns, then up to 2^48 ns (3.3 days); beyond, the last slot. */
+export const SLOTS = 48 * SUB_BUCKETS + 2;
+
+/** floor(n^(1/16)) for a non-negative bigint, exactly (Newton's method). */
+function root16(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = 1n << (BigInt(n.toString(2).length) / 16n + 1n);
+  for (;;) {
+    const y = (15n * x + n / x ** 15n) / 16n;
+    if (y >= x) break;
+    x = y;
+  }
+  while (x ** 16n > n) x--;
+  while ((x + 1n) ** 16n <= n) x++;
+  return x;
+}
+
+/** floor(1e9 * 2^(n/16)), exactly. */
+function edgeFloor(n: number): bigint {
+  const g = 10n ** 144n; // (1e9)^16
+  return root16(n >= 0 ? g << BigInt(n) : g >> BigInt(-n));
+}
 
 /**
- * The bucket index of a value, as the probe programs compute it.
+ * The 16 constants of the in-kernel slot search: `floor(1e9 * 2^((513 + t) / 16))`
+ * for t = 1..16, each between 2^62 and 2^63.
+ */
+export const SLOT_THRESHOLDS: readonly bigint[] = Array.from(
+  { length: 16 },
+  (_, i) => edgeFloor(513 + i + 1),
+);
+
+/** UPPER[s] = the largest value (ns) in slot s; slot 0 holds only 0. */
+const UPPER: readonly number[] = Array.from(
+  { length: SLOTS },
+  (_, s) => s === 0 ? 0 : Number(edgeFloor(s - 1 + SLOT_ONE_NATIVE)),
+);
+
+/**
+ * The slot of a value, as the probe programs compute it.
  * @param value a non-negative integer (nanoseconds)
- * @returns the bucket index
+ * @returns the slot: 0 for 0 ns, else 1 + the native index + 478, at most SLOTS - 1
  * @example
  * ```ts
  * import { bucketIndex } from "./buckets.ts";
- * console.assert(bucketIndex(5) === 5);
- * console.assert(bucketIndex(1000) === 9 * 16 + 15);
+ * console.assert(bucketIndex(0) === 0 && bucketIndex(1) === 1);
+ * console.assert(bucketIndex(1_000_000_000) === 479); // native bucket 0: (2^-1/16 s, 1 s]
  * ```
  */
 export function bucketIndex(value: number): number {
   if (!Number.isFinite(value) || value < 0) throw new RangeError(`Bad latency value: ${value}`);
   const v = Math.floor(value);
-  if (v < SUB_BUCKETS) return v;
-  const e = Math.floor(Math.log2(v));
-  // log2 of a float may round up at exact powers of two minus one; correct it.
-  const exp = 2 ** e > v ? e - 1 : e;
-  const sub = Math.floor(v / 2 ** (exp - 4)) - SUB_BUCKETS;
-  return exp * SUB_BUCKETS + sub;
+  if (v === 0) return 0;
+  // The first slot whose largest value is v or more.
+  let lo = 1, hi = SLOTS - 1;
+  if (v > UPPER[hi]!) return hi;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (UPPER[mid]! >= v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /**
- * The value range `[low, high)` a bucket index stands for.
- * @param index a bucket index from {@linkcode bucketIndex}
- * @returns `[low, high]`, low inclusive, high exclusive
+ * The values a slot stands for, `[low, high)` over whole nanoseconds.
+ * @param index a slot from {@linkcode bucketIndex}
+ * @returns `[low, high]`, low inclusive, high exclusive (equal for a slot no integer falls in)
  * @example
  * ```ts
  * import { bucketBounds } from "./buckets.ts";
- * const [low, high] = bucketBounds(9 * 16 + 15);
- * console.assert(low === 992 && high === 1024);
+ * const [low, high] = bucketBounds(479);
+ * console.assert(low === 957603281 && high === 1000000001);
  * ```
  */
 export function bucketBounds(index: number): [number, number] {
-  if (!Number.isInteger(index) || index < 0) throw new RangeError(`Bad bucket index: ${index}`);
-  if (index < SUB_BUCKETS) return [index, index + 1];
-  const e = Math.floor(index / SUB_BUCKETS);
-  const sub = index % SUB_BUCKETS;
-  const width = 2 ** (e - 4);
-  return [(SUB_BUCKETS + sub) * width, (SUB_BUCKETS + sub + 1) * width];
+  if (!Number.isInteger(index) || index < 0 || index >= SLOTS) {
+    throw new RangeError(`Bad bucket index: ${index}`);
+  }
+  if (index === 0) return [0, 1];
+  return [UPPER[index - 1]! + 1, UPPER[index]! + 1];
+}
+
+/**
+ * The native (Prometheus schema 4) index of a Run bucket, from its bounds:
+ * exact for buckets of this scheme, null for one that is not a native bucket
+ * (the zero bucket, or a log-linear bucket of an `ioscope.run/1` Run).
+ * @param bucket `[low, high, count]`
+ * @returns the index i of (2^((i-1)/16), 2^(i/16)] seconds, or null
+ */
+export function nativeIndex(bucket: Bucket): number | null {
+  const [low, high] = bucket;
+  if (high <= 1) return null;
+  const s = bucketIndex(high - 1);
+  const [l, h] = bucketBounds(s);
+  return l === low && h === high ? s - 1 + SLOT_ONE_NATIVE : null;
 }
 
 /**

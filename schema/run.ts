@@ -1,6 +1,6 @@
 /**
  * The Run document (`--json` of `trace`, what the store keeps), schema
- * `ioscope.run/1`.
+ * `ioscope.run/2`.
  * DESIGN.md is the contract; add fields freely, never rename or drop one
  * without bumping the schema version.
  * @module
@@ -218,9 +218,13 @@ export interface TimelinePoint {
   p99_ns?: Record<string, number>;
 }
 
-/** The Run document, schema `ioscope.run/1`. */
+/**
+ * The Run document, schema `ioscope.run/2` (buckets base-2 exponential,
+ * schema/buckets.ts); `ioscope.run/1` Runs (log-linear buckets) are read the
+ * same way, each bucket by its own bounds.
+ */
 export interface RunDocument {
-  schema: "ioscope.run/1";
+  schema: "ioscope.run/2" | "ioscope.run/1";
   meta: RunMeta;
   syscalls: Record<string, SyscallStats>;
   io_uring: Record<string, IoUringOpStats>;

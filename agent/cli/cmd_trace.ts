@@ -70,7 +70,7 @@ Options:
   --backend NAME     auto (default: bpf where its programs load, else
                      bpftrace if installed, else ftrace), bpf, bpftrace or
                      ftrace
-  --json FILE        write the Run document (schema ioscope.run/1)
+  --json FILE        write the Run document (schema ioscope.run/2)
   --out FILE.html    write a self-contained HTML report
   --store DIR        keep the Run document in a run store (see ioscope report)
   --keep N           with --store: keep the newest N runs of this target, remove

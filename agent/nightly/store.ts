@@ -289,7 +289,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function runDocumentProblem(value: unknown): string | null {
   if (!isObject(value)) return "not a Run document (the JSON is not an object)";
   const schema = value.schema;
-  if (schema !== "ioscope.run/1") {
+  if (schema !== "ioscope.run/2" && schema !== "ioscope.run/1") {
     if (typeof schema === "string" && schema.startsWith("ioscope.run/")) {
       return "a Run document of an unsupported version";
     }

@@ -183,7 +183,7 @@ export function buildRun(snapshot: Snapshot, options: BuildRunOptions): RunDocum
     ? [...snapshot.tlb.values()].reduce((s, n) => s + n, 0)
     : null;
   const run: RunDocument = {
-    schema: "ioscope.run/1",
+    schema: "ioscope.run/2",
     meta: {
       pid: target.pids[0] ?? 0,
       pids: [...target.pids],

@@ -25,6 +25,7 @@ import {
   ja,
   jeq,
   jge,
+  jgt,
   jlt,
   jne,
   label,
@@ -54,6 +55,7 @@ import {
 } from "../../ffi/bpf/asm.ts";
 import { stackFrame } from "../../ffi/bpf/frame.ts";
 import { BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
+import { SLOT_THRESHOLDS } from "../../schema/buckets.ts";
 import { COUNTER, GATE, HIST_BUCKETS, OP, SUB_BUCKETS } from "./layout.ts";
 
 /** Where a program keeps its context (R1 at entry) across helper calls; {@linkcode loadArg} reads it there. */
@@ -317,11 +319,11 @@ export function ifTraced(b: BuildContext, out: string): Insn[] {
 }
 
 /**
- * `dst = the log-linear bucket index of value` (schema/buckets.ts): the
- * value itself below 16, else `e * 16 + ((value >> (e - 4)) & 15)` with `e =
- * floor(log2 value)`, found by halving the search five times as
- * io_syscalls.bt does. Clamped to the histogram's size for the verifier.
- * @param dst the index register (R1 here)
+ * `R1 = the slot of value` (schema/buckets.ts: base-2 exponential buckets,
+ * Prometheus schema 4 in seconds): 0 for 0 ns; else with `k = floor(log2
+ * value)` (by halving the search six times, as io_syscalls.bt does) and
+ * `m = value << (62 - k)`, `16k + 1 + #{t : m > SLOT_THRESHOLDS[t]}`, the count
+ * found in four or five compares. A value of 2^48 ns or more: the last slot.
  * @param value the value register (kept)
  * @param prefix label prefix
  * @returns the instructions (they use R1-R4)
@@ -336,9 +338,25 @@ export function bucketIndex(value: Reg, prefix: string): Insn[] {
     mov.reg(v, t),
     label(`${prefix}_lt${bits}`),
   ];
+  // The thresholds below m, known to lie within [lo, hi]: a binary search.
+  const count = (lo: number, hi: number): Insn[] => {
+    if (lo === hi) return [add.imm(R1, lo), ja(`${prefix}_in`)];
+    const mid = (lo + hi + 1) >> 1; // m > threshold mid ⇔ count >= mid
+    return [
+      ldImm64(t, SLOT_THRESHOLDS[mid - 1]!),
+      jgt.reg(v, t, `${prefix}_ge${mid}_${lo}_${hi}`),
+      ...count(lo, mid - 1),
+      label(`${prefix}_ge${mid}_${lo}_${hi}`),
+      ...count(mid, hi),
+    ];
+  };
   return [
-    mov.reg(R1, value),
-    jlt.imm(value, SUB_BUCKETS, `${prefix}_small`),
+    mov.imm(R1, 0),
+    jeq.imm(value, 0, `${prefix}_in`),
+    mov.imm(R1, HIST_BUCKETS - 1),
+    mov.reg(v, value),
+    rsh.imm(v, 48),
+    jne.imm(v, 0, `${prefix}_in`), // past 2^48 ns: the last slot
     mov.imm(e, 0),
     mov.reg(v, value),
     ...step(32),
@@ -347,17 +365,20 @@ export function bucketIndex(value: Reg, prefix: string): Insn[] {
     ...step(4),
     ...step(2),
     ...step(1),
-    // index = e * 16 + ((value >> (e - 4)) & 15)
-    mov.reg(t, e),
-    sub.imm(t, 4),
-    rsh.reg(R1, t),
-    and.imm(R1, SUB_BUCKETS - 1),
-    lsh.imm(e, 4),
-    add.reg(R1, e),
-    label(`${prefix}_small`),
-    jlt.imm(R1, HIST_BUCKETS, `${prefix}_in`),
-    mov.imm(R1, HIST_BUCKETS - 1), // past 2^48 ns: the last bucket
+    // m = value << (62 - k); R1 = 16k + 1
+    mov.reg(v, value),
+    mov.imm(t, 62),
+    sub.reg(t, e),
+    lsh.reg(v, t),
+    mov.reg(R1, e),
+    lsh.imm(R1, 4),
+    add.imm(R1, 1),
+    ...count(0, SUB_BUCKETS),
     label(`${prefix}_in`),
+    // Never true; it bounds R1 for the verifier, which does not follow k.
+    jlt.imm(R1, HIST_BUCKETS, `${prefix}_ok`),
+    mov.imm(R1, HIST_BUCKETS - 1),
+    label(`${prefix}_ok`),
   ];
 }
 

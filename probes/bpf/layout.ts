@@ -8,13 +8,14 @@
  * @module
  */
 
-/** Sub-buckets per power of two (as schema/buckets.ts). */
-export const SUB_BUCKETS = 16;
+import { SLOTS, SUB_BUCKETS } from "../../schema/buckets.ts";
+
+export { SUB_BUCKETS };
 /**
- * Buckets one histogram holds: every latency below 2^48 ns (78 hours) has an
- * index below this; a longer one is counted in the last bucket.
+ * Buckets (slots, schema/buckets.ts) one histogram holds: 0 ns, then every
+ * latency below 2^48 ns (78 hours); a longer one is counted in the last slot.
  */
-export const HIST_BUCKETS = 48 * SUB_BUCKETS;
+export const HIST_BUCKETS = SLOTS;
 /** Bytes of one histogram value (a per-CPU array value of HIST_BUCKETS u64). */
 export const HIST_VALUE_BYTES = HIST_BUCKETS * 8;
 

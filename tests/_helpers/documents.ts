@@ -108,7 +108,7 @@ export function stats(fields: Partial<SyscallStats> & { count: number }): Syscal
 /** An empty Run of `seconds` seconds: no syscalls, no faults, nothing unsupported. */
 export function emptyRun(seconds = 10): RunDocument {
   return {
-    schema: "ioscope.run/1",
+    schema: "ioscope.run/2",
     meta: {
       pid: 4242,
       pids: [4242],

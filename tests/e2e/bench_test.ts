@@ -71,7 +71,7 @@ Deno.test({
     for (const [name, r] of Object.entries(doc.paths)) {
       assert(r.checksum_ok, `${name}: checksum`);
       const run = r.run as RunDocument;
-      assertEquals(run.schema, "ioscope.run/1", `${name}: traced`);
+      assertEquals(run.schema, "ioscope.run/2", `${name}: traced`);
       assertEquals(run.meta.pid > 0, true);
       const own = PATH_OPS.serve[name]!.own;
       assert(calls(run, own) > 0, `${name}: its trace shows ${own}: ${Object.keys(run.syscalls)}`);
@@ -135,7 +135,7 @@ Deno.test({
     for (const [name, p] of Object.entries(doc.paths)) {
       assert(p.fio && p.fio.throughput_mib_s > 0, `${name}: fio ran`);
       assert(p.fio.command.includes("--invalidate=0"), "fio keeps the page cache");
-      assertEquals(p.fio.run?.schema, "ioscope.run/1", `${name}: fio traced the same way`);
+      assertEquals(p.fio.run?.schema, "ioscope.run/2", `${name}: fio traced the same way`);
     }
     assertEquals(doc.paths.io_uring?.fio?.engine, "io_uring");
     assert((doc.paths.read?.fio?.run?.syscalls.pread64?.count ?? 0) >= 32, "fio psync preads");

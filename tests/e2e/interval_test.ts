@@ -6,11 +6,12 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { runCli, startWorkload, tmpDir } from "../_helpers/common.ts";
 import { tracePid } from "../_helpers/trace_run.ts";
 import type { IntervalDocument } from "../../schema/interval.ts";
+import { BUCKET_WIDTH } from "../../schema/buckets.ts";
 
 const BACKENDS = ["bpf", "bpftrace", "ftrace"] as const;
 
-/** A bucket's width is 1/16 of its low bound: two readings of one value differ by at most that. */
-const BUCKET_ERROR = 1 / 16;
+/** A bucket's width over its low bound: two readings of one value differ by at most that. */
+const BUCKET_ERROR = BUCKET_WIDTH;
 
 for (const backend of BACKENDS) {
   Deno.test(`--json-lines with ${backend}: one interval per second, its P99 agrees with a separate trace`, async () => {

@@ -159,7 +159,7 @@ Deno.test("several outputs failing: one line each, in the order given", async ()
   assertEquals(failures.length, 2, r.stderr);
   assert(failures[0]?.includes(`--out ${full.path}/report.html: read-only file system (EROFS)`));
   assert(failures[1]?.includes(`--store ${full.path}/store: read-only file system (EROFS)`));
-  assert(JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`)).schema === "ioscope.run/1");
+  assert(JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`)).schema === "ioscope.run/2");
 });
 
 Deno.test("a symlink planted at an output's path is replaced, its target untouched", async () => {
@@ -248,5 +248,5 @@ Deno.test("the summary on a full disk (stdout redirected there) costs only itsel
   assertEquals(stderr.split("\n").filter((l) => l.includes("could not write")), [
     "ioscope trace: could not write the summary (stdout): no space left on device (ENOSPC)",
   ]);
-  assert(JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`)).schema === "ioscope.run/1");
+  assert(JSON.parse(Deno.readTextFileSync(`${dir.path}/run.json`)).schema === "ioscope.run/2");
 });

@@ -5,6 +5,7 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { startWorkload, tmpDir } from "../_helpers/common.ts";
 import { traceRun } from "../_helpers/trace_run.ts";
 import { canvases, launchBrowser } from "../_helpers/browser.ts";
+import { BUCKET_WIDTH } from "../../schema/buckets.ts";
 
 Deno.test("a trace's timeline holds each second's read P99, and the report draws it", async () => {
   await using dir = tmpDir();
@@ -23,7 +24,10 @@ Deno.test("a trace's timeline holds each second's read P99, and the report draws
   }
   const whole = run.syscalls.read!.p99_ns;
   const mid = seconds[1]!.p99_ns!.read!;
-  assert(Math.abs(mid - whole) / whole <= 1 / 16, `a second's P99 ${mid} vs the run's ${whole}`);
+  assert(
+    Math.abs(mid - whole) / whole <= BUCKET_WIDTH,
+    `a second's P99 ${mid} vs the run's ${whole}`,
+  );
 
   const html = Deno.readTextFileSync(`${dir.path}/run.html`);
   const data = JSON.parse(

@@ -16,7 +16,7 @@ Deno.test("trace counts exact calls and bytes of a known workload and ends when 
   });
   const stopMs = performance.now() - exitedAt;
   assert(stopMs < 2500, `took ${stopMs} ms to end after the target exited`);
-  assertEquals(run.schema, "ioscope.run/1");
+  assertEquals(run.schema, "ioscope.run/2");
   assertEquals(run.meta.target_exited, true);
   assertEquals(run.meta.end_reason, "target-exit");
   const pread = run.syscalls.pread64;
@@ -187,7 +187,7 @@ Deno.test("an agent killed with SIGKILL leaves no bpftrace behind and the next r
       ["--pid", String(target.pid), "--duration", "500ms"],
       `${dir.path}/r.json`,
     );
-    assertEquals(run.schema, "ioscope.run/1");
+    assertEquals(run.schema, "ioscope.run/2");
   } finally {
     target.kill("SIGKILL");
     await target.status;

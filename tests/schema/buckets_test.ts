@@ -3,8 +3,12 @@ import {
   bucketBounds,
   bucketIndex,
   mergeBuckets,
+  nativeIndex,
   percentiles,
   quantile,
+  SLOT_ONE_NATIVE,
+  SLOT_THRESHOLDS,
+  SLOTS,
   toBuckets,
 } from "../../schema/buckets.ts";
 
@@ -19,28 +23,61 @@ Deno.test("every value falls inside the bounds of its own bucket", () => {
   }
 });
 
-Deno.test("buckets are at most 1/16 of their low bound wide above 16", () => {
-  for (let i = 16; i < 16 * 40; i++) {
-    const [low, high] = bucketBounds(i);
-    assert((high - low) / low <= 1 / 16 + 1e-12, `bucket ${i}: [${low}, ${high})`);
+Deno.test("every bucket is one native schema-4 bucket in seconds: (2^((i-1)/16), 2^(i/16)] s over whole ns", () => {
+  for (let s = 2; s < SLOTS; s++) {
+    const [low, high] = bucketBounds(s);
+    const i = s - 1 + SLOT_ONE_NATIVE;
+    // Floats are close enough to check the edges' places (the exact floors are
+    // BigInt's; the next tests check the kernel's method against them).
+    const edge = (n: number) => 1e9 * 2 ** (n / 16);
+    assert(Math.abs(high - 1 - Math.floor(edge(i))) <= 1, `slot ${s}: high ${high} vs ${edge(i)}`);
+    assert(Math.abs(low - 1 - Math.floor(edge(i - 1))) <= 1, `slot ${s}: low ${low}`);
+    if (high > low) assertEquals(nativeIndex([low, high, 1]), i, `slot ${s}`);
+  }
+  assertEquals(nativeIndex([0, 1, 5]), null, "the zero bucket is not a native one");
+  assertEquals(nativeIndex([992, 1024, 5]), null, "a log-linear bucket of an ioscope.run/1 Run");
+  assertEquals(bucketBounds(479), [957_603_281, 1_000_000_001], "1 s is upper-inclusive");
+});
+
+Deno.test("a bucket is at most 2^(1/16) - 1 = 4.43% of its low bound wide", () => {
+  const width = 2 ** (1 / 16) - 1;
+  for (let s = 1; s < SLOTS; s++) {
+    const [low, high] = bucketBounds(s);
+    // Below ~23 ns a bucket holds at most one whole ns (or none).
+    if (high - low > 1) {
+      assert((high - 1 - low) / low <= width + 1e-12, `slot ${s}: [${low}, ${high})`);
+    }
   }
 });
 
-Deno.test("bucket indexes match the bpftrace program's arithmetic", () => {
-  // The program: e = floor(log2 v); b = v < 16 ? v : e*16 + ((v >> (e-4)) & 15)
-  const program = (v: bigint): number => {
-    let e = 0n;
-    let x = v;
-    while (x >= 2n) {
-      x >>= 1n;
-      e++;
-    }
-    return Number(e < 4n ? v : e * 16n + ((v >> (e - 4n)) & 15n));
+Deno.test("the slot by the kernel's integer method (m = v << (62-k) against 16 constants) is exact at every edge", () => {
+  const method = (v: bigint): number => {
+    if (v === 0n) return 0;
+    if (v >= 1n << 48n) return SLOTS - 1;
+    const k = BigInt(v.toString(2).length - 1);
+    const m = v << (62n - k);
+    return Number(16n * k + 1n) + SLOT_THRESHOLDS.filter((c) => m > c).length;
   };
-  for (
-    const v of [0, 1, 15, 16, 17, 31, 32, 1000, 1023, 1024, 65535, 65536, 123456789, 2 ** 33 + 7]
-  ) {
-    assertEquals(bucketIndex(v), program(BigInt(v)), `value ${v}`);
+  for (let s = 1; s < SLOTS; s++) {
+    const [low, high] = bucketBounds(s);
+    for (const v of [low - 1, low, high - 1, high]) {
+      if (v >= 0) assertEquals(method(BigInt(v)), bucketIndex(v), `value ${v}`);
+    }
+  }
+  for (let n = 0; n <= 9; n++) {
+    // 1e9 * 2^n ns is an edge exactly (a whole power of 2^(1/16) in seconds): upper-inclusive.
+    const v = 1e9 * 2 ** n;
+    assertEquals(bucketBounds(bucketIndex(v))[1], v + 1, `${v} ends its bucket`);
+  }
+});
+
+Deno.test("bpftrace's programs hold the same 16 constants and last slot", () => {
+  for (const file of ["io_syscalls.bt", "io_uring.bt"]) {
+    const text = Deno.readTextFileSync(new URL(`../../probes/${file}`, import.meta.url));
+    const constants = [...text.matchAll(/if \(\$m > (\d+)\)/g)].map((m) => BigInt(m[1]!));
+    assertEquals(constants, [...SLOT_THRESHOLDS], file);
+    assert(text.includes(`$b = ${SLOTS - 1};`), `${file}: the last slot`);
+    assert(text.includes("$m = $d << (62 - $e);"), file);
   }
 });
 
@@ -58,7 +95,7 @@ Deno.test("histogram p99 falls inside its bucket and interpolates", () => {
   assert(p.p999_ns >= low2 && p.p999_ns <= high2, `p99.9 ${p.p999_ns}`);
 });
 
-Deno.test("quantiles of uniform data are within 7% of the exact ones", () => {
+Deno.test("quantiles of uniform data are within one bucket width (4.43%) of the exact ones", () => {
   const counts = new Map<number, number>();
   const values: number[] = [];
   for (let i = 1; i <= 100_000; i++) {
@@ -72,7 +109,8 @@ Deno.test("quantiles of uniform data are within 7% of the exact ones", () => {
   for (const q of [0.5, 0.9, 0.99, 0.999]) {
     const exact = values[Math.floor(q * values.length) - 1] ?? 0;
     const got = quantile(buckets, q);
-    assert(Math.abs(got - exact) / exact < 0.07, `q${q}: ${got} vs ${exact}`);
+    // Within one bucket: 2^(1/16) - 1 = 4.43%.
+    assert(Math.abs(got - exact) / exact < 0.0443, `q${q}: ${got} vs ${exact}`);
   }
 });
 

@@ -77,7 +77,7 @@ Deno.test("the summary fits 80 columns and sorts syscalls by total time", () => 
     buckets: [],
   });
   const run: RunDocument = {
-    schema: "ioscope.run/1",
+    schema: "ioscope.run/2",
     meta: {
       pid: 1,
       pids: [1],

@@ -26,7 +26,12 @@ export function run(bytes: Uint8Array, r7: bigint): bigint {
     const x = (op & 0x08) ? reg[src] ?? 0n : imm;
     const d = reg[dst] ?? 0n;
     pc++;
-    if ((op & 7) === 0x07) {
+    if (op === 0x18) {
+      // ld_imm64: the low word here, the high word in the next slot's imm.
+      const high = BigInt(v.getUint32(at + 12, true));
+      reg[dst] = (high << 32n) | BigInt(v.getUint32(at + 4, true));
+      pc++;
+    } else if ((op & 7) === 0x07) {
       const code = op & 0xf0;
       const r = code === 0xb0
         ? x

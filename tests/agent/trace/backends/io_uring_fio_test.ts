@@ -15,7 +15,7 @@
 // fio's loop (slowed by every tracer's syscall probes) and misses the submit,
 // so it bounds ours neither way. The block layer's time lies inside ours,
 // always. So, percentile by percentile: block <= ours <= fio's lat, each
-// within its histogram's resolution (ours 1/16, interpolated in the bucket;
+// within its histogram's resolution (ours 2^(1/16) - 1, interpolated in the bucket;
 // the block trace's text timestamps are in microseconds).
 //
 // Before, the floor was fio's clat P1 and depth 1 held ours to 15% of fio's
@@ -28,6 +28,7 @@ import { assert, assertEquals, assertWithin } from "../../../_helpers/assert.ts"
 import { assertCountOrLost, diskDir, type FioRead, traceFio } from "../../../_helpers/fio.ts";
 import { blockPercentile, type BlockRead, BlockReads } from "../../../_helpers/block_reads.ts";
 import type { IoUringOpStats, RunDocument } from "../../../../schema/mod.ts";
+import { BUCKET_WIDTH } from "../../../../schema/buckets.ts";
 
 /** Fails, saying so, when the filesystem refuses O_DIRECT. */
 function assertDirectIo(file: string): void {
@@ -129,11 +130,11 @@ function assertBracketed(u: UringRun, backend: string): IoUringOpStats {
     const ours = q === "50" ? op.p50_ns : op.p99_ns;
     const fioLat = lat(u.fio, q);
     const block = blockPercentile(u.block, Number(q));
-    // Above: fio's lat holds ours; 7% for our bucket (1/16) and fio's own.
+    // Above: fio's lat holds ours; 7% for our bucket (4.43%) and fio's own.
     assert(ours <= fioLat * 1.07, `${backend}: P${q} ${ours} ns above fio's lat ${fioLat} ns`);
     // Below: ours holds the block layer's; our bucket, and 1 us for its timestamps.
     assert(
-      ours >= (block - 1000) / (1 + 1 / 16),
+      ours >= (block - 1000) / (1 + BUCKET_WIDTH),
       `${backend}: P${q} ${ours} ns under the block layer's ${block} ns for the same reads`,
     );
   }
