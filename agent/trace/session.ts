@@ -382,6 +382,7 @@ class Session implements TraceSession {
         kernel: Deno.osRelease(),
         backend: this.#backend.name,
         ...(this.#backend.attach ? { attach: structuredClone(this.#backend.attach) } : {}),
+        ...(this.#backend.compatCheck ? { compat_check: this.#backend.compatCheck } : {}),
         started_at: this.#startedAt.toISOString(),
         duration_s: Math.round(durationMs) / 1000,
         target_exited: exited,

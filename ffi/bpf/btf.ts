@@ -256,6 +256,28 @@ export class Btf {
   }
 
   /**
+   * The names of the kernel functions that start with a prefix, in one scan
+   * (a few ms over vmlinux's types; only matching names are decoded).
+   * @param prefix e.g. `__ia32_`
+   * @returns the FUNCs' names
+   */
+  funcNamesStartingWith(prefix: string): string[] {
+    const want = new TextEncoder().encode(prefix);
+    const v = this.#view, bytes = this.#bytes;
+    const names: string[] = [];
+    const count = this.count;
+    for (let id = 1; id <= count; id++) {
+      const p = this.#offsets[id]!;
+      if (((v.getUint32(p + 4, true) >>> 24) & 0x1f) !== BtfKind.FUNC) continue;
+      const at = this.#strOff + v.getUint32(p, true);
+      let i = 0;
+      while (i < want.length && bytes[at + i] === want[i]) i++;
+      if (i === want.length) names.push(this.#str(v.getUint32(p, true)));
+    }
+    return names;
+  }
+
+  /**
    * A function prototype's parameters' types.
    * @param id a FUNC_PROTO's id (typedefs, qualifiers and one pointer are followed)
    * @returns each parameter's type id, in order
@@ -459,6 +481,36 @@ function mapVmlinux(): Uint8Array | null {
 export function syscallFunction(syscall: string): string {
   const prefix = Deno.build.arch === "aarch64" ? "__arm64_sys_" : "__x64_sys_";
   return prefix + syscall;
+}
+
+/** Other names the kernel gives a syscall's i386 implementation. */
+const I386_ALIASES: Record<string, string[]> = {
+  pread64: ["pread"],
+  pwrite64: ["pwrite"],
+  sendfile64: ["sendfile"],
+  mmap: ["mmap_pgoff"],
+  io_getevents: ["io_getevents_time32"],
+  io_pgetevents: ["io_pgetevents_time32", "io_pgetevents_time64"],
+  recvmmsg: ["recvmmsg_time32", "recvmmsg_time64"],
+};
+
+/**
+ * The kernel functions a 32-bit (compat) call of a syscall may run through
+ * on x86_64: `__ia32_sys_NAME`, `__ia32_compat_sys_NAME` and their
+ * `ia32_`/`x86_` variants (`__ia32_sys_ia32_pread64` on 6.1,
+ * `__ia32_compat_sys_x86_pread` on 5.10), those this kernel has. Only the
+ * i386 syscall table calls them.
+ * @param ia32Functions the kernel's `__ia32_` functions (BTF funcNamesStartingWith)
+ * @param syscall the syscall's name (schema/syscalls.ts)
+ * @returns the functions
+ */
+export function compatSyscallFunctions(
+  ia32Functions: readonly string[],
+  syscall: string,
+): string[] {
+  const names = [syscall, ...(I386_ALIASES[syscall] ?? [])].join("|");
+  const re = new RegExp(`^__ia32_(compat_)?sys_(ia32_|x86_)?(${names})$`);
+  return ia32Functions.filter((f) => re.test(f));
 }
 
 // ---------------------------------------------------------------------------

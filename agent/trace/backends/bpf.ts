@@ -25,11 +25,13 @@ import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend
 import { RunError } from "../../errors.ts";
 import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
+import { SYSCALLS_I386 } from "../../../schema/syscalls_i386.ts";
 import {
   AttachType,
   BpfLink,
   BpfProgram,
   canLoad,
+  compatSyscallFunctions,
   ErrnoError,
   exit,
   firstArgsReadable,
@@ -73,6 +75,7 @@ export interface BpfBackendOptions extends BackendOptions {
 /** The running bpf backend: a TraceBackend that also says how it attached. */
 export interface BpfBackend extends TraceBackend {
   readonly name: "bpf";
+  readonly compatCheck: string;
   readonly attach: AttachReport;
   /** The kernel ids of this backend's programs and links (tests check they go away). */
   objectIds(): { programs: number[]; links: number[] };
@@ -263,6 +266,35 @@ export function programSpec(
   };
 }
 
+/**
+ * How 32-bit (compat) calls of a traced syscall are found with an attach
+ * kind: raw and classic tracepoints see every call with its number, so they
+ * get the syscall's i386 numbers (and test the task's TS_COMPAT flag);
+ * fentry's `__x64_sys_*` functions see 64-bit calls only, so it gets the
+ * syscall's i386 functions, those this kernel has (none without IA32
+ * emulation).
+ */
+function compatPlan(
+  kind: AttachKind,
+  name: string,
+): { i386?: readonly number[]; compatFunctions?: readonly string[] } {
+  if (kind !== "fentry") return { i386: SYSCALLS_I386.get(name) ?? [] };
+  ia32Functions ??= vmlinuxBtf().funcNamesStartingWith("__ia32_");
+  return { compatFunctions: compatSyscallFunctions(ia32Functions, name) };
+}
+let ia32Functions: string[] | undefined;
+
+/** What the Run says of 32-bit calls (meta.compat_check), for the programs attached. */
+function compatReport(kind: AttachKind, plan: readonly PlannedProgram[]): string {
+  if (kind !== "fentry") {
+    return "counted apart by i386 number where the task's TS_COMPAT flag is set, not timed";
+  }
+  const fns = plan.filter((p) => "function" in p.at && p.at.function.startsWith("__ia32_"));
+  return fns.length > 0
+    ? `counted apart by fentry on ${fns.length} i386 syscall functions (__ia32_*), not timed`
+    : "not seen: fentry sits on __x64_sys_* and this kernel has no __ia32_ syscall functions";
+}
+
 /** The programs of one attach kind, loaded and attached; `close()` undoes it all. */
 class AttachedSet {
   readonly programs: BpfProgram[] = [];
@@ -362,6 +394,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   const compat = compatStatusOffset();
   let set: AttachedSet | null = null;
   let kind: AttachKind = best;
+  let compatCheck = typeof compat === "string" ? `none: ${compat}` : "";
   const field = fieldReader();
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
     try {
@@ -385,10 +418,12 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
           nr: s.nr,
           slotValue: slotValue(s, slot),
           function: syscallFunction(s.name),
+          ...(typeof compat === "number" ? compatPlan(k, s.name) : {}),
         })),
       });
       set = new AttachedSet(plan);
       kind = k;
+      if (typeof compat === "number") compatCheck = compatReport(k, plan);
       break;
     } catch (e: unknown) {
       reasons.push({ kind: k, reason: oneLine(e) });
@@ -447,6 +482,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   return {
     name: "bpf",
     attach: { kind, starts: taskStorage ? "task_storage" : "hash", reasons },
+    compatCheck,
     attached: Promise.resolve(),
     died,
     unsupported,

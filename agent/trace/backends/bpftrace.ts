@@ -236,6 +236,7 @@ export function startBpftrace(
     attached,
     died,
     unsupported,
+    compatCheck: "counted apart by i386 number where the task's TS_COMPAT flag is set, not timed",
     latest: () => parser.latest(),
     window: () => (isAttached && nr !== undefined ? { ...edges } : null),
     stop(onClosed?: () => void): Promise<Snapshot> {

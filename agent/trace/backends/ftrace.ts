@@ -49,6 +49,17 @@ import {
 } from "../../../probes/ftrace_format.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
 
+/**
+ * What the ftrace backend does with 32-bit (compat) calls (the Run's
+ * meta.compat_check): raw_syscalls records carry no compat flag and tracefs
+ * filters cannot read the task's, so a process is taken as 32-bit by its
+ * executable's ELF class. tests/agent/trace/backends/compat_int80_test.ts
+ * measures the gap.
+ */
+export const FTRACE_COMPAT_CHECK = "by the executable's ELF class only: a 32-bit program's " +
+  "calls are counted apart (those whose number passes the x86_64 filter); a 64-bit " +
+  "program's int 0x80 calls cannot be told apart and are counted under x86_64 names";
+
 export { sweepStaleInstances };
 
 /** How often the buffers are read. */
@@ -495,6 +506,7 @@ export async function startFtrace(
     attached: Promise.resolve(),
     died,
     unsupported,
+    compatCheck: FTRACE_COMPAT_CHECK,
     latest: () => latest,
     window: () => ({ ...edges }),
     stop(onClosed?: () => void): Promise<Snapshot> {
