@@ -399,7 +399,10 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
     try {
       if (k === "fentry") {
-        const why = tracingRefused();
+        // Decided by probing, before anything is loaded: TRACING programs at all
+        // (no BTF read), then their first argument's type in BTF (5.10 loads
+        // them but its verifier refuses sendto's pt_regs read).
+        const why = tracingRefused() ?? deepTracingRefused();
         if (why) throw new Error(why);
       }
       const b: BuildContext = {

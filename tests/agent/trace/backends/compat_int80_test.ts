@@ -33,7 +33,12 @@ const COUNT = 200;
 const WORKLOAD = `${ROOT}tests/_helpers/workloads/int80.ts`;
 
 /** Whether this kernel runs `int 0x80` from a 64-bit process (a child tries: SIGSEGV if not). */
-async function int80Works(): Promise<string | null> {
+function int80Works(): Promise<string | null> {
+  return int80Probe ??= probeInt80();
+}
+let int80Probe: Promise<string | null> | undefined;
+
+async function probeInt80(): Promise<string | null> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", WORKLOAD, "probe"],
     stdout: "piped",
