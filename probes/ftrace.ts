@@ -351,7 +351,10 @@ export class FtraceAggregator {
       newPid: off("newTask", "pid", 4),
       newFlags: off("newTask", "clone_flags", 8),
       exitPid: off("processExit", "pid", 4),
-      exitGroupDead: off("processExit", "group_dead", 1),
+      // Debian's 5.10, 6.1 and 6.12 have no group_dead: the leader's exit ends the process.
+      exitGroupDead: f("processExit")?.fields.has("group_dead")
+        ? off("processExit", "group_dead", 1)
+        : -1,
       execFile: off("processExec", "filename", 4),
       execPid: off("processExec", "pid", 4),
       execOldPid: off("processExec", "old_pid", 4),

@@ -483,23 +483,44 @@ export function syscallFunction(syscall: string): string {
   return prefix + syscall;
 }
 
-/** Other names the kernel gives a syscall's i386 implementation. */
-const I386_ALIASES: Record<string, string[]> = {
-  pread64: ["pread"],
-  pwrite64: ["pwrite"],
-  sendfile64: ["sendfile"],
-  mmap: ["mmap_pgoff"],
-  io_getevents: ["io_getevents_time32"],
-  io_pgetevents: ["io_pgetevents_time32", "io_pgetevents_time64"],
-  recvmmsg: ["recvmmsg_time32", "recvmmsg_time64"],
+/**
+ * A syscall's i386 entries, when it has more than one (sendfile and
+ * sendfile64; old mmap and mmap2; a time32 and a time64 form) or another
+ * name, each with the names its function may have; a full function name is
+ * taken as it is (x86 runs sendfile64 through `__ia32_sys_sendfile64`, though
+ * a `compat_sys_sendfile64` exists for other architectures).
+ */
+const I386_ENTRIES: Record<string, string[][]> = {
+  pread64: [["pread64", "pread"]],
+  pwrite64: [["pwrite64", "pwrite"]],
+  sendfile64: [["sendfile"], ["__ia32_sys_sendfile64"]],
+  mmap: [["mmap"], ["mmap_pgoff"]],
+  io_getevents: [["io_getevents_time32", "io_getevents"]],
+  io_pgetevents: [["io_pgetevents"], ["io_pgetevents_time64"]],
+  recvmmsg: [["recvmmsg_time32", "recvmmsg"], ["recvmmsg_time64"]],
 };
 
 /**
- * The kernel functions a 32-bit (compat) call of a syscall may run through
- * on x86_64: `__ia32_sys_NAME`, `__ia32_compat_sys_NAME` and their
- * `ia32_`/`x86_` variants (`__ia32_sys_ia32_pread64` on 6.1,
- * `__ia32_compat_sys_x86_pread` on 5.10), those this kernel has. Only the
- * i386 syscall table calls them.
+ * Prefixes of an i386 entry's function, the table's compat entry first:
+ * `__ia32_compat_sys_ia32_mmap` (6.1), `__ia32_compat_sys_x86_pread` (5.10),
+ * `__ia32_compat_sys_preadv`, `__ia32_sys_ia32_pread64` (6.1), then the
+ * plain `__ia32_sys_read` (every syscall has one, in the table or not).
+ */
+const I386_PREFIXES = [
+  "__ia32_compat_sys_ia32_",
+  "__ia32_compat_sys_x86_",
+  "__ia32_compat_sys_",
+  "__ia32_sys_ia32_",
+  "__ia32_sys_x86_",
+  "__ia32_sys_",
+];
+
+/**
+ * The kernel functions a 32-bit (compat) call of a syscall runs through on
+ * x86_64, one per i386 entry of the syscall: the first of its possible
+ * names this kernel has, compat and arch-specific ones first (the i386
+ * table's compat column names them where the plain function does not fit
+ * 32-bit arguments). Only the i386 syscall table calls them.
  * @param ia32Functions the kernel's `__ia32_` functions (BTF funcNamesStartingWith)
  * @param syscall the syscall's name (schema/syscalls.ts)
  * @returns the functions
@@ -508,9 +529,15 @@ export function compatSyscallFunctions(
   ia32Functions: readonly string[],
   syscall: string,
 ): string[] {
-  const names = [syscall, ...(I386_ALIASES[syscall] ?? [])].join("|");
-  const re = new RegExp(`^__ia32_(compat_)?sys_(ia32_|x86_)?(${names})$`);
-  return ia32Functions.filter((f) => re.test(f));
+  const have = new Set(ia32Functions);
+  return (I386_ENTRIES[syscall] ?? [[syscall]]).flatMap((names) => {
+    const exact = names.find((n) => n.startsWith("__"));
+    if (exact) return have.has(exact) ? [exact] : [];
+    for (const prefix of I386_PREFIXES) {
+      for (const name of names) if (have.has(prefix + name)) return [prefix + name];
+    }
+    return [];
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -30,25 +30,33 @@ Deno.test("the slot table gets the i386 numbers flagged; a number on both keeps 
   assertEquals(got.size, 3);
 });
 
-Deno.test("the i386 functions of a syscall are found by name, their 5.10 and 6.1 spellings too", () => {
+Deno.test("one i386 function per i386 entry: the compat and arch-specific ones first (5.10 and 6.1 names)", () => {
   const fns = [
     "__ia32_sys_read",
     "__ia32_sys_readahead",
-    "__ia32_sys_ia32_pread64",
-    "__ia32_compat_sys_x86_pread",
+    "__ia32_sys_pread64", // generated for every syscall, not in i386's table
+    "__ia32_sys_ia32_pread64", // 6.1
+    "__ia32_sys_mmap",
     "__ia32_sys_mmap_pgoff",
     "__ia32_compat_sys_ia32_mmap",
-    "__ia32_sys_preadv2",
-    "__ia32_compat_sys_preadv2",
+    "__ia32_sys_sendfile",
+    "__ia32_compat_sys_sendfile",
+    "__ia32_sys_sendfile64",
+    "__ia32_compat_sys_sendfile64", // other architectures'
   ];
   assertEquals(compatSyscallFunctions(fns, "read"), ["__ia32_sys_read"]);
-  assertEquals(compatSyscallFunctions(fns, "pread64"), [
-    "__ia32_sys_ia32_pread64",
-    "__ia32_compat_sys_x86_pread",
-  ]);
+  assertEquals(compatSyscallFunctions(fns, "pread64"), ["__ia32_sys_ia32_pread64"]);
+  assertEquals(
+    compatSyscallFunctions([...fns, "__ia32_compat_sys_x86_pread"], "pread64"),
+    ["__ia32_compat_sys_x86_pread"], // 5.10
+  );
   assertEquals(compatSyscallFunctions(fns, "mmap"), [
-    "__ia32_sys_mmap_pgoff",
     "__ia32_compat_sys_ia32_mmap",
+    "__ia32_sys_mmap_pgoff",
+  ]);
+  assertEquals(compatSyscallFunctions(fns, "sendfile64"), [
+    "__ia32_compat_sys_sendfile",
+    "__ia32_sys_sendfile64",
   ]);
   assertEquals(compatSyscallFunctions(fns, "preadv"), []);
 });
