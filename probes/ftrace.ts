@@ -48,6 +48,27 @@ const NOT_BYTES = new Set(SYSCALLS.filter((s) => s.bytes === "none").map((s) => 
 /** Syscall numbers whose first argument is not a descriptor (not keyed per descriptor). */
 const NOT_FD = new Set(SYSCALLS.filter((s) => !s.fd).map((s) => s.nr_x86_64));
 
+/** The fields the aggregator reads of each io_uring event. */
+const URING_FIELDS = {
+  uringSubmit: ["ctx", "req", "opcode", "flags", "user_data"],
+  uringComplete: ["ctx", "user_data", "req", "res", "cflags"],
+  uringAsync: ["req", "opcode"],
+} as const;
+
+/**
+ * The io_uring events to read: submissions and completions together, where
+ * both have every field read (else none: a completion is matched to its
+ * submission), and async punts where they do too.
+ */
+function usableUringEvents(formats: ReadonlyMap<string, FtraceEventFormat>): Set<string> {
+  const ok = (k: keyof typeof URING_FIELDS) => {
+    const fmt = formats.get(FTRACE_EVENTS[k]);
+    return fmt !== undefined && URING_FIELDS[k].every((x) => fmt.fields.has(x));
+  };
+  if (!ok("uringSubmit") || !ok("uringComplete")) return new Set();
+  return new Set(["uringSubmit", "uringComplete", ...(ok("uringAsync") ? ["uringAsync"] : [])]);
+}
+
 /** `req->flags` bit REQ_F_CQE_SKIP (= IOSQE_CQE_SKIP_SUCCESS): no completion on success. */
 const REQ_F_CQE_SKIP = 0x40;
 
@@ -328,7 +349,11 @@ export class FtraceAggregator {
     for (const tid of options.tids) this.#ours.set(tid, this.#tgidOf?.(tid) ?? -1);
     this.#followChildren = (options.followChildren ?? false) || options.comm !== undefined;
     this.#snap.tlbSupported = options.tlbSupported ?? true;
-    const f = (k: keyof typeof FTRACE_EVENTS) => formats.get(FTRACE_EVENTS[k]);
+    // io_uring's events are read only where they carry every field used
+    // (Debian's 5.10: io_uring_complete has no req, and no submit_req event).
+    const uring = usableUringEvents(formats);
+    const f = (k: keyof typeof FTRACE_EVENTS) =>
+      k.startsWith("uring") && !uring.has(k) ? undefined : formats.get(FTRACE_EVENTS[k]);
     for (const k of Object.keys(FTRACE_EVENTS) as (keyof typeof FTRACE_EVENTS)[]) {
       const fmt = f(k);
       if (fmt) this.#kinds.set(fmt.id, k);
