@@ -29,9 +29,10 @@ export const SUITE = {
     "tests/agent/trace/backends/compat_int80_test.ts",
     "tests/agent/trace/backends/bpf_fentry_timer_test.ts",
     "tests/agent/trace/backends/bpf_attach_probe_test.ts",
+    "tests/agent/trace/backends/bpf_compat_test.ts",
   ],
   filter:
-    "/dd's|known workload|fentry and raw_tp|kill -9|feature|int 0x80|timer-set readv|by probing/",
+    "/dd's|known workload|fentry and raw_tp|kill -9|feature|int 0x80|timer-set readv|by probing|TS_COMPAT at/",
 };
 
 /**
