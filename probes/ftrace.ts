@@ -48,6 +48,27 @@ const NOT_BYTES = new Set(SYSCALLS.filter((s) => s.bytes === "none").map((s) => 
 /** Syscall numbers whose first argument is not a descriptor (not keyed per descriptor). */
 const NOT_FD = new Set(SYSCALLS.filter((s) => !s.fd).map((s) => s.nr_x86_64));
 
+/** The fields the aggregator reads of each io_uring event. */
+const URING_FIELDS = {
+  uringSubmit: ["ctx", "req", "opcode", "flags", "user_data"],
+  uringComplete: ["ctx", "user_data", "req", "res", "cflags"],
+  uringAsync: ["req", "opcode"],
+} as const;
+
+/**
+ * The io_uring events to read: submissions and completions together, where
+ * both have every field read (else none: a completion is matched to its
+ * submission), and async punts where they do too.
+ */
+function usableUringEvents(formats: ReadonlyMap<string, FtraceEventFormat>): Set<string> {
+  const ok = (k: keyof typeof URING_FIELDS) => {
+    const fmt = formats.get(FTRACE_EVENTS[k]);
+    return fmt !== undefined && URING_FIELDS[k].every((x) => fmt.fields.has(x));
+  };
+  if (!ok("uringSubmit") || !ok("uringComplete")) return new Set();
+  return new Set(["uringSubmit", "uringComplete", ...(ok("uringAsync") ? ["uringAsync"] : [])]);
+}
+
 /** `req->flags` bit REQ_F_CQE_SKIP (= IOSQE_CQE_SKIP_SUCCESS): no completion on success. */
 const REQ_F_CQE_SKIP = 0x40;
 
@@ -321,7 +342,11 @@ export class FtraceAggregator {
     for (const tid of options.tids) this.#ours.set(tid, this.#tgidOf?.(tid) ?? -1);
     this.#followChildren = (options.followChildren ?? false) || options.comm !== undefined;
     this.#snap.tlbSupported = options.tlbSupported ?? true;
-    const f = (k: Kind) => formats.get(FTRACE_EVENTS[k]);
+    // io_uring's events are read only where they carry every field used
+    // (Debian's 5.10: io_uring_complete has no req, and no submit_req event).
+    const uring = usableUringEvents(formats);
+    const f = (k: Kind) =>
+      k.startsWith("uring") && !uring.has(k) ? undefined : formats.get(FTRACE_EVENTS[k]);
     const table = this.#table();
     for (const k of Object.keys(FTRACE_EVENTS) as Kind[]) {
       const fmt = f(k);
@@ -345,7 +370,10 @@ export class FtraceAggregator {
       newPid: off("newTask", "pid", 4),
       newFlags: off("newTask", "clone_flags", 8),
       exitPid: off("processExit", "pid", 4),
-      exitGroupDead: off("processExit", "group_dead", 1),
+      // Debian's 5.10, 6.1 and 6.12 have no group_dead: the leader's exit ends the process.
+      exitGroupDead: f("processExit")?.fields.has("group_dead")
+        ? off("processExit", "group_dead", 1)
+        : -1,
       execFile: off("processExec", "filename", 4),
       execPid: off("processExec", "pid", 4),
       execOldPid: off("processExec", "old_pid", 4),

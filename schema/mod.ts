@@ -18,6 +18,7 @@ export * from "./bench.ts";
 export * from "./trend.ts";
 export * from "./buckets.ts";
 export * from "./syscalls.ts";
+export * from "./syscalls_i386.ts";
 export * from "./io_uring.ts";
 export * from "./target.ts";
 export * from "./sha256.ts";

@@ -76,6 +76,12 @@ export interface RunMeta {
    */
   compat_syscalls?: number;
   /**
+   * How this backend told 32-bit (compat) calls apart, and which it counted
+   * in `compat_syscalls` (those of the traced syscalls, by i386's table), in
+   * words; says so where it cannot.
+   */
+  compat_check?: string;
+  /**
    * How io_uring requests are timed: "submission" (submission to completion;
    * each completion of a multishot request after the first is timed from the
    * completion before it, see `multishot`; a request with

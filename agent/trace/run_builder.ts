@@ -52,6 +52,8 @@ export interface BuildRunOptions {
   backend: {
     readonly name: RunMeta["backend"];
     readonly attach?: RunMeta["attach"] | undefined;
+    /** How 32-bit (compat) calls were told apart (meta.compat_check). */
+    readonly compatCheck?: string | undefined;
     readonly unsupported: readonly Unsupported[];
   };
   /** Where the trace ran (`Deno.hostname()`, `Deno.osRelease()`). */
@@ -193,6 +195,7 @@ export function buildRun(snapshot: Snapshot, options: BuildRunOptions): RunDocum
       kernel: options.kernel,
       backend: backend.name,
       ...(backend.attach ? { attach: structuredClone(backend.attach) } : {}),
+      ...(backend.compatCheck ? { compat_check: backend.compatCheck } : {}),
       started_at: options.startedAt.toISOString(),
       duration_s: Math.round(options.durationMs) / 1000,
       target_exited: options.targetExited,

@@ -256,6 +256,28 @@ export class Btf {
   }
 
   /**
+   * The names of the kernel functions that start with a prefix, in one scan
+   * (a few ms over vmlinux's types; only matching names are decoded).
+   * @param prefix e.g. `__ia32_`
+   * @returns the FUNCs' names
+   */
+  funcNamesStartingWith(prefix: string): string[] {
+    const want = new TextEncoder().encode(prefix);
+    const v = this.#view, bytes = this.#bytes;
+    const names: string[] = [];
+    const count = this.count;
+    for (let id = 1; id <= count; id++) {
+      const p = this.#offsets[id]!;
+      if (((v.getUint32(p + 4, true) >>> 24) & 0x1f) !== BtfKind.FUNC) continue;
+      const at = this.#strOff + v.getUint32(p, true);
+      let i = 0;
+      while (i < want.length && bytes[at + i] === want[i]) i++;
+      if (i === want.length) names.push(this.#str(v.getUint32(p, true)));
+    }
+    return names;
+  }
+
+  /**
    * A function prototype's parameters' types.
    * @param id a FUNC_PROTO's id (typedefs, qualifiers and one pointer are followed)
    * @returns each parameter's type id, in order
@@ -459,6 +481,63 @@ function mapVmlinux(): Uint8Array | null {
 export function syscallFunction(syscall: string): string {
   const prefix = Deno.build.arch === "aarch64" ? "__arm64_sys_" : "__x64_sys_";
   return prefix + syscall;
+}
+
+/**
+ * A syscall's i386 entries, when it has more than one (sendfile and
+ * sendfile64; old mmap and mmap2; a time32 and a time64 form) or another
+ * name, each with the names its function may have; a full function name is
+ * taken as it is (x86 runs sendfile64 through `__ia32_sys_sendfile64`, though
+ * a `compat_sys_sendfile64` exists for other architectures).
+ */
+const I386_ENTRIES: Record<string, string[][]> = {
+  pread64: [["pread64", "pread"]],
+  pwrite64: [["pwrite64", "pwrite"]],
+  sendfile64: [["sendfile"], ["__ia32_sys_sendfile64"]],
+  mmap: [["mmap"], ["mmap_pgoff"]],
+  io_getevents: [["io_getevents_time32", "io_getevents"]],
+  io_pgetevents: [["io_pgetevents"], ["io_pgetevents_time64"]],
+  recvmmsg: [["recvmmsg_time32", "recvmmsg"], ["recvmmsg_time64"]],
+};
+
+/**
+ * Prefixes of an i386 entry's function, the table's compat entry first:
+ * `__ia32_compat_sys_ia32_mmap` (6.1), `__ia32_compat_sys_x86_pread` (5.10),
+ * `__ia32_compat_sys_preadv`, `__ia32_sys_ia32_pread64` (6.1), then the
+ * plain `__ia32_sys_read` (every syscall has one, in the table or not).
+ */
+const I386_PREFIXES = [
+  "__ia32_compat_sys_ia32_",
+  "__ia32_compat_sys_x86_",
+  "__ia32_compat_sys_",
+  "__ia32_sys_ia32_",
+  "__ia32_sys_x86_",
+  "__ia32_sys_",
+];
+
+/**
+ * The kernel functions a 32-bit (compat) call of a syscall runs through on
+ * x86_64, one per i386 entry of the syscall: the first of its possible
+ * names this kernel has, compat and arch-specific ones first (the i386
+ * table's compat column names them where the plain function does not fit
+ * 32-bit arguments). Only the i386 syscall table calls them.
+ * @param ia32Functions the kernel's `__ia32_` functions (BTF funcNamesStartingWith)
+ * @param syscall the syscall's name (schema/syscalls.ts)
+ * @returns the functions
+ */
+export function compatSyscallFunctions(
+  ia32Functions: readonly string[],
+  syscall: string,
+): string[] {
+  const have = new Set(ia32Functions);
+  return (I386_ENTRIES[syscall] ?? [[syscall]]).flatMap((names) => {
+    const exact = names.find((n) => n.startsWith("__"));
+    if (exact) return have.has(exact) ? [exact] : [];
+    for (const prefix of I386_PREFIXES) {
+      for (const name of names) if (have.has(prefix + name)) return [prefix + name];
+    }
+    return [];
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -35,6 +35,12 @@ export const SLOT = {
   bytesFlag: 1 << 16,
   /** Set when the first argument is a file descriptor (per-descriptor totals). */
   fdFlag: 1 << 17,
+  /**
+   * Set when the number is also i386's number of a traced syscall: a 32-bit
+   * (compat) call with it is counted apart (`COUNTER.compat`). A number that
+   * is only i386's has this flag and slot 0.
+   */
+  compatFlag: 1 << 18,
 } as const;
 
 /**
@@ -128,7 +134,7 @@ export const COUNTER = {
   errnoFull: 6,
   /** A descriptor's totals could not be stored (hash full). */
   fdFull: 7,
-  /** 32-bit (compat) syscalls of traced processes whose number is a traced one's: not timed. */
+  /** 32-bit (compat) calls of the traced syscalls (by i386's numbers) of traced processes: not timed. */
   compat: 8,
   /**
    * Not a count: per CPU, 1 when the task switched to last on it had its TLB

@@ -9,7 +9,7 @@ import type { Insn } from "../../ffi/bpf/asm.ts";
 import type { BuildContext, ProgramKind } from "./_emit.ts";
 import { onAsync, onComplete, onSubmit } from "./io_uring.ts";
 import { onFault, onSwitch, onTlbFlush } from "./sched.ts";
-import { sysEnter, sysExit } from "./syscalls.ts";
+import { compatEnter, sysEnter, sysExit } from "./syscalls.ts";
 import { onExec, onExit, onFork, onRename } from "./targets.ts";
 
 /** Where one program attaches. */
@@ -37,6 +37,10 @@ export interface SyscallPlan {
   slotValue: number;
   /** `__x64_sys_read` and the like (fentry/fexit only). */
   function: string;
+  /** Its numbers on i386: a 32-bit call's (raw and classic tracepoints count those apart). */
+  i386?: readonly number[];
+  /** Its i386 functions, `__ia32_sys_read` and the like (fentry counts calls to them apart). */
+  compatFunctions?: readonly string[];
 }
 
 /** What the program set covers, beyond the syscalls. */
@@ -97,6 +101,9 @@ export function planPrograms(b: BuildContext, options: PlanOptions): PlannedProg
         { function: s.function, exit: false },
         (c) => sysEnter(c, s.slotValue),
       );
+      for (const f of s.compatFunctions ?? []) {
+        add(`ios_c_${short}`, "fentry", { function: f, exit: false }, compatEnter);
+      }
     }
   } else {
     add("ios_sys_exit", tpKind, tp("raw_syscalls", "sys_exit"), sysExit);

@@ -6,7 +6,8 @@
  *   the syscall number picks a slot by a binary search over immediates (not
  *   traced: leave); a traced process's call stores its start time and slot
  *   in the task's storage (a hash keyed by thread id where task storage is
- *   missing). A 32-bit (compat) call is counted apart.
+ *   missing). A 32-bit (compat) call of a traced syscall (by i386's
+ *   numbers, which the search also holds) is counted apart, never timed.
  * - exit (`sys_exit`): a task with a start stored ends its call: count,
  *   latency, bytes or errno, the histogram of successful or of failed calls.
  *   Restart codes (-512..-516) end nothing: the call runs again and is
@@ -199,6 +200,23 @@ function perDescriptor(b: BuildContext): Insn[] {
 export interface SlotEntry {
   nr: number;
   slotValue: number;
+  /** Its numbers on i386 (schema/syscalls_i386.ts): a 32-bit call's. */
+  i386?: readonly number[];
+}
+
+/**
+ * The slot table with the traced syscalls' i386 numbers added: each gets
+ * SLOT.compatFlag, kept with the x86_64 slot where a number is both (426,
+ * io_uring_enter, is both; 3, i386's read, is x86_64's untraced close).
+ * @param table the traced syscalls, with their i386 numbers
+ * @returns the entries the search looks for
+ */
+export function withCompatNumbers(table: readonly SlotEntry[]): SlotEntry[] {
+  const byNr = new Map<number, number>(table.map((e) => [e.nr, e.slotValue]));
+  for (const e of table) {
+    for (const nr of e.i386 ?? []) byNr.set(nr, (byNr.get(nr) ?? 0) | SLOT.compatFlag);
+  }
+  return [...byNr].map(([nr, slotValue]) => ({ nr, slotValue }));
 }
 
 /**
@@ -249,12 +267,15 @@ export function haveTaskBtf(b: BuildContext): boolean {
 }
 
 /**
- * Leaves by `out`, counting it, when the current task is in a 32-bit
- * (compat) syscall: its number is from another table, so it is counted apart
- * and never timed under a 64-bit call's name (io_syscalls.bt does the same).
- * Reads `current->thread_info.status` (BTF gives the offset) with a typed
- * load, or where `bpf_get_current_task_btf` is missing (before 5.11) with
- * `bpf_probe_read_kernel` into fp-72; nothing where the offset is unknown.
+ * Sorts a traced task's call by its syscall table: a 32-bit (compat) call
+ * is counted apart when its number is i386's for a traced syscall
+ * (SLOT.compatFlag), never timed under a 64-bit call's name (io_syscalls.bt
+ * does the same), and leaves by `out`; a 64-bit call whose number is only
+ * i386's (slot 0) leaves too. Reads `current->thread_info.status` (BTF gives
+ * the offset) with a typed load, or where `bpf_get_current_task_btf` is
+ * missing (before 5.11) with `bpf_probe_read_kernel` into fp-72; nothing
+ * where the offset is unknown (the table then has no i386 numbers). In: R8 =
+ * the slot value.
  */
 function ifNative(b: BuildContext, out: string): Insn[] {
   if (b.compatStatusOffset === undefined) return [];
@@ -274,9 +295,34 @@ function ifNative(b: BuildContext, out: string): Insn[] {
     ...status,
     and.imm(R1, TS_COMPAT),
     jeq.imm(R1, 0, "native"),
+    mov.reg(R1, R8),
+    and.imm(R1, SLOT.compatFlag),
+    jeq.imm(R1, 0, out), // a 32-bit call of an untraced syscall
     ...countOne(b, COUNTER.compat, "compat"),
     ja(out),
     label("native"),
+    mov.reg(R1, R8),
+    and.imm(R1, SLOT.indexMask),
+    jeq.imm(R1, 0, out), // a 64-bit call whose number is only i386's
+  ];
+}
+
+/**
+ * A fentry program on a traced syscall's i386 function (`__ia32_sys_read`,
+ * `__ia32_compat_sys_*`): only 32-bit calls reach it, so a traced process's
+ * call is counted apart (COUNTER.compat) and not timed, as raw tracepoints
+ * count it.
+ * @param b the build context
+ * @returns the instructions
+ */
+export function compatEnter(b: BuildContext): Insn[] {
+  return [
+    ...ifOpen(b, "out"),
+    ...ifTraced(b, "out"),
+    ...countOne(b, COUNTER.compat, "compat"),
+    label("out"),
+    mov.imm(R0, 0),
+    exit(),
   ];
 }
 
@@ -306,13 +352,17 @@ function tracedStart(b: BuildContext, out: string): Insn[] {
 export function sysEnter(b: BuildContext, slots: number | readonly SlotEntry[]): Insn[] {
   const slotOf: Insn[] = typeof slots === "number"
     ? [mov.imm(R8, slots)] // one program per syscall: the slot is known
-    : [...loadArg(b, R7, ENTER, ID), ...slotSearch(slots, "out")]; // R7 = the syscall number
+    : [
+      ...loadArg(b, R7, ENTER, ID), // R7 = the syscall number
+      ...slotSearch(b.compatStatusOffset === undefined ? slots : withCompatNumbers(slots), "out"),
+    ];
   return [
     ...ifOpen(b, "out"),
     mov.reg(R6, R1), // R6 = context
     ...slotOf,
     ...tracedStart(b, "out"),
-    ...ifNative(b, "out"),
+    // fentry's functions are the 64-bit table's: compatEnter counts the others.
+    ...(typeof slots === "number" ? [] : ifNative(b, "out")),
     // One more call started (ended and restarted ones are subtracted when read).
     mov.reg(R1, R8),
     and.imm(R1, SLOT.indexMask),

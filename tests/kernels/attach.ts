@@ -19,6 +19,7 @@ console.log(`IOSCOPE-ATTACH ${
     programs: ids.programs.length,
     exitArgs: exitArgs.args ?? exitArgs.reason,
     memlock: memlockCharged().ok ? "raised" : "not charged",
+    compat: backend.compatCheck,
     unsupported: backend.unsupported.map((u) => u.metric),
     reasons: backend.attach.reasons,
   })

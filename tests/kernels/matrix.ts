@@ -17,14 +17,23 @@ import { bootAndRun } from "./vm.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 
-/** The part of the suite run on each kernel: exact counts, both attach paths, kill -9. */
+/**
+ * The part of the suite run on each kernel: exact counts, both attach paths
+ * (counts, and latencies of a timer-set call), kill -9, 32-bit syscalls
+ * (int 0x80, every backend), the attach path decided by probing.
+ */
 export const SUITE = {
   files: [
     "tests/agent/trace/backends/bpf_test.ts",
     "tests/agent/trace/backends/bpf_known_io_test.ts",
     "tests/ffi/bpf/features_test.ts",
+    "tests/agent/trace/backends/compat_int80_test.ts",
+    "tests/agent/trace/backends/bpf_fentry_timer_test.ts",
+    "tests/agent/trace/backends/bpf_attach_probe_test.ts",
+    "tests/agent/trace/backends/bpf_compat_test.ts",
   ],
-  filter: "/dd's|known workload|fentry and raw_tp|kill -9|feature/",
+  filter:
+    "/dd's|known workload|fentry and raw_tp|kill -9|feature|int 0x80|timer-set readv|by probing|TS_COMPAT at/",
 };
 
 /**
@@ -58,6 +67,8 @@ export interface Row {
   starts: string;
   exitArgs: string;
   memlock: string;
+  /** How 32-bit syscalls are told apart (the bpf backend's meta.compat_check). */
+  compat: string;
   passed: number;
   failed: number;
   ignored: number;
@@ -105,6 +116,7 @@ export function parseRun(kernel: string, lines: string[], seconds: number, finis
     starts: String(attach.starts ?? "-"),
     exitArgs: String(attach.exitArgs ?? "-"),
     memlock: String(attach.memlock ?? "-"),
+    compat: String(attach.compat ?? "-"),
     passed,
     failed,
     ignored: Number(summary?.[4] ?? 0),

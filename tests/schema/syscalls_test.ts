@@ -6,6 +6,7 @@ import { ROOT } from "../_helpers/common.ts";
 import {
   COPYING_SYSCALLS,
   OTHER_SYSCALLS,
+  SYSCALL_NAMES_I386,
   SYSCALL_NAMES_X86_64,
   SYSCALLS,
   ZERO_COPY_SYSCALLS,
@@ -26,10 +27,15 @@ Deno.test("io_syscalls.bt traces exactly the table's syscalls and treats its non
   const lists = idLists(program);
   const all = sorted(SYSCALLS.map((s) => s.nr_x86_64));
   const none = sorted(SYSCALLS.filter((s) => s.bytes === "none").map((s) => s.nr_x86_64));
-  assertEquals(lists.length, 3, "the enter filter, the exit filter, the not-a-byte-count test");
-  assertEquals(lists[0], all, "sys_enter filter");
-  assertEquals(lists[1], all, "sys_exit filter");
-  assertEquals(lists[2], none, "returns that are not byte counts");
+  assertEquals(
+    lists.length,
+    4,
+    "the 32-bit enter filter, the enter filter, the exit filter, the not-a-byte-count test",
+  );
+  assertEquals(lists[0], sorted(SYSCALL_NAMES_I386.keys()), "sys_enter filter of 32-bit calls");
+  assertEquals(lists[1], all, "sys_enter filter");
+  assertEquals(lists[2], all, "sys_exit filter");
+  assertEquals(lists[3], none, "returns that are not byte counts");
 });
 
 Deno.test("the table's lists partition it, with one number and one name per syscall", () => {

@@ -25,12 +25,14 @@ import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend
 import { RunError } from "../../errors.ts";
 import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
+import { SYSCALLS_I386 } from "../../../schema/syscalls_i386.ts";
 import {
   AttachType,
   BpfLink,
   type BpfMap,
   BpfProgram,
   canLoad,
+  compatSyscallFunctions,
   ErrnoError,
   exit,
   firstArgsReadable,
@@ -78,6 +80,7 @@ export interface BpfBackendOptions extends BackendOptions {
 /** The running bpf backend: a TraceBackend that also says how it attached. */
 export interface BpfBackend extends TraceBackend {
   readonly name: "bpf";
+  readonly compatCheck: string;
   readonly attach: AttachReport;
   /** The kernel ids of this backend's programs and links (tests check they go away). */
   objectIds(): { programs: number[]; links: number[] };
@@ -270,6 +273,35 @@ export function programSpec(
   };
 }
 
+/**
+ * How 32-bit (compat) calls of a traced syscall are found with an attach
+ * kind: raw and classic tracepoints see every call with its number, so they
+ * get the syscall's i386 numbers (and test the task's TS_COMPAT flag);
+ * fentry's `__x64_sys_*` functions see 64-bit calls only, so it gets the
+ * syscall's i386 functions, those this kernel has (none without IA32
+ * emulation).
+ */
+function compatPlan(
+  kind: AttachKind,
+  name: string,
+): { i386?: readonly number[]; compatFunctions?: readonly string[] } {
+  if (kind !== "fentry") return { i386: SYSCALLS_I386.get(name) ?? [] };
+  ia32Functions ??= vmlinuxBtf().funcNamesStartingWith("__ia32_");
+  return { compatFunctions: compatSyscallFunctions(ia32Functions, name) };
+}
+let ia32Functions: string[] | undefined;
+
+/** What the Run says of 32-bit calls (meta.compat_check), for the programs attached. */
+function compatReport(kind: AttachKind, plan: readonly PlannedProgram[]): string {
+  if (kind !== "fentry") {
+    return "counted apart by i386 number where the task's TS_COMPAT flag is set, not timed";
+  }
+  const fns = plan.filter((p) => "function" in p.at && p.at.function.startsWith("__ia32_"));
+  return fns.length > 0
+    ? `counted apart by fentry on ${fns.length} i386 syscall functions (__ia32_*), not timed`
+    : "not seen: fentry sits on __x64_sys_* and this kernel has no __ia32_ syscall functions";
+}
+
 /** The programs of one attach kind, loaded and attached; `close()` undoes it all. */
 class AttachedSet {
   readonly programs: BpfProgram[] = [];
@@ -399,11 +431,15 @@ function attachBest(
   events: HostEvents,
   syscalls: TracedSyscall[],
   reasons: AttachReport["reasons"],
-): { set: AttachedSet; kind: AttachKind; b: BuildContext } {
+): { set: AttachedSet; kind: AttachKind; b: BuildContext; compatCheck: string } {
+  const compat = base.compatStatusOffset;
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
     try {
       if (k === "fentry") {
-        const why = tracingRefused();
+        // Decided by probing, before anything is loaded: TRACING programs at all
+        // (no BTF read), then their first argument's type in BTF (5.10 loads
+        // them but its verifier refuses sendto's pt_regs read).
+        const why = tracingRefused() ?? deepTracingRefused();
         if (why) throw new Error(why);
       }
       const b: BuildContext = { ...base, kind: k };
@@ -414,6 +450,7 @@ function attachBest(
           nr: s.nr,
           slotValue: slotValue(s, slot),
           function: syscallFunction(s.name),
+          ...(typeof compat === "number" ? compatPlan(k, s.name) : {}),
         })),
       });
       const names = Object.fromEntries(
@@ -421,7 +458,8 @@ function attachBest(
           m,
         ) => [b.maps[m], MAP_NAMES[m]]),
       );
-      return { set: new AttachedSet(plan, names), kind: k, b };
+      const compatCheck = typeof compat === "number" ? compatReport(k, plan) : "";
+      return { set: new AttachedSet(plan, names), kind: k, b, compatCheck };
     } catch (e: unknown) {
       reasons.push({ kind: k, reason: oneLine(e) });
     }
@@ -518,6 +556,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     sets: [attached.set, ...modules.map((m) => m.set)],
     modules,
     attach: { kind: attached.kind, starts: taskStorage ? "task_storage" : "hash", reasons },
+    compatCheck: typeof compat === "string" ? `none: ${compat}` : attached.compatCheck,
     unsupported: unsupportedOf(events, compat),
   });
 }
@@ -531,6 +570,8 @@ interface Started {
   sets: AttachedSet[];
   modules: LoadedModule[];
   attach: AttachReport;
+  /** How 32-bit calls are told apart (meta.compat_check). */
+  compatCheck: string;
   unsupported: Unsupported[];
 }
 
@@ -568,6 +609,7 @@ function running(options: BpfBackendOptions, started: Started): BpfBackend {
   return {
     name: "bpf",
     attach: started.attach,
+    compatCheck: started.compatCheck,
     attached: Promise.resolve(),
     died,
     unsupported: started.unsupported,

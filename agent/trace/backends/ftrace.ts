@@ -36,6 +36,17 @@ import { type FtraceFormats, loadFtraceFormats, openInstances } from "./_ftrace_
 import { TargetFollower } from "./_ftrace_follow.ts";
 import { FtraceLoop, type OnPage, RecordMerger } from "./_ftrace_loop.ts";
 
+/**
+ * What the ftrace backend does with 32-bit (compat) calls (the Run's
+ * meta.compat_check): raw_syscalls records carry no compat flag and tracefs
+ * filters cannot read the task's, so a process is taken as 32-bit by its
+ * executable's ELF class. tests/agent/trace/backends/compat_int80_test.ts
+ * measures the gap.
+ */
+export const FTRACE_COMPAT_CHECK = "by the executable's ELF class only: a 32-bit program's " +
+  "calls are counted apart (those whose number passes the x86_64 filter); a 64-bit " +
+  "program's int 0x80 calls cannot be told apart and are counted under x86_64 names";
+
 export { sweepStaleInstances };
 
 /** Hooks for recording test fixtures; not for normal use. */
@@ -106,6 +117,7 @@ export async function startFtrace(
     died: loop.died,
     unsupported: formats.unsupported,
     latest: () => loop.latest,
+    compatCheck: FTRACE_COMPAT_CHECK,
     window: () => ({ ...edges }),
     stop(onClosed?: () => void): Promise<Snapshot> {
       loop.halt();

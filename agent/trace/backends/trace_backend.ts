@@ -27,6 +27,8 @@ export interface TraceBackend {
   stop(onClosed?: () => void): Promise<Snapshot>;
   /** Metrics this backend cannot measure here, with the reason. */
   readonly unsupported: Unsupported[];
+  /** How 32-bit (compat) syscalls are told apart and counted (the Run's meta.compat_check). */
+  readonly compatCheck?: string;
   /**
    * When the backend's counting window opened and closed in the kernel, as
    * `performance.now()` values (`toMs` null while open): what it counted

@@ -6,6 +6,8 @@
 // call to its counter are checked in tests/probes/bpf/programs_test.ts.
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { compatStatusOffset, startBpf } from "../../../../agent/trace/backends/bpf.ts";
+import { withCompatOffset } from "../../../../agent/trace/backends/bpftrace.ts";
+import { IO_SYSCALLS_BT } from "../../../../probes/bpftrace.ts";
 import { vmlinuxBtf } from "../../../../ffi/bpf/btf.ts";
 import { allocPages, openFile, pread } from "../../../../ffi/mod.ts";
 
@@ -41,4 +43,14 @@ Deno.test("bpf: with the compat check loaded, a 64-bit process's calls are timed
     const p = snap.syscalls.get("pread64");
     assert(p && p.count >= 1000, `pread64 ${p?.count}`);
   }
+});
+
+Deno.test("io_syscalls.bt reads TS_COMPAT at this kernel's offset (BTF), not a fixed 16 (5.10: 8)", () => {
+  const text = withCompatOffset(Deno.readTextFileSync(IO_SYSCALLS_BT));
+  const at = [...text.matchAll(/\(uint64\)curtask \+ (\d+)\)/g)].map((m) => Number(m[1]));
+  assertEquals(at, [compatStatusOffset() as number]);
+  assertEquals(
+    withCompatOffset("(*(uint32 *)((uint64)curtask + 16) & 2)"),
+    `(*(uint32 *)((uint64)curtask + ${compatStatusOffset()}) & 2)`,
+  );
 });
