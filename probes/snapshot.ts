@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { BlockDevice, OpSplit } from "./why_snapshot.ts";
+
 /** Cumulative figures for one syscall or one io_uring opcode. */
 export interface OpTotals {
   /** Calls (or io_uring completions) that ended, successful and failed; restarts excluded. */
@@ -94,6 +96,12 @@ export interface Snapshot {
    * counted apart and never given a 64-bit call's name.
    */
   compatCalls: number;
+  /** Where traced calls' time went, by syscall name (the bpf backend; absent: not measured). */
+  timeSplit?: Map<string, OpSplit>;
+  /** Block requests by device name (as in /sys/block; absent: not measured). */
+  block?: Map<string, BlockDevice>;
+  /** Why the time split and the block layer were not measured. */
+  whyUnsupported?: string;
 }
 
 /** A snapshot with nothing in it. */

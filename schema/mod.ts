@@ -20,3 +20,4 @@ export * from "./syscalls.ts";
 export * from "./io_uring.ts";
 export * from "./target.ts";
 export * from "./sha256.ts";
+export * from "./why.ts";

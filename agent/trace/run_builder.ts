@@ -17,6 +17,7 @@ import {
   type TimelinePoint,
 } from "../../schema/mod.ts";
 import type { PerfResult } from "./perf.ts";
+import { addWhy } from "./why_run.ts";
 
 /** Counters read from /proc at the start and the end of the trace. */
 export interface ProcDeltas {
@@ -142,6 +143,7 @@ export function buildRun(
   };
   if (perf?.perf) run.perf = perf.perf;
   if (perf?.flamegraph) run.flamegraph = perf.flamegraph;
+  addWhy(run, snapshot);
   return run;
 }
 

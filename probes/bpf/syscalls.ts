@@ -90,7 +90,7 @@ const RET = { raw: 1, field: "ret" };
  * `R0 = this task's start value`, created when `create` (null when task
  * storage or the hash is full, or, without create, when the task has none).
  */
-function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
+export function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
   if (b.maps.startsInTaskStorage) {
     return [
       call(Helper.get_current_task_btf),

@@ -48,6 +48,7 @@ import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/ma
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
+import { startWhy, type WhyRun } from "./_bpf_why.ts";
 
 /** How the programs are attached, best first. */
 export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
@@ -361,6 +362,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   const full = maps.addTargets(options.pids);
   const compat = compatStatusOffset();
   let set: AttachedSet | null = null;
+  let why: WhyRun | string = "the syscall programs did not attach";
   let kind: AttachKind = best;
   const field = fieldReader();
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
@@ -387,7 +389,14 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
           function: syscallFunction(s.name),
         })),
       });
-      set = new AttachedSet(plan);
+      // The time split's exit runs before the syscall programs' exit: attached first.
+      why = startWhy(b, syscalls, (p) => new AttachedSet(p));
+      try {
+        set = new AttachedSet(plan);
+      } catch (e: unknown) {
+        if (typeof why !== "string") why.close();
+        throw e;
+      }
       kind = k;
       break;
     } catch (e: unknown) {
@@ -415,11 +424,15 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     unsupported.push({ metric: "io_uring", reason: "no io_uring tracepoints on this kernel" });
   }
   if (typeof compat === "string") unsupported.push({ metric: "compat_syscalls", reason: compat });
+  const split = typeof why === "string" ? null : why;
+  if (typeof why === "string") unsupported.push({ metric: "time_split", reason: why });
 
   function read(): Snapshot {
     const s = maps.read();
     s.recursionMisses = attached.recursionMisses();
     s.mapFull += full;
+    if (split) split.fill(s);
+    else s.whyUnsupported = why as string;
     return s;
   }
 
@@ -436,6 +449,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   const timer = setInterval(() => {
     try {
       latest = read();
+      split?.interval(latest);
       options.onSnapshot?.(latest);
     } catch (e: unknown) {
       clearInterval(timer);
@@ -486,6 +500,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
           // keep the last good read
         }
         attached.close();
+        split?.close();
         maps.close();
         return Promise.resolve(latest);
       })();

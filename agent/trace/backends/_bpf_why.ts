@@ -1,0 +1,142 @@
+/**
+ * The bpf backend's time split and block layer (probes/bpf/why.ts): its maps,
+ * the block devices it keeps apart, its programs attached before the syscall
+ * programs (its exit must see a call before they end it), and each
+ * interval's slow thresholds.
+ * @module
+ */
+
+import { vmlinuxBtf } from "../../../ffi/mod.ts";
+import type { BuildContext } from "../../../probes/bpf/_emit.ts";
+import type { TracedSyscall } from "../../../probes/bpf/maps.ts";
+import type { PlannedProgram } from "../../../probes/bpf/programs.ts";
+import { planWhy } from "../../../probes/bpf/why.ts";
+import { type BlockDeviceId, WhyMapSet } from "../../../probes/bpf/why_maps.ts";
+import { bucketBounds } from "../../../schema/buckets.ts";
+import { histDelta } from "../interval.ts";
+import type { OpTotals, Snapshot } from "../../../probes/snapshot.ts";
+import { hasTracepoint } from "../tracefs.ts";
+
+/** The time split while it runs. */
+export interface WhyRun {
+  /** Adds the split and the block totals to a snapshot just read. */
+  fill(s: Snapshot): void;
+  /** Once an interval: the slow thresholds from the calls that ended in it. */
+  interval(s: Snapshot): void;
+  /** Detaches and frees (after the syscall programs). Idempotent. */
+  close(): void;
+}
+
+/**
+ * The block devices of /sys/block and their numbers.
+ * @returns every device with a readable `dev`
+ */
+export function blockDevices(): BlockDeviceId[] {
+  const out: BlockDeviceId[] = [];
+  try {
+    for (const e of Deno.readDirSync("/sys/block")) {
+      try {
+        const [major, minor] = Deno.readTextFileSync(`/sys/block/${e.name}/dev`).trim().split(":")
+          .map(Number);
+        if (Number.isInteger(major) && Number.isInteger(minor)) {
+          out.push({ name: e.name, major: major as number, minor: minor as number });
+        }
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no sysfs: no devices
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The slow threshold of each op for the next interval: the low edge of the
+ * bucket that holds the P99 of its successful calls that ended in the last
+ * one (the difference of two cumulative histograms); none (0) for an op
+ * with no call in it.
+ * @param before the cumulative totals at the interval's start (absent: none)
+ * @param after at its end
+ * @returns nanoseconds by op name (ops with calls only)
+ */
+export function slowThresholds(
+  before: ReadonlyMap<string, OpTotals> | null,
+  after: ReadonlyMap<string, OpTotals>,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, op] of after) {
+    const delta = histDelta(before?.get(name)?.hist, op.hist);
+    const total = [...delta.values()].reduce((a, b) => a + b, 0);
+    if (total === 0) continue;
+    let seen = 0;
+    for (const i of [...delta.keys()].sort((a, b) => a - b)) {
+      seen += delta.get(i) ?? 0;
+      if (seen >= 0.99 * total) {
+        out.set(name, Math.max(1, bucketBounds(i)[0]));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function oneLine(e: unknown): string {
+  const s = e instanceof Error ? e.message : String(e);
+  return s.split("\n")[0] ?? s;
+}
+
+/**
+ * Starts the time split beside the syscall programs of `b`'s kind.
+ * @param b the syscall programs' build context
+ * @param syscalls the traced syscalls, by slot
+ * @param attach loads and attaches a plan (the backend's AttachedSet)
+ * @returns the running split, or why it cannot run here
+ */
+export function startWhy(
+  b: BuildContext,
+  syscalls: readonly TracedSyscall[],
+  attach: (plan: PlannedProgram[]) => { close(): void },
+): WhyRun | string {
+  if (b.kind !== "raw_tp") {
+    return `the time split runs beside raw tracepoint syscall programs, not ${b.kind}`;
+  }
+  let maps: WhyMapSet | null = null;
+  try {
+    maps = new WhyMapSet(syscalls.length);
+    maps.setDevices(blockDevices());
+    const pidOffset = vmlinuxBtf().memberOffset("task_struct", "pid").offset;
+    const block = hasTracepoint("block", "block_rq_issue") &&
+      hasTracepoint("block", "block_rq_complete");
+    const set = attach(planWhy(b, { fds: maps.fds, pidOffset }, block));
+    const m = maps;
+    const slotOf = new Map(syscalls.map((s, slot) => [s.name, slot]));
+    let before: ReadonlyMap<string, OpTotals> | null = null;
+    // An idle interval keeps the threshold of the last one with calls.
+    const bySlot = new Map<number, number>();
+    let closed = false;
+    return {
+      fill(s) {
+        s.timeSplit = m.readSplit((slot) => syscalls[slot]?.name ?? `slot_${slot}`);
+        if (block) s.block = m.readBlock();
+      },
+      interval(s) {
+        for (const [name, ns] of slowThresholds(before, s.syscalls)) {
+          const slot = slotOf.get(name);
+          if (slot !== undefined) bySlot.set(slot, ns);
+        }
+        m.setSlowThresholds(bySlot);
+        before = s.syscalls;
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        set.close();
+        m.close();
+      },
+    };
+  } catch (e: unknown) {
+    maps?.close();
+    return `the time split's programs did not load: ${oneLine(e)}`;
+  }
+}

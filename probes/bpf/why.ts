@@ -1,0 +1,518 @@
+/**
+ * why: where each traced call's time went (on a CPU, waiting for one, asleep
+ * on the disk, asleep on something else), and the block layer beside the
+ * syscalls. Raw tracepoints only (classic ones cost a record per event on
+ * every context switch of the host); block requests on the classic
+ * tracepoints, whose records carry the device, sector and direction.
+ *
+ * - switch (`sched_switch`): the task leaving (the current one), inside a
+ *   traced call, starts an off-CPU period: run queue when it was preempted
+ *   or is still runnable, disk when it sleeps with one of its block requests
+ *   in flight, other sleep otherwise. The task coming in ends its period.
+ * - wakeup (`sched_wakeup`): a sleeping task's sleep ends; it waits in the
+ *   run queue until it is switched in.
+ * - fault (`page_fault_kernel`): a fault taken inside a call (a copy to or
+ *   from user memory); a user fault cannot happen inside a syscall.
+ * - exit (`sys_exit`, attached before the syscall programs' exit so that the
+ *   call's start is still stored): the call's latency less its waits is its
+ *   on-CPU time; the split goes to the syscall's totals, and to its slow
+ *   totals when the latency reaches the threshold the agent writes each
+ *   interval (the low edge of the bucket of the previous interval's P99).
+ * - block issue / complete (`block:block_rq_issue`, `block:block_rq_complete`):
+ *   requests keyed by device and first sector; a request issued from a
+ *   traced task's context is that task's (in flight: its sleeps are disk);
+ *   issue-to-complete latency per device and direction, traced requests apart.
+ *
+ * Overhead: every context switch on the host pays a task-storage lookup, a
+ * kernel read of the incoming task's pid and a hash lookup; every wakeup the
+ * read and the lookup; every syscall exit a task-storage lookup.
+ * @module
+ */
+
+import {
+  add,
+  and,
+  atomicAdd,
+  call,
+  exit,
+  type Insn,
+  ja,
+  jeq,
+  jgt,
+  jle,
+  jlt,
+  jne,
+  jsle,
+  label,
+  ldx,
+  lsh,
+  mov,
+  R0,
+  R1,
+  R10,
+  R2,
+  R3,
+  R6,
+  R7,
+  R8,
+  R9,
+  type Reg,
+  st,
+  stx,
+  sub,
+} from "../../ffi/bpf/asm.ts";
+import { BPF_ANY, BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
+import {
+  addTo,
+  type BuildContext,
+  histogramAdd,
+  ifOpen,
+  ifTraced,
+  increment,
+  loadArg,
+  lookup,
+  remove,
+  update,
+} from "./_emit.ts";
+import { SLOT, START } from "./layout.ts";
+import { prevState } from "./sched.ts";
+import { startOf } from "./syscalls.ts";
+import { BLK, RQ_VALUE, SPLIT, WHY_MODE, WHY_TASK } from "./why_layout.ts";
+import type { AttachPoint, PlannedProgram } from "./programs.ts";
+
+/** The descriptors of the time split's maps. */
+export interface WhyFds {
+  tasks: number;
+  split: number;
+  slowNs: number;
+  requests: number;
+  devices: number;
+  blockOps: number;
+  blockHist: number;
+}
+
+/** What the time split's programs are built with, beyond the syscall programs' context. */
+export interface WhyContext {
+  fds: WhyFds;
+  /** Byte offset of `task_struct.pid` (the kernel's BTF). */
+  pidOffset: number;
+}
+
+const ISSUE = "block:block_rq_issue";
+const COMPLETE = "block:block_rq_complete";
+/** The zeroed task state a new hash entry is made from (fp-136 .. fp-80). */
+const ZERO_STATE = -136;
+
+function program(body: Insn[]): Insn[] {
+  return [...body, label("out"), mov.imm(R0, 0), exit()];
+}
+
+/**
+ * `R0 = the task state of the thread whose id is at fp-8` (u32), made
+ * zeroed when `create` and missing (null when the hash is full).
+ */
+function stateOf(w: WhyContext, create: boolean, p: string): Insn[] {
+  if (!create) return lookup(w.fds.tasks, -8);
+  return [
+    ...lookup(w.fds.tasks, -8),
+    jne.imm(R0, 0, `${p}_found`),
+    ...Array.from({ length: WHY_TASK.words }, (_, i) => st.dw(R10, ZERO_STATE + i * 8, 0)),
+    ...update(w.fds.tasks, -8, ZERO_STATE, BPF_NOEXIST),
+    ...lookup(w.fds.tasks, -8), // made now, or by another CPU meanwhile
+    label(`${p}_found`),
+  ];
+}
+
+/** The state at `ptr` begins counting for the call that started at `start` unless it already does. */
+function resetIfNewCall(ptr: Reg, start: Reg, p: string): Insn[] {
+  return [
+    ldx.dw(R1, ptr, WHY_TASK.callStart * 8),
+    jeq.reg(R1, start, `${p}_same`),
+    stx.dw(ptr, WHY_TASK.callStart * 8, start),
+    st.dw(ptr, WHY_TASK.runqNs * 8, 0),
+    st.dw(ptr, WHY_TASK.diskNs * 8, 0),
+    st.dw(ptr, WHY_TASK.otherNs * 8, 0),
+    st.dw(ptr, WHY_TASK.faults * 8, 0),
+    label(`${p}_same`),
+  ];
+}
+
+/** Adds `d` to the accumulator of `mode` (a register) in the state at `ptr`. */
+function addByMode(ptr: Reg, mode: Reg, d: Reg, p: string): Insn[] {
+  return [
+    jeq.imm(mode, WHY_MODE.runq, `${p}_runq`),
+    jeq.imm(mode, WHY_MODE.disk, `${p}_disk`),
+    ...addTo(ptr, WHY_TASK.otherNs * 8, d),
+    ja(`${p}_done`),
+    label(`${p}_runq`),
+    ...addTo(ptr, WHY_TASK.runqNs * 8, d),
+    ja(`${p}_done`),
+    label(`${p}_disk`),
+    ...addTo(ptr, WHY_TASK.diskNs * 8, d),
+    label(`${p}_done`),
+  ];
+}
+
+/** fp-8 = the pid of the task whose pointer is raw argument `arg` (read from the kernel). */
+function taskPidArg(w: WhyContext, arg: number): Insn[] {
+  return [
+    ldx.dw(R3, R6, arg * 8),
+    add.imm(R3, w.pidOffset),
+    mov.reg(R1, R10),
+    add.imm(R1, -16),
+    mov.imm(R2, 4),
+    call(Helper.probe_read_kernel),
+    jne.imm(R0, 0, "out"),
+    ldx.w(R1, R10, -16),
+    stx.w(R10, -8, R1),
+  ];
+}
+
+/**
+ * The context switch program (raw `sched_switch(preempt, prev, next, ...)`).
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function whySwitch(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1), // R6 = context
+    // The task leaving: inside a traced call?
+    ...startOf(b, false, "cur"),
+    jeq.imm(R0, 0, "next"),
+    ldx.dw(R9, R0, START.startNs), // R9 = the call's start
+    jeq.imm(R9, 0, "next"),
+    ldx.dw(R1, R6, 0), // preempted
+    and.imm(R1, 0xff),
+    jne.imm(R1, 0, "runq"),
+    ...prevState(), // R7 = its state
+    and.imm(R7, 0xff),
+    jeq.imm(R7, 0, "runq"), // still runnable (a yield): waits for a CPU
+    mov.imm(R8, WHY_MODE.other),
+    ja("mode"),
+    label("runq"),
+    mov.imm(R8, WHY_MODE.runq),
+    label("mode"), // R8 = what it waits for
+    call(Helper.get_current_pid_tgid),
+    stx.w(R10, -8, R0), // the thread id
+    ...stateOf(w, true, "st"),
+    jeq.imm(R0, 0, "next"),
+    mov.reg(R7, R0), // R7 = its state
+    ...resetIfNewCall(R7, R9, "rs"),
+    // Asleep with one of its block requests in flight: the disk.
+    jne.imm(R8, WHY_MODE.other, "store"),
+    ldx.dw(R1, R7, WHY_TASK.inflight * 8),
+    jsle.imm(R1, 0, "store"),
+    mov.imm(R8, WHY_MODE.disk),
+    label("store"),
+    stx.dw(R7, WHY_TASK.mode * 8, R8),
+    call(Helper.ktime_get_ns),
+    stx.dw(R7, WHY_TASK.offNs * 8, R0),
+    // The task coming in ends its wait.
+    label("next"),
+    ...taskPidArg(w, 2),
+    ...stateOf(w, false, "in"),
+    jeq.imm(R0, 0, "out"),
+    mov.reg(R7, R0),
+    ldx.dw(R8, R7, WHY_TASK.offNs * 8),
+    jeq.imm(R8, 0, "out"), // not waiting inside a call
+    call(Helper.ktime_get_ns),
+    sub.reg(R0, R8),
+    mov.reg(R9, R0), // R9 = the wait
+    ldx.dw(R2, R7, WHY_TASK.mode * 8),
+    ...addByMode(R7, R2, R9, "in"),
+    st.dw(R7, WHY_TASK.offNs * 8, 0),
+  ]);
+}
+
+/**
+ * The wakeup program (raw `sched_wakeup(p)`): a sleep ends, the run queue begins.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function whyWakeup(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1),
+    ...taskPidArg(w, 0),
+    ...stateOf(w, false, "st"),
+    jeq.imm(R0, 0, "out"),
+    mov.reg(R7, R0),
+    ldx.dw(R8, R7, WHY_TASK.offNs * 8),
+    jeq.imm(R8, 0, "out"), // on a CPU
+    ldx.dw(R1, R7, WHY_TASK.mode * 8),
+    jeq.imm(R1, WHY_MODE.runq, "out"), // already runnable
+    call(Helper.ktime_get_ns),
+    mov.reg(R9, R0), // now
+    sub.reg(R0, R8),
+    mov.reg(R8, R0), // R8 = the sleep
+    ldx.dw(R2, R7, WHY_TASK.mode * 8),
+    ...addByMode(R7, R2, R8, "w"),
+    stx.dw(R7, WHY_TASK.offNs * 8, R9),
+    st.dw(R7, WHY_TASK.mode * 8, WHY_MODE.runq),
+  ]);
+}
+
+/**
+ * The kernel page fault program (`page_fault_kernel`): a fault inside a call.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function whyFault(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1),
+    ...startOf(b, false, "cur"),
+    jeq.imm(R0, 0, "out"),
+    ldx.dw(R9, R0, START.startNs),
+    jeq.imm(R9, 0, "out"), // not inside a traced call
+    call(Helper.get_current_pid_tgid),
+    stx.w(R10, -8, R0),
+    ...stateOf(w, true, "st"),
+    jeq.imm(R0, 0, "out"),
+    mov.reg(R7, R0),
+    ...resetIfNewCall(R7, R9, "rs"),
+    ...increment(R7, WHY_TASK.faults * 8),
+  ]);
+}
+
+/**
+ * Adds the ended call's split (latency fp-24; runq, disk, other, faults at
+ * fp-56, -48, -40, -32) to the totals keyed by the u32 at `keyOff`.
+ */
+function bookSplit(w: WhyContext, keyOff: number, p: string): Insn[] {
+  return [
+    ...lookup(w.fds.split, keyOff),
+    jeq.imm(R0, 0, `${p}_done`),
+    mov.reg(R7, R0),
+    ...increment(R7, SPLIT.count * 8),
+    ldx.dw(R2, R10, -24),
+    ...addTo(R7, SPLIT.totalNs * 8, R2),
+    ldx.dw(R2, R10, -56),
+    mov.reg(R3, R2), // R3 = the waits
+    ...addTo(R7, SPLIT.runqNs * 8, R2),
+    ldx.dw(R2, R10, -48),
+    add.reg(R3, R2),
+    ...addTo(R7, SPLIT.diskNs * 8, R2),
+    ldx.dw(R2, R10, -40),
+    add.reg(R3, R2),
+    ...addTo(R7, SPLIT.otherNs * 8, R2),
+    ldx.dw(R2, R10, -32),
+    ...addTo(R7, SPLIT.faults * 8, R2),
+    // On a CPU: the rest.
+    ldx.dw(R2, R10, -24),
+    jgt.reg(R3, R2, `${p}_done`),
+    sub.reg(R2, R3),
+    ...addTo(R7, SPLIT.cpuNs * 8, R2),
+    label(`${p}_done`),
+  ];
+}
+
+/**
+ * The syscall exit program (raw `sys_exit(regs, ret)`), attached before the
+ * syscall programs' exit: books the ended call's split.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function whyExit(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1),
+    ...startOf(b, false, "cur"),
+    jeq.imm(R0, 0, "out"),
+    ldx.dw(R7, R0, START.startNs), // R7 = the call's start
+    jeq.imm(R7, 0, "out"),
+    ldx.w(R8, R0, START.slot), // R8 = slot + 1, with flags
+    ldx.dw(R9, R6, 8), // the result
+    mov.reg(R1, R9),
+    add.imm(R1, 516),
+    jle.imm(R1, 4, "out"), // a restart code: the call goes on
+    call(Helper.ktime_get_ns),
+    sub.reg(R0, R7),
+    stx.dw(R10, -24, R0), // fp-24 = latency
+    ...[-56, -48, -40, -32].map((off) => st.dw(R10, off, 0)),
+    call(Helper.get_current_pid_tgid),
+    stx.w(R10, -8, R0),
+    ...stateOf(w, false, "st"),
+    jeq.imm(R0, 0, "book"), // never left the CPU, took no fault
+    ldx.dw(R1, R0, WHY_TASK.callStart * 8),
+    jne.reg(R1, R7, "book"), // its waits were another call's
+    ...([[WHY_TASK.runqNs, -56], [WHY_TASK.diskNs, -48], [WHY_TASK.otherNs, -40], [
+      WHY_TASK.faults,
+      -32,
+    ]] as const).flatMap(([word, off]) => [ldx.dw(R1, R0, word * 8), stx.dw(R10, off, R1)]),
+    label("book"),
+    mov.reg(R9, R8),
+    and.imm(R9, SLOT.indexMask),
+    sub.imm(R9, 1), // R9 = slot
+    mov.reg(R1, R9),
+    lsh.imm(R1, 1),
+    stx.w(R10, -4, R1), // all calls: slot * 2
+    ...bookSplit(w, -4, "all"),
+    // A slow call: at or above the threshold of its syscall (0: none yet).
+    stx.w(R10, -12, R9),
+    ...lookup(w.fds.slowNs, -12),
+    jeq.imm(R0, 0, "out"),
+    ldx.dw(R1, R0, 0),
+    jeq.imm(R1, 0, "out"),
+    ldx.dw(R2, R10, -24),
+    jlt.reg(R2, R1, "out"),
+    mov.reg(R1, R9),
+    lsh.imm(R1, 1),
+    add.imm(R1, 1),
+    stx.w(R10, -4, R1), // slow calls: slot * 2 + 1
+    ...bookSplit(w, -4, "slow"),
+  ]);
+}
+
+/** fp-48 = the request's key (device, first sector) from a block record. */
+function requestKey(b: BuildContext, event: string): Insn[] {
+  return [
+    ...loadArg(b, R1, event, { raw: 0, field: "dev" }),
+    stx.w(R10, -48, R1),
+    st.w(R10, -44, 0),
+    ...loadArg(b, R1, event, { raw: 0, field: "sector" }),
+    stx.dw(R10, -40, R1),
+  ];
+}
+
+/**
+ * The block request issue program (classic `block:block_rq_issue`): the
+ * request is remembered (while the gate is still closed too, so that a
+ * request issued as the window opens is timed), with its issuer when traced.
+ * @param b the build context (kind tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function blockIssue(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    mov.reg(R6, R1),
+    ...requestKey(b, ISSUE),
+    call(Helper.ktime_get_ns),
+    stx.dw(R10, -64, R0),
+    ...loadArg(b, R1, ISSUE, { raw: 0, field: "bytes" }),
+    stx.w(R10, -64 + RQ_VALUE.size, R1),
+    st.w(R10, -64 + RQ_VALUE.tid, 0),
+    mov.imm(R7, 0), // R7 = its traced issuer
+    ...ifTraced(b, "unowned"),
+    call(Helper.get_current_pid_tgid),
+    stx.w(R10, -64 + RQ_VALUE.tid, R0),
+    ldx.w(R7, R10, -64 + RQ_VALUE.tid),
+    label("unowned"),
+    ...update(w.fds.requests, -48, -64, BPF_ANY),
+    jne.imm(R0, 0, "out"),
+    jeq.imm(R7, 0, "out"),
+    stx.w(R10, -8, R7),
+    ...stateOf(w, true, "st"),
+    jeq.imm(R0, 0, "out"),
+    mov.imm(R1, 1),
+    atomicAdd.dw(R0, WHY_TASK.inflight * 8, R1),
+  ]);
+}
+
+/**
+ * The block request completion program (classic `block:block_rq_complete`):
+ * issue-to-complete latency by device and direction, traced requests apart.
+ * @param b the build context (kind tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function blockComplete(b: BuildContext, w: WhyContext): Insn[] {
+  const rwbs = b.field(COMPLETE, "rwbs").offset;
+  const direction: Insn[] = [0, 1, 2].flatMap((i) => [
+    ldx.b(R1, R6, rwbs + i),
+    jeq.imm(R1, "R".charCodeAt(0), "read"),
+    jeq.imm(R1, "W".charCodeAt(0), "write"),
+  ]);
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1),
+    ...direction,
+    ja("out"), // a flush, a discard: neither
+    label("read"),
+    mov.imm(R9, 0),
+    ja("dir"),
+    label("write"),
+    mov.imm(R9, 1),
+    label("dir"),
+    ...requestKey(b, COMPLETE),
+    ldx.w(R1, R10, -48),
+    stx.w(R10, -12, R1),
+    ...lookup(w.fds.devices, -12),
+    jeq.imm(R0, 0, "out"), // a device the agent did not list
+    ldx.w(R8, R0, 0),
+    lsh.imm(R8, 2),
+    lsh.imm(R9, 1),
+    add.reg(R8, R9), // R8 = slot * 4 + rw * 2
+    ...lookup(w.fds.requests, -48),
+    jeq.imm(R0, 0, "untimed"),
+    ldx.dw(R7, R0, RQ_VALUE.issueNs),
+    ldx.w(R9, R0, RQ_VALUE.tid),
+    ldx.w(R1, R0, RQ_VALUE.size),
+    stx.dw(R10, -24, R1),
+    call(Helper.ktime_get_ns),
+    sub.reg(R0, R7),
+    mov.reg(R7, R0), // R7 = issue to complete
+    ...remove(w.fds.requests, -48),
+    jeq.imm(R9, 0, "key"),
+    add.imm(R8, 1), // a traced task's
+    stx.w(R10, -8, R9),
+    ...stateOf(w, false, "st"),
+    jeq.imm(R0, 0, "key"),
+    mov.imm(R1, -1),
+    atomicAdd.dw(R0, WHY_TASK.inflight * 8, R1),
+    label("key"),
+    stx.w(R10, -4, R8),
+    ...lookup(w.fds.blockOps, -4),
+    jeq.imm(R0, 0, "out"),
+    mov.reg(R9, R0),
+    ...increment(R9, BLK.count * 8),
+    ldx.dw(R2, R10, -24),
+    ...addTo(R9, BLK.bytes * 8, R2),
+    ...addTo(R9, BLK.totalNs * 8, R7),
+    ...histogramAdd(w.fds.blockHist, -4, R7, "h"),
+    ja("out"),
+    // Issued before the programs were attached: counted, not timed.
+    label("untimed"),
+    stx.w(R10, -4, R8),
+    ...lookup(w.fds.blockOps, -4),
+    jeq.imm(R0, 0, "out"),
+    mov.reg(R7, R0),
+    ...increment(R7, BLK.count * 8),
+    ...increment(R7, BLK.untimed * 8),
+    ...loadArg(b, R2, COMPLETE, { raw: 0, field: "nr_sector" }),
+    lsh.imm(R2, 9),
+    ...addTo(R7, BLK.bytes * 8, R2),
+  ]);
+}
+
+/**
+ * The time split's programs, in attach order: the syscall exit first (it
+ * must run before the syscall programs' exit, which ends the call).
+ * @param b the build context of the syscall programs (raw tracepoints)
+ * @param w the time split's maps
+ * @param block whether the block tracepoints exist
+ * @returns the programs
+ */
+export function planWhy(b: BuildContext, w: WhyContext, block: boolean): PlannedProgram[] {
+  const raw = { ...b, kind: "raw_tp" as const };
+  const tp = { ...b, kind: "tp" as const };
+  const at = (tracepoint: string): AttachPoint => ({ tracepoint });
+  const plan: PlannedProgram[] = [
+    { name: "ios_why_exit", kind: "raw_tp", at: at("sys_exit"), insns: whyExit(raw, w) },
+    { name: "ios_why_switch", kind: "raw_tp", at: at("sched_switch"), insns: whySwitch(raw, w) },
+    { name: "ios_why_wakeup", kind: "raw_tp", at: at("sched_wakeup"), insns: whyWakeup(raw, w) },
+    { name: "ios_why_fault", kind: "raw_tp", at: at("page_fault_kernel"), insns: whyFault(raw, w) },
+  ];
+  if (block) {
+    plan.push(
+      { name: "ios_blk_issue", kind: "tp", at: at(ISSUE), insns: blockIssue(tp, w) },
+      { name: "ios_blk_done", kind: "tp", at: at(COMPLETE), insns: blockComplete(tp, w) },
+    );
+  }
+  return plan;
+}
