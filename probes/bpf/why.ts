@@ -18,10 +18,14 @@
  *   on-CPU time; the split goes to the syscall's totals, and to its slow
  *   totals when the latency reaches the threshold the agent writes each
  *   interval (the low edge of the bucket of the previous interval's P99).
- * - block issue / complete (`block:block_rq_issue`, `block:block_rq_complete`):
- *   requests keyed by device and first sector; a request issued from a
- *   traced task's context is that task's (in flight: its sleeps are disk);
- *   issue-to-complete latency per device and direction, traced requests apart.
+ * - block issue / complete (raw `block_rq_issue`, `block_rq_complete`):
+ *   requests keyed by their address, their disk and direction read from the
+ *   request (offsets from BTF); a request issued from a traced task's context
+ *   is that task's (in flight: its sleeps are disk); issue-to-complete
+ *   latency per device and direction, traced requests apart. Raw, not
+ *   classic: the kernel skips a classic tracepoint's program that fires
+ *   while another classic program runs on its CPU (bpf_prog_active), as a
+ *   completion interrupting an issue would.
  *
  * Overhead: every context switch on the host pays a task-storage lookup, a
  * kernel read of the incoming task's pid and a hash lookup; every wakeup the
@@ -47,6 +51,7 @@ import {
   ldx,
   lsh,
   mov,
+  or,
   R0,
   R1,
   R10,
@@ -69,7 +74,6 @@ import {
   ifOpen,
   ifTraced,
   increment,
-  loadArg,
   lookup,
   remove,
   update,
@@ -86,6 +90,7 @@ export interface WhyFds {
   split: number;
   slowNs: number;
   requests: number;
+  queuedAt: number;
   devices: number;
   blockOps: number;
   blockHist: number;
@@ -98,8 +103,6 @@ export interface WhyContext {
   pidOffset: number;
 }
 
-const ISSUE = "block:block_rq_issue";
-const COMPLETE = "block:block_rq_complete";
 /** The zeroed task state a new hash entry is made from (fp-136 .. fp-80). */
 const ZERO_STATE = -136;
 
@@ -369,41 +372,99 @@ export function whyExit(b: BuildContext, w: WhyContext): Insn[] {
   ]);
 }
 
-/** fp-48 = the request's key (device, first sector) from a block record. */
-function requestKey(b: BuildContext, event: string): Insn[] {
+/** Where a block request's facts lie (the kernel's BTF): byte offsets. */
+export interface RequestFields {
+  /** `request.cmd_flags` (its low byte: REQ_OP, 0 read, 1 write). */
+  cmdFlags: number;
+  /** `request.__data_len`. */
+  dataLen: number;
+  /** `request.q`. */
+  q: number;
+  /** `request_queue.disk`. */
+  disk: number;
+  /** `gendisk.major`. */
+  major: number;
+  /** `gendisk.first_minor`. */
+  firstMinor: number;
+}
+
+/** The in-flight value being built (RQ_VALUE), and the request's key. */
+const RQ = -184;
+const RQ_KEY_AT = -152;
+
+/** `*(fp + dst) = size bytes at src + off` (a kernel read), else leaves by `out`. */
+function kernelRead(dst: number, size: number, src: Reg, off: number): Insn[] {
   return [
-    ...loadArg(b, R1, event, { raw: 0, field: "dev" }),
-    stx.w(R10, -48, R1),
-    st.w(R10, -44, 0),
-    ...loadArg(b, R1, event, { raw: 0, field: "sector" }),
-    stx.dw(R10, -40, R1),
+    mov.reg(R3, src),
+    add.imm(R3, off),
+    mov.reg(R1, R10),
+    add.imm(R1, dst),
+    mov.imm(R2, size),
+    call(Helper.probe_read_kernel),
+    jne.imm(R0, 0, "out"),
   ];
 }
 
 /**
- * The block request issue program (classic `block:block_rq_issue`): the
- * request is remembered (while the gate is still closed too, so that a
- * request issued as the window opens is timed), with its issuer when traced.
- * @param b the build context (kind tp)
- * @param w the time split's maps
+ * The facts of the request at R9 into the value being built: direction
+ * (leaves by `out` for a request that is neither a read nor a write), size,
+ * and its disk's dev_t. Uses R8 and fp-72.
+ */
+function requestFacts(f: RequestFields): Insn[] {
+  return [
+    ...kernelRead(-72, 4, R9, f.cmdFlags),
+    ldx.w(R1, R10, -72),
+    and.imm(R1, 0xff), // REQ_OP_MASK
+    jgt.imm(R1, 1, "out"), // a flush, a discard: neither
+    stx.w(R10, RQ + RQ_VALUE.write, R1),
+    ...kernelRead(-72, 4, R9, f.dataLen),
+    ldx.w(R1, R10, -72),
+    stx.w(R10, RQ + RQ_VALUE.size, R1),
+    ...kernelRead(-72, 8, R9, f.q),
+    ldx.dw(R8, R10, -72),
+    ...kernelRead(-72, 8, R8, f.disk),
+    ldx.dw(R8, R10, -72),
+    jeq.imm(R8, 0, "out"),
+    ...kernelRead(-72, 4, R8, f.major),
+    ...kernelRead(-68, 4, R8, f.firstMinor),
+    ldx.w(R1, R10, -72),
+    lsh.imm(R1, 20),
+    ldx.w(R2, R10, -68),
+    or.reg(R1, R2),
+    stx.w(R10, RQ + RQ_VALUE.dev, R1),
+  ];
+}
+
+/**
+ * The block request issue program (raw `block_rq_issue(rq)`): the request is
+ * remembered by its address (while the gate is still closed too, so that a
+ * request issued as the window opens is timed), with its issuer when that
+ * is a traced task (the issue runs in the submitter's context when the
+ * request goes straight to the driver). A requeued request keeps its first
+ * issue.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps and the request's fields
+ * @param f where the request's facts lie
  * @returns the instructions
  */
-export function blockIssue(b: BuildContext, w: WhyContext): Insn[] {
+export function blockIssue(b: BuildContext, w: WhyContext, f: RequestFields): Insn[] {
   return program([
     mov.reg(R6, R1),
-    ...requestKey(b, ISSUE),
+    ldx.dw(R9, R6, 0), // R9 = the request
+    stx.dw(R10, RQ_KEY_AT, R9),
+    ...lookup(w.fds.requests, RQ_KEY_AT),
+    jne.imm(R0, 0, "out"), // requeued
+    ...requestFacts(f),
     call(Helper.ktime_get_ns),
-    stx.dw(R10, -64, R0),
-    ...loadArg(b, R1, ISSUE, { raw: 0, field: "bytes" }),
-    stx.w(R10, -64 + RQ_VALUE.size, R1),
-    st.w(R10, -64 + RQ_VALUE.tid, 0),
+    stx.dw(R10, RQ + RQ_VALUE.issueNs, R0),
+    st.w(R10, RQ + RQ_VALUE.tid, 0),
     mov.imm(R7, 0), // R7 = its traced issuer
     ...ifTraced(b, "unowned"),
     call(Helper.get_current_pid_tgid),
-    stx.w(R10, -64 + RQ_VALUE.tid, R0),
-    ldx.w(R7, R10, -64 + RQ_VALUE.tid),
+    stx.w(R10, RQ + RQ_VALUE.tid, R0),
+    ldx.w(R7, R10, RQ + RQ_VALUE.tid),
     label("unowned"),
-    ...update(w.fds.requests, -48, -64, BPF_ANY),
+    ...update(w.fds.requests, RQ_KEY_AT, RQ, BPF_NOEXIST),
     jne.imm(R0, 0, "out"),
     jeq.imm(R7, 0, "out"),
     stx.w(R10, -8, R7),
@@ -415,77 +476,132 @@ export function blockIssue(b: BuildContext, w: WhyContext): Insn[] {
 }
 
 /**
- * The block request completion program (classic `block:block_rq_complete`):
- * issue-to-complete latency by device and direction, traced requests apart.
- * @param b the build context (kind tp)
+ * The block request start program (raw `block_io_start(rq)`, 6.5 on): when
+ * the request was made from its first bio, where the kernel's own
+ * accounting (/sys/block/DEV/stat) starts timing it.
  * @param w the time split's maps
  * @returns the instructions
  */
-export function blockComplete(b: BuildContext, w: WhyContext): Insn[] {
-  const rwbs = b.field(COMPLETE, "rwbs").offset;
-  const direction: Insn[] = [0, 1, 2].flatMap((i) => [
-    ldx.b(R1, R6, rwbs + i),
-    jeq.imm(R1, "R".charCodeAt(0), "read"),
-    jeq.imm(R1, "W".charCodeAt(0), "write"),
+export function blockStart(w: WhyContext): Insn[] {
+  return program([
+    ldx.dw(R9, R1, 0),
+    stx.dw(R10, RQ_KEY_AT, R9),
+    call(Helper.ktime_get_ns),
+    stx.dw(R10, -160, R0),
+    ...update(w.fds.queuedAt, RQ_KEY_AT, -160, BPF_ANY),
   ]);
+}
+
+/** fp-32 = queue to complete (0: unknown), fp-40 = 1 when known; the entry goes. */
+function queueTime(w: WhyContext): Insn[] {
+  return [
+    st.dw(R10, -32, 0),
+    st.dw(R10, -40, 0),
+    ...lookup(w.fds.queuedAt, RQ_KEY_AT),
+    jeq.imm(R0, 0, "q_done"),
+    ldx.dw(R7, R0, 0),
+    call(Helper.ktime_get_ns),
+    sub.reg(R0, R7),
+    stx.dw(R10, -32, R0),
+    st.dw(R10, -40, 1),
+    ...remove(w.fds.queuedAt, RQ_KEY_AT),
+    label("q_done"),
+  ];
+}
+
+/** Adds fp-32 and fp-40 (queueTime) to the totals at `ptr`. */
+function addQueueTime(ptr: Reg): Insn[] {
+  return [
+    ldx.dw(R2, R10, -32),
+    ...addTo(ptr, BLK.queueNs * 8, R2),
+    ldx.dw(R2, R10, -40),
+    ...addTo(ptr, BLK.queued * 8, R2),
+  ];
+}
+
+/**
+ * `fp-4 = the totals key` (device slot * 4 + write * 2 + R8, the traced
+ * flag) of the device at fp-12 and the direction at fp-16; leaves by `out`
+ * for a device the agent did not list.
+ */
+function blockKey(w: WhyContext): Insn[] {
+  return [
+    ...lookup(w.fds.devices, -12),
+    jeq.imm(R0, 0, "out"),
+    ldx.w(R1, R0, 0),
+    lsh.imm(R1, 2),
+    ldx.w(R2, R10, -16),
+    lsh.imm(R2, 1),
+    add.reg(R1, R2),
+    add.reg(R1, R8),
+    stx.w(R10, -4, R1),
+  ];
+}
+
+/**
+ * The block request completion program (raw `block_rq_complete(rq, error,
+ * nr_bytes)`): issue-to-complete latency by device and direction, traced
+ * requests apart; a request issued before the programs were attached is
+ * counted, not timed.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @param f where the request's facts lie
+ * @returns the instructions
+ */
+export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields): Insn[] {
   return program([
     ...ifOpen(b, "out"),
     mov.reg(R6, R1),
-    ...direction,
-    ja("out"), // a flush, a discard: neither
-    label("read"),
-    mov.imm(R9, 0),
-    ja("dir"),
-    label("write"),
-    mov.imm(R9, 1),
-    label("dir"),
-    ...requestKey(b, COMPLETE),
-    ldx.w(R1, R10, -48),
-    stx.w(R10, -12, R1),
-    ...lookup(w.fds.devices, -12),
-    jeq.imm(R0, 0, "out"), // a device the agent did not list
-    ldx.w(R8, R0, 0),
-    lsh.imm(R8, 2),
-    lsh.imm(R9, 1),
-    add.reg(R8, R9), // R8 = slot * 4 + rw * 2
-    ...lookup(w.fds.requests, -48),
+    ldx.dw(R9, R6, 0), // R9 = the request
+    stx.dw(R10, RQ_KEY_AT, R9),
+    ...queueTime(w),
+    ...lookup(w.fds.requests, RQ_KEY_AT),
     jeq.imm(R0, 0, "untimed"),
     ldx.dw(R7, R0, RQ_VALUE.issueNs),
-    ldx.w(R9, R0, RQ_VALUE.tid),
-    ldx.w(R1, R0, RQ_VALUE.size),
-    stx.dw(R10, -24, R1),
+    ...([[RQ_VALUE.tid, -8], [RQ_VALUE.dev, -12], [RQ_VALUE.write, -16], [
+      RQ_VALUE.size,
+      -24,
+    ]] as const)
+      .flatMap(([at, off]) => [ldx.w(R1, R0, at), stx.w(R10, off, R1)]),
     call(Helper.ktime_get_ns),
     sub.reg(R0, R7),
     mov.reg(R7, R0), // R7 = issue to complete
-    ...remove(w.fds.requests, -48),
-    jeq.imm(R9, 0, "key"),
-    add.imm(R8, 1), // a traced task's
-    stx.w(R10, -8, R9),
+    ...remove(w.fds.requests, RQ_KEY_AT),
+    mov.imm(R8, 0),
+    ldx.w(R1, R10, -8),
+    jeq.imm(R1, 0, "timed"),
+    mov.imm(R8, 1), // a traced task's: no longer in flight
     ...stateOf(w, false, "st"),
-    jeq.imm(R0, 0, "key"),
+    jeq.imm(R0, 0, "timed"),
     mov.imm(R1, -1),
     atomicAdd.dw(R0, WHY_TASK.inflight * 8, R1),
-    label("key"),
-    stx.w(R10, -4, R8),
+    label("timed"),
+    ...blockKey(w),
     ...lookup(w.fds.blockOps, -4),
     jeq.imm(R0, 0, "out"),
     mov.reg(R9, R0),
     ...increment(R9, BLK.count * 8),
-    ldx.dw(R2, R10, -24),
+    ldx.w(R2, R10, -24),
     ...addTo(R9, BLK.bytes * 8, R2),
     ...addTo(R9, BLK.totalNs * 8, R7),
+    ...addQueueTime(R9),
     ...histogramAdd(w.fds.blockHist, -4, R7, "h"),
     ja("out"),
-    // Issued before the programs were attached: counted, not timed.
     label("untimed"),
-    stx.w(R10, -4, R8),
+    ...requestFacts(f),
+    ldx.w(R1, R10, RQ + RQ_VALUE.dev),
+    stx.w(R10, -12, R1),
+    ldx.w(R1, R10, RQ + RQ_VALUE.write),
+    stx.w(R10, -16, R1),
+    mov.imm(R8, 0),
+    ...blockKey(w),
     ...lookup(w.fds.blockOps, -4),
     jeq.imm(R0, 0, "out"),
     mov.reg(R7, R0),
     ...increment(R7, BLK.count * 8),
     ...increment(R7, BLK.untimed * 8),
-    ...loadArg(b, R2, COMPLETE, { raw: 0, field: "nr_sector" }),
-    lsh.imm(R2, 9),
+    ...addQueueTime(R7),
+    ldx.w(R2, R6, 2 * 8), // nr_bytes (a u32 in a u64 slot)
     ...addTo(R7, BLK.bytes * 8, R2),
   ]);
 }
@@ -495,12 +611,17 @@ export function blockComplete(b: BuildContext, w: WhyContext): Insn[] {
  * must run before the syscall programs' exit, which ends the call).
  * @param b the build context of the syscall programs (raw tracepoints)
  * @param w the time split's maps
- * @param block whether the block tracepoints exist
+ * @param block where a block request's facts lie (null: no block programs)
+ * @param queued whether block_io_start exists (queue-to-complete times)
  * @returns the programs
  */
-export function planWhy(b: BuildContext, w: WhyContext, block: boolean): PlannedProgram[] {
+export function planWhy(
+  b: BuildContext,
+  w: WhyContext,
+  block: RequestFields | null,
+  queued = false,
+): PlannedProgram[] {
   const raw = { ...b, kind: "raw_tp" as const };
-  const tp = { ...b, kind: "tp" as const };
   const at = (tracepoint: string): AttachPoint => ({ tracepoint });
   const plan: PlannedProgram[] = [
     { name: "ios_why_exit", kind: "raw_tp", at: at("sys_exit"), insns: whyExit(raw, w) },
@@ -510,9 +631,27 @@ export function planWhy(b: BuildContext, w: WhyContext, block: boolean): Planned
   ];
   if (block) {
     plan.push(
-      { name: "ios_blk_issue", kind: "tp", at: at(ISSUE), insns: blockIssue(tp, w) },
-      { name: "ios_blk_done", kind: "tp", at: at(COMPLETE), insns: blockComplete(tp, w) },
+      {
+        name: "ios_blk_issue",
+        kind: "raw_tp",
+        at: at("block_rq_issue"),
+        insns: blockIssue(raw, w, block),
+      },
+      {
+        name: "ios_blk_done",
+        kind: "raw_tp",
+        at: at("block_rq_complete"),
+        insns: blockComplete(raw, w, block),
+      },
     );
+    if (queued) {
+      plan.push({
+        name: "ios_blk_start",
+        kind: "raw_tp",
+        at: at("block_io_start"),
+        insns: blockStart(w),
+      });
+    }
   }
   return plan;
 }

@@ -63,19 +63,20 @@ export const WHY_SLOW = 1;
 /** Block devices one trace keeps apart (more share nothing: not counted, said so). */
 export const BLOCK_DEVICES = 32;
 
-/**
- * A block request in flight: key of the in-flight hash (device and first
- * sector, as block_rq_issue and block_rq_complete both report them).
- */
-export const RQ_KEY = { bytes: 16, dev: 0, sector: 8 } as const;
+/** A block request in flight: the in-flight hash is keyed by the request's address (u64). */
+export const RQ_KEY = { bytes: 8 } as const;
 /** Value of the in-flight hash. */
 export const RQ_VALUE = {
-  bytes: 16,
+  bytes: 24,
   issueNs: 0,
   /** The thread that issued it, when it is traced (u32; 0: not one of ours). */
   tid: 8,
   /** Its size in bytes (u32). */
   size: 12,
+  /** The disk's dev_t as tracepoints record it (MKDEV: major << 20 | minor; u32). */
+  dev: 16,
+  /** 0 read, 1 write (u32). */
+  write: 20,
 } as const;
 
 /**
@@ -90,7 +91,15 @@ export const BLK = {
   totalNs: 2,
   /** Completions of requests issued before the programs were attached: counted, not timed. */
   untimed: 3,
-  words: 4,
+  /**
+   * Queue (block_io_start: the request made from its first bio, where the
+   * kernel's own accounting starts) to complete, summed over the requests
+   * seen both times.
+   */
+  queueNs: 4,
+  /** Requests with a queue-to-complete time. */
+  queued: 5,
+  words: 6,
 } as const;
 
 /** Capacities of the hashes. */
@@ -102,6 +111,8 @@ export const WHY_MAP_NAMES = {
   split: "ios_why_split",
   slowNs: "ios_why_slow",
   requests: "ios_blk_reqs",
+  /** Request address to when block_io_start saw it (u64 ns). */
+  queuedAt: "ios_blk_queued",
   devices: "ios_blk_devs",
   blockOps: "ios_blk_ops",
   blockHist: "ios_blk_hist",

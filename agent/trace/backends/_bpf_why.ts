@@ -10,7 +10,7 @@ import { vmlinuxBtf } from "../../../ffi/mod.ts";
 import type { BuildContext } from "../../../probes/bpf/_emit.ts";
 import type { TracedSyscall } from "../../../probes/bpf/maps.ts";
 import type { PlannedProgram } from "../../../probes/bpf/programs.ts";
-import { planWhy } from "../../../probes/bpf/why.ts";
+import { planWhy, type RequestFields } from "../../../probes/bpf/why.ts";
 import { type BlockDeviceId, WhyMapSet } from "../../../probes/bpf/why_maps.ts";
 import { bucketBounds } from "../../../schema/buckets.ts";
 import { histDelta } from "../interval.ts";
@@ -87,6 +87,31 @@ function oneLine(e: unknown): string {
 }
 
 /**
+ * Where a block request's facts lie, from the kernel's BTF, or why the block
+ * programs cannot run here.
+ * @returns the offsets, or the reason
+ */
+export function requestFields(): RequestFields | string {
+  if (!hasTracepoint("block", "block_rq_issue") || !hasTracepoint("block", "block_rq_complete")) {
+    return "no block_rq_issue/block_rq_complete tracepoints on this kernel";
+  }
+  try {
+    const btf = vmlinuxBtf();
+    const at = (s: string, f: string) => btf.memberOffset(s, f).offset;
+    return {
+      cmdFlags: at("request", "cmd_flags"),
+      dataLen: at("request", "__data_len"),
+      q: at("request", "q"),
+      disk: at("request_queue", "disk"),
+      major: at("gendisk", "major"),
+      firstMinor: at("gendisk", "first_minor"),
+    };
+  } catch (e: unknown) {
+    return `a block request's disk is not known from BTF: ${oneLine(e)}`;
+  }
+}
+
+/**
  * Starts the time split beside the syscall programs of `b`'s kind.
  * @param b the syscall programs' build context
  * @param syscalls the traced syscalls, by slot
@@ -96,19 +121,23 @@ function oneLine(e: unknown): string {
 export function startWhy(
   b: BuildContext,
   syscalls: readonly TracedSyscall[],
-  attach: (plan: PlannedProgram[]) => { close(): void },
+  attach: (plan: PlannedProgram[]) => { close(): void; recursionMisses(): number },
 ): WhyRun | string {
   if (b.kind !== "raw_tp") {
     return `the time split runs beside raw tracepoint syscall programs, not ${b.kind}`;
   }
   let maps: WhyMapSet | null = null;
+  let blockWhy: string | null = null;
   try {
     maps = new WhyMapSet(syscalls.length);
     maps.setDevices(blockDevices());
     const pidOffset = vmlinuxBtf().memberOffset("task_struct", "pid").offset;
-    const block = hasTracepoint("block", "block_rq_issue") &&
-      hasTracepoint("block", "block_rq_complete");
-    const set = attach(planWhy(b, { fds: maps.fds, pidOffset }, block));
+    const block = requestFields();
+    const queued = hasTracepoint("block", "block_io_start");
+    if (typeof block === "string") blockWhy = block;
+    const set = attach(
+      planWhy(b, { fds: maps.fds, pidOffset }, typeof block === "string" ? null : block, queued),
+    );
     const m = maps;
     const slotOf = new Map(syscalls.map((s, slot) => [s.name, slot]));
     let before: ReadonlyMap<string, OpTotals> | null = null;
@@ -118,7 +147,11 @@ export function startWhy(
     return {
       fill(s) {
         s.timeSplit = m.readSplit((slot) => syscalls[slot]?.name ?? `slot_${slot}`);
-        if (block) s.block = m.readBlock();
+        s.recursionMisses += set.recursionMisses();
+        if (blockWhy === null) {
+          s.block = m.readBlock();
+          s.blockQueued = queued;
+        } else s.blockUnsupported = blockWhy;
       },
       interval(s) {
         for (const [name, ns] of slowThresholds(before, s.syscalls)) {
