@@ -102,8 +102,6 @@ export interface Snapshot {
   block?: Map<string, BlockDevice>;
   /** Why the time split and the block layer were not measured. */
   whyUnsupported?: string;
-  /** The block layer's queue-to-complete times were measured (block_io_start exists). */
-  blockQueued?: boolean;
   /** Why the block layer alone was not measured. */
   blockUnsupported?: string;
 }

@@ -32,9 +32,6 @@ export interface BlockTotals {
   total_ns: number;
   /** Requests issued before the probes were attached: counted, not timed. */
   untimed: number;
-  /** Queue (the request made, block_io_start) to complete, summed over `queued` requests. */
-  queue_ns: number;
-  queued: number;
   /** Issue-to-complete latency, bucket index to count. */
   hist: Map<number, number>;
 }
@@ -53,5 +50,5 @@ export function emptySplit(): TimeSplitTotals {
 
 /** Empty block totals. */
 export function emptyBlockTotals(): BlockTotals {
-  return { count: 0, bytes: 0, total_ns: 0, untimed: 0, queue_ns: 0, queued: 0, hist: new Map() };
+  return { count: 0, bytes: 0, total_ns: 0, untimed: 0, hist: new Map() };
 }

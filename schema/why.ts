@@ -32,12 +32,6 @@ export interface BlockStats {
   p99_ns: number;
   /** Mean issue-to-complete latency of the timed requests. */
   mean_ns: number;
-  /**
-   * Mean queue-to-complete latency (from the request's making out of its
-   * first bio, where the kernel's own accounting in /sys/block/DEV/stat
-   * starts); null where the kernel has no block_io_start (before 6.5).
-   */
-  queue_mean_ns: number | null;
   /** Requests in flight on average over the trace (Little's law: time in flight / duration). */
   in_flight_mean: number;
   /** Requests issued before the probes were attached: counted, not timed. */

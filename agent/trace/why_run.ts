@@ -29,7 +29,7 @@ function split(t: TimeSplitTotals): TimeSplit {
   };
 }
 
-function blockStats(t: BlockTotals, durationS: number, queued: boolean): BlockStats {
+function blockStats(t: BlockTotals, durationS: number): BlockStats {
   const buckets = toBuckets(t.hist);
   const p = percentiles(buckets);
   const timed = t.count - t.untimed;
@@ -39,7 +39,6 @@ function blockStats(t: BlockTotals, durationS: number, queued: boolean): BlockSt
     p50_ns: p.p50_ns,
     p99_ns: p.p99_ns,
     mean_ns: timed > 0 ? Math.round(t.total_ns / timed) : 0,
-    queue_mean_ns: !queued ? null : t.queued > 0 ? Math.round(t.queue_ns / t.queued) : 0,
     in_flight_mean: durationS > 0 ? Math.round(t.total_ns / (durationS * 1e9) * 1000) / 1000 : 0,
     untimed: t.untimed,
     buckets,
@@ -82,15 +81,14 @@ export function addWhy(run: RunDocument, snapshot: Snapshot): void {
     return;
   }
   const d = run.meta.duration_s;
-  const q = snapshot.blockQueued ?? false;
   const devices: BlockLayer["devices"] = {};
   for (const [name, dev] of [...snapshot.block].sort((a, b) => a[0].localeCompare(b[0]))) {
     devices[name] = {
-      read: blockStats(dev.read, d, q),
-      write: blockStats(dev.write, d, q),
+      read: blockStats(dev.read, d),
+      write: blockStats(dev.write, d),
       traced: {
-        read: blockStats(dev.traced.read, d, q),
-        write: blockStats(dev.traced.write, d, q),
+        read: blockStats(dev.traced.read, d),
+        write: blockStats(dev.traced.write, d),
       },
     };
   }

@@ -91,15 +91,7 @@ export const BLK = {
   totalNs: 2,
   /** Completions of requests issued before the programs were attached: counted, not timed. */
   untimed: 3,
-  /**
-   * Queue (block_io_start: the request made from its first bio, where the
-   * kernel's own accounting starts) to complete, summed over the requests
-   * seen both times.
-   */
-  queueNs: 4,
-  /** Requests with a queue-to-complete time. */
-  queued: 5,
-  words: 6,
+  words: 4,
 } as const;
 
 /** Capacities of the hashes. */
@@ -111,8 +103,6 @@ export const WHY_MAP_NAMES = {
   split: "ios_why_split",
   slowNs: "ios_why_slow",
   requests: "ios_blk_reqs",
-  /** Request address to when block_io_start saw it (u64 ns). */
-  queuedAt: "ios_blk_queued",
   devices: "ios_blk_devs",
   blockOps: "ios_blk_ops",
   blockHist: "ios_blk_hist",

@@ -111,12 +111,6 @@ export class WhyMapSet implements Disposable {
           valueSize: RQ_VALUE.bytes,
           maxEntries: WHY_CAPACITY.requests,
         }),
-        queuedAt: make("queuedAt", {
-          ...hash,
-          keySize: RQ_KEY.bytes,
-          valueSize: 8,
-          maxEntries: WHY_CAPACITY.requests,
-        }),
         devices: make("devices", {
           ...hash,
           keySize: 4,
@@ -146,7 +140,6 @@ export class WhyMapSet implements Disposable {
       split: m.split.fd,
       slowNs: m.slowNs.fd,
       requests: m.requests.fd,
-      queuedAt: m.queuedAt.fd,
       devices: m.devices.fd,
       blockOps: m.blockOps.fd,
       blockHist: m.blockHist.fd,
@@ -208,8 +201,6 @@ export class WhyMapSet implements Disposable {
       t.bytes = sumWord(v, BLK.bytes);
       t.total_ns = sumWord(v, BLK.totalNs);
       t.untimed = sumWord(v, BLK.untimed);
-      t.queue_ns = sumWord(v, BLK.queueNs);
-      t.queued = sumWord(v, BLK.queued);
       const h = this.#m.blockHist.lookup(u32(key));
       t.hist = histFrom(h ? perCpuWords(h, HIST_VALUE_BYTES) : null);
       return t;
@@ -222,8 +213,6 @@ export class WhyMapSet implements Disposable {
         bytes: a.bytes + b.bytes,
         total_ns: a.total_ns + b.total_ns,
         untimed: a.untimed + b.untimed,
-        queue_ns: a.queue_ns + b.queue_ns,
-        queued: a.queued + b.queued,
         hist,
       };
     };

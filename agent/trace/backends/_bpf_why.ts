@@ -10,7 +10,8 @@ import { vmlinuxBtf } from "../../../ffi/mod.ts";
 import type { BuildContext } from "../../../probes/bpf/_emit.ts";
 import type { TracedSyscall } from "../../../probes/bpf/maps.ts";
 import type { PlannedProgram } from "../../../probes/bpf/programs.ts";
-import { planWhy, type RequestFields } from "../../../probes/bpf/why.ts";
+import { planWhy, type RequestFields, whyEnd } from "../../../probes/bpf/why.ts";
+import type { Insn } from "../../../ffi/bpf/asm.ts";
 import { type BlockDeviceId, WhyMapSet } from "../../../probes/bpf/why_maps.ts";
 import { bucketBounds } from "../../../schema/buckets.ts";
 import { histDelta } from "../interval.ts";
@@ -111,65 +112,92 @@ export function requestFields(): RequestFields | string {
   }
 }
 
+/** The time split made ready: its maps, and its part of the syscall exit programs. */
+export interface WhyReady {
+  /** The syscall exit programs' part (sysExit's `after`), for PlanOptions.exitExtra. */
+  exitExtra(b: BuildContext): Insn[];
+  /**
+   * Attaches the scheduler and block programs once the syscall programs are
+   * attached.
+   * @param b the syscall programs' build context
+   * @returns the running split, or why it cannot run (everything freed then)
+   */
+  start(b: BuildContext): WhyRun | string;
+  /** Frees the maps (when the syscall programs never attached). Idempotent. */
+  close(): void;
+}
+
 /**
- * Starts the time split beside the syscall programs of `b`'s kind.
- * @param b the syscall programs' build context
+ * Makes the time split's maps and reads what its programs need from BTF.
  * @param syscalls the traced syscalls, by slot
  * @param attach loads and attaches a plan (the backend's AttachedSet)
- * @returns the running split, or why it cannot run here
+ * @returns the split made ready, or why it cannot run here
  */
-export function startWhy(
-  b: BuildContext,
+export function prepareWhy(
   syscalls: readonly TracedSyscall[],
   attach: (plan: PlannedProgram[]) => { close(): void; recursionMisses(): number },
-): WhyRun | string {
-  if (b.kind !== "raw_tp") {
-    return `the time split runs beside raw tracepoint syscall programs, not ${b.kind}`;
-  }
-  let maps: WhyMapSet | null = null;
-  let blockWhy: string | null = null;
+): WhyReady | string {
+  let maps: WhyMapSet;
   try {
     maps = new WhyMapSet(syscalls.length);
-    maps.setDevices(blockDevices());
-    const pidOffset = vmlinuxBtf().memberOffset("task_struct", "pid").offset;
-    const block = requestFields();
-    const queued = hasTracepoint("block", "block_io_start");
-    if (typeof block === "string") blockWhy = block;
-    const set = attach(
-      planWhy(b, { fds: maps.fds, pidOffset }, typeof block === "string" ? null : block, queued),
-    );
-    const m = maps;
-    const slotOf = new Map(syscalls.map((s, slot) => [s.name, slot]));
-    let before: ReadonlyMap<string, OpTotals> | null = null;
-    // An idle interval keeps the threshold of the last one with calls.
-    const bySlot = new Map<number, number>();
-    let closed = false;
-    return {
-      fill(s) {
-        s.timeSplit = m.readSplit((slot) => syscalls[slot]?.name ?? `slot_${slot}`);
-        s.recursionMisses += set.recursionMisses();
-        if (blockWhy === null) {
-          s.block = m.readBlock();
-          s.blockQueued = queued;
-        } else s.blockUnsupported = blockWhy;
-      },
-      interval(s) {
-        for (const [name, ns] of slowThresholds(before, s.syscalls)) {
-          const slot = slotOf.get(name);
-          if (slot !== undefined) bySlot.set(slot, ns);
-        }
-        m.setSlowThresholds(bySlot);
-        before = s.syscalls;
-      },
-      close() {
-        if (closed) return;
-        closed = true;
-        set.close();
-        m.close();
-      },
-    };
   } catch (e: unknown) {
-    maps?.close();
-    return `the time split's programs did not load: ${oneLine(e)}`;
+    return `the time split's maps were refused: ${oneLine(e)}`;
   }
+  const m = maps;
+  let pidOffset: number;
+  try {
+    m.setDevices(blockDevices());
+    pidOffset = vmlinuxBtf().memberOffset("task_struct", "pid").offset;
+  } catch (e: unknown) {
+    m.close();
+    return `the time split cannot find a task's pid: ${oneLine(e)}`;
+  }
+  const w = { fds: m.fds, pidOffset };
+  const block = requestFields();
+  const blockWhy = typeof block === "string" ? block : null;
+  return {
+    exitExtra: () => whyEnd(w),
+    close: () => m.close(),
+    start(b) {
+      if (b.kind === "tp") {
+        m.close();
+        return "the time split's scheduler programs are raw tracepoints; the syscall programs are classic ones";
+      }
+      let set: { close(): void; recursionMisses(): number };
+      try {
+        set = attach(planWhy(b, w, typeof block === "string" ? null : block));
+      } catch (e: unknown) {
+        m.close();
+        return `the time split's programs did not load: ${oneLine(e)}`;
+      }
+      const slotOf = new Map(syscalls.map((s, slot) => [s.name, slot]));
+      let before: ReadonlyMap<string, OpTotals> | null = null;
+      // An idle interval keeps the threshold of the last one with calls.
+      const bySlot = new Map<number, number>();
+      let closed = false;
+      return {
+        fill(s) {
+          s.timeSplit = m.readSplit((slot) => syscalls[slot]?.name ?? `slot_${slot}`);
+          s.recursionMisses += set.recursionMisses();
+          if (blockWhy === null) {
+            s.block = m.readBlock();
+          } else s.blockUnsupported = blockWhy;
+        },
+        interval(s) {
+          for (const [name, ns] of slowThresholds(before, s.syscalls)) {
+            const slot = slotOf.get(name);
+            if (slot !== undefined) bySlot.set(slot, ns);
+          }
+          m.setSlowThresholds(bySlot);
+          before = s.syscalls;
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          set.close();
+          m.close();
+        },
+      };
+    },
+  };
 }

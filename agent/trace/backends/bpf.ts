@@ -48,7 +48,7 @@ import { BpfMapSet, slotValue, type TracedSyscall } from "../../../probes/bpf/ma
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
-import { startWhy, type WhyRun } from "./_bpf_why.ts";
+import { prepareWhy, type WhyRun } from "./_bpf_why.ts";
 
 /** How the programs are attached, best first. */
 export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
@@ -362,7 +362,9 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
   const full = maps.addTargets(options.pids);
   const compat = compatStatusOffset();
   let set: AttachedSet | null = null;
-  let why: WhyRun | string = "the syscall programs did not attach";
+  const ready = prepareWhy(syscalls, (p) => new AttachedSet(p));
+  let why: WhyRun | string = typeof ready === "string" ? ready : "";
+  let built: BuildContext | null = null;
   let kind: AttachKind = best;
   const field = fieldReader();
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
@@ -388,22 +390,18 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
           slotValue: slotValue(s, slot),
           function: syscallFunction(s.name),
         })),
+        ...(typeof ready !== "string" && k !== "tp" ? { exitExtra: ready.exitExtra } : {}),
       });
-      // The time split's exit runs before the syscall programs' exit: attached first.
-      why = startWhy(b, syscalls, (p) => new AttachedSet(p));
-      try {
-        set = new AttachedSet(plan);
-      } catch (e: unknown) {
-        if (typeof why !== "string") why.close();
-        throw e;
-      }
+      set = new AttachedSet(plan);
+      built = b;
       kind = k;
       break;
     } catch (e: unknown) {
       reasons.push({ kind: k, reason: oneLine(e) });
     }
   }
-  if (!set) {
+  if (!set || !built) {
+    if (typeof ready !== "string") ready.close();
     maps.close();
     throw new RunError(
       `the bpf backend could not attach: ${
@@ -412,6 +410,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     );
   }
   const attached = set;
+  if (typeof ready !== "string") why = ready.start(built);
 
   const unsupported: Unsupported[] = [];
   if (!tlb) {
