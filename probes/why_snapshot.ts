@@ -16,6 +16,8 @@ export interface TimeSplitTotals {
   other_ns: number;
   /** Page faults taken inside the calls. */
   faults: number;
+  /** TLB flushes of their own address space and shootdown IPIs sent, inside the calls. */
+  tlb_flushes: number;
 }
 
 /** The split of all calls of an op and of its slow ones. */
@@ -45,7 +47,16 @@ export interface BlockDevice {
 
 /** An empty split. */
 export function emptySplit(): TimeSplitTotals {
-  return { count: 0, total_ns: 0, cpu_ns: 0, runqueue_ns: 0, disk_ns: 0, other_ns: 0, faults: 0 };
+  return {
+    count: 0,
+    total_ns: 0,
+    cpu_ns: 0,
+    runqueue_ns: 0,
+    disk_ns: 0,
+    other_ns: 0,
+    faults: 0,
+    tlb_flushes: 0,
+  };
 }
 
 /** Empty block totals. */

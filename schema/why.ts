@@ -19,6 +19,13 @@ export interface TimeSplit {
   other_ns: number;
   /** Page faults taken inside the calls (copies to and from user memory). */
   faults: number;
+  /**
+   * TLB flushes the calls made (x86 `tlb:tlb_flush` inside them: flushes of
+   * the process's own address space, local_shootdown and local_mm_shootdown,
+   * and shootdown IPIs sent to other CPUs, remote_ipi_send); absent in
+   * documents written before it.
+   */
+  tlb_flushes?: number;
   /** Calls booked. */
   count: number;
   total_ns: number;

@@ -24,6 +24,7 @@ function split(t: TimeSplitTotals): TimeSplit {
     disk_ns: t.disk_ns,
     other_ns: t.other_ns,
     faults: t.faults,
+    tlb_flushes: t.tlb_flushes,
     count: t.count,
     total_ns: t.total_ns,
   };

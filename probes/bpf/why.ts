@@ -136,6 +136,7 @@ function resetIfNewCall(ptr: Reg, start: Reg, p: string): Insn[] {
     st.dw(ptr, WHY_TASK.diskNs * 8, 0),
     st.dw(ptr, WHY_TASK.otherNs * 8, 0),
     st.dw(ptr, WHY_TASK.faults * 8, 0),
+    st.dw(ptr, WHY_TASK.tlb * 8, 0),
     label(`${p}_same`),
   ];
 }
@@ -258,16 +259,9 @@ export function whyWakeup(b: BuildContext, w: WhyContext): Insn[] {
   ]);
 }
 
-/**
- * The kernel page fault program (`page_fault_kernel`): a fault inside a call.
- * @param b the build context (kind raw_tp)
- * @param w the time split's maps
- * @returns the instructions
- */
-export function whyFault(b: BuildContext, w: WhyContext): Insn[] {
-  return program([
-    ...ifOpen(b, "out"),
-    mov.reg(R6, R1),
+/** Adds one to `word` of the current task's state when it is inside a traced call. */
+function countInCall(b: BuildContext, w: WhyContext, word: number): Insn[] {
+  return [
     ...startOf(b, false, "cur"),
     jeq.imm(R0, 0, "out"),
     ldx.dw(R9, R0, START.startNs),
@@ -278,12 +272,58 @@ export function whyFault(b: BuildContext, w: WhyContext): Insn[] {
     jeq.imm(R0, 0, "out"),
     mov.reg(R7, R0),
     ...resetIfNewCall(R7, R9, "rs"),
-    ...increment(R7, WHY_TASK.faults * 8),
+    ...increment(R7, word * 8),
+  ];
+}
+
+/**
+ * The kernel page fault program (`page_fault_kernel`): a fault inside a call.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function whyFault(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1),
+    ...countInCall(b, w, WHY_TASK.faults),
   ]);
 }
 
 /** The ended call's split on the stack (whyEnd): latency, then the waits. */
-const END = { latency: -112, runq: -120, disk: -128, other: -136, faults: -144 } as const;
+const END = {
+  latency: -112,
+  runq: -120,
+  disk: -128,
+  other: -136,
+  faults: -144,
+  tlb: -168,
+} as const;
+
+/**
+ * The TLB flush program (raw `tlb_flush(reason, pages)`, x86): inside a
+ * call, a flush of the task's own address space (local_shootdown,
+ * local_mm_shootdown) or a shootdown IPI it sent (remote_ipi_send) is the
+ * call's doing; flushes of 0 pages flushed nothing.
+ * @param b the build context (kind raw_tp)
+ * @param w the time split's maps
+ * @returns the instructions
+ */
+export function whyTlb(b: BuildContext, w: WhyContext): Insn[] {
+  return program([
+    ...ifOpen(b, "out"),
+    mov.reg(R6, R1),
+    ldx.dw(R1, R6, 8),
+    jeq.imm(R1, 0, "out"), // nothing flushed
+    ldx.dw(R1, R6, 0),
+    jlt.imm(R1, TLB_OWN.first, "out"),
+    jgt.imm(R1, TLB_OWN.last, "out"),
+    ...countInCall(b, w, WHY_TASK.tlb),
+  ]);
+}
+
+/** enum tlb_flush_reason (x86): local_shootdown 2, local_mm_shootdown 3, remote_ipi_send 4. */
+const TLB_OWN = { first: 2, last: 4 } as const;
 
 /**
  * Adds the ended call's split (END on the stack) to the totals keyed by the
@@ -308,6 +348,8 @@ function bookSplit(w: WhyContext, keyOff: number, p: string): Insn[] {
     ...addTo(R6, SPLIT.otherNs * 8, R2),
     ldx.dw(R2, R10, END.faults),
     ...addTo(R6, SPLIT.faults * 8, R2),
+    ldx.dw(R2, R10, END.tlb),
+    ...addTo(R6, SPLIT.tlb * 8, R2),
     // On a CPU: the rest.
     ldx.dw(R2, R10, END.latency),
     jgt.reg(R3, R2, `${p}_done`),
@@ -323,14 +365,14 @@ function bookSplit(w: WhyContext, keyOff: number, p: string): Insn[] {
  * call's waits to its syscall's totals, and to its slow totals when the
  * latency reaches the threshold the agent writes each interval.
  * In: R7 = latency, fp-16 = slot, EXIT_START_AT = the call's start; it
- * keeps R7-R9, fp-16 and fp-48, and uses R0-R6 and fp-112..fp-160.
+ * keeps R7-R9, fp-16 and fp-48, and uses R0-R6 and fp-112..fp-168.
  * @param w the time split's maps
  * @returns the instructions
  */
 export function whyEnd(w: WhyContext): Insn[] {
   return [
     stx.dw(R10, END.latency, R7),
-    ...[END.runq, END.disk, END.other, END.faults].map((off) => st.dw(R10, off, 0)),
+    ...[END.runq, END.disk, END.other, END.faults, END.tlb].map((off) => st.dw(R10, off, 0)),
     call(Helper.get_current_pid_tgid),
     stx.w(R10, -152, R0),
     ...lookup(w.fds.tasks, -152),
@@ -343,6 +385,7 @@ export function whyEnd(w: WhyContext): Insn[] {
       [WHY_TASK.diskNs, END.disk],
       [WHY_TASK.otherNs, END.other],
       [WHY_TASK.faults, END.faults],
+      [WHY_TASK.tlb, END.tlb],
     ] as const).flatMap(([word, off]) => [ldx.dw(R1, R0, word * 8), stx.dw(R10, off, R1)]),
     label("why_book"),
     ldx.w(R1, R10, -16),
@@ -556,12 +599,14 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
  * @param b the syscall programs' build context (their maps, their filter)
  * @param w the time split's maps
  * @param block where a block request's facts lie (null: no block programs)
+ * @param tlb whether tlb:tlb_flush exists (flushes inside calls)
  * @returns the programs
  */
 export function planWhy(
   b: BuildContext,
   w: WhyContext,
   block: RequestFields | null,
+  tlb = false,
 ): PlannedProgram[] {
   const raw = { ...b, kind: "raw_tp" as const };
   const at = (tracepoint: string): AttachPoint => ({ tracepoint });
@@ -570,6 +615,9 @@ export function planWhy(
     { name: "ios_why_wakeup", kind: "raw_tp", at: at("sched_wakeup"), insns: whyWakeup(raw, w) },
     { name: "ios_why_fault", kind: "raw_tp", at: at("page_fault_kernel"), insns: whyFault(raw, w) },
   ];
+  if (tlb) {
+    plan.push({ name: "ios_why_tlb", kind: "raw_tp", at: at("tlb_flush"), insns: whyTlb(raw, w) });
+  }
   if (block) {
     plan.push(
       {

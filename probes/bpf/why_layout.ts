@@ -25,7 +25,9 @@ export const WHY_TASK = {
   faults: 6,
   /** Block requests the task issued that have not completed (signed). */
   inflight: 7,
-  words: 8,
+  /** TLB flushes of its own address space and shootdown IPIs it sent, inside the call. */
+  tlb: 8,
+  words: 9,
 } as const;
 /** Bytes of a WHY_TASK value. */
 export const WHY_TASK_BYTES = WHY_TASK.words * 8;
@@ -53,7 +55,8 @@ export const SPLIT = {
   diskNs: 4,
   otherNs: 5,
   faults: 6,
-  words: 7,
+  tlb: 7,
+  words: 8,
 } as const;
 /** See {@linkcode SPLIT}. */
 export const WHY_ALL = 0;

@@ -58,6 +58,7 @@ function splitFrom(bytes: Uint8Array | null): TimeSplitTotals {
     disk_ns: sumWord(v, SPLIT.diskNs),
     other_ns: sumWord(v, SPLIT.otherNs),
     faults: sumWord(v, SPLIT.faults),
+    tlb_flushes: sumWord(v, SPLIT.tlb),
   };
 }
 

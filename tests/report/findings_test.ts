@@ -182,6 +182,41 @@ Deno.test("munmap-shootdowns counts only shootdown reasons and needs munmap call
   );
 });
 
+Deno.test("munmap-shootdowns charges munmap only the flushes made inside its calls, where the time split counted them", () => {
+  const tlb = {
+    flushes: 30_000,
+    by_reason: { remote_shootdown: 12_000, local_mm_shootdown: 8_000 },
+    dtlb_load_misses: null,
+  };
+  const split = (tlb_flushes: number) => ({
+    cpu_ns: 1,
+    runqueue_ns: 0,
+    disk_ns: 0,
+    other_ns: 0,
+    faults: 0,
+    count: 6,
+    total_ns: 1,
+    tlb_flushes,
+  });
+  // PostgreSQL's case: thousands of shootdowns, 6 munmap calls that made 6 of them.
+  const few = stats({ count: 6 });
+  few.time_split = split(6);
+  assertEquals(only(runWith({ munmap: few }, { tlb }), "munmap-shootdowns"), []);
+  // Without the split the old rule charges them all: the case the split corrects.
+  assertEquals(
+    only(runWith({ munmap: stats({ count: 6 }) }, { tlb }), "munmap-shootdowns").length,
+    1,
+  );
+  const many = stats({ count: 5_000 });
+  many.time_split = split(9_000);
+  const [f] = only(runWith({ munmap: many }, { tlb }), "munmap-shootdowns");
+  assert(f, "finding");
+  wellFormed(f);
+  assertEquals(f.figures.shootdowns, 9_000);
+  assertEquals(f.figures.all_shootdowns, 20_000);
+  assert(f.title.includes("inside 5.0k munmap calls") || f.title.includes("inside"), f.title);
+});
+
 Deno.test("tail-latency names the syscall whose P99.9 is far above its P99", () => {
   const doc = runWith({
     fsync: stats({ count: 5_000, p99_ns: 800_000, p999_ns: 25_000_000, max_ns: 40_000_000 }),

@@ -155,6 +155,7 @@ export function prepareWhy(
   const w = { fds: m.fds, pidOffset };
   const block = requestFields();
   const blockWhy = typeof block === "string" ? block : null;
+  const tlb = hasTracepoint("tlb", "tlb_flush");
   return {
     exitExtra: () => whyEnd(w),
     close: () => m.close(),
@@ -165,7 +166,7 @@ export function prepareWhy(
       }
       let set: { close(): void; recursionMisses(): number };
       try {
-        set = attach(planWhy(b, w, typeof block === "string" ? null : block));
+        set = attach(planWhy(b, w, typeof block === "string" ? null : block, tlb));
       } catch (e: unknown) {
         m.close();
         return `the time split's programs did not load: ${oneLine(e)}`;
