@@ -7,6 +7,7 @@
  */
 
 import { percentiles, toBuckets } from "../../schema/buckets.ts";
+import type { IntervalDocument } from "../../schema/interval.ts";
 import {
   type BlockLayer,
   type BlockStats,
@@ -44,6 +45,36 @@ function blockStats(t: BlockTotals, durationS: number): BlockStats {
     untimed: t.untimed,
     buckets,
   };
+}
+
+/**
+ * Adds each syscall's time split over an interval (the difference of two
+ * cumulative splits) to an Interval document; null where the backend did not
+ * measure it.
+ * @param doc the Interval document (changed in place)
+ * @param before the snapshot at the interval's start
+ * @param after the snapshot at its end
+ */
+export function addIntervalWhy(doc: IntervalDocument, before: Snapshot, after: Snapshot): void {
+  for (const [name, s] of Object.entries(doc.syscalls)) {
+    const a = after.timeSplit?.get(name)?.all;
+    if (!after.timeSplit) {
+      s.time_split = null;
+      continue;
+    }
+    const b = before.timeSplit?.get(name)?.all ?? emptySplit();
+    const d = (k: keyof TimeSplitTotals) => Math.max(0, (a?.[k] ?? 0) - b[k]);
+    s.time_split = split({
+      count: d("count"),
+      total_ns: d("total_ns"),
+      cpu_ns: d("cpu_ns"),
+      runqueue_ns: d("runqueue_ns"),
+      disk_ns: d("disk_ns"),
+      other_ns: d("other_ns"),
+      faults: d("faults"),
+      tlb_flushes: d("tlb_flushes"),
+    });
+  }
 }
 
 /**

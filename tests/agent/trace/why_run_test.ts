@@ -99,3 +99,26 @@ Deno.test("the slow threshold is the low edge of the bucket holding the interval
   assertEquals(slowThresholds(after, after).size, 0, "an idle interval sets nothing");
   assertEquals(slowThresholds(null, new Map([["read", op([])]])).size, 0);
 });
+
+Deno.test("an interval's split is the difference of the two cumulative splits; null where not measured", async () => {
+  const { intervalDocument } = await import("../../../agent/trace/interval.ts");
+  const info = { tS: 2, seconds: 1, pids: [1], comm: "x", backend: "bpf" };
+  const before = emptySnapshot();
+  before.syscalls.set("read", op([1000]));
+  const at = (other: number) => ({ ...emptySplit(), count: 1, total_ns: other, other_ns: other });
+  before.timeSplit = new Map([["read", { all: at(1000), slow: emptySplit() }]]);
+  const after = emptySnapshot();
+  after.syscalls.set("read", op([1000, 9000]));
+  after.timeSplit = new Map([["read", {
+    all: { ...at(10_000), count: 2, cpu_ns: 500 },
+    slow: emptySplit(),
+  }]]);
+  const doc = intervalDocument(before, after, info);
+  assertEquals(doc.syscalls.read?.time_split?.other_ns, 9000);
+  assertEquals(doc.syscalls.read?.time_split?.cpu_ns, 500);
+  assertEquals(doc.syscalls.read?.time_split?.count, 1);
+  const bare = emptySnapshot();
+  bare.syscalls.set("read", op([1000, 9000]));
+  const none = intervalDocument(emptySnapshot(), bare, { ...info, backend: "ftrace" });
+  assertEquals(none.syscalls.read?.time_split, null);
+});
