@@ -557,6 +557,20 @@ function syscallErrors(ctx: Context): Finding[] {
     }
     const failShare = errors / s.count;
     const rate = ctx.rate(errors);
+    // A non-blocking server reads until EAGAIN, then sleeps in epoll_wait (or
+    // poll, select): as many sleeps as EAGAINs is waiting, not polling, and
+    // healthy. Polling retries without sleeping in between.
+    const eagain = num(s.errnos?.EAGAIN);
+    const sleeps = num(ctx.doc.sched?.voluntary);
+    const mostlyEagain = eagain >= 0.9 * errors;
+    if (mostlyEagain && sleeps >= 0.5 * eagain) continue;
+    const polling = mostlyEagain
+      ? [
+        `${formatCount(eagain)} EAGAIN and ${
+          formatCount(sleeps)
+        } sleeps (voluntary context switches): it retries without waiting in between`,
+      ]
+      : [];
     out.push({
       rule: "syscall-errors",
       severity: failShare >= 0.25 || (rate !== null && rate >= 1000) ? "medium" : "low",
@@ -565,6 +579,7 @@ function syscallErrors(ctx: Context): Finding[] {
       })`,
       evidence: [
         `${name}: ${formatCount(errors)} errors${perS(rate)} in ${formatCount(s.count)} calls`,
+        ...polling,
       ],
       figures: { calls: s.count, errors, error_share: failShare },
       suggestion: "A failed call still costs a kernel round trip. EAGAIN on a non-blocking " +

@@ -263,6 +263,24 @@ Deno.test("syscall-errors fires when a share of calls fail", () => {
   assertEquals(only(runWith({ read: stats({ count: 10_000, errors: 10 }) }), "syscall-errors"), []);
 });
 
+Deno.test("syscall-errors: EAGAIN followed by as many sleeps is a non-blocking server waiting in epoll, not polling", () => {
+  // PostgreSQL under pgbench (the report): 46% of recvfrom calls fail with EAGAIN, and the
+  // backend then sleeps in epoll_wait, once per EAGAIN.
+  const recv = () => stats({ count: 10_000, errors: 4_600, errnos: { EAGAIN: 4_600 } });
+  const waits = runWith({ recvfrom: recv() }, { sched: { voluntary: 4_700, involuntary: 30 } });
+  assertEquals(only(waits, "syscall-errors"), []);
+  // The same failures with few sleeps: it retries at once, a busy poll.
+  const polls = runWith({ recvfrom: recv() }, { sched: { voluntary: 40, involuntary: 30 } });
+  const [f] = only(polls, "syscall-errors");
+  assert(f, "polling is reported");
+  wellFormed(f);
+  assert(f.evidence.some((e) => e.includes("retries without waiting")), f.evidence.join("; "));
+  // Other errors are reported whatever the sleeps.
+  const reset = stats({ count: 10_000, errors: 4_600, errnos: { ECONNRESET: 4_600 } });
+  const resets = runWith({ recvfrom: reset }, { sched: { voluntary: 9_000, involuntary: 0 } });
+  assertEquals(only(resets, "syscall-errors").length, 1);
+});
+
 Deno.test("io_uring-async fires when most requests of an op are punted to io-wq", () => {
   const op = { ...stats({ count: 1_000 }), async: 900 };
   const [f] = only(runWith({}, { io_uring: { READ: op } }), "io_uring-async");
