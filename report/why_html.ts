@@ -21,7 +21,7 @@ const PARTS = [
 
 function share(t: TimeSplit, key: typeof PARTS[number]["key"]): number {
   const total = t.cpu_ns + t.runqueue_ns + t.disk_ns + t.other_ns;
-  return total > 0 ? Math.round(Number(t[key]) / total * 1000) / 10 : 0;
+  return total > 0 ? Math.round(Number(t[key]) / total * 1000) / 1000 : 0; // a fraction, as "percent" formats
 }
 
 /**
@@ -95,7 +95,7 @@ export function whySection(doc: RunDocument, charts: ChartSpec[]): Html {
         stack: "split",
         unit: "percent",
       })),
-      x: { unit: "percent", stacked: true, beginAtZero: true, suggestedMax: 100 },
+      x: { unit: "percent", stacked: true, beginAtZero: true, max: 1 },
       y: { category: true, stacked: true },
     });
     boxes.push(chartBox("time-split", "Where the calls' time went", {

@@ -4,6 +4,8 @@
 // error; a Run without the split leaves the section out.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { renderRunHtml } from "../../report/mod.ts";
+import { whySection } from "../../report/why_html.ts";
+import type { ChartSpec } from "../../report/page_blocks.ts";
 import { ROOT } from "../_helpers/common.ts";
 import { canvases, launchBrowser } from "../_helpers/browser.ts";
 import { demoRun, readRun } from "../_helpers/documents.ts";
@@ -41,6 +43,19 @@ Deno.test("the time split's section draws its stacked bars and block histograms 
     path: shot,
     fullPage: true,
     clip: { x: 0, y: box.y, width: 1280, height: Math.ceil(box.height) },
+  });
+});
+
+Deno.test("each stacked bar adds up to the whole of its calls' time (fractions, as the percent axis formats)", () => {
+  const charts: ChartSpec[] = [];
+  whySection(readRun(new URL("../testdata/run_why_fio.json", import.meta.url)), charts);
+  const split = charts.find((c) => c.id === "time-split");
+  assert(split, "the chart");
+  const labels = split.labels ?? [];
+  assert(labels.length >= 2);
+  labels.forEach((label, i) => {
+    const sum = split.datasets.reduce((n, d) => n + Number(d.data[i]), 0);
+    assert(Math.abs(sum - 1) <= 0.01, `${label}: ${sum}`);
   });
 });
 
