@@ -441,16 +441,14 @@ function kernelRead(dst: number, size: number, src: Reg, off: number): Insn[] {
 }
 
 /**
- * The facts of the request at R9 into the value being built: direction
- * (leaves by `out` for a request that is neither a read nor a write), size,
- * and its disk's dev_t. Uses R8 and fp-72.
+ * The facts of the request at R9 into the value being built: its operation,
+ * size, and its disk's dev_t. Uses R8 and fp-72.
  */
 function requestFacts(f: RequestFields): Insn[] {
   return [
     ...kernelRead(-72, 4, R9, f.cmdFlags),
     ldx.w(R1, R10, -72),
-    and.imm(R1, 0xff), // REQ_OP_MASK
-    jgt.imm(R1, 1, "out"), // a flush, a discard: neither
+    and.imm(R1, 0xff), // REQ_OP_MASK: 0 read, 1 write, 2 flush, 3 discard, ...
     stx.w(R10, RQ + RQ_VALUE.write, R1),
     ...kernelRead(-72, 4, R9, f.dataLen),
     ldx.w(R1, R10, -72),
@@ -566,6 +564,8 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     mov.imm(R1, -1),
     atomicAdd.dw(R0, WHY_TASK.inflight * 8, R1),
     label("timed"),
+    ldx.w(R1, R10, -16),
+    jgt.imm(R1, 1, "out"), // a flush, a discard: in flight for its task, not booked
     ...blockKey(w),
     ...lookup(w.fds.blockOps, -4),
     jeq.imm(R0, 0, "out"),
@@ -578,6 +578,8 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     ja("out"),
     label("untimed"),
     ...requestFacts(f),
+    ldx.w(R1, R10, RQ + RQ_VALUE.write),
+    jgt.imm(R1, 1, "out"),
     ldx.w(R1, R10, RQ + RQ_VALUE.dev),
     stx.w(R10, -12, R1),
     ldx.w(R1, R10, RQ + RQ_VALUE.write),

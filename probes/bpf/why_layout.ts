@@ -78,7 +78,7 @@ export const RQ_VALUE = {
   size: 12,
   /** The disk's dev_t as tracepoints record it (MKDEV: major << 20 | minor; u32). */
   dev: 16,
-  /** 0 read, 1 write (u32). */
+  /** REQ_OP: 0 read, 1 write, 2 flush, ... (u32); only reads and writes are booked. */
   write: 20,
 } as const;
 
