@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { BlockDevice, OpSplit } from "./why_snapshot.ts";
 /**
  * The snapshot rhythm, owned here: every backend hands the session a complete
  * cumulative Snapshot this often (the bpf backend reads its maps, the ftrace
@@ -125,6 +126,14 @@ export interface Snapshot {
    * counted apart and never given a 64-bit call's name.
    */
   compatCalls: number;
+  /** Where traced calls' time went, by syscall name (the bpf backend; absent: not measured). */
+  timeSplit?: Map<string, OpSplit>;
+  /** Block requests by device name (as in /sys/block; absent: not measured). */
+  block?: Map<string, BlockDevice>;
+  /** Why the time split and the block layer were not measured. */
+  whyUnsupported?: string;
+  /** Why the block layer alone was not measured. */
+  blockUnsupported?: string;
 }
 
 /** A snapshot with nothing in it. */

@@ -408,6 +408,42 @@ function majorFaults(ctx: Context): Finding[] {
   }];
 }
 
+/** munmap-shootdowns where the flushes inside munmap calls were counted. */
+function munmapFlushes(
+  ctx: Context,
+  munmap: { count: number; total_ns: number; p99_ns: number },
+  inside: number,
+  shootdowns: number,
+): Finding {
+  const rate = ctx.rate(inside);
+  return {
+    rule: "munmap-shootdowns",
+    severity: rate !== null && rate >= THRESHOLDS.shootdownsHighPerS ? "high" : "medium",
+    title: `${formatCount(inside)} TLB flushes and shootdown IPIs${perS(rate)} inside ${
+      formatCount(munmap.count)
+    } munmap calls`,
+    evidence: [
+      `made inside munmap calls: ${formatCount(inside)} (${
+        formatCount(inside / munmap.count)
+      } per call); TLB shootdowns of the traced processes in all: ${formatCount(shootdowns)}`,
+      `munmap: ${formatCount(munmap.count)} calls${perS(ctx.rate(munmap.count))}, ${
+        formatNs(num(munmap.total_ns))
+      } in total, P99 ${formatNs(num(munmap.p99_ns))}`,
+    ],
+    figures: {
+      shootdowns: inside,
+      ...(rate === null ? {} : { shootdowns_per_s: rate }),
+      munmap_calls: munmap.count,
+      all_shootdowns: shootdowns,
+    },
+    suggestion: "Unmapping memory that other threads may have cached in their TLBs makes the " +
+      "kernel interrupt those CPUs (an IPI each). Keep mappings and reuse them (a pool of " +
+      "buffers), unmap in large batches rather than per request, and avoid mapping per request " +
+      "in multi-threaded processes.",
+    score: intensity(rate, THRESHOLDS.shootdownsHighPerS),
+  };
+}
+
 function munmapShootdowns(ctx: Context): Finding[] {
   const munmap = ctx.doc.syscalls?.munmap;
   const flushes = ctx.doc.tlb?.flushes;
@@ -418,10 +454,16 @@ function munmapShootdowns(ctx: Context): Finding[] {
     .filter(([r, n]) => /shootdown/i.test(r) && num(n) > 0)
     .sort((a, b) => b[1] - a[1]);
   const shootdowns = reasons.reduce((t, [, n]) => t + num(n), 0);
-  const rate = ctx.rate(shootdowns);
-  if (shootdowns < THRESHOLDS.shootdownsMin || !atLeast(rate, THRESHOLDS.shootdownsMinPerS)) {
+  // Where the time split counted the flushes made inside munmap calls, only
+  // those are munmap's: a process's shootdowns may come from mprotect,
+  // madvise, page migration or another thread's unmapping.
+  const inside = munmap.time_split?.tlb_flushes;
+  const charged = typeof inside === "number" ? inside : shootdowns;
+  const rate = ctx.rate(charged);
+  if (charged < THRESHOLDS.shootdownsMin || !atLeast(rate, THRESHOLDS.shootdownsMinPerS)) {
     return [];
   }
+  if (typeof inside === "number") return [munmapFlushes(ctx, munmap, inside, shootdowns)];
   return [{
     rule: "munmap-shootdowns",
     severity: rate !== null && rate >= THRESHOLDS.shootdownsHighPerS ? "high" : "medium",
@@ -515,6 +557,20 @@ function syscallErrors(ctx: Context): Finding[] {
     }
     const failShare = errors / s.count;
     const rate = ctx.rate(errors);
+    // A non-blocking server reads until EAGAIN, then sleeps in epoll_wait (or
+    // poll, select): as many sleeps as EAGAINs is waiting, not polling, and
+    // healthy. Polling retries without sleeping in between.
+    const eagain = num(s.errnos?.EAGAIN);
+    const sleeps = num(ctx.doc.sched?.voluntary);
+    const mostlyEagain = eagain >= 0.9 * errors;
+    if (mostlyEagain && sleeps >= 0.5 * eagain) continue;
+    const polling = mostlyEagain
+      ? [
+        `${formatCount(eagain)} EAGAIN and ${
+          formatCount(sleeps)
+        } sleeps (voluntary context switches): it retries without waiting in between`,
+      ]
+      : [];
     out.push({
       rule: "syscall-errors",
       severity: failShare >= 0.25 || (rate !== null && rate >= 1000) ? "medium" : "low",
@@ -523,6 +579,7 @@ function syscallErrors(ctx: Context): Finding[] {
       })`,
       evidence: [
         `${name}: ${formatCount(errors)} errors${perS(rate)} in ${formatCount(s.count)} calls`,
+        ...polling,
       ],
       figures: { calls: s.count, errors, error_share: failShare },
       suggestion: "A failed call still costs a kernel round trip. EAGAIN on a non-blocking " +

@@ -25,6 +25,8 @@ export interface AxisSpec {
   stacked?: boolean;
   beginAtZero?: boolean;
   min?: number;
+  /** The axis ends here. */
+  max?: number;
   /** The axis reaches at least this far (more when the data does). */
   suggestedMax?: number;
 }

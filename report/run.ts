@@ -19,7 +19,7 @@ import {
   formatSeconds,
   perSecond,
 } from "../schema/mod.ts";
-import { histogramSeries, percentileMarkers } from "./histogram.ts";
+import { logHistogramChart, whySection } from "./why_html.ts";
 import { type Html, markup } from "./html.ts";
 import {
   alpha,
@@ -74,6 +74,7 @@ ${findingsSection(doc)}
 ${syscallTable(calls, seconds)}
 ${descriptorsSection(doc)}
 ${latencySection(calls, charts)}
+${whySection(doc, charts)}
 ${timelineSection(doc, charts)}
 ${copySection(doc, calls, charts)}
 ${memorySection(doc, charts)}
@@ -338,32 +339,13 @@ ${table(columns, rows, { sortedBy: columns.length - 1, id: "syscall-table" })}</
 function latencyChart(
   id: string,
   label: string,
-  stats: {
-    buckets?: unknown;
-    p50_ns?: number;
-    p90_ns?: number;
-    p99_ns?: number;
-    p999_ns?: number;
-    max_ns?: number;
-  },
+  stats: Parameters<typeof logHistogramChart>[2],
   i: number,
 ): ChartSpec {
-  const c = color(i);
-  return {
-    id,
-    type: "line",
-    datasets: [{
-      label,
-      data: histogramSeries(Array.isArray(stats.buckets) ? stats.buckets : []),
-      color: c,
-      background: alpha(c, 0.25),
-      fill: "start",
-    }],
-    x: { log: true, unit: "ns", title: "latency (log scale)" },
-    y: { log: true, unit: "count", title: "calls (log scale)", min: 0.7, suggestedMax: 10 },
-    markers: percentileMarkers(stats),
-    legend: false,
-  };
+  return logHistogramChart(id, label, stats, i, {
+    x: "latency (log scale)",
+    y: "calls (log scale)",
+  });
 }
 
 function latencySection(calls: [string, SyscallStats][], charts: ChartSpec[]): Html {

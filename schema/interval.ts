@@ -8,6 +8,7 @@
  */
 
 import type { Unsupported } from "./run.ts";
+import type { TimeSplit } from "./why.ts";
 
 /** The schema name and version an Interval document carries. */
 export const INTERVAL_SCHEMA = "ioscope.interval/1";
@@ -25,6 +26,12 @@ export interface IntervalOpStats {
   /** Percentiles of the interval's successful calls; 0 when none was timed. */
   p50_ns: number;
   p99_ns: number;
+  /**
+   * Where the interval's calls' time went (syscalls; null where the backend
+   * cannot say, absent in older documents): the Run's `time_split`, for the
+   * calls that ended in this interval.
+   */
+  time_split?: TimeSplit | null;
 }
 
 /** One interval of a running trace, schema `ioscope.interval/1`. */

@@ -23,3 +23,4 @@ export * from "./io_uring.ts";
 export * from "./target.ts";
 export * from "./sha256.ts";
 export * from "./units.ts";
+export * from "./why.ts";

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { BlockLayer, TimeSplit } from "./why.ts";
+
 /** A log-linear histogram bucket: `[low_ns, high_ns, count]`, low inclusive. */
 export type Bucket = [number, number, number];
 
@@ -97,6 +99,8 @@ export interface RunMeta {
    * process's PID inside it. `pid` and `pids` are host PIDs.
    */
   pid_namespace?: { inode: number; pid_in_namespace: number };
+  /** What `time_split` and `slow_time_split` cover (present where they were measured). */
+  time_split?: string;
 }
 
 /**
@@ -135,6 +139,10 @@ export interface SyscallStats extends FailureStats {
   p999_ns: number;
   max_ns: number;
   buckets: Bucket[];
+  /** Where the calls' time went (null where the backend cannot say: meta.unsupported). */
+  time_split?: TimeSplit | null;
+  /** The same for the slow calls (meta.time_split says which). */
+  slow_time_split?: TimeSplit | null;
 }
 
 /**
@@ -161,6 +169,9 @@ export interface IoUringOpStats extends FailureStats {
   multishot?: number;
   /** Requests with IOSQE_CQE_SKIP_SUCCESS that succeeded: no completion, not timed. */
   untimed?: number;
+  /** Where the requests' time went: null (meta.unsupported says why). */
+  time_split?: TimeSplit | null;
+  slow_time_split?: TimeSplit | null;
 }
 
 /** What a descriptor is, from /proc/PID/fd while tracing. */
@@ -265,4 +276,6 @@ export interface RunDocument {
   fds?: FdStats[];
   /** Folded stacks (`frame;frame;frame count`) when `--flamegraph` was given. */
   flamegraph?: { folded: string[]; samples: number };
+  /** Block requests per device (null where the backend cannot see them: meta.unsupported). */
+  block?: BlockLayer | null;
 }

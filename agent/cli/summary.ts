@@ -7,6 +7,7 @@
 import { formatBytes, formatCount, formatNs } from "./terminal_format.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { terminalSafe } from "./terminal_safe.ts";
+import { timeSplitLines } from "./why_text.ts";
 
 export { terminalSafe } from "./terminal_safe.ts";
 
@@ -106,6 +107,7 @@ export function summaryText(run: RunDocument): string {
         `p99 ${formatNs(s.p99_ns)}, async ${s.async}`,
     );
   }
+  lines.push(...timeSplitLines(run));
   // Every line: reasons and names come from the kernel, tools and the target.
   return lines.map(terminalSafe).join("\n");
 }

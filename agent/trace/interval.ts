@@ -7,6 +7,7 @@
  * @module
  */
 
+import { addIntervalWhy } from "./why_run.ts";
 import { quantile, toBuckets } from "../../schema/buckets.ts";
 import type { OpTotals, Snapshot } from "../../probes/snapshot.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/interval.ts";
@@ -129,7 +130,7 @@ export function intervalDocument(
     after.voluntary + after.involuntary - before.voluntary - before.involuntary,
   );
   const tlb = after.tlbSupported ? Math.max(0, sum(after.tlb) - sum(before.tlb)) : null;
-  return {
+  const doc: IntervalDocument = {
     schema: "ioscope.interval/1",
     t_s: round3(tS),
     interval_s: round3(seconds),
@@ -150,6 +151,8 @@ export function intervalDocument(
     recursion_misses: Math.max(0, (after.recursionMisses ?? 0) - (before.recursionMisses ?? 0)),
     unsupported: unsupported.map((u) => ({ ...u })),
   };
+  addIntervalWhy(doc, before, after);
+  return doc;
 }
 
 /**

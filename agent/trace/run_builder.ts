@@ -18,6 +18,7 @@ import {
   type Unsupported,
 } from "../../schema/mod.ts";
 import type { PerfResult } from "./perf.ts";
+import { addWhy } from "./why_run.ts";
 
 /** Counters read from /proc at the start and the end of the trace. */
 export interface ProcDeltas {
@@ -231,6 +232,7 @@ export function buildRun(snapshot: Snapshot, options: BuildRunOptions): RunDocum
   };
   if (perf?.perf) run.perf = perf.perf;
   if (perf?.flamegraph) run.flamegraph = perf.flamegraph;
+  addWhy(run, snapshot);
   return run;
 }
 

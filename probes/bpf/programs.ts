@@ -53,6 +53,8 @@ export interface PlanOptions {
   rename: boolean;
   /** The traced syscalls. */
   syscalls: readonly SyscallPlan[];
+  /** More bookkeeping in the syscall exit programs (sysExit's `after`). */
+  exitExtra?: (b: BuildContext) => Insn[];
 }
 
 /**
@@ -82,6 +84,7 @@ export function planPrograms(b: BuildContext, options: PlanOptions): PlannedProg
     tracepoint: kind === "tp" ? `${group}:${name}` : name,
   });
   const classic = (group: string, name: string) => tp(group, name, "tp");
+  const exitOf = (c: BuildContext) => sysExit(c, options.exitExtra?.(c) ?? []);
 
   add("ios_exit", tpKind, tp("sched", "sched_process_exit"), onExit);
   if (b.filter.followChildren || b.filter.comm) {
@@ -94,7 +97,7 @@ export function planPrograms(b: BuildContext, options: PlanOptions): PlannedProg
   if (b.kind === "fentry") {
     for (const s of options.syscalls) {
       const short = s.name.slice(0, 9);
-      add(`ios_x_${short}`, "fentry", { function: s.function, exit: true }, sysExit);
+      add(`ios_x_${short}`, "fentry", { function: s.function, exit: true }, exitOf);
       add(
         `ios_e_${short}`,
         "fentry",
@@ -106,7 +109,7 @@ export function planPrograms(b: BuildContext, options: PlanOptions): PlannedProg
       }
     }
   } else {
-    add("ios_sys_exit", tpKind, tp("raw_syscalls", "sys_exit"), sysExit);
+    add("ios_sys_exit", tpKind, tp("raw_syscalls", "sys_exit"), exitOf);
     add(
       "ios_sys_enter",
       tpKind,

@@ -143,7 +143,7 @@ export function onSwitch(b: BuildContext): Insn[] {
  * @returns the instructions
  * @throws Error when neither is known (the classic tracepoint is used then)
  */
-function prevState(): Insn[] {
+export function prevState(): Insn[] {
   const args = rawTracepointArgs("sched_switch");
   if (args.args !== undefined && args.args >= 4) return [ldx.dw(R7, R6, 3 * 8)];
   let offset: number | undefined;

@@ -91,7 +91,7 @@ const RET = { raw: 1, field: "ret" };
  * `R0 = this task's start value`, created when `create` (null when task
  * storage or the hash is full, or, without create, when the task has none).
  */
-function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
+export function startOf(b: BuildContext, create: boolean, p: string): Insn[] {
   if (b.maps.startsInTaskStorage) {
     return [
       call(Helper.get_current_task_btf),
@@ -391,12 +391,19 @@ export function sysEnter(b: BuildContext, slots: number | readonly SlotEntry[]):
   ];
 }
 
+/** Where the exit program keeps the ended call's start for `after` (see sysExit). */
+export const EXIT_START_AT = -104;
+
 /**
  * The exit program: a task inside a traced call ends it and books it.
  * @param b the build context
+ * @param after more bookkeeping of the ended call, with the same latency
+ *   (why.ts: the time split). In: R7 = latency, R8 = slot value, R9 =
+ *   result, fp-16 = slot, EXIT_START_AT = the call's start; it keeps those
+ *   and fp-48, and uses no stack above EXIT_START_AT.
  * @returns the instructions
  */
-export function sysExit(b: BuildContext): Insn[] {
+export function sysExit(b: BuildContext, after: Insn[] = []): Insn[] {
   return [
     ...ifOpen(b, "out"), // a call that ends after the window closed stays in flight
     mov.reg(R6, R1), // R6 = context
@@ -404,6 +411,7 @@ export function sysExit(b: BuildContext): Insn[] {
     jeq.imm(R0, 0, "out"), // this task never made a traced call
     ldx.dw(R7, R0, START.startNs),
     jeq.imm(R7, 0, "out"), // not inside one now
+    ...(after.length ? [stx.dw(R10, EXIT_START_AT, R7)] : []),
     ldx.w(R8, R0, START.slot), // R8 = slot + 1, with flags
     ldx.w(R1, R0, START.fd),
     stx.w(R10, -48, R1), // fp-48 = its descriptor
@@ -440,6 +448,7 @@ export function sysExit(b: BuildContext): Insn[] {
       ],
       ifNotBytes: [mov.reg(R1, R8), rsh.imm(R1, 16), and.imm(R1, 1), jeq.imm(R1, 0, "end_nobytes")],
     }, "end"),
+    ...after,
     ...perDescriptor(b),
     label("out"),
     mov.imm(R0, 0),

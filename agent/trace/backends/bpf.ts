@@ -55,6 +55,7 @@ import { MAP_NAMES } from "../../../probes/bpf/layout.ts";
 import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
 import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
 import { type Snapshot, SNAPSHOT_MS } from "../../../probes/snapshot.ts";
+import { prepareWhy, type WhyReady, type WhyRun } from "./_bpf_why.ts";
 
 /** How the programs are attached, best first. */
 export const ATTACH_KINDS = ["fentry", "raw_tp", "tp"] as const;
@@ -431,6 +432,7 @@ function attachBest(
   events: HostEvents,
   syscalls: TracedSyscall[],
   reasons: AttachReport["reasons"],
+  why: WhyReady | string,
 ): { set: AttachedSet; kind: AttachKind; b: BuildContext; compatCheck: string } {
   const compat = base.compatStatusOffset;
   for (const k of ATTACH_KINDS.slice(ATTACH_KINDS.indexOf(best))) {
@@ -452,6 +454,7 @@ function attachBest(
           function: syscallFunction(s.name),
           ...(typeof compat === "number" ? compatPlan(k, s.name) : {}),
         })),
+        ...(typeof why !== "string" && k !== "tp" ? { exitExtra: why.exitExtra } : {}),
       });
       const names = Object.fromEntries(
         (Object.keys(MAP_NAMES) as (keyof typeof MAP_NAMES)[]).map((
@@ -506,7 +509,11 @@ export function loadModules(
 }
 
 /** What the bpf backend has no tracepoint (or no BTF) for on this kernel. */
-function unsupportedOf(events: HostEvents, compat: number | string): Unsupported[] {
+function unsupportedOf(
+  events: HostEvents,
+  compat: number | string,
+  why: WhyRun | string,
+): Unsupported[] {
   const unsupported: Unsupported[] = [];
   if (!events.tlb) {
     unsupported.push({
@@ -518,6 +525,7 @@ function unsupportedOf(events: HostEvents, compat: number | string): Unsupported
     unsupported.push({ metric: "io_uring", reason: "no io_uring tracepoints on this kernel" });
   }
   if (typeof compat === "string") unsupported.push({ metric: "compat_syscalls", reason: compat });
+  if (typeof why === "string") unsupported.push({ metric: "time_split", reason: why });
   return unsupported;
 }
 
@@ -542,13 +550,17 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     filter: targetFilter(options),
     ...(typeof compat === "number" ? { compatStatusOffset: compat } : {}),
   };
+  // The time split's maps and programs (_bpf_why.ts), or why there is none.
+  const ready = prepareWhy(syscalls, (p) => new AttachedSet(p));
   let attached: ReturnType<typeof attachBest>;
   try {
-    attached = attachBest(best, base, events, syscalls, reasons);
+    attached = attachBest(best, base, events, syscalls, reasons, ready);
   } catch (e: unknown) {
+    if (typeof ready !== "string") ready.close();
     maps.close();
     throw e;
   }
+  const why = typeof ready === "string" ? ready : ready.start(attached.b);
   const modules = loadModules(attached.b, BPF_MODULES, reasons);
   return running(options, {
     maps,
@@ -557,7 +569,8 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     modules,
     attach: { kind: attached.kind, starts: taskStorage ? "task_storage" : "hash", reasons },
     compatCheck: typeof compat === "string" ? `none: ${compat}` : attached.compatCheck,
-    unsupported: unsupportedOf(events, compat),
+    unsupported: unsupportedOf(events, compat, why),
+    why,
   });
 }
 
@@ -570,6 +583,8 @@ interface Started {
   sets: AttachedSet[];
   modules: LoadedModule[];
   attach: AttachReport;
+  /** The time split, running, or why there is none. */
+  why: WhyRun | string;
   /** How 32-bit calls are told apart (meta.compat_check). */
   compatCheck: string;
   unsupported: Unsupported[];
@@ -577,11 +592,14 @@ interface Started {
 
 /** The running backend: the gate opened, the maps read once a second, stop. */
 function running(options: BpfBackendOptions, started: Started): BpfBackend {
-  const { maps, full, sets, modules } = started;
+  const { maps, full, sets, modules, why } = started;
+  const split = typeof why === "string" ? null : why;
   function read(): Snapshot {
     const s = maps.read();
     s.recursionMisses = sets.reduce((n, set) => n + set.recursionMisses(), 0);
     s.mapFull += full;
+    if (split) split.fill(s);
+    else s.whyUnsupported = why as string;
     return s;
   }
 
@@ -598,6 +616,7 @@ function running(options: BpfBackendOptions, started: Started): BpfBackend {
   const timer = setInterval(() => {
     try {
       latest = read();
+      split?.interval(latest);
       options.onSnapshot?.(latest);
     } catch (e: unknown) {
       clearInterval(timer);
@@ -653,6 +672,7 @@ function running(options: BpfBackendOptions, started: Started): BpfBackend {
         }
         for (const s of sets) s.close();
         for (const m of modules) closeMaps(m.maps);
+        split?.close();
         maps.close();
         return Promise.resolve(latest);
       })();

@@ -1,0 +1,38 @@
+// The terminal's time split lines: shares largest first, slow calls apart,
+// devices with their traced requests; nothing where nothing was measured.
+import { assert, assertEquals } from "../../_helpers/assert.ts";
+import { splitShares, timeSplitLines } from "../../../agent/cli/why_text.ts";
+import { summaryText } from "../../../agent/cli/summary.ts";
+import { readRun } from "../../_helpers/documents.ts";
+import type { TimeSplit } from "../../../schema/mod.ts";
+
+const split = (cpu: number, runqueue: number, disk: number, other: number): TimeSplit => ({
+  cpu_ns: cpu,
+  runqueue_ns: runqueue,
+  disk_ns: disk,
+  other_ns: other,
+  faults: 0,
+  count: 1,
+  total_ns: cpu + runqueue + disk + other,
+});
+
+Deno.test("shares are listed largest first, those under 1% left out", () => {
+  assertEquals(splitShares(split(5, 3, 92, 0)), "92% disk, 5% CPU, 3% run queue");
+  assertEquals(splitShares(split(1, 0, 0, 999)), "100% other sleep");
+  assertEquals(splitShares(split(0, 0, 0, 0)), "no time");
+});
+
+Deno.test("the summary says where each syscall's time went, for all and for slow calls, and each device's requests", () => {
+  // A real bpf Run: fio O_DIRECT psync randread of 4 KiB on vda (recorded here,
+  // tests/testdata/README.md).
+  const run = readRun(new URL("../../testdata/run_why_fio.json", import.meta.url));
+  const text = summaryText(run);
+  assert(/pread64: \d+% disk, \d+% CPU, \d+% run queue/.test(text), text);
+  assert(/P99 calls \(\d+\): /.test(text), text);
+  assert(/vda [\d.k]+ reads .*traced, depth/.test(text), text);
+  for (const line of text.split("\n")) assert(line.length <= 80, line);
+  const bare = structuredClone(run);
+  for (const s of Object.values(bare.syscalls)) s.time_split = null;
+  bare.block = null;
+  assertEquals(timeSplitLines(bare), []);
+});

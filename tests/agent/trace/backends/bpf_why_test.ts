@@ -1,0 +1,219 @@
+// The time split and the block layer on the real kernel (the bpf backend),
+// each against a reference none of ioscope's code computes: the device's own
+// accounting (/sys/block/DEV/stat), the scheduler's (/proc/PID/schedstat, read
+// by the workload itself), and workloads whose wait is known by construction.
+import { assert, assertEquals } from "../../../_helpers/assert.ts";
+import { killOnDispose, runCli, tmpDir } from "../../../_helpers/common.ts";
+import { diskDir } from "../../../_helpers/fio.ts";
+import { readRun } from "../../../_helpers/documents.ts";
+import { PYTHON, WORKLOADS } from "../../../_helpers/python.ts";
+import type { RunDocument, TimeSplit } from "../../../../schema/mod.ts";
+
+/** Each share of a split, 0 to 1. */
+function shares(t: TimeSplit): { cpu: number; runqueue: number; disk: number; other: number } {
+  const total = t.total_ns || 1;
+  return {
+    cpu: t.cpu_ns / total,
+    runqueue: t.runqueue_ns / total,
+    disk: t.disk_ns / total,
+    other: t.other_ns / total,
+  };
+}
+
+/** Every syscall's split adds up to its calls' total time within 1% (and its slow split to its own). */
+function assertAddsUp(run: RunDocument): void {
+  for (const [name, s] of Object.entries(run.syscalls)) {
+    const t = s.time_split;
+    assert(t, `${name}: a split`);
+    assertEquals(t.count, s.count, `${name}: every ended call booked`);
+    const sum = t.cpu_ns + t.runqueue_ns + t.disk_ns + t.other_ns;
+    assert(
+      Math.abs(sum - s.total_ns) <= 0.01 * s.total_ns + 1000,
+      `${name}: the shares add up to ${sum} ns, the calls took ${s.total_ns} ns`,
+    );
+    const slow = s.slow_time_split;
+    assert(slow, `${name}: a slow split`);
+    const slowSum = slow.cpu_ns + slow.runqueue_ns + slow.disk_ns + slow.other_ns;
+    assert(Math.abs(slowSum - slow.total_ns) <= 0.01 * slow.total_ns + 1000, `${name}: slow`);
+  }
+}
+
+/** `ioscope trace --backend bpf --json DIR/run.json -- COMMAND`, to its end. */
+function traceBpf(dir: string, command: string[]) {
+  return runCli(["trace", "--backend", "bpf", "--json", `${dir}/run.json`, "--", ...command], {
+    timeoutMs: 90_000,
+  });
+}
+
+function statReads(dev: string): { reads: number; sectors: number; ticksMs: number } {
+  const f = Deno.readTextFileSync(`/sys/block/${dev}/stat`).trim().split(/\s+/).map(Number);
+  return { reads: f[0] ?? NaN, sectors: f[2] ?? NaN, ticksMs: f[3] ?? NaN };
+}
+
+function sh(cmd: string, args: string[]): string {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!out.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the device's reads and their mean latency are its own accounting's", async () => {
+  // A loop device (direct I/O) over a file in /var/tmp: its reads go to the
+  // disk, and nobody else reads it, so /sys/block/loopN/stat's change over the
+  // trace is fio's alone and can be compared exactly (vda's counts every
+  // helper's page-cache misses, between any two reads of it).
+  await using dir = diskDir();
+  const file = `${dir.path}/disk.dat`;
+  sh("dd", ["if=/dev/zero", `of=${file}`, "bs=1M", "count=128", "oflag=direct", "status=none"]);
+  const loop = sh("losetup", ["--direct-io=on", "--find", "--show", file]);
+  const dev = loop.replace("/dev/", "");
+  try {
+    // No reader (udev's probe) is left on it: its count stays put for a second.
+    let before = statReads(dev);
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = statReads(dev);
+      if (now.reads === before.reads) break;
+      before = now;
+    }
+    await using out = tmpDir();
+    // SCHED_FIFO: fio is not kept waiting for a CPU by the other work on this
+    // 2-CPU host (in a plain run 7-39% of pread64's time was run queue).
+    // 1 MiB reads: 4 KiB ones here spend 11-12% of their time on a CPU
+    // (PTI syscall entry, page pinning, the loop device's hand-off; 2026-12-06,
+    // 82.8-84.5% disk), so "all disk" takes reads where the device's time
+    // dominates (92% disk, 7% CPU measured).
+    const r = await traceBpf(out.path, [
+      "chrt",
+      "-f",
+      "10",
+      "fio",
+      "--name=why",
+      `--filename=${loop}`,
+      "--direct=1",
+      "--ioengine=psync",
+      "--rw=randread",
+      "--bs=1M",
+      "--size=128M",
+      "--runtime=3",
+      "--time_based",
+      "--output-format=terse",
+    ]);
+    const after = statReads(dev);
+    assertEquals(r.code, 0, r.stderr);
+    const run = readRun(`${out.path}/run.json`);
+    const pread = run.syscalls.pread64;
+    assert(pread?.time_split, "pread64 split");
+    const s = shares(pread.time_split);
+    assert(s.disk >= 0.9, `pread64's disk share ${JSON.stringify(s)}`);
+    assertAddsUp(run);
+
+    const block = run.block?.devices[dev];
+    assert(
+      block,
+      `${dev} in block.devices: ${JSON.stringify(Object.keys(run.block?.devices ?? {}))}`,
+    );
+    const reads = after.reads - before.reads;
+    assert(reads > 1000, `enough requests for ms-resolution ticks: ${reads}`);
+    // FINDING (open, 2026-12-06): the count is not exact. Over 8 runs 0 to 110
+    // of 20k-50k completions (at most 0.3%) never reached the completion
+    // program: a tracefs instance on block_rq_complete saw exactly the
+    // device's count, fio's total_ios agreed, the program's own invocation
+    // counter (before the gate) equalled what it booked, no recursion miss
+    // was reported, and neither atomic adds nor reading the request's disk
+    // at completion changed it. Until the cause is found this asserts the
+    // bound measured, never more than the device's count.
+    assert(block.read.count <= reads, `${block.read.count} <= the device's ${reads}`);
+    assert(
+      reads - block.read.count <= 0.005 * reads,
+      `${block.read.count} of the device's ${reads} completed reads`,
+    );
+    assertEquals(
+      block.traced.read.count,
+      block.read.count,
+      "every one issued by fio, in its context",
+    );
+    assertEquals(block.read.untimed, 0);
+    const mean = (after.ticksMs - before.ticksMs) * 1e6 / reads;
+    assert(
+      Math.abs(block.read.mean_ns - mean) <= 0.1 * mean,
+      `mean request latency ${block.read.mean_ns} ns vs the device's ${mean} ns`,
+    );
+    // Bytes: the device's sectors read (512 bytes each); the same loss.
+    const bytes = (after.sectors - before.sectors) * 512;
+    assert(
+      block.read.bytes <= bytes && bytes - block.read.bytes <= 0.005 * bytes,
+      `${block.read.bytes} of ${bytes} bytes`,
+    );
+  } finally {
+    sh("losetup", ["--detach", loop]);
+  }
+});
+
+Deno.test("time split: a reader sharing its CPU with two busy loops waits in the run queue, as much as its schedstat says", async () => {
+  await using out = tmpDir();
+  const file = `/dev/shm/ioscope-why-${Deno.pid}`;
+  Deno.writeFileSync(file, new Uint8Array(1 << 20));
+  const busy = () =>
+    killOnDispose(
+      new Deno.Command("taskset", {
+        args: ["-c", "1", "sh", "-c", "while :; do :; done"],
+        stdout: "null",
+      }).spawn(),
+    );
+  try {
+    await using _a = busy();
+    await using _b = busy();
+    const r = await traceBpf(out.path, [
+      "taskset",
+      "-c",
+      "1",
+      PYTHON,
+      `${WORKLOADS}why_reader.py`,
+      "cpu",
+      file,
+      "3",
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const delay = Number(/RUNDELAY_NS (\d+)/.exec(r.stdout)?.[1]);
+    assert(delay > 0, `the workload's run delay: ${r.stdout}`);
+    const run = readRun(`${out.path}/run.json`);
+    const pread = run.syscalls.pread64;
+    assert(pread?.time_split);
+    const s = shares(pread.time_split);
+    assert(
+      s.runqueue > s.cpu && s.runqueue > s.disk && s.runqueue > s.other,
+      `run queue dominant: ${JSON.stringify(s)}`,
+    );
+    // The loop's run delay is nearly all inside its calls (a 1 MiB copy per
+    // call, a few microseconds of Python between them).
+    const runqueue = Object.values(run.syscalls).reduce(
+      (n, x) => n + (x.time_split?.runqueue_ns ?? 0),
+      0,
+    );
+    assert(
+      Math.abs(runqueue - delay) <= 0.1 * delay,
+      `run queue inside calls ${runqueue} ns vs schedstat's run delay ${delay} ns`,
+    );
+    assertAddsUp(run);
+  } finally {
+    Deno.removeSync(file);
+  }
+});
+
+Deno.test("time split: a reader of a pipe written every 10 ms sleeps on something other than the disk", async () => {
+  await using out = tmpDir();
+  const r = await traceBpf(out.path, [PYTHON, `${WORKLOADS}why_reader.py`, "pipe", "-", "200"]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("READ 200"), r.stdout);
+  const run = readRun(`${out.path}/run.json`);
+  const read = run.syscalls.read;
+  assert(read?.time_split);
+  const s = shares(read.time_split);
+  assert(s.other >= 0.9, `other sleep dominant: ${JSON.stringify(s)}`);
+  // Disk only while a request it issued is in flight: Python's own page-ins
+  // (its modules are read as it starts; 0.2 ms of 2 s in one run), never the pipe.
+  assert(s.disk < 0.01, `disk share ${s.disk}`);
+  assertAddsUp(run);
+});
