@@ -22,6 +22,7 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, type ProcDeltas, snapshotTotals, unsupportedMetrics } from "./run_builder.ts";
+import { whyUnsupported } from "./why_run.ts";
 import { FdTable } from "./fd_table.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf, sweepStalePerfData } from "./perf.ts";
@@ -339,7 +340,19 @@ class Session implements TraceSession {
       backend: this.#backend.name,
       final,
       // What the Run would list now (the live view shows it).
-      unsupported: unsupportedMetrics(this.#backend.unsupported, this.#procDeltas()),
+      unsupported: unsupportedMetrics(
+        [
+          ...this.#backend.unsupported,
+          ...whyUnsupported(
+            this.#backend.name,
+            s,
+            [...s.io_uring.values()].some((o) =>
+              o.count > 0 || o.hist.size > 0 || (o.untimed ?? 0) > 0
+            ),
+          ),
+        ],
+        this.#procDeltas(),
+      ),
     };
     const sinceAttach = (now - this.#attachedAtMs) / 1000;
     const seconds = this.#intervalSeconds(s, now);

@@ -14,6 +14,7 @@ import {
   type RunDocument,
   TIME_SPLIT_NOTE,
   type TimeSplit,
+  type Unsupported,
 } from "../../schema/mod.ts";
 import type { Snapshot } from "../../probes/snapshot.ts";
 import { type BlockTotals, emptySplit, type TimeSplitTotals } from "../../probes/why_snapshot.ts";
@@ -45,6 +46,34 @@ function blockStats(t: BlockTotals, durationS: number): BlockStats {
     untimed: t.untimed,
     buckets,
   };
+}
+
+/**
+ * What of the time split and the block layer a snapshot lacks, with the
+ * reason: the Run's `meta.unsupported` entries, and the interval documents'.
+ * @param backend the backend's name
+ * @param snapshot the backend's snapshot
+ * @param uring whether io_uring requests were traced
+ * @returns the entries, possibly none
+ */
+export function whyUnsupported(
+  backend: string,
+  snapshot: Snapshot,
+  uring: boolean,
+): Unsupported[] {
+  const reason = snapshot.whyUnsupported ??
+    `the ${backend} backend does not follow calls through the scheduler (bpf only)`;
+  const list: Unsupported[] = [];
+  if (snapshot.timeSplit === undefined) list.push({ metric: "time_split", reason });
+  if (uring) {
+    list.push({
+      metric: "io_uring.time_split",
+      reason:
+        "an io_uring request is not a task's time: no task waits for it between submission and completion",
+    });
+  }
+  if (!snapshot.block) list.push({ metric: "block", reason: snapshot.blockUnsupported ?? reason });
+  return list;
 }
 
 /**
@@ -84,8 +113,6 @@ export function addIntervalWhy(doc: IntervalDocument, before: Snapshot, after: S
  */
 export function addWhy(run: RunDocument, snapshot: Snapshot): void {
   const measured = snapshot.timeSplit !== undefined;
-  const reason = snapshot.whyUnsupported ??
-    `the ${run.meta.backend} backend does not follow calls through the scheduler (bpf only)`;
   for (const [name, s] of Object.entries(run.syscalls)) {
     const t = snapshot.timeSplit?.get(name);
     s.time_split = measured ? split(t?.all ?? emptySplit()) : null;
@@ -96,20 +123,14 @@ export function addWhy(run: RunDocument, snapshot: Snapshot): void {
     op.slow_time_split = null;
   }
   const unsupported = run.meta.unsupported;
-  const say = (metric: string, why: string) => {
-    if (!unsupported.some((u) => u.metric === metric)) unsupported.push({ metric, reason: why });
-  };
-  if (measured) run.meta.time_split = TIME_SPLIT_NOTE;
-  else say("time_split", reason);
-  if (Object.keys(run.io_uring).length) {
-    say(
-      "io_uring.time_split",
-      "an io_uring request is not a task's time: no task waits for it between submission and completion",
-    );
+  for (
+    const u of whyUnsupported(run.meta.backend, snapshot, Object.keys(run.io_uring).length > 0)
+  ) {
+    if (!unsupported.some((x) => x.metric === u.metric)) unsupported.push(u);
   }
+  if (measured) run.meta.time_split = TIME_SPLIT_NOTE;
   if (!snapshot.block) {
     run.block = null;
-    say("block", snapshot.blockUnsupported ?? reason);
     return;
   }
   const d = run.meta.duration_s;
