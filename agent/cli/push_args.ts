@@ -16,6 +16,7 @@ import { terminalSafe } from "./terminal_safe.ts";
 export const PUSH_FLAGS: FlagTable = {
   "remote-write": { type: "string" },
   "remote-write-auth": { type: "string" },
+  "remote-write-classic": { type: "boolean", default: false },
   otlp: { type: "string" },
   "push-interval": { type: "string" },
   "metrics-pid": { type: "boolean", default: false },
@@ -29,6 +30,9 @@ export const PUSH_HELP =
   --remote-write-auth FILE
                      credentials for --remote-write: one line, 'bearer TOKEN'
                      or 'basic USER:PASSWORD', in a file only you can read
+  --remote-write-classic
+                     also send classic le buckets, for a receiver that drops
+                     native histograms (Debian's VictoriaMetrics 1.79)
   --otlp URL         push OTLP/HTTP protobuf metrics (ExponentialHistogram),
                      e.g. http://collector:4318/v1/metrics
   --push-interval T  how often to push (whole seconds; default 10s)
@@ -57,8 +61,14 @@ export function parsePushArgs(
   const auth = values["remote-write-auth"];
   const otlp = values.otlp;
   const every = values["push-interval"];
-  if (typeof auth === "string" && typeof rw !== "string") {
-    throw new UsageError("--remote-write-auth goes with --remote-write URL");
+  if (
+    (typeof auth === "string" || values["remote-write-classic"] === true) && typeof rw !== "string"
+  ) {
+    throw new UsageError(
+      `${
+        typeof auth === "string" ? "--remote-write-auth" : "--remote-write-classic"
+      } goes with --remote-write URL`,
+    );
   }
   if (typeof rw !== "string" && typeof otlp !== "string") {
     if (typeof every === "string") {
@@ -76,6 +86,7 @@ export function parsePushArgs(
   const options: PushOptions = {};
   if (typeof rw === "string") options.remoteWrite = parsePushUrl(rw, "--remote-write");
   if (typeof auth === "string") options.remoteWriteAuth = readAuthFile(auth);
+  if (values["remote-write-classic"] === true) options.remoteWriteClassic = true;
   if (typeof otlp === "string") options.otlp = parsePushUrl(otlp, "--otlp");
   return { options, everyMs };
 }

@@ -65,7 +65,8 @@ export function nativeIndexOfNs(ns: number): number {
   // log2 rounds: settle on the integer bounds themselves.
   while (ns >= edgeNs(i) + 1) i++;
   while (ns < edgeNs(i - 1) + 1) i--;
-  return i;
+  // Math.ceil of a small negative number is -0.
+  return i === 0 ? 0 : i;
 }
 
 /** A histogram in native form: counts by schema-4 index, in seconds. */
@@ -178,6 +179,8 @@ export interface HistogramSeries {
   help: string;
   labels: Record<string, string>;
   histogram: NativeHistogram;
+  /** The Run's own buckets, for a classic rendering. */
+  buckets: readonly Bucket[];
 }
 
 /** One counter or gauge series of a Run. */
@@ -237,6 +240,7 @@ export function histogramSeries(run: RunDocument, options: SeriesOptions = {}): 
       help: "Syscall latency, entry to exit, of the traced processes' successful calls.",
       labels: { ...base, syscall: name },
       histogram: toNative(s.buckets ?? [], Number.isFinite(s.total_ns) ? s.total_ns : 0),
+      buckets: s.buckets ?? [],
     });
   }
   for (const [op, s] of byName(run.io_uring)) {
@@ -248,6 +252,7 @@ export function histogramSeries(run: RunDocument, options: SeriesOptions = {}): 
         "(the sum is estimated from bucket midpoints).",
       labels: { ...base, op },
       histogram: toNative(buckets, sum),
+      buckets,
     });
   }
   return out;

@@ -10,6 +10,7 @@
 
 import protobuf from "protobufjs";
 import type { RunDocument } from "../../schema/mod.ts";
+import { cumulativeBuckets } from "./openmetrics.ts";
 import {
   histogramSeries,
   NATIVE_SCHEMA,
@@ -153,22 +154,37 @@ export function renderProtobuf(run: RunDocument, options: SeriesOptions = {}): U
 /**
  * A remote-write 1.0 request for the Run at one instant: one native histogram
  * sample per duration series, one float sample per counter. Labels are sorted
- * by name, `__name__` first, as receivers require.
+ * by name, `__name__` first, as receivers require. With `classic`, each
+ * histogram is also sent as the text format's classic series (`_bucket{le}`,
+ * `_sum`, `_count`), for receivers that drop native histograms.
  * @param run the Run (cumulative)
  * @param timestampMs the samples' time, milliseconds since the epoch
- * @param options labels (see {@linkcode SeriesOptions})
+ * @param options labels (see {@linkcode SeriesOptions}); `classic` adds classic buckets
  * @returns the encoded request (not compressed) and how many samples it holds
  */
 export function encodeWriteRequest(
   run: RunDocument,
   timestampMs: number,
-  options: SeriesOptions = {},
+  options: SeriesOptions & { classic?: boolean } = {},
 ): { bytes: Uint8Array; samples: number } {
   const sorted = (name: string, labels: Record<string, string>) =>
     [["__name__", name], ...Object.entries(labels).sort(([a], [b]) => a < b ? -1 : 1)]
       .map(([n, value]) => ({ name: n, value }));
   const timeseries: unknown[] = [];
+  const float = (name: string, labels: Record<string, string>, value: number) =>
+    timeseries.push({ labels: sorted(name, labels), samples: [{ value, timestamp: timestampMs }] });
   for (const s of histogramSeries(run, options)) {
+    if (options.classic) {
+      for (const [le, n] of cumulativeBuckets(s.buckets)) {
+        float(
+          `${s.name}_bucket`,
+          { ...s.labels, le: le === Infinity ? "+Inf" : String(le / 1e9) },
+          n,
+        );
+      }
+      float(`${s.name}_sum`, s.labels, s.histogram.sum);
+      float(`${s.name}_count`, s.labels, s.histogram.count);
+    }
     const h = s.histogram;
     const { spans, deltas } = spansAndDeltas(h.buckets);
     timeseries.push({
@@ -185,12 +201,7 @@ export function encodeWriteRequest(
       }],
     });
   }
-  for (const s of scalarSeries(run, options)) {
-    timeseries.push({
-      labels: sorted(s.name, s.labels),
-      samples: [{ value: s.value, timestamp: timestampMs }],
-    });
-  }
+  for (const s of scalarSeries(run, options)) float(s.name, s.labels, s.value);
   const bytes = WriteRequest.encode(WriteRequest.fromObject({ timeseries })).finish();
   return { bytes, samples: timeseries.length };
 }

@@ -27,6 +27,8 @@ export interface PushOptions extends SeriesOptions {
   remoteWrite?: URL;
   /** The Authorization header for remote-write, from {@linkcode readAuthFile}. */
   remoteWriteAuth?: string;
+  /** `--remote-write-classic`: histograms also as classic `le` buckets. */
+  remoteWriteClassic?: boolean;
   /** `--otlp URL`: the full URL posted to (`.../v1/metrics`). */
   otlp?: URL;
   /** Queue bounds and clocks (tests). */
@@ -119,6 +121,7 @@ export class Pushers {
   #remote: PushQueue | null = null;
   #otlp: PushQueue | null = null;
   #series: SeriesOptions;
+  #classic: boolean;
   #lastMs = 0;
 
   /**
@@ -128,6 +131,7 @@ export class Pushers {
    */
   constructor(options: PushOptions, onNotice: (line: string) => void = () => {}) {
     this.#series = options.pidLabel ? { pidLabel: true } : {};
+    this.#classic = options.remoteWriteClassic === true;
     const queue = { ...options.queue, onNotice };
     if (options.remoteWrite) {
       this.#remote = new PushQueue({
@@ -158,7 +162,10 @@ export class Pushers {
     const now = Math.max(Date.now(), this.#lastMs + 1);
     this.#lastMs = now;
     if (this.#remote) {
-      const { bytes, samples } = encodeWriteRequest(run, now, this.#series);
+      const { bytes, samples } = encodeWriteRequest(run, now, {
+        ...this.#series,
+        classic: this.#classic,
+      });
       this.#remote.enqueue(SnappyJS.compress(bytes), samples);
     }
     if (this.#otlp) {
