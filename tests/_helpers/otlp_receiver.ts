@@ -8,7 +8,7 @@
  * @module
  */
 
-import root from "npm:@opentelemetry/otlp-transformer@0.57.2/build/src/generated/root.js";
+import root from "otlp-proto-0.57/build/src/generated/root.js";
 
 /** The decoded `ExportMetricsServiceRequest`, as plain objects (longs as numbers). */
 // deno-lint-ignore no-explicit-any
