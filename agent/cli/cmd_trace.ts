@@ -37,7 +37,14 @@ import {
 } from "../trace/session.ts";
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
-import { parsePushArgs, PUSH_FLAGS, PUSH_HELP, type PushArgs, startPushing } from "./push_args.ts";
+import {
+  parsePushArgs,
+  PUSH_FLAGS,
+  PUSH_HELP,
+  type PushArgs,
+  type Pushing,
+  startPushing,
+} from "./push_args.ts";
 import {
   checkStoreDir,
   PRIVATE_FILE_MODE,
@@ -363,7 +370,7 @@ async function runTrace(args: string[]): Promise<number> {
   let exporter: Exporter | null = null;
   let live: LiveView | null = null;
   let relay: Relay | null = null;
-  let pushing: ReturnType<typeof startPushing> | null = null;
+  let pushing: Pushing | null = null;
   try {
     if (a.command) {
       // Under --live the command's own output would scribble over the view. A
@@ -443,7 +450,7 @@ async function runTrace(args: string[]): Promise<number> {
     session = await startTrace(target, options);
     child?.resume();
     const s = session;
-    pushing = a.push ? startPushing(a.push, () => s.current(), a.metricsPid) : null;
+    pushing = a.push ? await startPushing(a.push, () => s.current(), a.metricsPid) : null;
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
     if (a.live) {

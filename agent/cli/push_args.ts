@@ -9,7 +9,8 @@
 import { type FlagTable, parseDurationMs } from "./args.ts";
 import { UsageError } from "../errors.ts";
 import type { ExportStats, RunDocument } from "../../schema/mod.ts";
-import { parsePushUrl, Pushers, type PushOptions, readAuthFile } from "../nightly/push.ts";
+import type { PushOptions } from "../nightly/push.ts";
+import { parsePushUrl, readAuthFile } from "../nightly/push_config.ts";
 import { terminalSafe } from "./terminal_safe.ts";
 
 /** The flags, for the command's table. */
@@ -107,11 +108,13 @@ export interface Pushing {
  * @param pidLabel `--metrics-pid`
  * @returns the push
  */
-export function startPushing(
+export async function startPushing(
   args: PushArgs,
   current: () => RunDocument,
   pidLabel: boolean,
-): Pushing {
+): Promise<Pushing> {
+  // The encoders (npm packages) are loaded only when something is pushed.
+  const { Pushers } = await import("../nightly/push.ts");
   const pushers = new Pushers(
     { ...args.options, pidLabel },
     (line) => console.error(`ioscope: ${terminalSafe(line)}`),

@@ -20,7 +20,7 @@ import type { RunDocument } from "../../schema/mod.ts";
 import { UsageError } from "../errors.ts";
 import { CONTENT_TYPE, renderMetrics } from "./openmetrics.ts";
 import type { SeriesOptions } from "./native_histogram.ts";
-import { PROTOBUF_CONTENT_TYPE, renderProtobuf } from "./prom_proto.ts";
+import { PROTOBUF_CONTENT_TYPE } from "./prom_proto_type.ts";
 
 /** A running /metrics server. */
 export interface Exporter {
@@ -196,6 +196,10 @@ export function startExporter(
   const limits = { ...LIMITS, ...given };
   const series = { pidLabel };
   const { hostname, port } = parseAddress(address);
+  // The protobuf encoder (an npm package) is loaded only when there is an exporter.
+  let proto: typeof import("./prom_proto.ts") | null = null;
+  // Loading starts now (it is done long before the probes attach); until then, text.
+  import("./prom_proto.ts").then((m) => proto = m, () => {});
   const cache = {
     text: { body: "" as string | Uint8Array, at: -Infinity },
     protobuf: { body: "" as string | Uint8Array, at: -Infinity },
@@ -207,7 +211,8 @@ export function startExporter(
     const path = target.replace(/[?#].*$/, "");
     if (path === "/metrics") {
       const now = performance.now();
-      const format = wantsProtobuf(accept) ? "protobuf" : "text";
+      let format: "protobuf" | "text" = wantsProtobuf(accept) ? "protobuf" : "text";
+      if (format === "protobuf" && !proto) format = "text";
       const cached = cache[format];
       if (now - cached.at > MAX_AGE_MS) {
         const run = current();
@@ -218,7 +223,7 @@ export function startExporter(
         try {
           cached.body = format === "text"
             ? renderMetrics(run, series)
-            : renderProtobuf(run, series);
+            : proto!.renderProtobuf(run, series);
           cached.at = now;
         } catch (e: unknown) {
           const why = e instanceof Error ? e.message : String(e);

@@ -19,9 +19,7 @@ import {
   spansAndDeltas,
 } from "./native_histogram.ts";
 
-/** The Content-Type of the protobuf exposition format (delimited MetricFamily messages). */
-export const PROTOBUF_CONTENT_TYPE =
-  "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+export { PROTOBUF_CONTENT_TYPE } from "./prom_proto_type.ts";
 
 const PROTO = `
 syntax = "proto2";
