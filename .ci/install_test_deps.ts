@@ -26,6 +26,7 @@ const NEEDS: readonly { need: string; pkg: string }[] = [
   { need: "wrk", pkg: "wrk" },
   { need: "prometheus", pkg: "prometheus" },
   { need: "promtool", pkg: "prometheus" },
+  { need: "victoria-metrics", pkg: "victoria-metrics" },
   { need: "tmux", pkg: "tmux" },
   { need: "python3", pkg: "python3" },
   { need: "systemd-analyze", pkg: "systemd" },

@@ -101,6 +101,24 @@ export interface RunMeta {
   pid_namespace?: { inode: number; pid_in_namespace: number };
   /** What `time_split` and `slow_time_split` cover (present where they were measured). */
   time_split?: string;
+  /** What `--remote-write` (`remote_write`) and `--otlp` (`otlp`) pushed. Absent: no push. */
+  exports?: Record<string, ExportStats>;
+}
+
+/** What one push to a receiver did over the trace (no credentials, no query string). */
+export interface ExportStats {
+  /** Where: the URL's origin and path. */
+  url: string;
+  /** Samples (series values at one instant) the receiver accepted. */
+  sent_samples: number;
+  /** Samples never delivered: dropped from the full queue, or left when the trace ended. */
+  unsent_samples: number;
+  /** Samples the receiver refused with a 4xx: not retried. */
+  rejected_samples: number;
+  /** The first refusal: status and the receiver's words (at most 200 characters). */
+  rejected_reason?: string;
+  /** Requests retried after a network error, a timeout, a 5xx or a 429. */
+  retries: number;
 }
 
 /**

@@ -18,14 +18,17 @@ import { terminalSafe } from "./summary.ts";
 import { analyzeTrends } from "../../report/trend.ts";
 import type { TrendSummary } from "../../schema/mod.ts";
 import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";
-import { formatValue } from "./terminal_format.ts";
+import { formatCount, formatNs, formatValue } from "./terminal_format.ts";
 import { renderRunHtml } from "../../report/run.ts";
+import { fleetView } from "../nightly/fleet.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 import { loadChartJs } from "../../report/chartjs.ts";
 
 const HELP = `ioscope report: trends of a run store, and what got worse
 
 Usage:
   ioscope report --store DIR [options]
+  ioscope report --fleet DIR,DIR... [--json FILE]
 
 Options:
   --store DIR            the run store (written by ioscope trace --store DIR)
@@ -38,6 +41,10 @@ Options:
   --baseline N           how many runs before the latest make the baseline
                          (default: 7)
   --fail-on-regression   exit 3 when anything regressed (for CI)
+  --fleet DIR,DIR...     several stores (or directories of Runs) from several
+                         hosts: the latest Run of each host and target merged
+                         exactly into one histogram per syscall, with each
+                         host's P99 (the spread)
   -h, --help             this help
 
 A metric of the latest run is a regression when it is worse than the
@@ -173,6 +180,7 @@ async function writeReports(
 }
 
 async function runReport(args: string[]): Promise<number> {
+  if (args.some((x) => x === "--fleet" || x.startsWith("--fleet="))) return await runFleet(args);
   const a = parseReportArgs(args);
   let loaded;
   try {
@@ -248,4 +256,60 @@ function summaryLines(s: TrendSummary): string[] {
     lines.push(terminalSafe(text.length > 80 ? text.slice(0, 79) + "…" : text));
   }
   return lines;
+}
+
+/** `report --fleet DIR,DIR...`: the fleet view, on stdout and with --json. */
+async function runFleet(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(args, {
+    fleet: { type: "string" },
+    json: { type: "string" },
+  }, true);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const dirs = String(values.fleet ?? "").split(",").filter((d) => d !== "");
+  if (dirs.length === 0) throw new UsageError("--fleet needs directories: --fleet DIR,DIR");
+  const runs: RunDocument[] = [];
+  for (const dir of dirs) {
+    let loaded;
+    try {
+      loaded = await loadRuns(dir);
+    } catch (e: unknown) {
+      if (e instanceof UnsafeStoreError) throw new UsageError(e.message);
+      throw new UsageError(
+        `cannot read --fleet ${terminalSafe(dir)}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    for (const p of loaded.problems) {
+      console.error(`skipped ${terminalSafe(p.file)}: ${terminalSafe(p.reason)}`);
+    }
+    runs.push(...loaded.runs.map((r) => r.run));
+  }
+  const rows = fleetView(runs);
+  const lines = [
+    `${"target".padEnd(16)} ${"syscall".padEnd(14)} hosts ${"calls".padStart(9)} ${
+      "P50".padStart(9)
+    } ${"P99".padStart(9)}  P99 by host (min..max)`,
+  ];
+  for (const r of rows) {
+    const p99s = Object.values(r.p99_by_host);
+    lines.push(
+      `${terminalSafe(r.target).slice(0, 16).padEnd(16)} ${
+        terminalSafe(r.syscall).slice(0, 14).padEnd(14)
+      } ${String(r.hosts).padStart(5)} ${formatCount(r.count).padStart(9)} ${
+        formatNs(r.p50_ns).padStart(9)
+      } ${formatNs(r.p99_ns).padStart(9)}  ${formatNs(Math.min(...p99s))}..${
+        formatNs(Math.max(...p99s))
+      }`,
+    );
+  }
+  console.log(lines.join("\n"));
+  if (typeof values.json === "string") {
+    await writeFileAtomic(
+      values.json,
+      JSON.stringify({ schema: "ioscope.fleet/1", rows }, null, 2) + "\n",
+      {
+        mode: PRIVATE_FILE_MODE,
+      },
+    );
+  }
+  return 0;
 }

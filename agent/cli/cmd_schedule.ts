@@ -19,6 +19,7 @@ import {
   timerUnit,
 } from "../nightly/schedule.ts";
 import { terminalSafe } from "./summary.ts";
+import { parsePushArgs } from "./push_args.ts";
 import { findInstalled } from "./install.ts";
 
 const HELP = `ioscope schedule: trace a process every night, keep the runs, update the report
@@ -39,6 +40,10 @@ Options:
   --backend NAME         passed to ioscope trace (default: auto)
   --keep N               passed to ioscope trace: the runs kept per target
                          (default: its own, 100)
+  --remote-write URL     passed to ioscope trace: push each Run (native histograms)
+  --remote-write-auth FILE
+                         passed to ioscope trace: the credentials file (checked now)
+  --otlp URL             passed to ioscope trace: push each Run as OTLP
   --name UNIT            unit name (default: ioscope-NAME)
   --unit-dir DIR         where to write the units (default: /etc/systemd/system)
   --force                replace units that exist with other contents
@@ -122,6 +127,19 @@ interface ScheduleArgs {
   force: boolean;
 }
 
+/** The push flags for the unit's trace, checked now (a bad URL or unsafe file: exit 2 here). */
+function schedulePushArgs(values: Record<string, string | boolean | undefined>): string[] {
+  parsePushArgs(values);
+  const out: string[] = [];
+  for (const flag of ["remote-write", "remote-write-auth", "otlp"] as const) {
+    const v = values[flag];
+    if (typeof v !== "string") continue;
+    if (CONTROL.test(v)) throw new UsageError(`invalid --${flag}: control characters`);
+    out.push(`--${flag}`, flag === "remote-write-auth" ? absolute(v) : v);
+  }
+  return out;
+}
+
 function parseScheduleArgs(args: string[]): ScheduleArgs {
   const { values, positionals } = parseFlags(args, {
     comm: { type: "string" },
@@ -134,6 +152,9 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
     "fail-on-regression": { type: "boolean", default: false },
     backend: { type: "string" },
     keep: { type: "string" },
+    "remote-write": { type: "string" },
+    "remote-write-auth": { type: "string" },
+    otlp: { type: "string" },
     name: { type: "string" },
     "unit-dir": { type: "string", default: "/etc/systemd/system" },
     force: { type: "boolean", default: false },
@@ -219,6 +240,8 @@ function parseScheduleArgs(args: string[]): ScheduleArgs {
   if (dd) plan.denoDir = dd;
   if (typeof values.threshold === "string") plan.threshold = values.threshold;
   if (keep !== undefined) plan.keep = keep;
+  const push = schedulePushArgs(values);
+  if (push.length > 0) plan.push = push;
   if (typeof values.backend === "string" && values.backend !== "auto") {
     plan.backend = values.backend;
   }

@@ -25,6 +25,14 @@ import { type EndReason, startTrace, type TraceSession } from "../trace/session.
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import {
+  parsePushArgs,
+  PUSH_FLAGS,
+  PUSH_HELP,
+  type PushArgs,
+  type Pushing,
+  startPushing,
+} from "./push_args.ts";
+import {
   checkStoreDir,
   PRIVATE_FILE_MODE,
   pruneRuns,
@@ -76,6 +84,8 @@ Options:
   --keep N           with --store: keep the newest N runs of this target, remove
                      older ones (default: 100)
   --prom HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics
+                     (native histograms to a scraper asking for protobuf)
+${PUSH_HELP}
   --perf             add perf stat counters (faults, context switches, TLB
                      misses where the CPU exposes them)
   --flamegraph       sample on-CPU stacks and add a flame graph to the report
@@ -118,6 +128,10 @@ interface TraceArgs {
   intervalMs?: number;
   jsonLines: boolean;
   live: boolean;
+  /** `--remote-write`, `--otlp` and their options; absent: no push. */
+  push?: PushArgs;
+  /** `--metrics-pid`: a pid label on every exported series. */
+  metricsPid: boolean;
 }
 
 /** Parses and checks every argument; throws UsageError before anything starts. */
@@ -143,6 +157,7 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     interval: { type: "string" },
     "json-lines": { type: "boolean", default: false },
     live: { type: "boolean", default: false },
+    ...PUSH_FLAGS,
   }, true);
   if (positionals.length > 0) {
     throw new UsageError(`unexpected argument '${positionals[0]}'; put a command to run after --`);
@@ -164,7 +179,10 @@ export function parseTraceArgs(args: string[]): TraceArgs {
     jsonLines: values["json-lines"] === true,
     live: values.live === true,
     keep: typeof values.keep === "string" ? parseKeep(values.keep) : DEFAULT_KEEP,
+    metricsPid: values["metrics-pid"] === true,
   };
+  const push = parsePushArgs(values);
+  if (push) parsed.push = push;
   if (typeof values.keep === "string" && values.store === undefined) {
     throw new UsageError("--keep goes with --store DIR (the runs it keeps)");
   }
@@ -275,6 +293,7 @@ async function runTrace(args: string[]): Promise<number> {
   let exporter: Exporter | null = null;
   let live: LiveView | null = null;
   let relay: Relay | null = null;
+  let pushing: Pushing | null = null;
   try {
     child = await a.target.launch?.(a.live) ?? null;
     if (child) relay = startRelay(child);
@@ -301,11 +320,15 @@ async function runTrace(args: string[]): Promise<number> {
         : {}),
     };
     if (a.prom !== undefined) {
-      exporter = await startExporter(a.prom, () => session?.current() ?? null);
+      exporter = await startExporter(a.prom, () => session?.current() ?? null, {
+        pidLabel: a.metricsPid,
+      });
       console.error(`Serving metrics at http://${exporter.address}/metrics`);
     }
     session = await startTrace(a.target.traceTarget(), options);
     child?.resume();
+    const s = session;
+    pushing = a.push ? await startPushing(a.push, () => s.current(), a.metricsPid) : null;
     const how = a.durationMs !== undefined ? `for ${a.durationMs / 1000} s` : "until it exits";
     console.error(`Tracing ${what} ${how} with ${session.backendName}... Ctrl-C to end.`);
     if (a.live) {
@@ -315,6 +338,8 @@ async function runTrace(args: string[]): Promise<number> {
     if (signalled) session.stop("signal");
     if (uncaught !== undefined) session.stop("stopped");
     const run = await session.done;
+    // The whole Run to the receivers, at most a few seconds; what they did goes into it.
+    if (pushing) run.meta.exports = await pushing.finish(run);
     // The terminal is put back before anything else is written to it.
     live?.close();
     // The command's last words come before the summary.
@@ -335,6 +360,7 @@ async function runTrace(args: string[]): Promise<number> {
     live?.close();
     for (const s of END_SIGNALS) Deno.removeSignalListener(s, onSignal);
     await session?.stop("stopped").catch(() => {});
+    await pushing?.close();
     await exporter?.close();
     await child?.reap();
     await relay?.finish(0);

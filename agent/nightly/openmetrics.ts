@@ -10,6 +10,7 @@
  */
 
 import type { Bucket, RunDocument } from "../../schema/mod.ts";
+import { runLabels, type SeriesOptions } from "./native_histogram.ts";
 
 /** The HTTP Content-Type of the text format. */
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -123,8 +124,11 @@ function finite(v: unknown): number | null {
 /**
  * Renders the Run so far as Prometheus text. Counters are the Run's totals
  * since the trace began; a metric the Run could not measure (null) is left
- * out rather than reported as zero.
+ * out rather than reported as zero. Every series has the labels `host`,
+ * `target` (process name, or cgroup path) and `backend`; `pid` only with
+ * `pidLabel` (one series per process: a fleet store's series multiply).
  * @param run the Run document (cumulative)
+ * @param options see {@linkcode SeriesOptions}
  * @returns the exposition text, ending in a newline
  * @example
  * ```ts
@@ -134,10 +138,10 @@ function finite(v: unknown): number | null {
  * console.assert(renderMetrics(run).includes("# TYPE ioscope_syscall_duration_seconds histogram"));
  * ```
  */
-export function renderMetrics(run: RunDocument): string {
+export function renderMetrics(run: RunDocument, options: SeriesOptions = {}): string {
   const w = new Writer();
   const m = run.meta;
-  const target = { comm: m.comm ?? "", pid: String(m.pid ?? 0) };
+  const target = runLabels(run, options);
 
   const syscalls = Object.entries(run.syscalls ?? {}).sort(([a], [b]) => a < b ? -1 : 1);
   w.family(
@@ -237,11 +241,6 @@ export function renderMetrics(run: RunDocument): string {
     "gauge",
     "The trace: backend, host and kernel as labels; always 1.",
   );
-  w.sample("ioscope_trace_info", {
-    backend: String(m.backend ?? ""),
-    host: String(m.host ?? ""),
-    kernel: String(m.kernel ?? ""),
-    ...target,
-  }, 1);
+  w.sample("ioscope_trace_info", { ...target, kernel: String(m.kernel ?? "") }, 1);
   return w.lines.join("\n") + "\n";
 }

@@ -1,7 +1,8 @@
 /**
  * The Prometheus exporter of `trace --prom HOST:PORT`: an HTTP server whose
- * `/metrics` is the Run so far in the text format (see openmetrics.ts),
- * rendered again whenever it is more than a second old, so a scrape never
+ * `/metrics` is the Run so far in the text format (see openmetrics.ts), or
+ * in the protobuf format with native histograms (prom_proto.ts) to a scraper
+ * whose Accept header asks for `io.prometheus.client.MetricFamily`, rendered again whenever it is more than a second old, so a scrape never
  * sees data older than the backend's last snapshot plus a second.
  *
  * Any local user can connect to it, so it is a small HTTP/1.1 server of its
@@ -18,6 +19,8 @@
 import type { RunDocument } from "../../schema/mod.ts";
 import { UsageError } from "../errors.ts";
 import { CONTENT_TYPE, renderMetrics } from "./openmetrics.ts";
+import type { SeriesOptions } from "./native_histogram.ts";
+import { PROTOBUF_CONTENT_TYPE } from "./prom_proto_type.ts";
 
 /** A running /metrics server. */
 export interface Exporter {
@@ -85,7 +88,7 @@ const ACCEPT_RETRY_MS = 100;
 interface Answer {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
 }
 
 const REASONS: Record<number, string> = {
@@ -101,7 +104,7 @@ const REASONS: Record<number, string> = {
 
 /** The bytes of an answer, `connection: close`, no body for HEAD. */
 function encodeAnswer(a: Answer, head: boolean): Uint8Array {
-  const body = new TextEncoder().encode(a.body);
+  const body = typeof a.body === "string" ? new TextEncoder().encode(a.body) : a.body;
   const lines = [`HTTP/1.1 ${a.status} ${REASONS[a.status] ?? "Error"}`];
   const headers = {
     "content-type": "text/plain; charset=utf-8",
@@ -151,10 +154,35 @@ function closeQuietly(c: { close(): void }): void {
 }
 
 /**
+ * Whether a scrape's Accept header asks for the protobuf exposition format
+ * (Prometheus sends it, ranked first, when native histograms are enabled).
+ * @param accept the Accept header, or ""
+ * @returns true for `application/vnd.google.protobuf` with `proto=io.prometheus.client.MetricFamily`
+ * @example
+ * ```ts
+ * import { wantsProtobuf } from "./prom_exporter.ts";
+ * console.assert(wantsProtobuf(
+ *   "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3",
+ * ));
+ * console.assert(!wantsProtobuf("text/plain;version=0.0.4"));
+ * ```
+ */
+export function wantsProtobuf(accept: string): boolean {
+  return accept.split(",").some((part) => {
+    const [type = "", ...params] = part.split(";").map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith("q="));
+    return type === "application/vnd.google.protobuf" &&
+      params.includes("proto=io.prometheus.client.metricfamily") &&
+      !params.some((p) => p.startsWith("encoding=") && p !== "encoding=delimited") &&
+      !(q !== undefined && Number(q.slice(2)) === 0);
+  });
+}
+
+/**
  * Serves `/metrics` for the Run document `current()` returns.
  * @param address `HOST:PORT` or `:PORT` (127.0.0.1 by default); port 0 picks a free one
  * @param current the Run so far (cumulative counts)
- * @param options limits other than {@linkcode LIMITS}
+ * @param options limits other than {@linkcode LIMITS}; `pidLabel` adds a `pid` label
  * @returns the running exporter
  * @throws {UsageError} when the address is invalid, the port is in use, or it
  *   cannot be bound here
@@ -162,28 +190,41 @@ function closeQuietly(c: { close(): void }): void {
 export function startExporter(
   address: string,
   current: () => RunDocument | null,
-  options: Partial<ExporterLimits> = {},
+  options: Partial<ExporterLimits> & SeriesOptions = {},
 ): Promise<Exporter> {
-  const limits = { ...LIMITS, ...options };
+  const { pidLabel = false, ...given } = options;
+  const limits = { ...LIMITS, ...given };
+  const series = { pidLabel };
   const { hostname, port } = parseAddress(address);
-  let text = "";
-  let renderedAt = -Infinity;
-  const answer = (method: string, target: string): Answer => {
+  // The protobuf encoder (an npm package) is loaded only when there is an exporter.
+  let proto: typeof import("./prom_proto.ts") | null = null;
+  // Loading starts now (it is done long before the probes attach); until then, text.
+  import("./prom_proto.ts").then((m) => proto = m, () => {});
+  const cache = {
+    text: { body: "" as string | Uint8Array, at: -Infinity },
+    protobuf: { body: "" as string | Uint8Array, at: -Infinity },
+  };
+  const answer = (method: string, target: string, accept: string): Answer => {
     if (method !== "GET" && method !== "HEAD") {
       return { status: 405, headers: { allow: "GET, HEAD" }, body: "method not allowed\n" };
     }
     const path = target.replace(/[?#].*$/, "");
     if (path === "/metrics") {
       const now = performance.now();
-      if (now - renderedAt > MAX_AGE_MS) {
+      let format: "protobuf" | "text" = wantsProtobuf(accept) ? "protobuf" : "text";
+      if (format === "protobuf" && !proto) format = "text";
+      const cached = cache[format];
+      if (now - cached.at > MAX_AGE_MS) {
         const run = current();
         // Serving starts before the probes attach, so a busy port fails first.
         if (!run) {
           return { status: 503, headers: { "retry-after": "1" }, body: "attaching: no data yet\n" };
         }
         try {
-          text = renderMetrics(run);
-          renderedAt = now;
+          cached.body = format === "text"
+            ? renderMetrics(run, series)
+            : proto!.renderProtobuf(run, series);
+          cached.at = now;
         } catch (e: unknown) {
           const why = e instanceof Error ? e.message : String(e);
           return { status: 500, headers: {}, body: `cannot read the trace: ${why}\n` };
@@ -191,8 +232,11 @@ export function startExporter(
       }
       return {
         status: 200,
-        headers: { "content-type": CONTENT_TYPE, "cache-control": "no-store" },
-        body: text,
+        headers: {
+          "content-type": format === "text" ? CONTENT_TYPE : PROTOBUF_CONTENT_TYPE,
+          "cache-control": "no-store",
+        },
+        body: cached.body,
       };
     }
     if (path === "/") {
@@ -217,9 +261,13 @@ export function startExporter(
       if (head === "too large") {
         a = { status: 431, headers: {}, body: "request head too large\n" };
       } else {
-        const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(head.split(/\r?\n/)[0] ?? "");
+        const lines = head.split(/\r?\n/);
+        const m = /^([A-Z]+) (\S+) HTTP\/1\.[01]$/.exec(lines[0] ?? "");
         method = m?.[1] ?? "GET";
-        a = m ? answer(method, m[2] ?? "/") : { status: 400, headers: {}, body: "bad request\n" };
+        const accept = lines.find((l) => /^accept:/i.test(l))?.slice(7) ?? "";
+        a = m
+          ? answer(method, m[2] ?? "/", accept)
+          : { status: 400, headers: {}, body: "bad request\n" };
       }
       await writeAllTo(conn, encodeAnswer(a, method === "HEAD"));
       // Closing with unread input would reset the connection and could lose the answer:

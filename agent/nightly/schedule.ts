@@ -43,6 +43,12 @@ export interface SchedulePlan {
   backend?: string;
   /** `trace --keep`: runs of the target the store keeps. */
   keep?: number;
+  /**
+   * `trace --remote-write`, `--remote-write-auth` (a file path: the secret
+   * stays in the file), `--otlp`, `--push-interval`, as given: each Run is
+   * pushed too.
+   */
+  push?: string[];
 }
 
 /**
@@ -93,6 +99,7 @@ function traceArgs(p: SchedulePlan): string[] {
     "--store",
     p.store,
     ...(p.keep !== undefined ? ["--keep", String(p.keep)] : []),
+    ...(p.push ?? []),
   ];
 }
 

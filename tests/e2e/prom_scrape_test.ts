@@ -7,107 +7,14 @@ import { assert, assertWithin } from "../_helpers/assert.ts";
 import { spawnCli, tmpDir } from "../_helpers/common.ts";
 import { assertHostClean } from "../_helpers/trace_run.ts";
 import { readRun } from "../_helpers/documents.ts";
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** Prometheus on a free loopback port with its own config and data; killed on dispose. */
-async function startPrometheus(dir: string, target: string) {
-  const port = freePort();
-  Deno.writeTextFileSync(
-    `${dir}/prometheus.yml`,
-    `global:
-  scrape_interval: 1s
-  scrape_timeout: 900ms
-scrape_configs:
-  - job_name: ioscope
-    static_configs:
-      - targets: ["${target}"]
-`,
-  );
-  const child = new Deno.Command("prometheus", {
-    args: [
-      `--config.file=${dir}/prometheus.yml`,
-      `--storage.tsdb.path=${dir}/data`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      "--log.level=warn",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const errors = (async () => {
-    let text = "";
-    for await (const c of child.stderr) text += new TextDecoder().decode(c);
-    return text;
-  })();
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const r = await fetch(`${base}/-/ready`);
-      await r.body?.cancel();
-      if (r.ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`prometheus did not become ready: ${await errors}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    base,
-    async query(
-      expr: string,
-      time?: number,
-    ): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-      const url = new URL(`${base}/api/v1/query`);
-      url.searchParams.set("query", expr);
-      if (time !== undefined) url.searchParams.set("time", String(time));
-      const body = await (await fetch(url)).json();
-      if (body.status !== "success") throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
-      return body.data.result;
-    },
-    /** Every sample of a series over the last minute before `time`, [seconds, value]. */
-    async queryRange(expr: string, time: number): Promise<[number, string][]> {
-      const url = new URL(`${base}/api/v1/query`);
-      url.searchParams.set("query", `${expr}[60s]`);
-      url.searchParams.set("time", String(time));
-      const body = await (await fetch(url)).json();
-      if (body.status !== "success") throw new Error(`query ${expr}: ${JSON.stringify(body)}`);
-      return body.data.result[0]?.values ?? [];
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 5000);
-      await child.status;
-      clearTimeout(timer);
-      await errors;
-    },
-  };
-}
+import { freePort, startPrometheus } from "../_helpers/prometheus.ts";
 
 Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% of the Run's P99", async () => {
   await using dir = tmpDir();
   const d = dir.path;
   const agentPort = freePort();
   const agent = `127.0.0.1:${agentPort}`;
-  await using prom = await startPrometheus(d, agent);
+  await using prom = await startPrometheus(d, { scrape: agent });
 
   Deno.writeFileSync(`${d}/fio.dat`, new Uint8Array(32 << 20).fill(3));
   const fio = new Deno.Command("fio", {
@@ -179,14 +86,14 @@ Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% 
     const scrapes = await prom.query(`count_over_time(up{job="ioscope"}[30s])`, at);
     const up = await prom.query(`sum_over_time(up{job="ioscope"}[30s])`, at);
     assert(
-      Number(up[0]?.value[1]) >= 4,
+      Number(up[0]?.value?.[1]) >= 4,
       `successful scrapes: ${JSON.stringify(up)} of ${JSON.stringify(scrapes)}`,
     );
     const q = await prom.query(
-      `histogram_quantile(0.99, ioscope_syscall_duration_seconds_bucket{syscall="pread64",pid="${fio.pid}"})`,
+      `histogram_quantile(0.99, ioscope_syscall_duration_seconds_bucket{syscall="pread64",target="fio"})`,
       at,
     );
-    const promP99 = Number(q[0]?.value[1]) * 1e9;
+    const promP99 = Number(q[0]?.value?.[1]) * 1e9;
     assert(Number.isFinite(promP99), `histogram_quantile answered: ${JSON.stringify(q)}`);
     console.log(`pread64 P99: Prometheus ${Math.round(promP99)} ns, the Run ${own.p99_ns} ns`);
     assertWithin(promP99, own.p99_ns, 0.25, "Prometheus P99 vs the Run's P99");
@@ -232,7 +139,12 @@ Deno.test("Prometheus scrapes trace --prom: histogram_quantile(0.99) within 25% 
     const labels =
       (await prom.query(`ioscope_syscall_duration_seconds_count{syscall="pread64"}`, at))[0]
         ?.metric;
-    assert(labels?.comm === "fio" && labels.pid === String(fio.pid), JSON.stringify(labels));
+    // No per-PID label by default (--metrics-pid adds one): a fleet store affords these.
+    assert(
+      labels?.target === "fio" && labels.backend === run.meta.backend && labels.pid === undefined &&
+        labels.host === run.meta.host,
+      JSON.stringify(labels),
+    );
   } finally {
     try {
       fio.kill("SIGKILL");

@@ -330,3 +330,32 @@ Deno.test("quoting helpers and OnCalendar to cron", () => {
   assertEquals(calendarToCron("*-*-* 03:00:30"), null);
   assertEquals(calendarToCron("*-*-1 03:00"), null);
 });
+
+Deno.test("schedule passes --remote-write, --remote-write-auth (a path, checked now) and --otlp to the trace", async () => {
+  await using inst = await installed();
+  await using dir = tmpDir();
+  const auth = `${dir.path}/auth`;
+  Deno.writeTextFileSync(auth, "bearer s3cret-token\n");
+  Deno.chmodSync(auth, 0o600);
+  const push = [
+    "--remote-write",
+    "http://prom.example:9090/api/v1/write",
+    "--remote-write-auth",
+    auth,
+    "--otlp",
+    "http://otel.example:4318/v1/metrics",
+  ];
+  const r = await inst.run(["schedule", "--comm", "nginx", "--print", ...push]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(
+    r.stdout.includes(
+      `--store /var/lib/ioscope/nginx ${push.join(" ")}\n`,
+    ),
+    r.stdout,
+  );
+  assert(!r.stdout.includes("s3cret"), "the secret stays in its file");
+  Deno.chmodSync(auth, 0o644);
+  const bad = await inst.run(["schedule", "--comm", "nginx", "--print", ...push]);
+  assertEquals(bad.code, 2, bad.stderr);
+  assert(/readable by others/.test(bad.stderr), bad.stderr);
+});

@@ -74,7 +74,7 @@ Deno.test("the exposition of a real Run passes promtool check metrics", async ()
   ) {
     assert(text.includes(`# TYPE ${name} `), `${name} declared`);
   }
-  assert(text.includes('ioscope_page_faults_total{kind="minor",comm="fio"'), "minor faults");
+  assert(text.includes('ioscope_page_faults_total{kind="minor",host='), "minor faults");
   assert(text.includes('ioscope_context_switches_total{kind="involuntary"'), "involuntary");
   assert(text.includes('ioscope_io_uring_op_duration_seconds_bucket{op="READ"'), "io_uring op");
 });
@@ -84,7 +84,7 @@ Deno.test("label values from the target are escaped, and promtool still accepts 
   run.meta.comm = 'x"} 1\nfake_metric{a="\\';
   const text = renderMetrics(run);
   assert(!text.split("\n").some((l) => l.startsWith("fake_metric")), "no injected line");
-  assert(text.includes('comm="x\\"} 1\\nfake_metric{a=\\"\\\\"'), "escaped");
+  assert(text.includes('target="x\\"} 1\\nfake_metric{a=\\"\\\\"'), "escaped");
   const r = await promtool(text);
   assertEquals(r.code, 0, r.output);
   assertEquals(escapeLabelValue("a\\b"), "a\\\\b");
