@@ -11,12 +11,11 @@ import {
   emptyOpTotals,
   emptySnapshot,
   type FdTotals,
-  ioUringOpName,
   type OpTotals,
   type Snapshot,
   TLB_FLUSH_REASONS,
 } from "./snapshot.ts";
-import { SYSCALL_NAMES_X86_64 } from "../schema/mod.ts";
+import { ioUringOpName, SYSCALL_NAMES_X86_64 } from "../schema/mod.ts";
 
 /** The program file, next to this module; runnable by hand with a PID argument. */
 export const IO_SYSCALLS_BT = new URL("./io_syscalls.bt", import.meta.url);
@@ -478,4 +477,3 @@ function entries(value: unknown): [string, unknown][] {
 }
 
 /** A deep copy (kept here for the modules that import it from this one). */
-export { cloneSnapshot };

@@ -7,18 +7,21 @@
  * @module
  */
 
-import { cloneSnapshot } from "./bpftrace.ts";
-import { SYSCALL_NAMES_X86_64, SYSCALLS } from "../schema/mod.ts";
-import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
-import { bucketIndex } from "../schema/buckets.ts";
 import {
-  emptyFdTotals,
-  emptyOpTotals,
-  emptySnapshot,
   IO_URING_DATA_OPS,
   IORING_CQE_F_MORE,
   IORING_CQE_F_NOTIF,
   ioUringOpName,
+  SYSCALL_NAMES_X86_64,
+  SYSCALLS,
+} from "../schema/mod.ts";
+import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
+import { bucketIndex } from "../schema/buckets.ts";
+import {
+  cloneSnapshot,
+  emptyFdTotals,
+  emptyOpTotals,
+  emptySnapshot,
   isRestartCode,
   type OpTotals,
   type Snapshot,

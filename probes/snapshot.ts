@@ -232,11 +232,3 @@ export const TLB_FLUSH_REASONS: readonly string[] = [
   "remote_ipi_send",
   "remote_wrong_cpu",
 ];
-
-export {
-  IO_URING_DATA_OPS,
-  IO_URING_OP_NAMES,
-  IORING_CQE_F_MORE,
-  IORING_CQE_F_NOTIF,
-  ioUringOpName,
-} from "../schema/io_uring.ts";

@@ -3,8 +3,21 @@
 // one must go down, from a room to a room below it. No two rooms import each
 // other, no module of ours imports tests/ or benchmarks/, no command module
 // imports another, and no room holds more than about a third of the code.
-import { assert } from "./_helpers/assert.ts";
+// Inside the rooms (tools/front_doors.ts, the same analysis that `--fix`
+// applies): an import into another folder goes through its mod.ts, a file is
+// either exported by its folder's mod.ts or named `_name.ts`, and only a
+// mod.ts re-exports.
+import { assert, assertEquals } from "./_helpers/assert.ts";
 import { ROOT } from "./_helpers/common.ts";
+import {
+  check,
+  mayImportDirectly,
+  OUTSIDE as NOT_PRODUCT,
+  relativeSpec,
+  roomOf as doorRoomOf,
+  ROOMS as DOOR_ROOMS,
+  type Violation,
+} from "../tools/front_doors.ts";
 
 /** The rooms the CLI may import: every room but itself. */
 const BELOW_CLI = [
@@ -32,7 +45,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ".": ["agent/cli", ...BELOW_CLI],
 };
 const ROOMS = Object.keys(ALLOWED).filter((r) => r !== ".").sort((a, b) => b.length - a.length);
-const OUTSIDE = ["tests", "benchmarks", "docs", "out", "node_modules", ".git", ".ci"];
+const OUTSIDE = ["tests", "benchmarks", "docs", "out", "node_modules", ".git", ".ci", "tools"];
 
 /** The room of a path relative to the root: the longest room that holds it. */
 function roomOf(path: string): string {
@@ -135,4 +148,54 @@ Deno.test("no room holds more than about a third of the code", () => {
     `${room}: ${n} of ${total} lines (${(100 * n / total).toFixed(0)}%)`
   );
   assert(big.length === 0, `rooms too big: ${big.join(", ")}`);
+});
+
+const FIX = "run `deno run -A tools/front_doors.ts --fix`, or see ARCHITECTURE.md, Front doors";
+
+function broken(rule: Violation["rule"] | Violation["rule"][]): string[] {
+  const rules = Array.isArray(rule) ? rule : [rule];
+  return check().filter((v) => rules.includes(v.rule)).map((v) => v.message);
+}
+
+Deno.test("the front-door analysis knows the rooms and folders this test knows", () => {
+  assertEquals([...DOOR_ROOMS].sort(), ROOMS.slice().sort());
+  assertEquals([...NOT_PRODUCT].sort(), OUTSIDE.slice().sort());
+  for (const f of FILES) assertEquals(doorRoomOf(f), roomOf(f), f);
+});
+
+Deno.test("the front-door rule: who may import a file by its path", () => {
+  // Its own folder, and the subfolders of its room (their parent's mod.ts re-exports them).
+  assert(mayImportDirectly("agent/trace/session.ts", "agent/trace/_interval.ts"));
+  assert(mayImportDirectly("agent/trace/backends/bpf.ts", "agent/trace/proc.ts"));
+  assert(mayImportDirectly("ffi/bpf/sys.ts", "ffi/libc.ts"));
+  // Not a parent into its subfolder, another room below, a sibling, or a room above.
+  assert(!mayImportDirectly("agent/trace/session.ts", "agent/trace/backends/resolve.ts"));
+  assert(!mayImportDirectly("agent/trace/perf.ts", "agent/errors.ts"));
+  assert(!mayImportDirectly("agent/cli/cmd_trace.ts", "agent/trace/session.ts"));
+  assert(!mayImportDirectly("probes/bpf/sched.ts", "ffi/bpf/asm.ts"));
+  assert(!mayImportDirectly("mod.ts", "agent/errors.ts"));
+  assertEquals(
+    relativeSpec("agent/trace/backends/bpf.ts", "probes/bpf/mod.ts"),
+    "../../../probes/bpf/mod.ts",
+  );
+  assertEquals(
+    relativeSpec("agent/trace/session.ts", "agent/trace/backends/mod.ts"),
+    "./backends/mod.ts",
+  );
+  assertEquals(relativeSpec("mod.ts", "agent/mod.ts"), "./agent/mod.ts");
+});
+
+Deno.test("every folder has a mod.ts, and imports into another folder go through it", () => {
+  const wrong = broken(["no-mod", "front-door", "own-door"]);
+  assert(wrong.length === 0, `${wrong.join("\n")}\n${FIX}`);
+});
+
+Deno.test("a file is exported by its folder's mod.ts or named _name.ts", () => {
+  const wrong = broken("private");
+  assert(wrong.length === 0, `${wrong.join("\n")}\n${FIX}`);
+});
+
+Deno.test("only a mod.ts re-exports: no side doors", () => {
+  const wrong = broken("side-door");
+  assert(wrong.length === 0, `${wrong.join("\n")}\n(import the name from where it is declared)`);
 });

@@ -8,8 +8,6 @@ import { UsageError } from "../errors.ts";
 import { dirOf, outputKind, writeErrorReason, writeTempFile } from "../atomic_write.ts";
 import { findUnknownOption, unknownOptionMessage } from "./suggest.ts";
 
-export { dirOf, writeFileAtomic } from "../atomic_write.ts";
-
 /** The longest time a flag may give: 7 days (a timer cannot wait 2^31 ms, 24.8 days). */
 export const MAX_DURATION_MS = 7 * 24 * 3_600_000;
 

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { checkWritable, parseFlags, parseSizeBytes, writeFileAtomic } from "./args.ts";
+import { checkWritable, parseFlags, parseSizeBytes } from "./args.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 import { type Output, writeEach } from "./outputs.ts";
 import { parseBackendName } from "../trace/backends/resolve.ts";
 import { type BenchOptions, runBench } from "../bench/runner.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { parseFlags, parseSizeBytes, writeFileAtomic } from "./args.ts";
+import { parseFlags, parseSizeBytes } from "./args.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 import { runBench } from "../bench/runner.ts";
 import { benchTable } from "./bench_table.ts";
 import { resolveBackend } from "../trace/backends/resolve.ts";

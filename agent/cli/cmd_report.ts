@@ -7,14 +7,14 @@
  * @module
  */
 
-import { parseFlags, parseThreshold, writeFileAtomic } from "./args.ts";
-import { dirOf } from "../atomic_write.ts";
+import { parseFlags, parseThreshold } from "./args.ts";
+import { dirOf, writeFileAtomic } from "../atomic_write.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { writeErrorReason } from "../atomic_write.ts";
 import { type Output, writeEach } from "./outputs.ts";
 import { loadRuns, PRIVATE_FILE_MODE, type StoredRun, UnsafeStoreError } from "../nightly/store.ts";
-import { terminalSafe } from "./summary.ts";
+import { terminalSafe } from "./terminal_safe.ts";
 import { analyzeTrends } from "../../report/trend.ts";
 import type { TrendSummary } from "../../schema/mod.ts";
 import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";

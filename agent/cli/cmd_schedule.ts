@@ -6,7 +6,8 @@
  * @module
  */
 
-import { parseDurationMs, parseFlags, parseKeep, parseThreshold, writeFileAtomic } from "./args.ts";
+import { parseDurationMs, parseFlags, parseKeep, parseThreshold } from "./args.ts";
+import { writeFileAtomic } from "../atomic_write.ts";
 import type { Command } from "./command.ts";
 import { RunError, UsageError } from "../errors.ts";
 import { findCommand } from "../find_command.ts";
@@ -18,7 +19,7 @@ import {
   serviceUnit,
   timerUnit,
 } from "../nightly/schedule.ts";
-import { terminalSafe } from "./summary.ts";
+import { terminalSafe } from "./terminal_safe.ts";
 import { parsePushArgs } from "./push_args.ts";
 import { findInstalled } from "./install.ts";
 

@@ -6,22 +6,15 @@
  * @module
  */
 
-import {
-  checkWritable,
-  DEFAULT_KEEP,
-  parseDurationMs,
-  parseFlags,
-  parseKeep,
-  writeFileAtomic,
-} from "./args.ts";
+import { checkWritable, DEFAULT_KEEP, parseDurationMs, parseFlags, parseKeep } from "./args.ts";
 import { type BackendChoice, parseBackendName, resolveBackend } from "../trace/backends/resolve.ts";
 import type { Command } from "./command.ts";
-import { dirOf } from "../atomic_write.ts";
+import { dirOf, writeFileAtomic } from "../atomic_write.ts";
 import { RunError, UsageError } from "../errors.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { summaryText } from "./summary.ts";
 import { jsonTerminalSafe } from "./terminal_safe.ts";
-import { type EndReason, startTrace, type TraceSession } from "../trace/session.ts";
+import { startTrace, type TraceSession } from "../trace/session.ts";
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
 import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
 import {
@@ -436,5 +429,3 @@ function writeLine(text: string): void {
   let done = 0;
   while (done < bytes.length) done += Deno.stdout.writeSync(bytes.subarray(done));
 }
-
-export type { EndReason };

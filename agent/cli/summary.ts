@@ -9,8 +9,6 @@ import type { RunDocument } from "../../schema/mod.ts";
 import { terminalSafe } from "./terminal_safe.ts";
 import { timeSplitLines } from "./why_text.ts";
 
-export { terminalSafe } from "./terminal_safe.ts";
-
 /**
  * Renders the summary.
  * @param run the Run document

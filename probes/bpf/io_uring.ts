@@ -74,7 +74,7 @@ import {
   update,
 } from "./_emit.ts";
 import { COUNTER, ERRNO_KIND, OP, URING_OP_SLOTS, URING_START, URING_UD_KEY } from "./layout.ts";
-import { IO_URING_DATA_OPS, IORING_CQE_F_MORE, IORING_CQE_F_NOTIF } from "../snapshot.ts";
+import { IO_URING_DATA_OPS, IORING_CQE_F_MORE, IORING_CQE_F_NOTIF } from "../../schema/mod.ts";
 
 const SUBMIT = "io_uring:io_uring_submit_req";
 const COMPLETE = "io_uring:io_uring_complete";

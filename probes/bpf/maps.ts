@@ -35,10 +35,10 @@ import {
   emptyFdTotals,
   emptySnapshot,
   type FdTotals,
-  ioUringOpName,
   type OpTotals,
   type Snapshot,
 } from "../snapshot.ts";
+import { ioUringOpName } from "../../schema/mod.ts";
 
 /** A syscall the programs time. */
 export interface TracedSyscall {

@@ -2,7 +2,7 @@
 // (recorded from the program run by hand on fio; see tests/testdata/README.md).
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { BpftraceParser } from "../../probes/bpftrace.ts";
-import { ioUringOpName } from "../../probes/snapshot.ts";
+import { ioUringOpName } from "../../schema/io_uring.ts";
 
 const lines = Deno.readTextFileSync(
   new URL("../testdata/bpftrace_fio_uring.jsonl", import.meta.url),

@@ -28,7 +28,6 @@
  */
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
-import { sweepStaleInstances } from "./ftrace_instance.ts";
 import { isElf32, tgidOf } from "../proc.ts";
 import { FTRACE_EVENTS, FtraceAggregator } from "../../../probes/ftrace.ts";
 import type { Snapshot } from "../../../probes/snapshot.ts";
@@ -46,8 +45,6 @@ import { FtraceLoop, type OnPage, RecordMerger } from "./_ftrace_loop.ts";
 export const FTRACE_COMPAT_CHECK = "by the executable's ELF class only: a 32-bit program's " +
   "calls are counted apart (those whose number passes the x86_64 filter); a 64-bit " +
   "program's int 0x80 calls cannot be told apart and are counted under x86_64 names";
-
-export { sweepStaleInstances };
 
 /** Hooks for recording test fixtures; not for normal use. */
 export interface FtraceRecordingOptions {

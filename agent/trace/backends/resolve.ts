@@ -5,7 +5,8 @@
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { findBpftrace, startBpftrace, sweepStaleBpftrace } from "./bpftrace.ts";
-import { startFtrace, sweepStaleInstances } from "./ftrace.ts";
+import { startFtrace } from "./ftrace.ts";
+import { sweepStaleInstances } from "./ftrace_instance.ts";
 import { bpfLoads, startBpf } from "./bpf.ts";
 import { RunError, UsageError } from "../../errors.ts";
 

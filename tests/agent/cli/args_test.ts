@@ -9,7 +9,8 @@ import {
 import { parseArgs as nodeParseArgs } from "node:util";
 import { UsageError } from "../../../agent/errors.ts";
 import { parseStat } from "../../../agent/trace/proc.ts";
-import { summaryText, terminalSafe } from "../../../agent/cli/summary.ts";
+import { summaryText } from "../../../agent/cli/summary.ts";
+import { terminalSafe } from "../../../agent/cli/terminal_safe.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 
 function usageError(f: () => unknown): string {

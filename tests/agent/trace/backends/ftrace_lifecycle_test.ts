@@ -4,8 +4,11 @@
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { leftovers, spawnCli, startWorkload, tmpDir, waitFor } from "../../../_helpers/common.ts";
 import { startTrace, traceRun } from "../../../_helpers/trace_run.ts";
-import { sweepStaleInstances } from "../../../../agent/trace/backends/ftrace.ts";
-import { INSTANCES, processStartTime } from "../../../../agent/trace/backends/ftrace_instance.ts";
+import {
+  INSTANCES,
+  processStartTime,
+  sweepStaleInstances,
+} from "../../../../agent/trace/backends/ftrace_instance.ts";
 import { exists } from "../../../../agent/exists.ts";
 
 /** A python3 process running `script`, which prints a line when ready and may wait for one. */
