@@ -474,13 +474,21 @@ async function renamePrivate(files: string[], changed: Set<string>, problems: st
   const token = /(?<![\w.\/-])((?:\.{1,2}\/|[\w.-]+\/)*)([\w-]+\.(?:ts|js))(?![\w])/g;
   for (const path of textFiles()) {
     const text = read(path);
-    const next = text.replace(token, (whole, prefix: string, base: string) => {
-      if (!bases.has(base)) return whole;
-      const hit = whichFile(path, prefix, base, known, byBase);
-      const to = hit ? renamed.get(hit) : undefined;
-      if (!hit) problems.push(`${path}: "${whole}" names no one file; left as it is`);
-      return to ? `${prefix}${baseOf(to)}` : whole;
-    });
+    // A test names the files of the folder it mirrors (tests/probes/bpf: probes/bpf).
+    const mirror = path.startsWith("tests/") ? [dirOf(path.slice("tests/".length))] : [];
+    const next = text.split("\n").map((line) =>
+      line.replace(token, (whole, prefix: string, base: string, at: number) => {
+        if (!bases.has(base)) return whole;
+        // Folders the line names before the mention (`agent/trace/` in a table row), nearest first.
+        const named = [...line.slice(0, at).matchAll(/`([\w.-]+(?:\/[\w.-]+)*)\/`/g)].map((m) =>
+          m[1]!
+        ).reverse();
+        const hit = whichFile(path, prefix, base, known, byBase, [...named, ...mirror]);
+        const to = hit ? renamed.get(hit) : undefined;
+        if (!hit) problems.push(`${path}: "${whole}" names no one file; left as it is`);
+        return to ? `${prefix}${baseOf(to)}` : whole;
+      })
+    ).join("\n");
     if (next !== text) write(path, next, changed);
   }
   for (const [from, to] of renamed) {
@@ -499,6 +507,7 @@ function whichFile(
   base: string,
   known: string[],
   byBase: Map<string, string[]>,
+  hints: string[],
 ): string | undefined {
   const set = new Set(known);
   const mention = `${prefix}${base}`;
@@ -510,7 +519,8 @@ function whichFile(
   if (set.has(here)) return here;
   if (set.has(mention)) return mention;
   const ends = (byBase.get(base) ?? []).filter((m) => m === mention || m.endsWith(`/${mention}`));
-  return ends.length === 1 ? ends[0] : undefined;
+  if (ends.length === 1) return ends[0];
+  return hints.map((h) => `${h}/${mention}`).find((m) => ends.includes(m));
 }
 
 async function fmt(files: Set<string>) {
