@@ -365,7 +365,16 @@ function addExports(
     ].sort((a, b) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : 0));
     const stmt = `export ${typeOnly ? "type " : ""}{ ${namesText(all, typeOnly)} } from "${spec}";`;
     if (line) text = text.replace(line.text, stmt);
-    else text = `${text.replace(/\n*$/, "\n")}${stmt}\n`;
+    else {
+      // Among the lines that export names from one file, in order of file (values first).
+      const key = (spec: string, type: boolean) => `${spec}\0${type ? 1 : 0}`;
+      const after = importsOf(mod, text).find((s) =>
+        s.kind === "export" && s.names && key(s.spec, s.typeOnly) > key(spec, typeOnly)
+      );
+      text = after
+        ? text.replace(after.text, `${stmt}\n${after.text}`)
+        : `${text.replace(/\n*$/, "\n")}${stmt}\n`;
+    }
   }
   if (text !== read(mod)) write(mod, text, changed);
   return clashes;
