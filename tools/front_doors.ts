@@ -464,7 +464,11 @@ function privateCandidates(): string[] {
 }
 
 /** Renames each file to `_name.ts` and rewrites every mention of its path. */
-async function renamePrivate(files: string[], changed: Set<string>, problems: string[]) {
+async function renamePrivate(
+  files: string[],
+  changed: Set<string>,
+  problems: string[],
+): Promise<Map<string, string>> {
   const renamed = new Map<string, string>();
   for (const f of files) {
     const to = `${dirOf(f)}/_${baseOf(f)}`;
@@ -475,7 +479,7 @@ async function renamePrivate(files: string[], changed: Set<string>, problems: st
       renamed.set(f, to);
     }
   }
-  if (renamed.size === 0) return;
+  if (renamed.size === 0) return renamed;
   const bases = new Set([...renamed.keys()].map(baseOf));
   const known = allModules();
   const byBase = new Map<string, string[]>();
@@ -507,6 +511,37 @@ async function renamePrivate(files: string[], changed: Set<string>, problems: st
     changed.delete(from);
     changed.add(to);
   }
+  return renamed;
+}
+
+/**
+ * A document that shows a module verbatim (a fenced block equal to the file, as
+ * ARCHITECTURE.md's walk-through does) shows it as it is now.
+ */
+async function refreshVerbatim(
+  before: Map<string, string>,
+  renamed: Map<string, string>,
+  changed: Set<string>,
+) {
+  const now = new Map<string, string>();
+  for (const [path, text] of before) {
+    const at = renamed.get(path) ?? path;
+    if (changed.has(at)) now.set(text, read(at));
+  }
+  if (now.size === 0) return;
+  const docs = new Set<string>();
+  for (const path of textFiles().filter((p) => p.endsWith(".md"))) {
+    const text = read(path);
+    const next = text.replace(/(```\w*\n)([\s\S]*?)(```)/g, (whole, open, body, close) => {
+      const to = now.get(body);
+      return to === undefined ? whole : `${open}${to}${close}`;
+    });
+    if (next !== text) {
+      write(path, next, changed);
+      docs.add(path);
+    }
+  }
+  await fmt(docs);
 }
 
 /** The module a path mention names, if exactly one. */
@@ -542,9 +577,11 @@ async function fmt(files: Set<string>) {
 export async function fix(): Promise<{ changed: string[]; problems: string[] }> {
   const changed = new Set<string>();
   const problems: string[] = [];
+  const before = new Map(sources().map((p) => [p, read(p)]));
   fixImports(changed, problems);
-  await renamePrivate(privateCandidates(), changed, problems);
+  const renamed = await renamePrivate(privateCandidates(), changed, problems);
   await fmt(changed);
+  await refreshVerbatim(before, renamed, changed);
   return { changed: [...changed].sort(), problems };
 }
 
