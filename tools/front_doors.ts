@@ -386,6 +386,114 @@ function createMod(dir: string, changed: Set<string>) {
   write(`${dir}/mod.ts`, text, changed);
 }
 
+type Name = { name: string; alias: string; type: boolean };
+
+function importText(indent: string, names: Name[], spec: string): string {
+  const typeAll = names.every((n) => n.type);
+  return `${indent}import ${typeAll ? "type " : ""}{ ${
+    namesText(names, typeAll)
+  } } from "${spec}";`;
+}
+
+function dropStatement(text: string, stmt: string): string {
+  return text.includes(`${stmt}\n`) ? text.replace(`${stmt}\n`, "") : text.replace(stmt, "");
+}
+
+/**
+ * Closes side doors: a module other than a mod.ts that re-exports a name
+ * (`export { x } from "./y.ts"`, or `export { x }` of an import) stops, and
+ * whoever imported the name from it imports it from where it comes from.
+ */
+function fixSideDoors(changed: Set<string>, problems: string[]) {
+  const modules = allModules();
+  for (const file of sources()) {
+    if (isMod(file)) continue;
+    let text = read(file);
+    const stmts = importsOf(file, text);
+    // alias -> where it really comes from (a path from the root) and its name there
+    const doors = new Map<string, { target: string; name: string; type: boolean }>();
+    for (const s of stmts.filter((s) => s.kind === "export")) {
+      if (!s.names) {
+        problems.push(`${file}: ${s.text.trim()} (a side door) left as it is`);
+        continue;
+      }
+      for (const n of s.names) {
+        doors.set(n.alias, { target: s.target, name: n.name, type: s.typeOnly || n.type });
+      }
+      text = dropStatement(text, s.text);
+    }
+    const imported = new Map(
+      stmts.filter((s) => s.kind === "import").flatMap((s) =>
+        (s.names ?? []).map((n) => [n.alias, { s, n }] as const)
+      ),
+    );
+    for (const m of [...text.matchAll(LOCAL_LIST)]) {
+      const names = parseNames(`{${m[2]}}`) ?? [];
+      const passed = names.filter((n) => imported.has(n.name));
+      if (passed.length === 0) continue;
+      for (const n of passed) {
+        const { s, n: i } = imported.get(n.name)!;
+        doors.set(n.alias, {
+          target: s.target,
+          name: i.name,
+          type: Boolean(m[1]) || n.type || s.typeOnly || i.type,
+        });
+      }
+      const kept = names.filter((n) => !imported.has(n.name));
+      text = kept.length === 0
+        ? dropStatement(text, m[0])
+        : text.replace(m[0], `export ${m[1] ?? ""}{ ${namesText(kept, Boolean(m[1]))} };`);
+      // An import kept only to pass it on goes too.
+      for (const n of passed) {
+        const { s } = imported.get(n.name)!;
+        const body = text.split(s.text).join("");
+        if (new RegExp(`(?<![\\w$.])${n.name.replace(/\$/g, "\\$")}(?![\\w$])`).test(body)) {
+          continue;
+        }
+        const cur = importsOf(file, text).find((x) => x.text === s.text);
+        const left = (cur?.names ?? []).filter((x) => x.alias !== n.name);
+        const indent = /^[ \t]*/.exec(s.text)![0];
+        text = left.length === 0
+          ? dropStatement(text, s.text)
+          : text.replace(s.text, importText(indent, left, s.spec));
+        for (const [, v] of imported) {
+          if (v.s.text === s.text) v.s.text = importText(indent, left, s.spec);
+        }
+      }
+    }
+    if (doors.size === 0) continue;
+    write(file, text, changed);
+    for (const m of modules) {
+      let mt = read(m);
+      for (const s of importsOf(m, mt)) {
+        if (s.target !== file || s.kind === "dynamic" || !s.names) continue;
+        const moved = s.names.filter((n) => doors.has(n.name));
+        if (moved.length === 0) continue;
+        const left = s.names.filter((n) => !doors.has(n.name)).map((n) => ({
+          ...n,
+          type: n.type || s.typeOnly,
+        }));
+        const indent = /^[ \t]*/.exec(s.text)![0];
+        const kind = s.kind === "export" ? "export" : "import";
+        const added = moved.map((n) => {
+          const d = doors.get(n.name)!;
+          const names = [{ name: d.name, alias: n.alias, type: d.type || n.type || s.typeOnly }];
+          return importText(indent, names, relativeSpec(m, d.target)).replace(
+            /^(\s*)import/,
+            `$1${kind}`,
+          );
+        }).join("\n");
+        const rest = left.length === 0
+          ? ""
+          : `${importText(indent, left, s.spec).replace(/^(\s*)import/, `$1${kind}`)}\n`;
+        mt = mt.replace(s.text, `${rest}${added}`);
+      }
+      mt = mergeImports(m, mt);
+      if (mt !== read(m)) write(m, mt, changed);
+    }
+  }
+}
+
 /** Points imports that reach into another folder at its mod.ts. */
 function fixImports(changed: Set<string>, problems: string[]) {
   const files = sources();
@@ -578,6 +686,7 @@ export async function fix(): Promise<{ changed: string[]; problems: string[] }> 
   const changed = new Set<string>();
   const problems: string[] = [];
   const before = new Map(sources().map((p) => [p, read(p)]));
+  fixSideDoors(changed, problems);
   fixImports(changed, problems);
   const renamed = await renamePrivate(privateCandidates(), changed, problems);
   await fmt(changed);
