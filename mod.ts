@@ -4,7 +4,7 @@
  * @module
  */
 
-import { RunError, UsageError } from "./agent/errors.ts";
+import { RunError, UsageError } from "./agent/mod.ts";
 import {
   benchCommand,
   type Command,

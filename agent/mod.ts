@@ -6,3 +6,15 @@
  * it: each has its own front door.
  * @module
  */
+export {
+  dirOf,
+  outputKind,
+  TEMP_PREFIX,
+  writeErrorReason,
+  writeFileAtomic,
+  writeNewFile,
+  writeTempFile,
+} from "./atomic_write.ts";
+export { RunError, UsageError } from "./errors.ts";
+export { exists } from "./exists.ts";
+export { findCommand } from "./find_command.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { BpfMapSet } from "../agent/trace/backends/bpf_maps.ts";
+import { BpfMapSet } from "../agent/trace/backends/_bpf_maps.ts";
 import { tracedSyscalls } from "../agent/trace/backends/bpf.ts";
 import {
   add,

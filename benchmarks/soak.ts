@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import v8 from "node:v8";
 import { fioPsyncArgs, procTree } from "./agent_cost.ts";
 import { startTrace } from "../agent/trace/session.ts";
-import { RECLAIM_MS } from "../agent/trace/reclaim.ts";
+import { RECLAIM_MS } from "../agent/trace/_reclaim.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SAMPLE_MS = 5_000;
@@ -292,7 +292,7 @@ export function soakMarkdown(r: SoakResult, date: string): string {
     } s from /proc/PID/status. Growth is the Theil-Sen slope (median of pairwise ` +
     `slopes) of whole minutes' means after a ${
       Math.min(WARMUP_S, r.minutes * 20)
-    } s warm-up: the agent gives memory back once a minute (agent/trace/reclaim.ts) and RSS ` +
+    } s warm-up: the agent gives memory back once a minute (agent/trace/_reclaim.ts) and RSS ` +
     "saws with it. The timeline is the default one (the last hour per second): its " +
     "per-second points are typed columns allocated when the trace starts (as one object " +
     "each they added about 180 bytes a second, and the same 10-minute soak measured +1.19 " +

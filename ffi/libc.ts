@@ -21,7 +21,7 @@ const SYMBOLS = {
   abs: { parameters: ["i32"], result: "i32" },
   // int malloc_trim(size_t pad): gives malloc's free pages back to the kernel (every arena)
   malloc_trim: { parameters: ["usize"], result: "i32" },
-  // int mallopt(int param, int value): malloc's thresholds (agent/trace/reclaim.ts)
+  // int mallopt(int param, int value): malloc's thresholds (agent/trace/_reclaim.ts)
   mallopt: { parameters: ["i32", "i32"], result: "i32" },
   // int open(const char *pathname, int flags, mode_t mode)
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },

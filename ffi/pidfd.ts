@@ -8,7 +8,7 @@
 import { ErrnoError, unwrap } from "./errno.ts";
 import { Fd } from "./fd.ts";
 import { libc } from "./libc.ts";
-import { pidfdOpen } from "./bpf/sys.ts";
+import { pidfdOpen } from "./bpf/mod.ts";
 
 /** pidfd_send_signal(2): the same number on every Linux architecture (the unified table). */
 export const SYS_pidfd_send_signal = 424;

@@ -8,6 +8,7 @@
  */
 
 import {
+  bucketIndex,
   IO_URING_DATA_OPS,
   IORING_CQE_F_MORE,
   IORING_CQE_F_NOTIF,
@@ -16,7 +17,6 @@ import {
   SYSCALLS,
 } from "../schema/mod.ts";
 import { fieldOffset, type FtraceEventFormat } from "./ftrace_format.ts";
-import { bucketIndex } from "../schema/buckets.ts";
 import {
   cloneSnapshot,
   emptyFdTotals,

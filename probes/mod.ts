@@ -13,3 +13,5 @@ export * from "./ftrace_buffer.ts";
 export * from "./ftrace_format.ts";
 export * from "./perf_fold.ts";
 export * from "./perf_stat.ts";
+export { emptySplit } from "./why_snapshot.ts";
+export type { BlockTotals, TimeSplitTotals } from "./why_snapshot.ts";

@@ -10,10 +10,13 @@ import {
   benchOpStats,
   type BenchPathResult,
   type Bucket,
+  formatBytes,
+  formatCount,
+  formatNs,
+  formatSeconds,
   type RunDocument,
 } from "../schema/mod.ts";
-import { formatBytes, formatCount, formatNs, formatSeconds } from "../schema/mod.ts";
-import { histogramSeries } from "./histogram.ts";
+import { histogramSeries } from "./_histogram.ts";
 import { type Html, markup } from "./html.ts";
 import {
   alpha,
@@ -27,7 +30,7 @@ import {
   page,
   type RenderOptions,
   table,
-} from "./page_blocks.ts";
+} from "./_page_blocks.ts";
 
 /** Options of {@linkcode renderBenchHtml}. */
 export type BenchReportOptions = RenderOptions;

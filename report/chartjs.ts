@@ -11,7 +11,7 @@
  * @module
  */
 
-import { sha256 } from "../schema/sha256.ts";
+import { sha256 } from "../schema/mod.ts";
 
 /** The chart.js version reports inline (deno.json maps `chart.js` to the same; a test checks). */
 export const CHART_JS_VERSION = "4.4.9";

@@ -6,8 +6,15 @@
  * @module
  */
 
-import type { RunDocument, SyscallStats } from "../schema/mod.ts";
-import { formatBytes, formatCount, formatNs, formatPercent, formatSeconds } from "../schema/mod.ts";
+import {
+  formatBytes,
+  formatCount,
+  formatNs,
+  formatPercent,
+  formatSeconds,
+  type RunDocument,
+  type SyscallStats,
+} from "../schema/mod.ts";
 
 /** How much a finding matters. */
 export type Severity = "high" | "medium" | "low";

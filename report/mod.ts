@@ -20,3 +20,5 @@ export * from "./bench.ts";
 export * from "./findings.ts";
 export { escapeHtml, type Html, htmlPage, jsonForScript, markup } from "./html.ts";
 export { CHART_JS_VERSION, loadChartJs } from "./chartjs.ts";
+export { analyzeTrends } from "./trend.ts";
+export { formatChange, renderTrendHtml } from "./trend_html.ts";

@@ -6,20 +6,23 @@
  * @module
  */
 
-import type { RunDocument, SyscallStats, TimelinePoint } from "../schema/mod.ts";
-import { COPYING_SYSCALLS, ZERO_COPY_SYSCALLS } from "../schema/mod.ts";
-import { descriptorsSection } from "./descriptors.ts";
-import { findings } from "./findings.ts";
-import { flameTree } from "./flamegraph.ts";
 import {
+  COPYING_SYSCALLS,
   formatBytes,
   formatCount,
   formatNs,
   formatPercent,
   formatSeconds,
   perSecond,
+  type RunDocument,
+  type SyscallStats,
+  type TimelinePoint,
+  ZERO_COPY_SYSCALLS,
 } from "../schema/mod.ts";
-import { logHistogramChart, whySection } from "./why_html.ts";
+import { descriptorsSection } from "./_descriptors.ts";
+import { findings } from "./findings.ts";
+import { flameTree } from "./_flamegraph.ts";
+import { logHistogramChart, whySection } from "./_why_html.ts";
 import { type Html, markup } from "./html.ts";
 import {
   alpha,
@@ -35,7 +38,7 @@ import {
   type RenderOptions,
   table,
   type Unit,
-} from "./page_blocks.ts";
+} from "./_page_blocks.ts";
 
 /** Options of {@linkcode renderRunHtml}. */
 export type RunReportOptions = RenderOptions;

@@ -33,15 +33,17 @@
  * @module
  */
 
-import type {
-  MetricTrend,
-  Regression,
-  RunDocument,
-  TargetTrend,
-  TrendSummary,
-  TrendUnit,
+import {
+  type MetricTrend,
+  type Regression,
+  type RunDocument,
+  targetId,
+  targetName,
+  type TargetTrend,
+  TREND_SCHEMA,
+  type TrendSummary,
+  type TrendUnit,
 } from "../schema/mod.ts";
-import { targetId, targetName, TREND_SCHEMA } from "../schema/mod.ts";
 
 /** One run given to {@linkcode analyzeTrends}. */
 export interface TrendInput {

@@ -8,11 +8,18 @@
  */
 
 import { CHART_JS_VERSION, chartJsSource } from "./chartjs.ts";
-import { formatValue, unitsPageScript } from "../schema/mod.ts";
+import {
+  formatValue,
+  type MetricTrend,
+  type TargetTrend,
+  type TrendSummary,
+  type TrendUnit,
+  unitsPageScript,
+  type Verdict,
+} from "../schema/mod.ts";
 import { type Html, htmlPage, markup } from "./html.ts";
-import { REPORT_CSS } from "./styles.ts";
-import { trendClient } from "./browser_trend.js";
-import type { MetricTrend, TargetTrend, TrendSummary, TrendUnit, Verdict } from "../schema/mod.ts";
+import { REPORT_CSS } from "./_styles.ts";
+import { trendClient } from "./_browser_trend.js";
 
 /** Options of {@linkcode renderTrendHtml}. */
 export interface TrendPageOptions {

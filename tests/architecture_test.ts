@@ -172,7 +172,7 @@ Deno.test("the front-door rule: who may import a file by its path", () => {
   assert(!mayImportDirectly("agent/trace/session.ts", "agent/trace/backends/resolve.ts"));
   assert(!mayImportDirectly("agent/trace/perf.ts", "agent/errors.ts"));
   assert(!mayImportDirectly("agent/cli/cmd_trace.ts", "agent/trace/session.ts"));
-  assert(!mayImportDirectly("probes/bpf/sched.ts", "ffi/bpf/asm.ts"));
+  assert(!mayImportDirectly("probes/bpf/_sched.ts", "ffi/bpf/asm.ts"));
   assert(!mayImportDirectly("mod.ts", "agent/errors.ts"));
   assertEquals(
     relativeSpec("agent/trace/backends/bpf.ts", "probes/bpf/mod.ts"),

@@ -595,7 +595,7 @@ async function renamePrivate(
   const token = /(?<![\w.-])((?:\.{1,2}\/|[\w.-]+\/)*)([\w-]+\.(?:ts|js))(?![\w])/g;
   for (const path of textFiles()) {
     const text = read(path);
-    // A mention may follow a "/" (`${src}/agent/cli/install.ts`): from there it names a path from the root.
+    // A mention may follow a "/" (`${src}/agent/cli/_install.ts`): from there it names a path from the root.
     // A test names the files of the folder it mirrors (tests/probes/bpf: probes/bpf).
     const mirror = path.startsWith("tests/") ? [dirOf(path.slice("tests/".length))] : [];
     const next = text.split("\n").map((line) =>

@@ -6,12 +6,10 @@
  * @module
  */
 
-import type { BackendChoice, BackendName } from "../trace/backends/resolve.ts";
-import { RunError } from "../errors.ts";
-import { findCommand } from "../find_command.ts";
+import type { BackendChoice, BackendName } from "../trace/backends/mod.ts";
+import { findCommand, RunError } from "../mod.ts";
 import type { FioResult, RunDocument } from "../../schema/mod.ts";
-import { startStoppedCommand } from "../trace/spawn_target.ts";
-import { startTrace } from "../trace/session.ts";
+import { startStoppedCommand, startTrace } from "../trace/mod.ts";
 
 /** fio's engine for each scan path. */
 export const FIO_ENGINES: Record<string, string> = {

@@ -14,9 +14,16 @@
  */
 
 import { ioUringUnavailable } from "../../ffi/mod.ts";
-import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/resolve.ts";
+import { type BackendChoice, type BackendName, resolveBackend } from "../trace/backends/mod.ts";
 import { FIO_ENGINES, runFio } from "./fio.ts";
-import { sizeText } from "../../schema/mod.ts";
+import {
+  type BenchDocument,
+  benchOpStats,
+  type BenchPathResult,
+  type FioResult,
+  type RunDocument,
+  sizeText,
+} from "../../schema/mod.ts";
 import { PATH_OPS, PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "./paths.ts";
 import {
   CONTROL_BYTES,
@@ -26,17 +33,8 @@ import {
   type WorkerResult,
   type WorkerSpec,
 } from "./_protocol.ts";
-import { RunError, UsageError } from "../errors.ts";
-import { forEachLine } from "../trace/read_lines.ts";
-import { readStat } from "../trace/proc.ts";
-import {
-  type BenchDocument,
-  benchOpStats,
-  type BenchPathResult,
-  type FioResult,
-  type RunDocument,
-} from "../../schema/mod.ts";
-import { startTrace, type TraceSession } from "../trace/session.ts";
+import { RunError, UsageError } from "../mod.ts";
+import { forEachLine, readStat, startTrace, type TraceSession } from "../trace/mod.ts";
 
 /** Options of {@linkcode runBench}. */
 export interface BenchOptions {
@@ -153,10 +151,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchDocumen
     let file: string;
     let size: number;
     let digest: string;
-    // Loaded here, not at the top: checksum.ts imports node:crypto, whose start-up
+    // Loaded here, not at the top: _checksum.ts imports node:crypto, whose start-up
     // (100 ms and more on a busy host) every `ioscope trace` would pay, as mod.ts
     // exports runBench.
-    const { fileDigest, writeRandomFile } = await import("./checksum.ts");
+    const { fileDigest, writeRandomFile } = await import("./_checksum.ts");
     if (options.file !== undefined) {
       file = options.file;
       const st = await Deno.stat(file).catch((e: unknown) => {
@@ -347,7 +345,7 @@ async function startSink(
   signal: AbortSignal | undefined,
 ): Promise<{ child: Child; port: number; result: Promise<{ bytes: number; digest: string }> }> {
   const child = spawn(
-    "./sink.ts",
+    "./_sink.ts",
     JSON.stringify({ fileSize: spec.fileSize, blockSize: spec.blockSize }),
     "piped",
   );
@@ -403,7 +401,7 @@ async function runPath(
       sink = await startSink(spec, o.signal);
       spec.port = sink.port;
     }
-    worker = spawn("./worker.ts", JSON.stringify(spec), "null");
+    worker = spawn("./_worker.ts", JSON.stringify(spec), "null");
     await waitPhase(worker, spec.control, PHASE_READY, timeoutMs, o.signal);
     if (o.choice) {
       session = await startTrace({

@@ -7,18 +7,22 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
-import { findCommand } from "../find_command.ts";
-import { isAlive, pidsByComm, readStat, tgidOf } from "../trace/proc.ts";
-import type { TraceTarget } from "../trace/session.ts";
-import { cgroupPids, type CgroupTarget, resolveCgroup } from "../trace/cgroup.ts";
+import { findCommand, UsageError } from "../mod.ts";
 import {
+  cgroupPids,
+  type CgroupTarget,
+  isAlive,
+  pidsByComm,
+  readStat,
+  resolveCgroup,
   type RunAsUser,
   startStoppedCommand,
   type StoppedCommand,
   terminalStdio,
-} from "../trace/spawn_target.ts";
-import { parsePid } from "./args.ts";
+  tgidOf,
+  type TraceTarget,
+} from "../trace/mod.ts";
+import { parsePid } from "./_args.ts";
 import { terminalSafe } from "./terminal_safe.ts";
 
 /** What the session follows beyond the target's first processes (its TraceOptions). */

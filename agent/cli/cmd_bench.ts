@@ -4,17 +4,21 @@
  * @module
  */
 
-import { checkWritable, parseFlags, parseSizeBytes } from "./args.ts";
-import { writeFileAtomic } from "../atomic_write.ts";
-import { type Output, writeEach } from "./outputs.ts";
-import { parseBackendName } from "../trace/backends/resolve.ts";
-import { type BenchOptions, runBench } from "../bench/runner.ts";
+import { checkWritable, parseFlags, parseSizeBytes } from "./_args.ts";
+import { RunError, UsageError, writeFileAtomic } from "../mod.ts";
+import { type Output, writeEach } from "./_outputs.ts";
+import { parseBackendName } from "../trace/backends/mod.ts";
+import {
+  type BenchOptions,
+  PATH_SUMMARY,
+  runBench,
+  type Scenario,
+  SCENARIO_PATHS,
+} from "../bench/mod.ts";
 import type { BenchDocument } from "../../schema/mod.ts";
 import { loadChartJs, renderBenchHtml } from "../../report/mod.ts";
-import { PATH_SUMMARY, type Scenario, SCENARIO_PATHS } from "../bench/paths.ts";
-import { benchTable } from "./bench_table.ts";
+import { benchTable } from "./_bench_table.ts";
 import type { Command } from "./command.ts";
-import { RunError, UsageError } from "../errors.ts";
 
 const pathHelp = (s: Scenario) =>
   SCENARIO_PATHS[s].map((p) => `    ${p.padEnd(16)}${PATH_SUMMARY[s][p]}`).join("\n");

@@ -5,17 +5,15 @@
  * @module
  */
 
-import { parseFlags, parseSizeBytes } from "./args.ts";
-import { writeFileAtomic } from "../atomic_write.ts";
-import { runBench } from "../bench/runner.ts";
-import { benchTable } from "./bench_table.ts";
-import { resolveBackend } from "../trace/backends/resolve.ts";
+import { parseFlags, parseSizeBytes } from "./_args.ts";
+import { UsageError, writeFileAtomic } from "../mod.ts";
+import { runBench } from "../bench/mod.ts";
+import { benchTable } from "./_bench_table.ts";
+import { resolveBackend } from "../trace/backends/mod.ts";
 import type { Command } from "./command.ts";
-import { UsageError } from "../errors.ts";
-import { PRIVATE_FILE_MODE } from "../nightly/store.ts";
-import { startStoppedCommand } from "../trace/spawn_target.ts";
-import { summaryText } from "./summary.ts";
-import { startTrace } from "../trace/session.ts";
+import { PRIVATE_FILE_MODE } from "../nightly/mod.ts";
+import { startStoppedCommand, startTrace } from "../trace/mod.ts";
+import { summaryText } from "./_summary.ts";
 import { loadChartJs, renderBenchHtml, renderRunHtml } from "../../report/mod.ts";
 
 const HELP = `ioscope demo: see ioscope work on this host, no arguments needed
@@ -81,7 +79,7 @@ async function traceWorkload(outDir: string, seconds: number): Promise<void> {
   console.error(
     `ioscope demo: tracing a built-in workload for ${seconds} s with ${backend.name}...`,
   );
-  const workload = new URL("./demo_workload.ts", import.meta.url).pathname;
+  const workload = new URL("./_demo_workload.ts", import.meta.url).pathname;
   const child = await startStoppedCommand([
     Deno.execPath(),
     "run",

@@ -3,9 +3,9 @@
  * @module
  */
 
-import { parseFlags } from "./args.ts";
+import { parseFlags } from "./_args.ts";
 import type { Command } from "./command.ts";
-import { doctorChecks, doctorText } from "../trace/doctor.ts";
+import { doctorChecks, doctorText } from "../trace/mod.ts";
 
 const HELP = `ioscope doctor: what this host supports for tracing, and why not
 

@@ -7,22 +7,27 @@
  * @module
  */
 
-import { parseFlags, parseThreshold } from "./args.ts";
-import { dirOf, writeFileAtomic } from "../atomic_write.ts";
+import { parseFlags, parseThreshold } from "./_args.ts";
+import { dirOf, RunError, UsageError, writeErrorReason, writeFileAtomic } from "../mod.ts";
 import type { Command } from "./command.ts";
-import { RunError, UsageError } from "../errors.ts";
-import { writeErrorReason } from "../atomic_write.ts";
-import { type Output, writeEach } from "./outputs.ts";
-import { loadRuns, PRIVATE_FILE_MODE, type StoredRun, UnsafeStoreError } from "../nightly/store.ts";
+import { type Output, writeEach } from "./_outputs.ts";
+import {
+  fleetView,
+  loadRuns,
+  PRIVATE_FILE_MODE,
+  type StoredRun,
+  UnsafeStoreError,
+} from "../nightly/mod.ts";
 import { terminalSafe } from "./terminal_safe.ts";
-import { analyzeTrends } from "../../report/trend.ts";
-import type { TrendSummary } from "../../schema/mod.ts";
-import { formatChange, renderTrendHtml } from "../../report/trend_html.ts";
-import { formatCount, formatNs, formatValue } from "./terminal_format.ts";
-import { renderRunHtml } from "../../report/run.ts";
-import { fleetView } from "../nightly/fleet.ts";
-import type { RunDocument } from "../../schema/mod.ts";
-import { loadChartJs } from "../../report/chartjs.ts";
+import {
+  analyzeTrends,
+  formatChange,
+  loadChartJs,
+  renderRunHtml,
+  renderTrendHtml,
+} from "../../report/mod.ts";
+import type { RunDocument, TrendSummary } from "../../schema/mod.ts";
+import { formatCount, formatNs, formatValue } from "./_terminal_format.ts";
 
 const HELP = `ioscope report: trends of a run store, and what got worse
 

@@ -6,22 +6,20 @@
  * @module
  */
 
-import { parseDurationMs, parseFlags, parseKeep, parseThreshold } from "./args.ts";
-import { writeFileAtomic } from "../atomic_write.ts";
+import { parseDurationMs, parseFlags, parseKeep, parseThreshold } from "./_args.ts";
+import { findCommand, RunError, UsageError, writeFileAtomic } from "../mod.ts";
 import type { Command } from "./command.ts";
-import { RunError, UsageError } from "../errors.ts";
-import { findCommand } from "../find_command.ts";
-import { parseBackendName } from "../trace/backends/resolve.ts";
+import { parseBackendName } from "../trace/backends/mod.ts";
 import {
   cronLine,
   READ_ONLY_TO_SERVICE,
   type SchedulePlan,
   serviceUnit,
   timerUnit,
-} from "../nightly/schedule.ts";
+} from "../nightly/mod.ts";
 import { terminalSafe } from "./terminal_safe.ts";
-import { parsePushArgs } from "./push_args.ts";
-import { findInstalled } from "./install.ts";
+import { parsePushArgs } from "./_push_args.ts";
+import { findInstalled } from "./_install.ts";
 
 const HELP = `ioscope schedule: trace a process every night, keep the runs, update the report
 

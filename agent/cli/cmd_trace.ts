@@ -6,17 +6,24 @@
  * @module
  */
 
-import { checkWritable, DEFAULT_KEEP, parseDurationMs, parseFlags, parseKeep } from "./args.ts";
-import { type BackendChoice, parseBackendName, resolveBackend } from "../trace/backends/resolve.ts";
+import { checkWritable, DEFAULT_KEEP, parseDurationMs, parseFlags, parseKeep } from "./_args.ts";
+import { type BackendChoice, parseBackendName, resolveBackend } from "../trace/backends/mod.ts";
 import type { Command } from "./command.ts";
-import { dirOf, writeFileAtomic } from "../atomic_write.ts";
-import { RunError, UsageError } from "../errors.ts";
-import type { RunDocument } from "../../schema/mod.ts";
-import { summaryText } from "./summary.ts";
+import { dirOf, RunError, UsageError, writeErrorReason, writeFileAtomic } from "../mod.ts";
+import type { IntervalDocument, RunDocument } from "../../schema/mod.ts";
+import { summaryText } from "./_summary.ts";
 import { jsonTerminalSafe } from "./terminal_safe.ts";
-import { startTrace, type TraceSession } from "../trace/session.ts";
+import { findPerf, startTrace, type StoppedCommand, type TraceSession } from "../trace/mod.ts";
 import { loadChartJs, renderRunHtml } from "../../report/mod.ts";
-import { type Exporter, startExporter } from "../nightly/prom_exporter.ts";
+import {
+  checkStoreDir,
+  type Exporter,
+  PRIVATE_FILE_MODE,
+  pruneRuns,
+  saveRun,
+  startExporter,
+  UnsafeStoreError,
+} from "../nightly/mod.ts";
 import {
   parsePushArgs,
   PUSH_FLAGS,
@@ -24,23 +31,12 @@ import {
   type PushArgs,
   type Pushing,
   startPushing,
-} from "./push_args.ts";
-import {
-  checkStoreDir,
-  PRIVATE_FILE_MODE,
-  pruneRuns,
-  saveRun,
-  UnsafeStoreError,
-} from "../nightly/store.ts";
-import { findPerf } from "../trace/perf.ts";
-import type { StoppedCommand } from "../trace/spawn_target.ts";
-import { type Relay, startRelay } from "./relay.ts";
-import { writeErrorReason } from "../atomic_write.ts";
-import { type Output, writeEach } from "./outputs.ts";
-import type { IntervalDocument } from "../../schema/interval.ts";
-import { intervalText } from "./interval_text.ts";
-import { LiveView } from "./live_controller.ts";
-import { fitsSnapshotRhythm } from "../../probes/snapshot.ts";
+} from "./_push_args.ts";
+import { type Relay, startRelay } from "./_relay.ts";
+import { type Output, writeEach } from "./_outputs.ts";
+import { intervalText } from "./_interval_text.ts";
+import { LiveView } from "./_live_controller.ts";
+import { fitsSnapshotRhythm } from "../../probes/mod.ts";
 import { checkTargetFlags, openTarget, type Target, type TargetFlags } from "./_trace_target.ts";
 
 const HELP = `ioscope trace: measure the I/O paths of a process

@@ -2,14 +2,14 @@
  * The fleet view of `report --fleet DIR,DIR...`: the latest Run of each
  * (host, target) from several stores (or directories of Runs) merged into one
  * histogram per target and syscall. The merge is exact: every Run's buckets
- * become schema-4 native buckets (native_histogram.ts: exact for schema-4
+ * become schema-4 native buckets (_native_histogram.ts: exact for schema-4
  * Runs, re-bucketed with its stated bound for older ones), and counts of the
  * same native bucket add up. Each host's own P99 gives the spread.
  * @module
  */
 
 import type { RunDocument } from "../../schema/mod.ts";
-import { nativeBoundsNs, toNative } from "./native_histogram.ts";
+import { nativeBoundsNs, toNative } from "./_native_histogram.ts";
 
 /** One target's syscall over the fleet. */
 export interface FleetRow {

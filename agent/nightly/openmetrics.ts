@@ -10,7 +10,7 @@
  */
 
 import type { Bucket, RunDocument } from "../../schema/mod.ts";
-import { runLabels, type SeriesOptions } from "./native_histogram.ts";
+import { runLabels, type SeriesOptions } from "./_native_histogram.ts";
 
 /** The HTTP Content-Type of the text format. */
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";

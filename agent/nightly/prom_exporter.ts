@@ -1,7 +1,7 @@
 /**
  * The Prometheus exporter of `trace --prom HOST:PORT`: an HTTP server whose
  * `/metrics` is the Run so far in the text format (see openmetrics.ts), or
- * in the protobuf format with native histograms (prom_proto.ts) to a scraper
+ * in the protobuf format with native histograms (_prom_proto.ts) to a scraper
  * whose Accept header asks for `io.prometheus.client.MetricFamily`, rendered again whenever it is more than a second old, so a scrape never
  * sees data older than the backend's last snapshot plus a second.
  *
@@ -17,10 +17,10 @@
  */
 
 import type { RunDocument } from "../../schema/mod.ts";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../mod.ts";
 import { CONTENT_TYPE, renderMetrics } from "./openmetrics.ts";
-import type { SeriesOptions } from "./native_histogram.ts";
-import { PROTOBUF_CONTENT_TYPE } from "./prom_proto_type.ts";
+import type { SeriesOptions } from "./_native_histogram.ts";
+import { PROTOBUF_CONTENT_TYPE } from "./_prom_proto_type.ts";
 
 /** A running /metrics server. */
 export interface Exporter {
@@ -197,9 +197,9 @@ export function startExporter(
   const series = { pidLabel };
   const { hostname, port } = parseAddress(address);
   // The protobuf encoder (an npm package) is loaded only when there is an exporter.
-  let proto: typeof import("./prom_proto.ts") | null = null;
+  let proto: typeof import("./_prom_proto.ts") | null = null;
   // Loading starts now (it is done long before the probes attach); until then, text.
-  import("./prom_proto.ts").then((m) => proto = m, () => {});
+  import("./_prom_proto.ts").then((m) => proto = m, () => {});
   const cache = {
     text: { body: "" as string | Uint8Array, at: -Infinity },
     protobuf: { body: "" as string | Uint8Array, at: -Infinity },

@@ -3,7 +3,7 @@
  * runs and once whole at its end. The session is not touched: the CLI calls
  * {@linkcode Pushers.push} with the Run so far every push interval and
  * {@linkcode Pushers.finish} with the final Run. Each receiver has its own
- * bounded queue (push_queue.ts), so neither a slow one nor a dead one holds
+ * bounded queue (_push_queue.ts), so neither a slow one nor a dead one holds
  * the trace or the other up.
  *
  * Remote-write 1.0: a snappy-compressed `prometheus.WriteRequest` with native
@@ -15,10 +15,10 @@
 
 import SnappyJS from "snappyjs";
 import type { ExportStats, RunDocument } from "../../schema/mod.ts";
-import { encodeWriteRequest } from "./prom_proto.ts";
-import { encodeOtlp, OTLP_CONTENT_TYPE } from "./otlp.ts";
-import { PushQueue, type PushQueueOptions } from "./push_queue.ts";
-import type { SeriesOptions } from "./native_histogram.ts";
+import { encodeWriteRequest } from "./_prom_proto.ts";
+import { encodeOtlp, OTLP_CONTENT_TYPE } from "./_otlp.ts";
+import { PushQueue, type PushQueueOptions } from "./_push_queue.ts";
+import type { SeriesOptions } from "./_native_histogram.ts";
 
 /** Where to push, and how. */
 export interface PushOptions extends SeriesOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../mod.ts";
 
 /**
  * Checks a receiver URL given on the command line.

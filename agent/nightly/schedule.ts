@@ -7,7 +7,7 @@
  */
 
 /** Everything the units need. */
-import { dirOf } from "../atomic_write.ts";
+import { dirOf } from "../mod.ts";
 
 export interface SchedulePlan {
   /** The unit name without suffix, e.g. `ioscope-nginx`. */

@@ -16,7 +16,7 @@
  */
 
 import { type RunDocument, targetId } from "../../schema/mod.ts";
-import { TEMP_PREFIX, writeNewFile } from "../atomic_write.ts";
+import { TEMP_PREFIX, writeNewFile } from "../mod.ts";
 import { ErrnoError, O_NONBLOCK, O_RDONLY, openFile, read } from "../../ffi/mod.ts";
 
 /** The mode of a store directory: Runs hold command lines and descriptor targets. */

@@ -4,12 +4,10 @@
  * @module
  */
 
-import { findBpftrace } from "./backends/bpftrace.ts";
-import { bpfAttachPlan } from "./backends/bpf.ts";
+import { bpfAttachPlan, findBpftrace, unsupportedArch } from "./backends/mod.ts";
 import { cpuPmuName, findPerf } from "./perf.ts";
 import { TRACEFS } from "./tracefs.ts";
-import { unsupportedArch } from "./backends/resolve.ts";
-import { exists } from "../exists.ts";
+import { exists } from "../mod.ts";
 
 /** One facility: available or not, and why. */
 export interface Check {

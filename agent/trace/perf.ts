@@ -11,12 +11,15 @@
  * @module
  */
 
-import { RunError, UsageError } from "../errors.ts";
-import { findCommand } from "../find_command.ts";
+import { findCommand, RunError, UsageError } from "../mod.ts";
 import type { RunDocument, Unsupported } from "../../schema/mod.ts";
-import { type FoldedStacks, StackFolder } from "../../probes/perf_fold.ts";
+import {
+  type FoldedStacks,
+  parsePerfStatCsv,
+  PERF_COUNTERS,
+  StackFolder,
+} from "../../probes/mod.ts";
 import { forEachLine } from "./read_lines.ts";
-import { parsePerfStatCsv, PERF_COUNTERS } from "../../probes/perf_stat.ts";
 
 /** What perf adds to a Run document. */
 export interface PerfResult {

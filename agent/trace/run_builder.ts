@@ -4,21 +4,23 @@
  * @module
  */
 
-import { bucketBounds, percentiles, toBuckets } from "../../schema/buckets.ts";
-import type { OpTotals, Snapshot } from "../../probes/snapshot.ts";
-import { errnoName } from "../../ffi/errno.ts";
-import { copySplit, type FdInfo } from "./copy_split.ts";
-import { topFds } from "./fd_table.ts";
 import {
+  bucketBounds,
   type IoUringOpStats,
+  percentiles,
   type RunDocument,
   type RunMeta,
   type SyscallStats,
   type TimelinePoint,
+  toBuckets,
   type Unsupported,
 } from "../../schema/mod.ts";
+import type { OpTotals, Snapshot } from "../../probes/mod.ts";
+import { errnoName } from "../../ffi/mod.ts";
+import { copySplit, type FdInfo } from "./_copy_split.ts";
+import { topFds } from "./_fd_table.ts";
 import type { PerfResult } from "./perf.ts";
-import { addWhy } from "./why_run.ts";
+import { addWhy } from "./_why_run.ts";
 
 /** Counters read from /proc at the start and the end of the trace. */
 export interface ProcDeltas {

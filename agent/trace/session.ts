@@ -6,13 +6,13 @@
  * @module
  */
 
-import type { TraceBackend } from "./backends/trace_backend.ts";
 import {
   type BackendChoice,
   type BackendName,
   openBackend,
   resolveBackend,
-} from "./backends/resolve.ts";
+  type TraceBackend,
+} from "./backends/mod.ts";
 import { readCmdline, readStat, StatFiles } from "./proc.ts";
 import {
   cgroupExists,
@@ -22,16 +22,15 @@ import {
 } from "./cgroup.ts";
 import { Timeline } from "./timeline.ts";
 import { buildRun, type ProcDeltas, snapshotTotals, unsupportedMetrics } from "./run_builder.ts";
-import { whyUnsupported } from "./why_run.ts";
-import { FdTable } from "./fd_table.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { whyUnsupported } from "./_why_run.ts";
+import { FdTable } from "./_fd_table.ts";
+import type { IntervalDocument, RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf, sweepStalePerfData } from "./perf.ts";
 import { ensureTracefs, releaseTracefs } from "./tracefs.ts";
-import { RunError } from "../errors.ts";
-import { emptySnapshot, type Snapshot, SNAPSHOT_SLACK_MS } from "../../probes/snapshot.ts";
-import type { IntervalDocument } from "../../schema/interval.ts";
-import { intervalDocument, p99BySyscall } from "./interval.ts";
-import { keepMallocTrimmable, RECLAIM_MS, reclaimMemory } from "./reclaim.ts";
+import { RunError } from "../mod.ts";
+import { emptySnapshot, type Snapshot, SNAPSHOT_SLACK_MS } from "../../probes/mod.ts";
+import { intervalDocument, p99BySyscall } from "./_interval.ts";
+import { keepMallocTrimmable, RECLAIM_MS, reclaimMemory } from "./_reclaim.ts";
 
 /** What to trace: thread group ids (every thread of each). */
 export interface TraceTarget {
@@ -216,7 +215,7 @@ class Session implements TraceSession {
       const left = Math.max(0, this.#options.durationMs - (performance.now() - from));
       this.#timers.push(setTimeout(() => this.stop("duration"), left));
     }
-    // Garbage that V8 and malloc would keep resident for hours (reclaim.ts).
+    // Garbage that V8 and malloc would keep resident for hours (_reclaim.ts).
     keepMallocTrimmable();
     this.#timers.push(setInterval(() => void reclaimMemory(), RECLAIM_MS));
     this.#timers.push(setInterval(() => {

@@ -18,7 +18,7 @@
  */
 
 import { libc, unwrap } from "../../ffi/mod.ts";
-import { RunError } from "../errors.ts";
+import { RunError } from "../mod.ts";
 import { isAlive, readStat } from "./proc.ts";
 
 /** prctl(2) option: orphaned descendants are reparented to this process. */

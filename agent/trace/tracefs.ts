@@ -6,7 +6,7 @@
  * @module
  */
 
-import { exists } from "../exists.ts";
+import { exists } from "../mod.ts";
 
 /** The tracefs mount point the agent uses. */
 export const TRACEFS = "/sys/kernel/tracing";

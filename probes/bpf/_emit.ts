@@ -19,7 +19,9 @@ import {
   add,
   and,
   arsh,
+  BPF_NOEXIST,
   call,
+  Helper,
   type Insn,
   type Instruction,
   ja,
@@ -50,13 +52,12 @@ import {
   rsh,
   type SavedReg,
   st,
+  stackFrame,
   stx,
   sub,
-} from "../../ffi/bpf/asm.ts";
-import { stackFrame } from "../../ffi/bpf/frame.ts";
-import { BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
-import { SLOT_THRESHOLDS } from "../../schema/buckets.ts";
-import { COUNTER, GATE, HIST_BUCKETS, OP, SUB_BUCKETS } from "./layout.ts";
+} from "../../ffi/bpf/mod.ts";
+import { SLOT_THRESHOLDS, SUB_BUCKETS } from "../../schema/mod.ts";
+import { COUNTER, GATE, HIST_BUCKETS, OP } from "./layout.ts";
 
 /** Where a program keeps its context (R1 at entry) across helper calls; {@linkcode loadArg} reads it there. */
 export const CTX: SavedReg = R6;

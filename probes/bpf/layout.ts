@@ -1,16 +1,15 @@
 /**
  * The memory the bpf backend's kernel programs and its reader share: map
  * names and sizes, and the layout of every value. The programs write these
- * words; {@linkcode ./read.ts} reads them back. Nothing here runs code.
+ * words; {@linkcode ./_read.ts} reads them back. Nothing here runs code.
  *
  * Values are arrays of u64 words (per-CPU where the programs only add), so a
  * layout is a list of word indexes.
  * @module
  */
 
-import { SLOTS, SUB_BUCKETS } from "../../schema/buckets.ts";
+import { SLOTS } from "../../schema/mod.ts";
 
-export { SUB_BUCKETS };
 /**
  * Buckets (slots, schema/buckets.ts) one histogram holds: 0 ns, then every
  * latency below 2^48 ns (78 hours); a longer one is counted in the last slot.
@@ -26,7 +25,7 @@ export const URING_OP_SLOTS = 64;
 
 /**
  * The slot value of a traced syscall number (the entry program finds it by a
- * search over immediates, syscalls.ts): its slot plus one, and flags.
+ * search over immediates, _syscalls.ts): its slot plus one, and flags.
  */
 export const SLOT = {
   /** Mask of the slot-plus-one part. */

@@ -1,6 +1,6 @@
 /**
  * The bpf backend's maps, as data and as decoding: {@linkcode mapSpecs} says
- * what each map is (the agent creates them: agent/trace/backends/bpf_maps.ts),
+ * what each map is (the agent creates them: agent/trace/backends/_bpf_maps.ts),
  * and {@linkcode BpfMapReader} seeds the traced set, opens the gate and reads
  * them back into a {@linkcode Snapshot}, through whatever gives it lookup,
  * update and whole-map reads. The programs (programs.ts) are built against
@@ -8,8 +8,7 @@
  * @module
  */
 
-import type { BpfMap, MapSpec } from "../../ffi/bpf/map.ts";
-import { BPF_F_NO_PREALLOC, MapType } from "../../ffi/bpf/sys.ts";
+import { BPF_F_NO_PREALLOC, type BpfMap, type MapSpec, MapType } from "../../ffi/bpf/mod.ts";
 import type { MapFds } from "./_emit.ts";
 import {
   CAPACITY,
@@ -30,7 +29,7 @@ import {
   URING_START,
   URING_UD_KEY,
 } from "./layout.ts";
-import { countersFrom, opFrom, type PerCpuWords, perCpuWords, sumWord } from "./read.ts";
+import { countersFrom, opFrom, type PerCpuWords, perCpuWords, sumWord } from "./_read.ts";
 import {
   emptyFdTotals,
   emptySnapshot,
@@ -190,7 +189,7 @@ export function mapSpecs(options: MapSetOptions): Record<MapName, MapSpec> {
   return spec;
 }
 
-/** The maps of one trace, decoded: the agent (bpf_maps.ts BpfMapSet) creates and closes them. */
+/** The maps of one trace, decoded: the agent (_bpf_maps.ts BpfMapSet) creates and closes them. */
 export class BpfMapReader {
   readonly #syscalls: readonly TracedSyscall[];
   readonly fds: MapFds;

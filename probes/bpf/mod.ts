@@ -6,3 +6,15 @@
  * (agent/trace/backends/bpf.ts) and creates their maps.
  * @module
  */
+export type { BuildContext, FieldPlace, TargetFilter } from "./_emit.ts";
+export { MAP_NAMES } from "./layout.ts";
+export { BpfMapReader, mapSpecs, slotValue } from "./maps.ts";
+export type { MapSetOptions, TracedSyscall } from "./maps.ts";
+export type { BpfModule } from "./module.ts";
+export { BPF_MODULES } from "./modules.ts";
+export { planPrograms } from "./programs.ts";
+export type { PlannedProgram } from "./programs.ts";
+export { planWhy, whyEnd } from "./why.ts";
+export type { RequestFields } from "./why.ts";
+export { WhyMapSet } from "./why_maps.ts";
+export type { BlockDeviceId } from "./why_maps.ts";

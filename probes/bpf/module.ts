@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { MapSpec } from "../../ffi/bpf/map.ts";
+import type { MapSpec } from "../../ffi/bpf/mod.ts";
 import type { BuildContext } from "./_emit.ts";
 import type { MapAccess } from "./maps.ts";
 import type { PlannedProgram } from "./programs.ts";

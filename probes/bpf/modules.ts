@@ -4,7 +4,7 @@
  * @module
  */
 
-import { fsyncCount } from "./fsync_count.ts";
+import { fsyncCount } from "./_fsync_count.ts";
 import type { BpfModule } from "./module.ts";
 
 /** Every module, loaded in this order after the backend's own programs. */

@@ -5,12 +5,12 @@
  * @module
  */
 
-import type { Insn } from "../../ffi/bpf/asm.ts";
+import type { Insn } from "../../ffi/bpf/mod.ts";
 import type { BuildContext, ProgramKind } from "./_emit.ts";
-import { onAsync, onComplete, onSubmit } from "./io_uring.ts";
-import { onFault, onSwitch, onTlbFlush } from "./sched.ts";
-import { compatEnter, sysEnter, sysExit } from "./syscalls.ts";
-import { onExec, onExit, onFork, onRename } from "./targets.ts";
+import { onAsync, onComplete, onSubmit } from "./_io_uring.ts";
+import { onFault, onSwitch, onTlbFlush } from "./_sched.ts";
+import { compatEnter, sysEnter, sysExit } from "./_syscalls.ts";
+import { onExec, onExit, onFork, onRename } from "./_targets.ts";
 
 /** Where one program attaches. */
 export type AttachPoint =

@@ -39,8 +39,10 @@ import {
   add,
   and,
   atomicAdd,
+  BPF_NOEXIST,
   call,
   exit,
+  Helper,
   type Insn,
   ja,
   jeq,
@@ -66,8 +68,7 @@ import {
   st,
   stx,
   sub,
-} from "../../ffi/bpf/asm.ts";
-import { BPF_NOEXIST, Helper } from "../../ffi/bpf/sys.ts";
+} from "../../ffi/bpf/mod.ts";
 import {
   addTo,
   type BuildContext,
@@ -80,9 +81,9 @@ import {
   update,
 } from "./_emit.ts";
 import { START } from "./layout.ts";
-import { prevState } from "./sched.ts";
-import { EXIT_START_AT, startOf } from "./syscalls.ts";
-import { BLK, RQ_VALUE, SPLIT, WHY_MODE, WHY_TASK } from "./why_layout.ts";
+import { prevState } from "./_sched.ts";
+import { EXIT_START_AT, startOf } from "./_syscalls.ts";
+import { BLK, RQ_VALUE, SPLIT, WHY_MODE, WHY_TASK } from "./_why_layout.ts";
 import type { AttachPoint, PlannedProgram } from "./programs.ts";
 
 /** The descriptors of the time split's maps. */
@@ -360,7 +361,7 @@ function bookSplit(w: WhyContext, keyOff: number, p: string): Insn[] {
 }
 
 /**
- * The time split's part of the syscall exit program (syscalls.ts sysExit's
+ * The time split's part of the syscall exit program (_syscalls.ts sysExit's
  * `after`), so that the split's latency is the call's own: books the ended
  * call's waits to its syscall's totals, and to its slow totals when the
  * latency reaches the threshold the agent writes each interval.

@@ -5,10 +5,9 @@
  * @module
  */
 
-import { BpfMap } from "../../ffi/bpf/map.ts";
-import { BPF_F_NO_PREALLOC, MapType } from "../../ffi/bpf/sys.ts";
+import { BPF_F_NO_PREALLOC, BpfMap, MapType } from "../../ffi/bpf/mod.ts";
 import { HIST_VALUE_BYTES } from "./layout.ts";
-import { histFrom, perCpuWords, sumWord } from "./read.ts";
+import { histFrom, perCpuWords, sumWord } from "./_read.ts";
 import type { WhyFds } from "./why.ts";
 import {
   BLK,
@@ -21,7 +20,7 @@ import {
   WHY_MAP_NAMES,
   WHY_SLOW,
   WHY_TASK_BYTES,
-} from "./why_layout.ts";
+} from "./_why_layout.ts";
 import {
   type BlockDevice,
   type BlockTotals,

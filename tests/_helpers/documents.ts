@@ -5,15 +5,18 @@
  * @module
  */
 
-import type {
-  BenchDocument,
-  BenchPathResult,
-  Bucket,
-  IoUringOpStats,
-  RunDocument,
-  SyscallStats,
+import {
+  type BenchDocument,
+  benchOpStats,
+  type BenchPathResult,
+  type Bucket,
+  bucketIndex,
+  type IoUringOpStats,
+  percentiles,
+  type RunDocument,
+  type SyscallStats,
+  toBuckets,
 } from "../../schema/mod.ts";
-import { benchOpStats, bucketIndex, percentiles, toBuckets } from "../../schema/mod.ts";
 import { ROOT } from "./common.ts";
 import type { BuildRunOptions } from "../../agent/trace/run_builder.ts";
 

@@ -1,9 +1,8 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { runBench } from "../../agent/bench/runner.ts";
-import type { BenchDocument } from "../../schema/mod.ts";
+import type { BenchDocument, RunDocument } from "../../schema/mod.ts";
 import { PATH_OPS, SCENARIO_PATHS } from "../../agent/bench/paths.ts";
-import type { RunDocument } from "../../schema/mod.ts";
 
 /** Bench processes still running, and bench temporary directories left. */
 function benchLeftovers(dirsBefore: Set<string>): string[] {

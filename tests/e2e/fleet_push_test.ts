@@ -8,13 +8,17 @@
 // histogram_quantile(0.99) is within one bucket of the Run's P99 (one native
 // bucket, 4.4%, for a Run with schema-4 buckets; plus one old bucket, 6.25%,
 // for a Run with the older log-linear ones, re-bucketed: see
-// agent/nightly/native_histogram.ts).
+// agent/nightly/_native_histogram.ts).
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { readRun } from "../_helpers/documents.ts";
 import { freePort, type Prometheus, startPrometheus } from "../_helpers/prometheus.ts";
 import { startOtlpReceiver } from "../_helpers/otlp_receiver.ts";
-import { nativeBoundsNs, nativeIndexOfNs, toNative } from "../../agent/nightly/native_histogram.ts";
+import {
+  nativeBoundsNs,
+  nativeIndexOfNs,
+  toNative,
+} from "../../agent/nightly/_native_histogram.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 
 /** fio reading a 32 MiB file with pread64 for `seconds`, killed on dispose. */

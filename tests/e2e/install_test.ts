@@ -3,7 +3,7 @@
 // network namespace: no registry, no DNS), then `deno task uninstall`.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { ROOT, tmpDir } from "../_helpers/common.ts";
-import { INSTALLED_PATHS } from "../../agent/cli/install.ts";
+import { INSTALLED_PATHS } from "../../agent/cli/_install.ts";
 
 const dec = new TextDecoder();
 
@@ -109,7 +109,7 @@ Deno.test("the install gives what it copies 0644 and 0755, whatever the checkout
   const inst = await run(Deno.execPath(), [
     "run",
     "-A",
-    `${src}/agent/cli/install.ts`,
+    `${src}/agent/cli/_install.ts`,
     "install",
     "--root",
     root,

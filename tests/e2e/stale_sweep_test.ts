@@ -5,8 +5,7 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { killOnDispose, leftovers, spawnCli, waitFor } from "../_helpers/common.ts";
 import { assertHostClean } from "../_helpers/trace_run.ts";
-import { sweepStaleInstances } from "../../agent/trace/backends/ftrace_instance.ts";
-import { INSTANCES } from "../../agent/trace/backends/ftrace_instance.ts";
+import { INSTANCES, sweepStaleInstances } from "../../agent/trace/backends/ftrace_instance.ts";
 
 /** A process that reads in a loop until killed. */
 function reader(): Deno.ChildProcess & AsyncDisposable {

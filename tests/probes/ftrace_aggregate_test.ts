@@ -9,7 +9,7 @@ import {
   syscallFilter,
 } from "../../probes/ftrace.ts";
 import { CAPACITY } from "../../probes/bpf/layout.ts";
-import { FD_TABLE_MAX, FdTable } from "../../agent/trace/fd_table.ts";
+import { FD_TABLE_MAX, FdTable } from "../../agent/trace/_fd_table.ts";
 import { fixtureFormats, loadFixture, replay } from "../_helpers/ftrace_fixture.ts";
 
 Deno.test("known workload: exact pread64, pwrite64 and sendfile64 counts, errors and bytes", () => {

@@ -1,7 +1,7 @@
 // The report's Descriptors section: present with the Run's `fds`, absent
 // without, and a traced process's path is escaped (it is untrusted text).
 import { assert } from "../_helpers/assert.ts";
-import { descriptorsSection } from "../../report/descriptors.ts";
+import { descriptorsSection } from "../../report/_descriptors.ts";
 import { renderRunHtml } from "../../report/mod.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 

@@ -1,7 +1,7 @@
 // The pure helpers behind the report: flame graph trees, histogram series (formats: tests/schema/units_test.ts).
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import { flameTree } from "../../report/flamegraph.ts";
-import { histogramSeries, percentileMarkers } from "../../report/histogram.ts";
+import { flameTree } from "../../report/_flamegraph.ts";
+import { histogramSeries, percentileMarkers } from "../../report/_histogram.ts";
 import { demoRun } from "../_helpers/documents.ts";
 
 Deno.test("flameTree merges stacks, counts samples and marks kernel frames", () => {

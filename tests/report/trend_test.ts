@@ -2,9 +2,8 @@
 // tests/testdata/run_fio_psync.json, see tests/agent/nightly/store_test.ts) with its
 // latencies scaled to make the runs of a history.
 import { assert, assertEquals } from "../_helpers/assert.ts";
-import type { RunDocument } from "../../schema/mod.ts";
+import { type RunDocument, targetId, targetName } from "../../schema/mod.ts";
 import { analyzeTrends, judge, median, t99 } from "../../report/trend.ts";
-import { targetId, targetName } from "../../schema/mod.ts";
 import { readRun } from "../_helpers/documents.ts";
 
 const FIXTURE = new URL("../testdata/run_fio_psync.json", import.meta.url);

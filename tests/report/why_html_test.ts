@@ -4,8 +4,8 @@
 // error; a Run without the split leaves the section out.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { renderRunHtml } from "../../report/mod.ts";
-import { whySection } from "../../report/why_html.ts";
-import type { ChartSpec } from "../../report/page_blocks.ts";
+import { whySection } from "../../report/_why_html.ts";
+import type { ChartSpec } from "../../report/_page_blocks.ts";
 import { ROOT } from "../_helpers/common.ts";
 import { canvases, launchBrowser } from "../_helpers/browser.ts";
 import { demoRun, readRun } from "../_helpers/documents.ts";

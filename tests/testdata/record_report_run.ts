@@ -1,5 +1,5 @@
 // Records tests/testdata/run_demo.json: a real Run document of the demo
-// workload (agent/cli/demo_workload.ts: read, pread64, preadv, pwrite64, mmap,
+// workload (agent/cli/_demo_workload.ts: read, pread64, preadv, pwrite64, mmap,
 // munmap, sendfile64, fdatasync for 3 s), traced by `ioscope trace`, with
 // `perf` counters (perf stat) and a flame graph (perf record -g, folded here
 // like stackcollapse-perf.pl --kernel) of the same process at the same time.
@@ -21,7 +21,7 @@ try {
     Deno.execPath(),
     "run",
     "-A",
-    `${root}agent/cli/demo_workload.ts`,
+    `${root}agent/cli/_demo_workload.ts`,
     work,
     "3",
   ]);

@@ -7,15 +7,20 @@
  */
 
 import { vmlinuxBtf } from "../../../ffi/mod.ts";
-import type { BuildContext } from "../../../probes/bpf/_emit.ts";
-import type { TracedSyscall } from "../../../probes/bpf/maps.ts";
-import type { PlannedProgram } from "../../../probes/bpf/programs.ts";
-import { planWhy, type RequestFields, whyEnd } from "../../../probes/bpf/why.ts";
-import type { Insn } from "../../../ffi/bpf/asm.ts";
-import { type BlockDeviceId, WhyMapSet } from "../../../probes/bpf/why_maps.ts";
-import { bucketBounds } from "../../../schema/buckets.ts";
-import { histDelta } from "../interval.ts";
-import type { OpTotals, Snapshot } from "../../../probes/snapshot.ts";
+import {
+  type BlockDeviceId,
+  type BuildContext,
+  type PlannedProgram,
+  planWhy,
+  type RequestFields,
+  type TracedSyscall,
+  whyEnd,
+  WhyMapSet,
+} from "../../../probes/bpf/mod.ts";
+import type { Insn } from "../../../ffi/bpf/mod.ts";
+import { bucketBounds } from "../../../schema/mod.ts";
+import { histDelta } from "../_interval.ts";
+import type { OpTotals, Snapshot } from "../../../probes/mod.ts";
 import { hasTracepoint } from "../tracefs.ts";
 
 /** The time split while it runs. */

@@ -10,7 +10,7 @@ import type { BackendOptions } from "./trace_backend.ts";
 import { cgroupPids } from "../cgroup.ts";
 import { isTask, threadsOf } from "../proc.ts";
 import type { FtraceInstances } from "./_ftrace_setup.ts";
-import { completionFilters, FTRACE_EVENTS, type FtraceAggregator } from "../../../probes/ftrace.ts";
+import { completionFilters, FTRACE_EVENTS, type FtraceAggregator } from "../../../probes/mod.ts";
 
 /** How often a traced cgroup's cgroup.procs is read for processes that joined it. */
 const CGROUP_POLL_MS = 250;

@@ -9,10 +9,13 @@
 
 import type { FtraceInstances, FtraceRole } from "./_ftrace_setup.ts";
 import type { TargetFollower } from "./_ftrace_follow.ts";
-import type { FtraceAggregator } from "../../../probes/ftrace.ts";
-import { readPage } from "../../../probes/ftrace_buffer.ts";
-import type { HeaderPage } from "../../../probes/ftrace_format.ts";
-import { type Snapshot, SNAPSHOT_MS } from "../../../probes/snapshot.ts";
+import {
+  type FtraceAggregator,
+  type HeaderPage,
+  readPage,
+  type Snapshot,
+  SNAPSHOT_MS,
+} from "../../../probes/mod.ts";
 
 /** How often the buffers are read. */
 const POLL_MS = 100;

@@ -10,7 +10,7 @@
  */
 
 import { ErrnoError, type Fd, O_NONBLOCK, O_RDONLY, openFile, read } from "../../../ffi/mod.ts";
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../mod.ts";
 
 /** One CPU's raw pipe, opened non-blocking. Close it before removing the instance. */
 export class CpuPipe {

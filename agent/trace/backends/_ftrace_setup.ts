@@ -8,19 +8,21 @@
  */
 
 import type { BackendOptions } from "./trace_backend.ts";
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../mod.ts";
 import { CpuPipe } from "./_ftrace_reader.ts";
 import { FtraceInstance, instanceName, INSTANCES } from "./ftrace_instance.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
 import { eventFormat, readTracefsText, TRACEFS } from "../tracefs.ts";
 import { threadsOf } from "../proc.ts";
-import { completionFilters, FTRACE_EVENTS, syscallFilter } from "../../../probes/ftrace.ts";
 import {
+  completionFilters,
+  FTRACE_EVENTS,
   type FtraceEventFormat,
   type HeaderPage,
   parseEventFormat,
   parseHeaderPage,
-} from "../../../probes/ftrace_format.ts";
+  syscallFilter,
+} from "../../../probes/mod.ts";
 
 /**
  * The events the main instance records for the target's tasks, beside the

@@ -22,10 +22,9 @@
  */
 
 import type { AttachReport, BackendOptions, TraceBackend } from "./trace_backend.ts";
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../mod.ts";
 import { eventFormat, hasTracepoint } from "../tracefs.ts";
-import { SYSCALLS, type Unsupported } from "../../../schema/mod.ts";
-import { SYSCALLS_I386 } from "../../../schema/syscalls_i386.ts";
+import { SYSCALLS, SYSCALLS_I386, type Unsupported } from "../../../schema/mod.ts";
 import {
   AttachType,
   BpfLink,
@@ -46,15 +45,25 @@ import {
   syscallFunction,
   vmlinuxBtf,
 } from "../../../ffi/mod.ts";
-import type { BuildContext, FieldPlace, TargetFilter } from "../../../probes/bpf/_emit.ts";
-import { slotValue, type TracedSyscall } from "../../../probes/bpf/maps.ts";
-import { BpfMapSet, closeMaps, createMaps } from "./bpf_maps.ts";
-import type { BpfModule } from "../../../probes/bpf/module.ts";
-import { BPF_MODULES } from "../../../probes/bpf/modules.ts";
-import { MAP_NAMES } from "../../../probes/bpf/layout.ts";
-import { type PlannedProgram, planPrograms } from "../../../probes/bpf/programs.ts";
-import { type FtraceEventFormat, parseEventFormat } from "../../../probes/ftrace_format.ts";
-import { type Snapshot, SNAPSHOT_MS } from "../../../probes/snapshot.ts";
+import {
+  BPF_MODULES,
+  type BpfModule,
+  type BuildContext,
+  type FieldPlace,
+  MAP_NAMES,
+  type PlannedProgram,
+  planPrograms,
+  slotValue,
+  type TargetFilter,
+  type TracedSyscall,
+} from "../../../probes/bpf/mod.ts";
+import { BpfMapSet, closeMaps, createMaps } from "./_bpf_maps.ts";
+import {
+  type FtraceEventFormat,
+  parseEventFormat,
+  type Snapshot,
+  SNAPSHOT_MS,
+} from "../../../probes/mod.ts";
 import { prepareWhy, type WhyReady, type WhyRun } from "./_bpf_why.ts";
 
 /** How the programs are attached, best first. */

@@ -11,17 +11,14 @@
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { cgroupTreeIds } from "../cgroup.ts";
-import { RunError } from "../../errors.ts";
-import { findCommand } from "../../find_command.ts";
+import { findCommand, RunError } from "../../mod.ts";
 import { eventFormat, hasTracepoint } from "../tracefs.ts";
 import { forEachLine } from "../read_lines.ts";
 import type { Unsupported } from "../../../schema/mod.ts";
-import { BpftraceParser, IO_SYSCALLS_BT, programFor } from "../../../probes/bpftrace.ts";
+import { BpftraceParser, IO_SYSCALLS_BT, programFor, type Snapshot } from "../../../probes/mod.ts";
 import { compatStatusOffset } from "./bpf.ts";
-import { VMLINUX_BTF_PATH } from "../../../ffi/bpf/btf.ts";
-import type { Snapshot } from "../../../probes/snapshot.ts";
-import { libc } from "../../../ffi/libc.ts";
-import { pidfdHandle, pidfdSignal } from "../../../ffi/pidfd.ts";
+import { VMLINUX_BTF_PATH } from "../../../ffi/bpf/mod.ts";
+import { libc, pidfdHandle, pidfdSignal } from "../../../ffi/mod.ts";
 
 /** The marker put in every program we start, so a stale one can be found. */
 export const AGENT_MARKER = "// ioscope-agent=";

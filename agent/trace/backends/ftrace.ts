@@ -29,8 +29,7 @@
 
 import type { BackendOptions, TraceBackend } from "./trace_backend.ts";
 import { isElf32, tgidOf } from "../proc.ts";
-import { FTRACE_EVENTS, FtraceAggregator } from "../../../probes/ftrace.ts";
-import type { Snapshot } from "../../../probes/snapshot.ts";
+import { FTRACE_EVENTS, FtraceAggregator, type Snapshot } from "../../../probes/mod.ts";
 import { type FtraceFormats, loadFtraceFormats, openInstances } from "./_ftrace_setup.ts";
 import { TargetFollower } from "./_ftrace_follow.ts";
 import { FtraceLoop, type OnPage, RecordMerger } from "./_ftrace_loop.ts";

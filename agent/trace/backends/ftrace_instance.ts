@@ -9,7 +9,7 @@
  * @module
  */
 
-import { RunError } from "../../errors.ts";
+import { RunError } from "../../mod.ts";
 import { readTracefsText, TRACEFS } from "../tracefs.ts";
 
 /** Where instances live. */

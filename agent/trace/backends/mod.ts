@@ -9,3 +9,4 @@ export * from "./resolve.ts";
 export * from "./bpftrace.ts";
 export * from "./ftrace.ts";
 export * from "./ftrace_instance.ts";
+export { bpfAttachPlan } from "./bpf.ts";

@@ -8,7 +8,7 @@ import { findBpftrace, startBpftrace, sweepStaleBpftrace } from "./bpftrace.ts";
 import { startFtrace } from "./ftrace.ts";
 import { sweepStaleInstances } from "./ftrace_instance.ts";
 import { bpfLoads, startBpf } from "./bpf.ts";
-import { RunError, UsageError } from "../../errors.ts";
+import { RunError, UsageError } from "../../mod.ts";
 
 /** The backends `--backend` accepts. */
 export const BACKEND_NAMES = ["auto", "bpf", "bpftrace", "ftrace"] as const;

@@ -5,7 +5,7 @@
  */
 
 import type { Unsupported } from "../../../schema/mod.ts";
-import type { Snapshot } from "../../../probes/snapshot.ts";
+import type { Snapshot } from "../../../probes/mod.ts";
 
 /** A running backend. One per trace session. */
 export interface TraceBackend {

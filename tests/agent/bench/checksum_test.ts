@@ -4,7 +4,7 @@ import {
   blockFingerprint,
   fileDigest,
   writeRandomFile,
-} from "../../../agent/bench/checksum.ts";
+} from "../../../agent/bench/_checksum.ts";
 import { tmpDir } from "../../_helpers/common.ts";
 
 Deno.test("a block-list digest is the same whatever order the blocks arrive in", () => {

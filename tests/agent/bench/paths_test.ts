@@ -1,19 +1,21 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { BlockDigest, blockFingerprint, fileDigest } from "../../../agent/bench/checksum.ts";
+import { BlockDigest, blockFingerprint, fileDigest } from "../../../agent/bench/_checksum.ts";
 import { type PathSpec, preparePath, SCENARIO_PATHS } from "../../../agent/bench/paths.ts";
 import { forEachLine } from "../../../agent/trace/read_lines.ts";
 import {
+  allocPages,
   type Fd,
   localPort,
   O_WRONLY,
   openFile,
+  POLLIN,
+  pollOne,
   read,
   tcpConnect,
   threadCpuSeconds,
 } from "../../../ffi/mod.ts";
-import { allocPages, POLLIN, pollOne } from "../../../ffi/mod.ts";
 
-const SINK = new URL("../../../agent/bench/sink.ts", import.meta.url).pathname;
+const SINK = new URL("../../../agent/bench/_sink.ts", import.meta.url).pathname;
 
 /** A file of random bytes whose size is not a multiple of the block size. */
 async function dataFile(size: number): Promise<{ path: string } & AsyncDisposable> {

@@ -5,11 +5,11 @@ import {
   parseFlags,
   parsePid,
   parseSizeBytes,
-} from "../../../agent/cli/args.ts";
+} from "../../../agent/cli/_args.ts";
 import { parseArgs as nodeParseArgs } from "node:util";
 import { UsageError } from "../../../agent/errors.ts";
 import { parseStat } from "../../../agent/trace/proc.ts";
-import { summaryText } from "../../../agent/cli/summary.ts";
+import { summaryText } from "../../../agent/cli/_summary.ts";
 import { terminalSafe } from "../../../agent/cli/terminal_safe.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 

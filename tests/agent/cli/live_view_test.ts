@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { intervalText } from "../../../agent/cli/interval_text.ts";
-import { liveScreen, type LiveState } from "../../../agent/cli/live_view.ts";
+import { intervalText } from "../../../agent/cli/_interval_text.ts";
+import { liveScreen, type LiveState } from "../../../agent/cli/_live_view.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../../schema/interval.ts";
 
 function op(calls: number, total_ns: number, p99_ns: number): IntervalOpStats {

@@ -3,7 +3,7 @@
 // one line feed), byte for byte to a file or a pipe; and it stops when asked
 // even while a writer (a daemon) keeps the pipe open.
 import { assertEquals } from "../../_helpers/assert.ts";
-import { startRelay } from "../../../agent/cli/relay.ts";
+import { startRelay } from "../../../agent/cli/_relay.ts";
 
 function sink(terminal: boolean) {
   const chunks: Uint8Array[] = [];

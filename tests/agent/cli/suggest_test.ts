@@ -4,7 +4,7 @@ import {
   findUnknownOption,
   type OptionTable,
   unknownOptionMessage,
-} from "../../../agent/cli/suggest.ts";
+} from "../../../agent/cli/_suggest.ts";
 import { isTerminalSafe, terminalSafe } from "../../../agent/cli/terminal_safe.ts";
 
 const TABLE: OptionTable = {

@@ -1,8 +1,8 @@
 // The terminal's time split lines: shares largest first, slow calls apart,
 // devices with their traced requests; nothing where nothing was measured.
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { splitShares, timeSplitLines } from "../../../agent/cli/why_text.ts";
-import { summaryText } from "../../../agent/cli/summary.ts";
+import { splitShares, timeSplitLines } from "../../../agent/cli/_why_text.ts";
+import { summaryText } from "../../../agent/cli/_summary.ts";
 import { readRun } from "../../_helpers/documents.ts";
 import type { TimeSplit } from "../../../schema/mod.ts";
 

@@ -11,7 +11,7 @@ import {
   otlpBuckets,
   spansAndDeltas,
   toNative,
-} from "../../../agent/nightly/native_histogram.ts";
+} from "../../../agent/nightly/_native_histogram.ts";
 import type { Bucket } from "../../../schema/mod.ts";
 import { quantile } from "../../../schema/buckets.ts";
 import { readRun } from "../../_helpers/documents.ts";

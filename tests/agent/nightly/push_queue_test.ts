@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { tmpDir } from "../../_helpers/common.ts";
 import { freePort } from "../../_helpers/prometheus.ts";
-import { PushQueue } from "../../../agent/nightly/push_queue.ts";
+import { PushQueue } from "../../../agent/nightly/_push_queue.ts";
 import { parsePushUrl, readAuthFile } from "../../../agent/nightly/push_config.ts";
 import { UsageError } from "../../../agent/errors.ts";
 

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { histDelta, intervalDocument, p99BySyscall } from "../../../agent/trace/interval.ts";
+import { histDelta, intervalDocument, p99BySyscall } from "../../../agent/trace/_interval.ts";
 import { bucketBounds, bucketIndex, quantile, toBuckets } from "../../../schema/buckets.ts";
 import {
   cloneSnapshot,

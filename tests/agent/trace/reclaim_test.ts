@@ -1,12 +1,16 @@
 /**
- * What a trace does once a minute (reclaim.ts): garbage that reached V8's old
+ * What a trace does once a minute (_reclaim.ts): garbage that reached V8's old
  * generation is gone after it, without --expose-gc (`deno test` runs without).
  * Loading the modules that make that possible waits for the first reclaim: a
  * trace's module graph holds no node: module.
  */
 
 import { assert } from "../../_helpers/assert.ts";
-import { fullCollector, keepMallocTrimmable, reclaimMemory } from "../../../agent/trace/reclaim.ts";
+import {
+  fullCollector,
+  keepMallocTrimmable,
+  reclaimMemory,
+} from "../../../agent/trace/_reclaim.ts";
 
 const MiB = 2 ** 20;
 

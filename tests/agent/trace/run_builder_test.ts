@@ -7,7 +7,7 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { buildRun } from "../../../agent/trace/run_builder.ts";
 import { isElf32 } from "../../../agent/trace/proc.ts";
-import { summaryText } from "../../../agent/cli/summary.ts";
+import { summaryText } from "../../../agent/cli/_summary.ts";
 import { emptySnapshot } from "../../../probes/snapshot.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 import { runOptionsOf } from "../../_helpers/documents.ts";

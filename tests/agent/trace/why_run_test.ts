@@ -102,7 +102,7 @@ Deno.test("the slow threshold is the low edge of the bucket holding the interval
 });
 
 Deno.test("an interval's split is the difference of the two cumulative splits; null where not measured", async () => {
-  const { intervalDocument } = await import("../../../agent/trace/interval.ts");
+  const { intervalDocument } = await import("../../../agent/trace/_interval.ts");
   const info = { tS: 2, seconds: 1, pids: [1], comm: "x", backend: "bpf" };
   const before = emptySnapshot();
   before.syscalls.set("read", op([1000]));

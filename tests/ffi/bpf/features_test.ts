@@ -20,7 +20,7 @@ Deno.test("feature: sched_process_exit's raw tracepoint passes group_dead exactl
   const hasField = eventFormat("sched", "sched_process_exit").includes(" group_dead;");
   const raw = rawTracepointArgs("sched_process_exit");
   if (raw.args === undefined) {
-    // Without the kernel's BTF the backend goes by the tracefs record (targets.ts).
+    // Without the kernel's BTF the backend goes by the tracefs record (_targets.ts).
     assert(/BTF/.test(raw.reason), raw.reason);
     console.error(`features_test: no BTF count of sched_process_exit's arguments: ${raw.reason}`);
     return;

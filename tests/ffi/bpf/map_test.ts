@@ -25,6 +25,7 @@ import {
   label,
   ldx,
   loadMapFd,
+  MapType,
   mov,
   parseCpuList,
   perCpuValue,
@@ -40,7 +41,6 @@ import {
   R6,
   rsh,
 } from "../../../ffi/bpf/mod.ts";
-import { MapType } from "../../../ffi/bpf/mod.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 import { Fd } from "../../../ffi/fd.ts";
 

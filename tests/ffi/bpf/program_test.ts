@@ -11,6 +11,7 @@ import {
   add,
   assemble,
   AttachType,
+  BpfMap,
   BpfProgram,
   BpfVerifierError,
   call,
@@ -21,6 +22,7 @@ import {
   label,
   ldx,
   loadMapFd,
+  MapType,
   mov,
   parseVerifierLog,
   pinned,
@@ -35,7 +37,6 @@ import {
   syscallFunction,
   vmlinuxBtf,
 } from "../../../ffi/bpf/mod.ts";
-import { BpfMap, MapType } from "../../../ffi/bpf/mod.ts";
 import { ErrnoError } from "../../../ffi/errno.ts";
 
 Deno.test("program: a verifier rejection is one line with name, instruction and reason", () => {

@@ -7,12 +7,12 @@
 import { assemble, type Insn } from "../../../ffi/bpf/asm.ts";
 import type { BuildContext, MapFds, ProgramKind } from "../../../probes/bpf/_emit.ts";
 import { planPrograms } from "../../../probes/bpf/programs.ts";
-import { onExit } from "../../../probes/bpf/targets.ts";
+import { onExit } from "../../../probes/bpf/_targets.ts";
 
 /** Where the fixture lies. */
 export const FIXTURE = new URL("../../testdata/bpf_streams.json", import.meta.url);
 
-/** The programs whose streams are fixed: the converted modules' (targets.ts, io_uring.ts). */
+/** The programs whose streams are fixed: the converted modules' (_targets.ts, _io_uring.ts). */
 export const CONVERTED = [
   "ios_exit",
   "ios_fork",

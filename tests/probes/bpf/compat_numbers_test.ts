@@ -2,7 +2,7 @@
 // raw tracepoint search adds, and the i386 functions fentry attaches to.
 // Pure but for the last test, which reads this kernel's BTF.
 import { assert, assertEquals } from "../../_helpers/assert.ts";
-import { withCompatNumbers } from "../../../probes/bpf/syscalls.ts";
+import { withCompatNumbers } from "../../../probes/bpf/_syscalls.ts";
 import { SLOT } from "../../../probes/bpf/layout.ts";
 import { SYSCALL_NAMES_I386, SYSCALLS, SYSCALLS_I386 } from "../../../schema/mod.ts";
 import { compatSyscallFunctions, vmlinuxBtf } from "../../../ffi/bpf/btf.ts";

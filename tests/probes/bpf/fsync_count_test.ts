@@ -1,5 +1,5 @@
 // The walk-through's example program (ARCHITECTURE.md, "Writing a BPF
-// program"): the document shows probes/bpf/fsync_count.ts verbatim and its
+// program"): the document shows probes/bpf/_fsync_count.ts verbatim and its
 // printed instructions; here both are checked against the code, and the
 // program is run by the bpf backend in the kernel (run under the lock:
 // flock /tmp/ioscope-test.lock deno test -A tests/probes/bpf/fsync_count_test.ts).
@@ -9,7 +9,7 @@ import { waitGone } from "../../ffi/bpf/_helpers.ts";
 import { clobberedReads } from "../../../ffi/bpf/asm.ts";
 import { BpfMap, BpfProgram, BpfVerifierError, MapType, ProgType } from "../../../ffi/mod.ts";
 import { formatProgram } from "../../../ffi/bpf/print.ts";
-import { fsyncCount, SLOTS } from "../../../probes/bpf/fsync_count.ts";
+import { fsyncCount, SLOTS } from "../../../probes/bpf/_fsync_count.ts";
 import { BPF_MODULES } from "../../../probes/bpf/modules.ts";
 import { startBpf } from "../../../agent/trace/backends/bpf.ts";
 import { fakeMapFds } from "./_streams.ts";
@@ -38,10 +38,10 @@ function built() {
   return fsyncCount.programs(b, { calls: 30 });
 }
 
-Deno.test("walk-through: the document shows fsync_count.ts verbatim, and its one registry line", () => {
+Deno.test("walk-through: the document shows _fsync_count.ts verbatim, and its one registry line", () => {
   const blocks = walkThroughBlocks();
-  const file = Deno.readTextFileSync(`${ROOT}probes/bpf/fsync_count.ts`);
-  assertEquals(blocks[0]?.text, file, "the first ts block is probes/bpf/fsync_count.ts");
+  const file = Deno.readTextFileSync(`${ROOT}probes/bpf/_fsync_count.ts`);
+  assertEquals(blocks[0]?.text, file, "the first ts block is probes/bpf/_fsync_count.ts");
   assert(BPF_MODULES.includes(fsyncCount), "registered in probes/bpf/modules.ts");
   assert(blocks.some((b) => b.text.includes("  fsyncCount,\n")), "the registry line is shown");
 });

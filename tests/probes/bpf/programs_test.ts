@@ -6,10 +6,10 @@ import { assemble, exit, type Insn, label, mov, R0, R8 } from "../../../ffi/bpf/
 import { Helper } from "../../../ffi/bpf/sys.ts";
 import type { BuildContext, ProgramKind } from "../../../probes/bpf/_emit.ts";
 import { planPrograms } from "../../../probes/bpf/programs.ts";
-import { commWords, onExit } from "../../../probes/bpf/targets.ts";
-import { slotSearch, TS_COMPAT } from "../../../probes/bpf/syscalls.ts";
+import { commWords, onExit } from "../../../probes/bpf/_targets.ts";
+import { slotSearch, TS_COMPAT } from "../../../probes/bpf/_syscalls.ts";
 import { COUNTER } from "../../../probes/bpf/layout.ts";
-import { countersFrom } from "../../../probes/bpf/read.ts";
+import { countersFrom } from "../../../probes/bpf/_read.ts";
 import { SYSCALLS as SYSCALLS_X86_64 } from "../../../schema/syscalls.ts";
 import { M, run } from "./_interp.ts";
 import { fakeMapFds } from "./_streams.ts";

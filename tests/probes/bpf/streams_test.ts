@@ -1,4 +1,4 @@
-// The converted programs (targets.ts, io_uring.ts) encode to the bytes
+// The converted programs (_targets.ts, _io_uring.ts) encode to the bytes
 // recorded in tests/testdata/bpf_streams.json under every build context:
 // naming slots, registers and helpers changes no instruction the kernel runs.
 // A change meant to alter a program regenerates the fixture (_streams.ts).
