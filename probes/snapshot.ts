@@ -1,6 +1,6 @@
 /**
  * The raw aggregate every backend produces: cumulative totals since the probes
- * were attached, with latency histograms as log-linear bucket counts. The
+ * were attached, with latency histograms as bucket counts (schema/buckets.ts). The
  * agent turns snapshots into a Run document; it never sees single events.
  * @module
  */
@@ -47,7 +47,7 @@ export interface OpTotals {
   /** Latency summed over every counted call, successful and failed. */
   total_ns: number;
   max_ns: number;
-  /** SUCCESSFUL calls' latency: log-linear bucket index (see loglinear.ts) to count. */
+  /** SUCCESSFUL calls' latency: bucket slot (schema/buckets.ts) to count. */
   hist: Map<number, number>;
   /** Failed calls' latency, bucket index to count (an EAGAIN is not a slow read). */
   error_hist: Map<number, number>;

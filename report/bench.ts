@@ -359,8 +359,7 @@ function latencyCharts(rows: Row[], charts: ChartSpec[]): Html {
 ${
     chartBox("bench-hist", "Each path's op latency, overlaid", {
       size: "tall",
-      note:
-        "Share of each path's ops per log-linear bucket, so paths with different op counts compare.",
+      note: "Share of each path's ops per bucket, so paths with different op counts compare.",
     })
   }</section>`;
 }

@@ -364,7 +364,7 @@ function latencySection(calls: [string, SyscallStats][], charts: ChartSpec[]): H
       }, P99.9 ${formatNs(num(s.p999_ns))}, max ${formatNs(num(s.max_ns))}`,
     });
   });
-  return markup`<section id="latency"><h2>Latency histograms</h2><p class="sub">Calls per log-linear bucket on a logarithmic time axis; dashed lines mark the percentiles.</p><div class="grid">${boxes}</div></section>`;
+  return markup`<section id="latency"><h2>Latency histograms</h2><p class="sub">Calls per bucket (16 per power of two) on a logarithmic time axis; dashed lines mark the percentiles.</p><div class="grid">${boxes}</div></section>`;
 }
 
 function timelineSection(doc: RunDocument, charts: ChartSpec[]): Html {

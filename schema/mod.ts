@@ -1,6 +1,6 @@
 /**
  * The contract, on the ground floor: the documents ioscope writes (Run, Bench,
- * Trend), the log-linear bucket math, the syscall tables, and their numbers
+ * Trend), the bucket math (base-2 exponential, Prometheus schema 4), the syscall tables, and their numbers
  * as text with units (`units.ts`, for the terminal, the reports and the
  * pages' script). Imports nothing of ioscope; every other folder may import it.
  *

@@ -8,7 +8,7 @@
 
 import type { BlockLayer, TimeSplit } from "./why.ts";
 
-/** A log-linear histogram bucket: `[low_ns, high_ns, count]`, low inclusive. */
+/** A histogram bucket: `[low_ns, high_ns, count]`, low inclusive (schema/buckets.ts; base-2 exponential since ioscope.run/2, log-linear before). */
 export type Bucket = [number, number, number];
 
 /** A metric that could not be measured, and why. */

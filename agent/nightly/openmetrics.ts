@@ -1,43 +1,53 @@
 /**
  * A Run document in the Prometheus text exposition format (version 0.0.4),
  * with the metric names of DESIGN.md. Latency histograms get a fixed set of
- * cumulative `le` buckets in seconds: four per power of two (at 1, 1.25, 1.5
- * and 1.75 times 2^e) from 256 ns to 2^35 ns (34 s), 109 in all plus `+Inf`.
- * Those bounds are bounds of the Run's own log-linear buckets (16 per power of
- * two), so each count is exact; a quantile Prometheus computes from them lies
- * in the same coarse bucket as the Run's own, which is at most 25% wide.
+ * cumulative `le` buckets in seconds: four per power of two, at 2^(j/4) s
+ * (Prometheus schema 2), from 2^-22 s (238 ns) to 2^5 s (32 s), 109 in all
+ * plus `+Inf`. Each is an edge of the Run's own buckets (schema 4, 2^(i/16) s:
+ * schema/buckets.ts), so each count is exact; a quantile Prometheus computes
+ * from them lies in the same coarse bucket as the Run's own, which is at most
+ * 19% wide. (An `ioscope.run/1` Run's log-linear buckets are counted under the
+ * first bound at or above their top.)
  * @module
  */
 
-import type { Bucket, RunDocument } from "../../schema/mod.ts";
+import { type Bucket, bucketBounds, type RunDocument, SLOT_ONE_NATIVE } from "../../schema/mod.ts";
 import { runLabels, type SeriesOptions } from "./_native_histogram.ts";
 
 /** The HTTP Content-Type of the text format. */
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** Coarse buckets per power of two. */
+/** Coarse buckets per power of two (schema 2). */
 const PER_OCTAVE = 4;
-const FIRST_OCTAVE = 8; // 256 ns
-const LAST_OCTAVE = 35; // 2^35 ns = 34.4 s
+const FIRST = -22 * PER_OCTAVE; // 2^-22 s = 238 ns
+const LAST = 5 * PER_OCTAVE; // 2^5 s = 32 s
 
 /**
  * The histogram bucket bounds exposed, in nanoseconds, ascending (no `+Inf`).
- * @returns 109 bounds from 256 ns to 2^35 ns
+ * @returns 109 bounds, 1e9 * 2^(j/4) ns for j = -88..20
  * @example
  * ```ts
  * import { histogramBoundsNs } from "./openmetrics.ts";
  * const b = histogramBoundsNs();
- * console.assert(b[0] === 256 && b[1] === 320 && b.length === 109);
+ * console.assert(b[0] === 1e9 / 2 ** 22 && b[88] === 1e9 && b.length === 109);
  * ```
  */
 export function histogramBoundsNs(): number[] {
   const out: number[] = [];
-  for (let e = FIRST_OCTAVE; e < LAST_OCTAVE; e++) {
-    for (let i = 0; i < PER_OCTAVE; i++) out.push(2 ** e * (1 + i / PER_OCTAVE));
+  for (let j = FIRST; j <= LAST; j++) {
+    out.push(1e9 * 2 ** (j / PER_OCTAVE));
   }
-  out.push(2 ** LAST_OCTAVE);
   return out;
 }
+
+/**
+ * The largest whole ns at or under each bound: the top of the Run bucket that
+ * ends there (native index 4j, slot 4j + 479 of schema/buckets.ts).
+ */
+const BOUND_TOPS_NS = Array.from(
+  { length: LAST - FIRST + 1 },
+  (_, k) => bucketBounds(4 * (FIRST + k) + 1 - SLOT_ONE_NATIVE)[1] - 1,
+);
 
 const BOUNDS_NS = histogramBoundsNs();
 
@@ -68,8 +78,9 @@ function num(v: number): string {
 }
 
 /**
- * Cumulative counts at each exposed bound from log-linear `[low, high, n]`
- * buckets: a bucket counts under the first bound at or above its high end.
+ * Cumulative counts at each exposed bound from `[low, high, n]` buckets: a
+ * bucket counts under the first bound at or above its top value (high - 1),
+ * exact for schema-4 buckets, whose tops include every bound's.
  * @param buckets the Run's buckets, nanoseconds
  * @returns `[le_ns, cumulative]` pairs, the last one `Infinity`
  */
@@ -79,7 +90,7 @@ export function cumulativeBuckets(buckets: readonly Bucket[]): [number, number][
     if (!(n > 0)) continue;
     let i = 0;
     // BOUNDS_NS is short (109 bounds): a linear scan keeps this obvious.
-    while (i < BOUNDS_NS.length && (BOUNDS_NS[i] ?? Infinity) < high) i++;
+    while (i < BOUND_TOPS_NS.length && (BOUND_TOPS_NS[i] ?? Infinity) < high - 1) i++;
     counts[i] = (counts[i] ?? 0) + n;
   }
   const out: [number, number][] = [];

@@ -1,7 +1,7 @@
 /**
  * Instruction fragments the bpf backend's programs share: reading a
  * tracepoint's arguments the way the attach kind presents them, the
- * "is this process traced?" test, counters, the log-linear bucket index, and
+ * "is this process traced?" test, counters, the bucket slot (schema/buckets.ts), and
  * the bookkeeping of one ended call. Each fragment is a short list of
  * instructions with a comment per step; its labels carry a prefix so that a
  * program can use a fragment more than once.

@@ -1,5 +1,5 @@
 /**
- * syscalls: I/O syscall latency, log-linear histograms, per syscall: what
+ * syscalls: I/O syscall latency, base-2 exponential histograms, per syscall: what
  * probes/io_syscalls.bt measures, as two programs.
  *
  * - enter (raw tracepoint `sys_enter`, or classic `raw_syscalls:sys_enter`):

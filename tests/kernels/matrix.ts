@@ -51,7 +51,7 @@ export function script(guest = true): string {
     `{ cd ${ROOT} 2>/dev/null && [ -f deno.json ]; } || cd /mnt${ROOT} || exit 1`,
     `export NO_COLOR=1 HOME=${Deno.env.get("HOME") ?? "/root"} DENO_DIR=${denoDir}`,
     `export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-    ...(guest ? ["export IOSCOPE_TCG=1"] : []),
+    ...(guest ? ["export IOSCOPE_TCG=1 IOSCOPE_ATTACH_TIMEOUT_S=110"] : []),
     `echo "IOSCOPE-KERNEL $(uname -r)"`,
     `${deno} run ${flags} tests/kernels/attach.ts 2>&1`,
     `${deno} test ${flags} --filter "${SUITE.filter}" ${SUITE.files.join(" ")} 2>&1`,

@@ -23,8 +23,16 @@ import { libc, pidfdHandle, pidfdSignal } from "../../../ffi/mod.ts";
 /** The marker put in every program we start, so a stale one can be found. */
 export const AGENT_MARKER = "// ioscope-agent=";
 
-/** How long bpftrace may take to attach before the trace is given up. */
-const ATTACH_TIMEOUT_MS = 30_000;
+/**
+ * How long bpftrace may take to attach before the trace is given up: 30 s, or
+ * IOSCOPE_ATTACH_TIMEOUT_S where a host is known to be slow (the kernel
+ * matrix's emulated guests, 10-30x slower, where bpftrace parses a 5.10
+ * kernel's BTF from a file).
+ */
+const ATTACH_TIMEOUT_MS = (() => {
+  const s = Number(Deno.env.get("IOSCOPE_ATTACH_TIMEOUT_S") ?? "");
+  return Number.isFinite(s) && s > 0 ? s * 1000 : 30_000;
+})();
 /** How long bpftrace may take to print its last maps after SIGINT. */
 const STOP_TIMEOUT_MS = 5_000;
 
