@@ -263,6 +263,9 @@ export function check(): Violation[] {
         }
         continue;
       }
+      // A dynamic import() reaches its file directly: it defers loading (of
+      // npm encoders, say), which a mod.ts re-exporting it would undo.
+      if (s.kind === "dynamic") continue;
       if (isMod(s.target) || mayImportDirectly(file, s.target)) continue;
       out.push({
         rule: "front-door",
@@ -503,9 +506,10 @@ function fixImports(changed: Set<string>, problems: string[]) {
     let text = read(file);
     for (const s of importsOf(file, text)) {
       if (!set.has(s.target) || isMod(s.target) || mayImportDirectly(file, s.target)) continue;
+      if (s.kind === "dynamic") continue; // deferred on purpose: see the check
       const mod = `${dirOf(s.target)}/mod.ts`;
-      if (s.kind === "dynamic" || !s.names) {
-        // `import("...")` or `import * as`: the whole module is wanted.
+      if (!s.names) {
+        // `import * as`: the whole module is wanted.
         const all = [...exportsOf(s.target)].filter(([, e]) => e.origin === s.target);
         const clashes = addExports(
           mod,

@@ -107,6 +107,9 @@ async function copyTree(from: string, to: string): Promise<void> {
   }
 }
 
+/** Modules the agent imports only when needed (their npm packages too). */
+const LAZY_MODULES = ["agent/nightly/push.ts", "agent/nightly/_prom_proto.ts"];
+
 /** Runs deno quietly; on failure, what it said is the error. */
 async function deno(args: string[]): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -151,6 +154,9 @@ export async function install(plan: InstallPlan): Promise<void> {
       "--config",
       `${staging}/deno.json`,
       `${staging}/mod.ts`,
+      // Loaded on demand (import()), so not in mod.ts's graph: the npm
+      // encoders of --remote-write, --otlp and --prom's protobuf.
+      ...LAZY_MODULES.map((m) => `${staging}/${m}`),
     ]);
     await Deno.remove(plan.lib, { recursive: true }).catch(() => {});
     await Deno.rename(staging, plan.lib);
@@ -158,20 +164,32 @@ export async function install(plan: InstallPlan): Promise<void> {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     throw e;
   }
-  await deno([
-    "install",
-    "--global",
-    "--force",
-    "--allow-all",
-    "--cached-only",
-    "--name",
-    "ioscope",
-    "--root",
-    plan.root,
-    "--config",
-    `${plan.lib}/deno.json`,
-    `${plan.lib}/mod.ts`,
-  ]);
+  const install = (root: string, cachedOnly: boolean) =>
+    deno([
+      "install",
+      "--global",
+      "--force",
+      "--allow-all",
+      ...(cachedOnly ? ["--cached-only"] : []),
+      "--name",
+      "ioscope",
+      "--root",
+      root,
+      "--config",
+      `${plan.lib}/deno.json`,
+      `${plan.lib}/mod.ts`,
+    ]);
+  // A global install resolves the npm packages again, from their registry
+  // metadata, which `deno cache` with the lockfile does not keep: a first
+  // install (network allowed, into a scratch root) fetches it; the command
+  // itself is then installed to run with --cached-only.
+  const scratch = await Deno.makeTempDir({ dir: plan.lib, prefix: ".warm-" });
+  try {
+    await install(scratch, false);
+  } finally {
+    await Deno.remove(scratch, { recursive: true }).catch(() => {});
+  }
+  await install(plan.root, true);
 }
 
 /**

@@ -113,7 +113,10 @@ export async function startPushing(
   pidLabel: boolean,
 ): Promise<Pushing> {
   // The encoders (npm packages) are loaded only when something is pushed.
-  const { Pushers } = await import("../nightly/mod.ts");
+  // Loaded only when pushing: push.ts brings the npm encoders (protobufjs,
+  // snappyjs, OpenTelemetry), which a plain trace must not need (a trace run
+  // as another user has no writable npm cache).
+  const { Pushers } = await import("../nightly/push.ts");
   const pushers = new Pushers(
     { ...args.options, pidLabel },
     (line) => console.error(`ioscope: ${terminalSafe(line)}`),

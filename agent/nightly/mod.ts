@@ -9,6 +9,5 @@ export * from "./schedule.ts";
 export * from "./prom_exporter.ts";
 export * from "./openmetrics.ts";
 export { fleetView } from "./fleet.ts";
-export { Pushers } from "./push.ts";
 export type { PushOptions } from "./push.ts";
 export { parsePushUrl, readAuthFile } from "./push_config.ts";

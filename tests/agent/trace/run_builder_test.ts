@@ -11,6 +11,7 @@ import { summaryText } from "../../../agent/cli/_summary.ts";
 import { emptySnapshot } from "../../../probes/snapshot.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 import { runOptionsOf } from "../../_helpers/documents.ts";
+import { whyUnsupported } from "../../../agent/trace/_why_run.ts";
 
 const META = JSON.parse(
   Deno.readTextFileSync(new URL("../../testdata/run_demo.json", import.meta.url)),
@@ -56,10 +57,17 @@ Deno.test("proc: isElf32 tells a 32-bit ELF file (compat mode) from a 64-bit one
 Deno.test("run: buildRun writes all of meta from its options, key for key in the Run's order", () => {
   // A recorded Run's meta (tests/testdata/run_demo.json, a real bpftrace
   // trace) comes back the same from the facts it holds, plus the snapshot's
-  // own counts, which buildRun always writes.
+  // own counts, which buildRun always writes, and what a snapshot without the
+  // time split lacks (the Run recorded before issue 24 had none to say).
   const snapshot = emptySnapshot();
   const run = buildRun(snapshot, runOptionsOf(META));
-  const want = { ...META, map_full: 0, in_flight: 0, recursion_misses: 0 };
+  const want = {
+    ...META,
+    unsupported: [...META.unsupported, ...whyUnsupported(META.backend, snapshot, false)],
+    map_full: 0,
+    in_flight: 0,
+    recursion_misses: 0,
+  };
   assertEquals(run.meta, want);
   assertEquals(Object.keys(run.meta), Object.keys(want), "the keys' order");
 });
@@ -90,5 +98,6 @@ Deno.test("run: every optional meta field comes from its option", () => {
   assertEquals(run.meta.backend, "bpf");
   // /proc not read: minor/major are null, and the reason is listed.
   assertEquals(run.faults.minor, null);
-  assertEquals(run.meta.unsupported.map((u) => u.metric), ["faults.minor"]);
+  // ... and a snapshot without the time split says so too.
+  assertEquals(run.meta.unsupported.map((u) => u.metric), ["faults.minor", "time_split", "block"]);
 });
