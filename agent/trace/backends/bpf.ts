@@ -85,6 +85,8 @@ export interface BpfBackendOptions extends BackendOptions {
   attach?: AttachKind;
   /** Keep starts in a hash keyed by thread id even where task storage works. @default $IOSCOPE_BPF_STARTS === "hash" */
   startsInHash?: boolean;
+  /** The program modules to run beside the backend's own. @default BPF_MODULES (probes/bpf/modules.ts) */
+  modules?: readonly BpfModule[];
 }
 
 /** The running bpf backend: a TraceBackend that also says how it attached. */
@@ -570,7 +572,7 @@ export function startBpf(options: BpfBackendOptions): BpfBackend {
     throw e;
   }
   const why = typeof ready === "string" ? ready : ready.start(attached.b);
-  const modules = loadModules(attached.b, BPF_MODULES, reasons);
+  const modules = loadModules(attached.b, options.modules ?? BPF_MODULES, reasons);
   return running(options, {
     maps,
     full,
