@@ -71,13 +71,32 @@ Deno.test("the slot by the kernel's integer method (m = v << (62-k) against 16 c
   }
 });
 
-Deno.test("bpftrace's programs hold the same 16 constants and last slot", () => {
+Deno.test("bpftrace's programs compute the same slot: their tree run as JavaScript at every edge", () => {
   for (const file of ["io_syscalls.bt", "io_uring.bt"]) {
     const text = Deno.readTextFileSync(new URL(`../../probes/${file}`, import.meta.url));
-    const constants = [...text.matchAll(/if \(\$m > (\d+)\)/g)].map((m) => BigInt(m[1]!));
-    assertEquals(constants, [...SLOT_THRESHOLDS], file);
     assert(text.includes(`$b = ${SLOTS - 1};`), `${file}: the last slot`);
     assert(text.includes("$m = $d << (62 - $e);"), file);
+    const constants = [...text.matchAll(/if \(\$m > (\d+)\)/g)].map((m) => BigInt(m[1]!));
+    assertEquals([...constants].sort((x, y) => x < y ? -1 : 1), [...SLOT_THRESHOLDS], file);
+    // The search itself, from `$b = $e * 16 + 1;` to the end of its block,
+    // as BigInt JavaScript (the same if/else and += syntax).
+    const start = text.indexOf("$b = $e * 16 + 1;");
+    const indent = text.lastIndexOf("\n", start);
+    const close = text.indexOf(`\n${" ".repeat(start - indent - 3)}}`, start);
+    const body = text.slice(start, close).replace(/\/\/.*$/gm, "").replaceAll("$", "")
+      .replace(/(\d+)/g, "$1n");
+    const slotOf = new Function("m", "e", `let b; ${body}; return b;`) as (
+      m: bigint,
+      e: bigint,
+    ) => bigint;
+    for (let s = 1; s < SLOTS - 1; s++) {
+      const [low, high] = bucketBounds(s);
+      for (const v of [low, high - 1]) {
+        if (v < 1 || high <= low) continue;
+        const k = BigInt(v.toString(2).length - 1);
+        assertEquals(Number(slotOf(BigInt(v) << (62n - k), k)), bucketIndex(v), `${file}: ${v}`);
+      }
+    }
   }
 });
 
