@@ -32,6 +32,23 @@ export interface IntervalOpStats {
    * calls that ended in this interval.
    */
   time_split?: TimeSplit | null;
+  /**
+   * The same for the interval's slow calls (the Run's `slow_time_split`:
+   * at or above the previous interval's P99 bucket); null where the backend
+   * cannot say, absent in older documents.
+   */
+  slow_time_split?: TimeSplit | null;
+}
+
+/** One device's completed requests in one direction over one interval. */
+export interface IntervalBlockStats {
+  count: number;
+  bytes: number;
+  /** Issue to complete, from the interval's own histogram; 0 when none was timed. */
+  p50_ns: number;
+  p99_ns: number;
+  /** Of `count`, the requests the traced processes issued. */
+  traced: number;
 }
 
 /** One interval of a running trace, schema `ioscope.interval/1`. */
@@ -69,4 +86,11 @@ export interface IntervalDocument {
    * `meta.unsupported` would list it now (the `--live` view shows it).
    */
   unsupported: Unsupported[];
+  /**
+   * The block layer over the interval, by device name (as in /sys/block),
+   * reads and writes apart; devices with no request in the interval left out.
+   * Null where the backend does not measure it (`unsupported` says why);
+   * absent in older documents.
+   */
+  block?: Record<string, { read: IntervalBlockStats; write: IntervalBlockStats }> | null;
 }

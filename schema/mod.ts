@@ -24,4 +24,4 @@ export * from "./target.ts";
 export * from "./sha256.ts";
 export * from "./units.ts";
 export * from "./why.ts";
-export type { IntervalDocument, IntervalOpStats } from "./interval.ts";
+export type { IntervalBlockStats, IntervalDocument, IntervalOpStats } from "./interval.ts";

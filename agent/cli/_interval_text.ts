@@ -2,13 +2,16 @@
  * `trace --interval`: one compact block per interval, in 80 columns, like
  * iostat's: a line of the interval's fault, switch and TLB rates, then one row
  * per syscall and io_uring opcode with calls, bytes and time per second and
- * the interval's own P50 and P99, heaviest (most time) first.
+ * the interval's own P50 and P99, heaviest (most time) first, each followed
+ * by where its calls' time went when the backend splits it, then the block
+ * layer's line.
  * @module
  */
 
 import { formatBytes, formatCount, formatNs } from "./_terminal_format.ts";
 import { terminalSafe } from "./terminal_safe.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/mod.ts";
+import { intervalBlockLine, intervalSplitLine } from "./_why_text.ts";
 
 /** A rate: `12.3k/s`. */
 export function formatRate(perSecond: number): string {
@@ -109,6 +112,10 @@ export function intervalText(doc: IntervalDocument): string {
         formatNs(s.p99_ns),
       ].map((text, i) => cell(i, text)).join(" "),
     );
+    const split = intervalSplitLine(s);
+    if (split) lines.push(`    ${split}`.slice(0, 80));
   }
+  const block = intervalBlockLine(doc, doc.unsupported);
+  if (block) lines.push(`  ${terminalSafe(block)}`.slice(0, 80));
   return lines.join("\n");
 }

@@ -12,6 +12,7 @@ import { formatCount, formatNs } from "./_terminal_format.ts";
 import { terminalSafe } from "./terminal_safe.ts";
 import type { IntervalDocument, IntervalOpStats } from "../../schema/mod.ts";
 import { formatByteRate, formatRate, formatTimeRate, lostCount } from "./_interval_text.ts";
+import { intervalBlockLine, intervalSplitLine } from "./_why_text.ts";
 
 /** What the rows are sorted by (keys `t`, `c`, `p`). */
 export type LiveSort = "time" | "calls" | "p99";
@@ -124,32 +125,48 @@ export function liveScreen(state: LiveState, size: { columns: number; rows: numb
   const why = total && lost > 0
     ? ` (${total.lost_events} buffer, ${total.map_full} map full, ${total.recursion_misses} recursion)`
     : "";
-  const missing = [...new Set(state.unsupported.map((u) => u.metric))];
+  // The time split and the block layer are explained on the next line.
+  const explained = new Set(["time_split", "block"]);
+  const missing = [
+    ...new Set(state.unsupported.map((u) => u.metric).filter((m) => !explained.has(m))),
+  ];
   head.push(
     `lost ${formatCount(lost)} events${why}` +
       (missing.length ? `; not measured: ${missing.join(", ")}` : "; everything measured"),
   );
-  head.push("");
+  head.push(last ? intervalBlockLine(last, state.unsupported) ?? "" : "");
   head.push(line(COLUMNS.map(([name]) => name)));
   const all = rows(state);
-  const room = Math.max(0, size.rows - head.length);
-  const shown = all.length > room ? all.slice(0, Math.max(0, room - 1)) : all;
-  const body = shown.map((r) => {
+  const groups = all.map((r) => {
     const s = r.last;
     const seconds = Math.max(last?.interval_s ?? 1, 1e-9);
-    return line([
-      r.name,
-      s ? formatRate(s.calls_per_s) : "-",
-      s ? formatByteRate(s.bytes_per_s) : "-",
-      s ? formatTimeRate(s.total_ns / seconds) : "-",
-      s ? formatNs(s.p50_ns) : "-",
-      s ? formatNs(s.p99_ns) : "-",
-      "|",
-      r.total ? formatCount(r.total.calls) : "-",
-      r.total ? formatNs(r.total.total_ns) : "-",
-    ]);
+    const split = s ? intervalSplitLine(s) : null;
+    return [
+      line([
+        r.name,
+        s ? formatRate(s.calls_per_s) : "-",
+        s ? formatByteRate(s.bytes_per_s) : "-",
+        s ? formatTimeRate(s.total_ns / seconds) : "-",
+        s ? formatNs(s.p50_ns) : "-",
+        s ? formatNs(s.p99_ns) : "-",
+        "|",
+        r.total ? formatCount(r.total.calls) : "-",
+        r.total ? formatNs(r.total.total_ns) : "-",
+      ]),
+      ...(split ? [`  ${split}`] : []),
+    ];
   });
+  const room = Math.max(0, size.rows - head.length);
+  const body: string[] = [];
+  let shown = 0;
+  for (const g of groups) {
+    // Keep a line for "... N more" unless this is the last row.
+    const reserve = shown + 1 < groups.length ? 1 : 0;
+    if (body.length + g.length + reserve > room) break;
+    body.push(...g);
+    shown++;
+  }
   if (all.length === 0) body.push("no I/O syscalls seen yet");
-  if (shown.length < all.length) body.push(`... ${all.length - shown.length} more`);
+  if (shown < all.length) body.push(`... ${all.length - shown} more`);
   return [...head, ...body].slice(0, Math.max(1, size.rows)).map(fit);
 }

@@ -7,22 +7,33 @@
  */
 
 import { formatBytes, formatCount, formatNs } from "./_terminal_format.ts";
-import type { BlockStats, RunDocument, TimeSplit } from "../../schema/mod.ts";
+import type {
+  BlockStats,
+  IntervalBlockStats,
+  IntervalDocument,
+  IntervalOpStats,
+  RunDocument,
+  TimeSplit,
+  Unsupported,
+} from "../../schema/mod.ts";
 
 /**
  * A split as shares, largest first, leaving out those under 1% (all four
  * when the calls took no time).
  * @param t the split
+ * @param options `short`: `runq` and `other` for `run queue` and `other
+ *   sleep` (the live view's narrow line) @default false
  * @returns `92% disk, 5% CPU, 3% run queue`
  */
-export function splitShares(t: TimeSplit): string {
+export function splitShares(t: TimeSplit, options: { short?: boolean } = {}): string {
+  const { short = false } = options;
   const total = t.cpu_ns + t.runqueue_ns + t.disk_ns + t.other_ns;
   if (total <= 0) return "no time";
   const parts: [string, number][] = [
     ["CPU", t.cpu_ns],
-    ["run queue", t.runqueue_ns],
+    [short ? "runq" : "run queue", t.runqueue_ns],
     ["disk", t.disk_ns],
-    ["other sleep", t.other_ns],
+    [short ? "other" : "other sleep", t.other_ns],
   ];
   const shown = parts
     .map(([name, ns]) => [name, Math.round(ns / total * 100)] as const)
@@ -68,4 +79,59 @@ function blockLine(name: string, dir: string, st: BlockStats, traced: number): s
   return `${name.slice(0, 12)} ${formatCount(st.count)} ${dir} ${formatBytes(st.bytes)}, p50 ${
     formatNs(st.p50_ns)
   }, p99 ${formatNs(st.p99_ns)}, ${formatCount(traced)} traced, depth ${st.in_flight_mean}`;
+}
+
+/**
+ * Where one interval's calls of a syscall went, for the interval and live
+ * views: all calls, then the slow ones when there were any.
+ * @param s the syscall's interval figures
+ * @returns `time 92% disk, 5% CPU, 3% runq; P99 calls 97% disk, 3% CPU`, or
+ *   null when the backend did not split the time or the calls took none
+ */
+export function intervalSplitLine(s: IntervalOpStats): string | null {
+  const all = s.time_split;
+  if (!all || all.count === 0 || all.total_ns <= 0) return null;
+  const slow = s.slow_time_split;
+  const tail = slow && slow.count > 0 && slow.total_ns > 0
+    ? `; P99 calls ${splitShares(slow, { short: true })}`
+    : "";
+  return `time ${splitShares(all, { short: true })}${tail}`;
+}
+
+/**
+ * The block layer over one interval, in one line: each device with requests,
+ * reads and writes per second and their P99; or why it is not measured.
+ * @param doc the Interval document
+ * @param unsupported what the trace cannot measure (the time split's and the
+ *   block layer's reasons come from here)
+ * @returns `block vda 1.2k rd/s p99 1.1ms, 30 wr/s p99 2.0ms`, a `not
+ *   measured` line, or null when there is nothing to say
+ */
+export function intervalBlockLine(
+  doc: IntervalDocument,
+  unsupported: readonly Unsupported[],
+): string | null {
+  const notMeasured = whyNotMeasured(unsupported);
+  if (doc.block === undefined || doc.block === null) return notMeasured;
+  const seconds = Math.max(doc.interval_s, 1e-9);
+  const dir = (st: IntervalBlockStats, what: string) =>
+    st.count > 0 ? `${formatCount(st.count / seconds)} ${what}/s p99 ${formatNs(st.p99_ns)}` : null;
+  const devices = Object.entries(doc.block).map(([name, d]) =>
+    `${name} ${[dir(d.read, "rd"), dir(d.write, "wr")].filter(Boolean).join(", ")}`
+  );
+  const block = `block ${devices.length ? devices.join("; ") : "no requests"}`;
+  return notMeasured ? `${block}; ${notMeasured}` : block;
+}
+
+/** The time split's and the block layer's `unsupported` entries as one phrase, or null. */
+function whyNotMeasured(unsupported: readonly Unsupported[]): string | null {
+  const byReason = new Map<string, string[]>();
+  for (const u of unsupported) {
+    if (u.metric !== "time_split" && u.metric !== "block") continue;
+    const what = u.metric === "block" ? "block layer" : "time split";
+    byReason.set(u.reason, [...(byReason.get(u.reason) ?? []), what]);
+  }
+  if (byReason.size === 0) return null;
+  return [...byReason].map(([reason, what]) => `${what.join(", ")} not measured: ${reason}`)
+    .join("; ");
 }

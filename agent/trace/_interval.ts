@@ -9,13 +9,14 @@
 
 import { addIntervalWhy } from "./_why_run.ts";
 import {
+  type IntervalBlockStats,
   type IntervalDocument,
   type IntervalOpStats,
   quantile,
   toBuckets,
   type Unsupported,
 } from "../../schema/mod.ts";
-import type { OpTotals, Snapshot } from "../../probes/mod.ts";
+import type { BlockTotals, OpTotals, Snapshot } from "../../probes/mod.ts";
 
 /**
  * The histogram of the calls between two cumulative histograms.
@@ -154,9 +155,43 @@ export function intervalDocument(
     map_full: Math.max(0, (after.mapFull ?? 0) - (before.mapFull ?? 0)),
     recursion_misses: Math.max(0, (after.recursionMisses ?? 0) - (before.recursionMisses ?? 0)),
     unsupported: unsupported.map((u) => ({ ...u })),
+    block: after.block ? intervalBlock(before, after) : null,
   };
   addIntervalWhy(doc, before, after);
   return doc;
+}
+
+/** The block layer between two cumulative snapshots: devices with a request in between. */
+function intervalBlock(
+  before: Snapshot,
+  after: Snapshot,
+): NonNullable<IntervalDocument["block"]> {
+  const stats = (b: BlockTotals | undefined, a: BlockTotals, traced: number) => {
+    const buckets = toBuckets(histDelta(b?.hist, a.hist));
+    return {
+      count: Math.max(0, a.count - (b?.count ?? 0)),
+      bytes: Math.max(0, a.bytes - (b?.bytes ?? 0)),
+      p50_ns: Math.round(quantile(buckets, 0.5)),
+      p99_ns: Math.round(quantile(buckets, 0.99)),
+      traced,
+    } satisfies IntervalBlockStats;
+  };
+  const out: NonNullable<IntervalDocument["block"]> = {};
+  for (const [name, dev] of [...(after.block ?? [])].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const was = before.block?.get(name);
+    const read = stats(
+      was?.read,
+      dev.read,
+      Math.max(0, dev.traced.read.count - (was?.traced.read.count ?? 0)),
+    );
+    const write = stats(
+      was?.write,
+      dev.write,
+      Math.max(0, dev.traced.write.count - (was?.traced.write.count ?? 0)),
+    );
+    if (read.count > 0 || write.count > 0) out[name] = { read, write };
+  }
+  return out;
 }
 
 /**

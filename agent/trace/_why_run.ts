@@ -82,33 +82,44 @@ export function whyUnsupported(
 }
 
 /**
- * Adds each syscall's time split over an interval (the difference of two
- * cumulative splits) to an Interval document; null where the backend did not
- * measure it.
+ * Adds each syscall's time split over an interval, for all its calls and
+ * for the slow ones (the difference of two cumulative splits), to an
+ * Interval document; null where the backend did not measure it.
  * @param doc the Interval document (changed in place)
  * @param before the snapshot at the interval's start
  * @param after the snapshot at its end
  */
 export function addIntervalWhy(doc: IntervalDocument, before: Snapshot, after: Snapshot): void {
   for (const [name, s] of Object.entries(doc.syscalls)) {
-    const a = after.timeSplit?.get(name)?.all;
     if (!after.timeSplit) {
       s.time_split = null;
+      s.slow_time_split = null;
       continue;
     }
-    const b = before.timeSplit?.get(name)?.all ?? emptySplit();
-    const d = (k: keyof TimeSplitTotals) => Math.max(0, (a?.[k] ?? 0) - b[k]);
-    s.time_split = split({
-      count: d("count"),
-      total_ns: d("total_ns"),
-      cpu_ns: d("cpu_ns"),
-      runqueue_ns: d("runqueue_ns"),
-      disk_ns: d("disk_ns"),
-      other_ns: d("other_ns"),
-      faults: d("faults"),
-      tlb_flushes: d("tlb_flushes"),
-    });
+    const a = after.timeSplit.get(name);
+    const b = before.timeSplit?.get(name);
+    s.time_split = splitDelta(b?.all, a?.all);
+    s.slow_time_split = splitDelta(b?.slow, a?.slow);
   }
+}
+
+/** The split of the calls between two cumulative splits. */
+function splitDelta(
+  before: TimeSplitTotals | undefined,
+  after: TimeSplitTotals | undefined,
+): TimeSplit {
+  const b = before ?? emptySplit();
+  const d = (k: keyof TimeSplitTotals) => Math.max(0, (after?.[k] ?? 0) - b[k]);
+  return split({
+    count: d("count"),
+    total_ns: d("total_ns"),
+    cpu_ns: d("cpu_ns"),
+    runqueue_ns: d("runqueue_ns"),
+    disk_ns: d("disk_ns"),
+    other_ns: d("other_ns"),
+    faults: d("faults"),
+    tlb_flushes: d("tlb_flushes"),
+  });
 }
 
 /**

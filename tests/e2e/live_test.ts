@@ -121,6 +121,15 @@ Deno.test("--live draws a top-like view, sorts on t/c/p, and q restores the term
   assert(/^lost \d+ events/.test(lines[2]!), lines[2]);
   assert(lines[4]!.startsWith("SYSCALL") && lines[4]!.includes("P99"), lines[4]);
   for (const l of lines) assert(l.length <= 80, l);
+  // The bpf backend splits each call's time: timer_reads' reads sleep on a
+  // timerfd (its slow ones for 10 ms), so the read row is followed by where the
+  // time went, "other" sleep first, for all calls and, from the second interval
+  // on (the slow threshold is the previous interval's P99), for the P99 calls;
+  // the line above the header is the block layer's.
+  assert(lines[0]!.includes(", bpf, "), lines[0]);
+  assert(/^block /.test(lines[3]!), lines[3]);
+  const split = await waitScreen(t, /^read\s.*\n {2}time \d+% other.*; P99 calls \d+% other/m);
+  assert(!/\b0%/.test(split), split);
   // Redrawn in place: the elapsed seconds move, the screen does not scroll.
   const t0 = /(\d+) s/.exec(lines[0]!)?.[1];
   view = await waitScreen(t, new RegExp(`, (?!${t0} s)\\d+ s`));
@@ -186,6 +195,9 @@ for (const backend of ["bpftrace", "ftrace"] as const) {
     startLive(t, dir.path, ["--pid", String(w.pid), "--backend", backend]);
     const view = await waitScreen(t, /^read\s+[\d.]+k?\/s/m);
     assert(view.split("\n")[0]!.includes(`, ${backend}, `), view);
+    // No time split here: said once, with the reason, above the header; never 0%.
+    assert(/^time split(, block layer)? not measured: /.test(view.split("\n")[3]!), view);
+    assert(!/^ {2}time \d/m.test(view) && !/\b0%/.test(view), view);
     const agent = agentPid(`${dir.path}/run.json`);
     t.run("send-keys", "-t", "live", "q");
     await assertRestored(t, dir.path, "stopped");

@@ -123,3 +123,56 @@ Deno.test("an interval's split is the difference of the two cumulative splits; n
   const none = intervalDocument(emptySnapshot(), bare, { ...info, backend: "ftrace" });
   assertEquals(none.syscalls.read?.time_split, null);
 });
+
+Deno.test("an interval carries its slow calls' split and each device's requests of that interval only", async () => {
+  const { intervalDocument } = await import("../../../agent/trace/_interval.ts");
+  const info = { tS: 2, seconds: 1, pids: [1], comm: "x", backend: "bpf" };
+  const disk = (n: number, ns: number) => ({
+    ...emptySplit(),
+    count: n,
+    total_ns: n * ns,
+    disk_ns: n * ns,
+  });
+  const requests = (latencies: number[], bytes: number) => {
+    const t = emptyBlockTotals();
+    for (const ns of latencies) {
+      const i = bucketIndex(ns);
+      t.hist.set(i, (t.hist.get(i) ?? 0) + 1);
+      t.count++;
+      t.total_ns += ns;
+      t.bytes += bytes;
+    }
+    return t;
+  };
+  const device = (reads: number[], traced: number[]) => ({
+    read: requests(reads, 4096),
+    write: emptyBlockTotals(),
+    traced: { read: requests(traced, 4096), write: emptyBlockTotals() },
+  });
+  const before = emptySnapshot();
+  before.syscalls.set("pread64", op([100_000]));
+  before.timeSplit = new Map([["pread64", { all: disk(1, 100_000), slow: emptySplit() }]]);
+  before.block = new Map([["vda", device([90_000], [90_000])], ["sdb", device([5000], [])]]);
+  const after = emptySnapshot();
+  after.syscalls.set("pread64", op([100_000, 100_000, 2_000_000]));
+  after.timeSplit = new Map([["pread64", {
+    all: disk(3, 700_000),
+    slow: disk(1, 2_000_000),
+  }]]);
+  after.block = new Map([
+    ["vda", device([90_000, 90_000, 1_900_000], [90_000, 90_000, 1_900_000])],
+    ["sdb", device([5000], [])],
+  ]);
+  const doc = intervalDocument(before, after, info);
+  assertEquals(doc.syscalls.pread64?.slow_time_split?.count, 1);
+  assertEquals(doc.syscalls.pread64?.slow_time_split?.disk_ns, 2_000_000);
+  // sdb had no request in the interval: left out; vda's two are the interval's only.
+  assertEquals(Object.keys(doc.block ?? {}), ["vda"]);
+  const vda = doc.block?.vda?.read;
+  assertEquals([vda?.count, vda?.bytes, vda?.traced], [2, 8192, 2]);
+  const [low, high] = bucketBounds(bucketIndex(1_900_000));
+  assert(vda!.p99_ns >= low && vda!.p99_ns <= high, `p99 ${vda?.p99_ns} in [${low}, ${high}]`);
+  assertEquals(doc.block?.vda?.write.count, 0);
+  const none = intervalDocument(emptySnapshot(), emptySnapshot(), { ...info, backend: "ftrace" });
+  assertEquals(none.block, null, "null where the backend does not measure the block layer");
+});
