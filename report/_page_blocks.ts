@@ -193,7 +193,7 @@ export interface RenderOptions {
 export function page(
   title: string,
   body: Html,
-  data: { kind: "run" | "bench"; charts: ChartSpec[]; flame?: unknown },
+  data: { kind: "run" | "bench" | "fleet"; charts: ChartSpec[]; flame?: unknown },
   chartJs: string | undefined,
 ): string {
   return htmlPage({

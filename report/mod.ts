@@ -22,3 +22,4 @@ export { escapeHtml, type Html, htmlPage, jsonForScript, markup } from "./html.t
 export { CHART_JS_VERSION, loadChartJs } from "./chartjs.ts";
 export { analyzeTrends } from "./trend.ts";
 export { formatChange, renderTrendHtml } from "./trend_html.ts";
+export { type FleetPageOptions, renderFleetHtml } from "./fleet_html.ts";

@@ -24,4 +24,5 @@ export * from "./target.ts";
 export * from "./sha256.ts";
 export * from "./units.ts";
 export * from "./why.ts";
+export * from "./fleet.ts";
 export type { IntervalBlockStats, IntervalDocument, IntervalOpStats } from "./interval.ts";

@@ -23,17 +23,23 @@ import {
   analyzeTrends,
   formatChange,
   loadChartJs,
+  renderFleetHtml,
   renderRunHtml,
   renderTrendHtml,
 } from "../../report/mod.ts";
-import type { RunDocument, TrendSummary } from "../../schema/mod.ts";
+import {
+  FLEET_SCHEMA,
+  type FleetDocument,
+  type RunDocument,
+  type TrendSummary,
+} from "../../schema/mod.ts";
 import { formatCount, formatNs, formatValue } from "./_terminal_format.ts";
 
 const HELP = `ioscope report: trends of a run store, and what got worse
 
 Usage:
   ioscope report --store DIR [options]
-  ioscope report --fleet DIR,DIR... [--json FILE]
+  ioscope report --fleet DIR,DIR... [--out FILE.html] [--json FILE]
 
 Options:
   --store DIR            the run store (written by ioscope trace --store DIR)
@@ -49,7 +55,9 @@ Options:
   --fleet DIR,DIR...     several stores (or directories of Runs) from several
                          hosts: the latest Run of each host and target merged
                          exactly into one histogram per syscall, with each
-                         host's P99 (the spread)
+                         host's P99 (the spread); --out FILE.html writes
+                         the fleet page (tables, each host's P99, the
+                         merged histograms), --json the fleet document
   -h, --help             this help
 
 A metric of the latest run is a regression when it is worse than the
@@ -223,21 +231,23 @@ async function runReport(args: string[]): Promise<number> {
   } catch (e: unknown) {
     earlier = [`could not write --out ${a.out}: ${writeErrorReason(e)}`];
   }
-  const json = a.json;
-  if (json) {
-    outputs.push({
-      what: `--json ${json}`,
-      write: async () => {
-        await writeFileAtomic(json, JSON.stringify(summary, null, 2) + "\n", {
-          mode: PRIVATE_FILE_MODE,
-        });
-        return `Wrote ${json}`;
-      },
-    });
-  }
+  if (a.json) outputs.push(jsonOutput(a.json, summary));
   console.log(summaryLines(summary).join("\n"));
   await writeEach(outputs, earlier);
   return a.failOnRegression && summary.regressions.length > 0 ? REGRESSION_EXIT : 0;
+}
+
+/** `--json FILE`: the document, written private. */
+function jsonOutput(path: string, value: unknown): Output {
+  return {
+    what: `--json ${path}`,
+    write: async () => {
+      await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", {
+        mode: PRIVATE_FILE_MODE,
+      });
+      return `Wrote ${path}`;
+    },
+  };
 }
 
 /** The terminal summary: one line of totals, then one line per regression. */
@@ -263,15 +273,17 @@ function summaryLines(s: TrendSummary): string[] {
   return lines;
 }
 
-/** `report --fleet DIR,DIR...`: the fleet view, on stdout and with --json. */
+/** `report --fleet DIR,DIR...`: the fleet view, on stdout, with --json and --out. */
 async function runFleet(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, {
     fleet: { type: "string" },
     json: { type: "string" },
+    out: { type: "string" },
   }, true);
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
   const dirs = String(values.fleet ?? "").split(",").filter((d) => d !== "");
   if (dirs.length === 0) throw new UsageError("--fleet needs directories: --fleet DIR,DIR");
+  const out = fleetOutPath(values.out);
   const runs: RunDocument[] = [];
   for (const dir of dirs) {
     let loaded;
@@ -289,6 +301,43 @@ async function runFleet(args: string[]): Promise<number> {
     runs.push(...loaded.runs.map((r) => r.run));
   }
   const rows = fleetView(runs);
+  console.log(fleetLines(rows).join("\n"));
+  const doc: FleetDocument = { schema: FLEET_SCHEMA, rows };
+  const outputs: Output[] = [];
+  if (out !== undefined) {
+    outputs.push({
+      what: `--out ${out}`,
+      write: async () => {
+        await loadChartJs();
+        await writeFileAtomic(out, renderFleetHtml(doc, { sources: dirs }), {
+          mode: PRIVATE_FILE_MODE,
+        });
+        return `Wrote ${out}`;
+      },
+    });
+  }
+  if (typeof values.json === "string") outputs.push(jsonOutput(values.json, doc));
+  await writeEach(outputs, []);
+  return 0;
+}
+
+/** `--out` of `report --fleet`: a file path, or undefined when not given. */
+function fleetOutPath(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const out = String(value);
+  if (out === "" || out.endsWith("/")) throw new UsageError("--out needs a file path");
+  try {
+    if (Deno.statSync(out).isDirectory) {
+      throw new UsageError(`cannot write --out ${out}: it is a directory; give a file path`);
+    }
+  } catch (e: unknown) {
+    if (e instanceof UsageError) throw e;
+  }
+  return out;
+}
+
+/** The fleet view for the terminal: a line per target and syscall. */
+function fleetLines(rows: FleetDocument["rows"]): string[] {
   const lines = [
     `${"target".padEnd(16)} ${"syscall".padEnd(14)} hosts ${"calls".padStart(9)} ${
       "P50".padStart(9)
@@ -306,15 +355,5 @@ async function runFleet(args: string[]): Promise<number> {
       }`,
     );
   }
-  console.log(lines.join("\n"));
-  if (typeof values.json === "string") {
-    await writeFileAtomic(
-      values.json,
-      JSON.stringify({ schema: "ioscope.fleet/1", rows }, null, 2) + "\n",
-      {
-        mode: PRIVATE_FILE_MODE,
-      },
-    );
-  }
-  return 0;
+  return lines;
 }

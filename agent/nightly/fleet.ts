@@ -8,22 +8,8 @@
  * @module
  */
 
-import type { RunDocument } from "../../schema/mod.ts";
+import type { Bucket, FleetRow, RunDocument } from "../../schema/mod.ts";
 import { nativeBoundsNs, toNative } from "./_native_histogram.ts";
-
-/** One target's syscall over the fleet. */
-export interface FleetRow {
-  target: string;
-  syscall: string;
-  hosts: number;
-  /** Timed (successful) calls, all hosts. */
-  count: number;
-  /** P50 and P99 of the merged histogram, ns (the native bucket's upper bound). */
-  p50_ns: number;
-  p99_ns: number;
-  /** Each host's own P99, ns (same rule), by host. */
-  p99_by_host: Record<string, number>;
-}
 
 /** The upper bound (ns) of the native bucket holding quantile q of merged counts. */
 function quantileNs(buckets: Map<number, number>, zero: number, q: number): number {
@@ -91,5 +77,16 @@ export function fleetView(runs: readonly RunDocument[]): FleetRow[] {
     p50_ns: quantileNs(g.merged, g.zero, 0.5),
     p99_ns: quantileNs(g.merged, g.zero, 0.99),
     p99_by_host: g.hosts,
+    buckets: mergedBuckets(g.merged, g.zero),
   })).sort((a, b) => a.target < b.target ? -1 : a.target > b.target ? 1 : b.count - a.count);
+}
+
+/** Merged native counts as a Run's buckets, ascending: `[low_ns, high_ns, count]`. */
+function mergedBuckets(merged: Map<number, number>, zero: number): Bucket[] {
+  const out: Bucket[] = zero > 0 ? [[0, 1, zero]] : [];
+  for (const [i, n] of [...merged.entries()].sort((a, b) => a[0] - b[0])) {
+    const [low, high] = nativeBoundsNs(i);
+    out.push([low, high, n]);
+  }
+  return out;
 }
