@@ -25,17 +25,19 @@ import {
   type Bucket,
   bucketBounds,
   bucketIndex,
-  NATIVE_SCHEMA,
   type RunDocument,
   SLOT_ONE_NATIVE,
   SLOTS,
 } from "../../schema/mod.ts";
 
-/** The native histogram schema (Prometheus) and scale (OTLP) used: 16 buckets per power of two. */
-const PER_OCTAVE = 2 ** NATIVE_SCHEMA;
+/** The native index of the programs' last slot: values above 2^48 ns (3.3 days) are counted there. */
+const LAST_NATIVE = SLOTS - 2 + SLOT_ONE_NATIVE;
 
 /**
- * The integer nanoseconds native bucket `i` holds: `[low, high)`.
+ * The integer nanoseconds native bucket `i` holds: `[low, high)`, from the
+ * exact edges of schema/buckets.ts. Buckets below 1 ns hold no integer
+ * (`[1, 1)`); indexes past the programs' last slot (2^48 ns) are that slot,
+ * as the kernel counts them.
  * @param index a native bucket index (schema 4, seconds)
  * @returns `[low, high]`, low inclusive, high exclusive, in nanoseconds
  * @example
@@ -46,21 +48,14 @@ const PER_OCTAVE = 2 ** NATIVE_SCHEMA;
  * ```
  */
 export function nativeBoundsNs(index: number): [number, number] {
-  // The exact (BigInt) edges of schema/buckets.ts where its slots reach.
-  const slot = index + 1 - SLOT_ONE_NATIVE;
-  if (slot >= 1 && slot < SLOTS) return bucketBounds(slot);
-  return [edgeNs(index - 1) + 1, edgeNs(index) + 1];
-}
-
-/** floor(1e9 * 2^(i/16)): exact at whole powers of two, where floating point is. */
-function edgeNs(i: number): number {
-  const whole = Math.floor(i / PER_OCTAVE);
-  const frac = i - whole * PER_OCTAVE;
-  return Math.floor(1e9 * 2 ** whole * 2 ** (frac / PER_OCTAVE));
+  if (!Number.isInteger(index)) throw new RangeError(`Bad native bucket index: ${index}`);
+  if (index < SLOT_ONE_NATIVE) return [1, 1];
+  return bucketBounds(Math.min(index, LAST_NATIVE) + 1 - SLOT_ONE_NATIVE);
 }
 
 /**
- * The native bucket index holding a duration of `ns` nanoseconds (at least 1).
+ * The native bucket index holding a duration of `ns` nanoseconds (at least
+ * 1): past 2^48 ns, the last slot's, as the kernel counts it.
  * @param ns a positive integer number of nanoseconds
  * @returns the schema-4 bucket index
  * @example
@@ -71,14 +66,7 @@ function edgeNs(i: number): number {
  */
 export function nativeIndexOfNs(ns: number): number {
   if (!(ns >= 1)) throw new RangeError(`Bad duration for a native bucket: ${ns} ns`);
-  const slot = bucketIndex(ns);
-  if (slot < SLOTS - 1) return slot - 1 + SLOT_ONE_NATIVE;
-  let i = Math.ceil(PER_OCTAVE * Math.log2(ns / 1e9));
-  // log2 rounds: settle on the integer bounds themselves.
-  while (ns >= edgeNs(i) + 1) i++;
-  while (ns < edgeNs(i - 1) + 1) i--;
-  // Math.ceil of a small negative number is -0.
-  return i === 0 ? 0 : i;
+  return bucketIndex(ns) - 1 + SLOT_ONE_NATIVE;
 }
 
 /** A histogram in native form: counts by schema-4 index, in seconds. */

@@ -13,7 +13,13 @@ import {
   toNative,
 } from "../../../agent/nightly/_native_histogram.ts";
 import type { Bucket } from "../../../schema/mod.ts";
-import { quantile } from "../../../schema/buckets.ts";
+import {
+  bucketBounds,
+  bucketIndex,
+  quantile,
+  SLOT_ONE_NATIVE,
+  SLOTS,
+} from "../../../schema/buckets.ts";
 import { readRun } from "../../_helpers/documents.ts";
 
 const FIXTURE = new URL("../../testdata/run_fio_psync.json", import.meta.url);
@@ -98,4 +104,22 @@ Deno.test("Prometheus spans and deltas, OTLP offset and dense counts", () => {
   });
   assertEquals(otlpBuckets([[-10, 3], [-8, 5]]), { offset: -11, bucketCounts: [3, 0, 5] });
   assertEquals(otlpBuckets([]), { offset: 0, bucketCounts: [] });
+});
+
+Deno.test("past 2^48 ns a duration is in the programs' last slot, as the kernel counts it, with that slot's bounds", () => {
+  const last = SLOTS - 1;
+  const lastNative = last - 1 + SLOT_ONE_NATIVE;
+  // 4 and 13 days: the bpf programs count both in their last slot (bucketIndex clamps the same).
+  for (const ns of [2 ** 48 + 1, 4 * 86_400e9, 13 * 86_400e9]) {
+    assertEquals(bucketIndex(ns), last);
+    assertEquals(nativeIndexOfNs(ns), lastNative, `${ns} ns`);
+  }
+  assertEquals(nativeBoundsNs(lastNative), bucketBounds(last));
+  assertEquals(nativeBoundsNs(lastNative + 40), bucketBounds(last), "clamped, never extrapolated");
+  // An old (log-linear) Run's bucket up there lands in the same native bucket.
+  const h = toNative([[2 ** 49, 2 ** 49 + 2 ** 45, 3]], 0);
+  assertEquals(h.buckets, [[lastNative, 3]]);
+  // Below 1 ns a native bucket holds no whole nanosecond.
+  assertEquals(nativeBoundsNs(SLOT_ONE_NATIVE - 1), [1, 1]);
+  assertEquals(nativeBoundsNs(SLOT_ONE_NATIVE), bucketBounds(1));
 });
