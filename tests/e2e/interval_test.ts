@@ -103,6 +103,15 @@ Deno.test("--interval 1s prints a compact block per interval, in 80 columns, uni
       .test(row),
     row,
   );
+  // With the default backend (bpf) each row is followed by where its calls' time went:
+  // timer_reads sleeps on a timerfd, so "other" sleep; from the second interval on
+  // (the slow threshold is the previous interval's P99) for its P99 calls too; each
+  // block ends with the block layer's line.
+  assert(/^ {4}time \d+% other/m.test(out), out);
+  assert(/^ {2}read\s.*\n {4}time .*; P99 calls \d+% other/m.test(out), out);
+  assert(/^ {2}block /m.test(out), out);
+  const splits = out.split("\n").filter((l) => /^ {4}time /.test(l));
+  assert(splits.every((l) => !/(^|\s)0%/.test(l)), splits.join("\n"));
   // The summary of the whole trace follows the blocks, as without --interval.
   assert(out.includes("syscall           calls  errs"), out);
 });
