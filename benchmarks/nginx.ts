@@ -22,7 +22,11 @@ export const FILE_BYTES = 16 << 10;
  * request then an openat failing with EACCES and an error-log write, and
  * never a sendfile), which is not the workload a benchmark means to measure.
  */
-async function servesTheFile(url: string, master: Deno.ChildProcess): Promise<void> {
+async function servesTheFile(
+  url: string,
+  master: Deno.ChildProcess,
+  workerPid: number,
+): Promise<void> {
   let why = "";
   for (let tries = 0; tries < 20; tries++) {
     try {
@@ -35,9 +39,33 @@ async function servesTheFile(url: string, master: Deno.ChildProcess): Promise<vo
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  master.kill("SIGKILL");
-  await master.status;
+  await stopNginx(master, workerPid, "SIGTERM");
   throw new Error(`nginx does not serve ${url} (${FILE_BYTES} bytes): ${why}`);
+}
+
+/**
+ * Stops nginx: `signal` to the master (SIGQUIT: graceful; SIGTERM: fast; both
+ * stop the worker), SIGKILL after 3 s; then the worker, if it still runs. A
+ * master killed outright leaves its worker running, orphaned, with every
+ * descriptor nginx inherited: once, the test lock's, which it then held for
+ * everyone (2026-12-06).
+ */
+async function stopNginx(
+  master: Deno.ChildProcess,
+  workerPid: number,
+  signal: Deno.Signal,
+): Promise<void> {
+  master.kill(signal);
+  const timer = setTimeout(() => master.kill("SIGKILL"), 3000);
+  await master.status;
+  clearTimeout(timer);
+  try {
+    // Still ours (its PID not reused): an orphaned nginx worker.
+    const cmd = Deno.readTextFileSync(`/proc/${workerPid}/cmdline`);
+    if (cmd.startsWith("nginx: worker")) Deno.kill(workerPid, "SIGKILL");
+  } catch {
+    // it ended with the master
+  }
 }
 
 /** Starts nginx with one worker on a free loopback port, serving a 16 KiB file. */
@@ -92,16 +120,13 @@ http {
     }
   }
   const url = `http://127.0.0.1:${port}/index.html`;
-  await servesTheFile(url, master);
+  await servesTheFile(url, master, workerPid);
   return {
     port,
     workerPid,
     url,
     async [Symbol.asyncDispose]() {
-      master.kill("SIGQUIT");
-      const timer = setTimeout(() => master.kill("SIGKILL"), 3000);
-      await master.status;
-      clearTimeout(timer);
+      await stopNginx(master, workerPid, "SIGQUIT");
     },
   };
 }

@@ -1,8 +1,10 @@
 /**
  * `deno task bench`: what tracing costs the traced process, what the agent
  * costs, how fast it attaches and renders, measured on the host at hand, and
- * written to BENCHMARKS.md (`--out FILE` to write elsewhere, `--rounds N`).
- * Needs root, nginx-light, wrk, bpftrace, perf, strace, fio.
+ * written to BENCHMARKS.md (`--out FILE` to write elsewhere, `--rounds N`;
+ * `--only overhead` or `--only push` measures that section alone and replaces
+ * it in --out). Needs root, nginx-light, wrk, bpftrace, perf, strace, fio,
+ * prometheus.
  * @module
  */
 
@@ -22,6 +24,7 @@ import { measureBpfPerCall } from "./bpf_cost.ts";
 import { measureReports } from "./report_cost.ts";
 import { replaceSection, sectionPattern } from "./soak.ts";
 import { measurePaths, servingVerdict } from "./paths_cost.ts";
+import { measurePushCost, pushCostSection } from "./push_cost.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -31,12 +34,16 @@ const { values } = parseArgs({
     // median of 5 moved 0.83-0.92 between runs of the same code (2026-12-02).
     rounds: { type: "string", default: "9" },
     seconds: { type: "string", default: "3" },
-    // `--only overhead`: measure the overhead rows alone and replace that section of --out.
+    // `--only overhead` or `--only push`: measure that section alone and replace it in --out.
     only: { type: "string" },
   },
 });
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
+if (values.only !== undefined && values.only !== "overhead" && values.only !== "push") {
+  console.error(`bench: --only takes "overhead" or "push", not '${values.only}'`);
+  Deno.exit(2);
+}
 
 const fmt = (x: number | null, d = 3) => x === null ? "n/a" : x.toFixed(d);
 
@@ -145,6 +152,27 @@ const host = {
   memGiB: Math.round(Deno.systemMemoryInfo().total / 2 ** 30),
 };
 log(`kernel ${host.kernel}, ${host.cpus} CPUs, ${host.memGiB} GiB`);
+
+/** The push cost section (benchmarks/push_cost.ts), measured now. */
+async function pushSection(): Promise<string[]> {
+  const options = { rounds: 3, traceS: 15, rate: 50_000 };
+  const cost = await measurePushCost({
+    ...options,
+    progress: (mode, s) =>
+      log(
+        `push ${mode}: agent ${fmt(s.cpuS, 2)} s CPU, ${fmt(s.maxRssMiB, 1)} MiB, ` +
+          `fio ${fmt(s.tracedRate, 0)}/s`,
+      ),
+  });
+  return pushCostSection(cost, options);
+}
+
+if (values.only === "push") {
+  replaceSection(values.out as string, "push", (await pushSection()).join("\n"));
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", values.out as string] }).output();
+  log(`wrote the push section of ${values.out}`);
+  Deno.exit(0);
+}
 const loadBefore = Deno.loadavg()[0] ?? 0;
 const overheadRows = await overhead([
   ioscope("bpf"),
@@ -163,9 +191,6 @@ if (values.only === "overhead") {
   await new Deno.Command(Deno.execPath(), { args: ["fmt", values.out as string] }).output();
   log(`wrote the overhead section of ${values.out}`);
   Deno.exit(0);
-} else if (values.only !== undefined) {
-  console.error(`bench: --only takes "overhead", not '${values.only}'`);
-  Deno.exit(2);
 }
 const footprint = await measureFootprint("bpftrace");
 const bpfFootprint = await measureFootprint("bpf");
@@ -174,6 +199,7 @@ const bpfFirstData = await measureTimeToFirstData("bpf");
 const perCall = await measureBpfPerCall();
 const reports = await measureReports();
 const paths = await measurePaths({ sizeBytes: 512 * 2 ** 20, repeat: 3 });
+const push = await pushSection();
 
 const lines: string[] = [
   "# ioscope benchmarks",
@@ -252,6 +278,8 @@ const lines: string[] = [
   ...paths.lines,
   "",
   ...servingVerdict(paths.serve),
+  "",
+  ...push,
   "",
 ];
 // Sections other benchmarks write (benchmarks/soak.ts, benchmarks/scale.ts) are kept.

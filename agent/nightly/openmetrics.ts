@@ -1,13 +1,16 @@
 /**
  * A Run document in the Prometheus text exposition format (version 0.0.4),
  * with the metric names of DESIGN.md. Latency histograms get a fixed set of
- * cumulative `le` buckets in seconds: four per power of two, at 2^(j/4) s
- * (Prometheus schema 2), from 2^-22 s (238 ns) to 2^5 s (32 s), 109 in all
- * plus `+Inf`. Each is an edge of the Run's own buckets (schema 4, 2^(i/16) s:
+ * cumulative `le` buckets in seconds: two per power of two, at 2^(j/2) s
+ * (Prometheus schema 1), from 2^-22 s (238 ns) to 2^5 s (32 s), 55 in all
+ * plus `+Inf` (a scraper stores 58 series per histogram, with `_sum` and
+ * `_count`; native histograms, over protobuf, are what a fleet should keep).
+ * Each is an edge of the Run's own buckets (schema 4, 2^(i/16) s:
  * schema/buckets.ts), so each count is exact; a quantile Prometheus computes
- * from them lies in the same coarse bucket as the Run's own, which is at most
- * 19% wide. (An `ioscope.run/1` Run's log-linear buckets are counted under the
- * first bound at or above their top.)
+ * from them lies in the same coarse bucket as the Run's own, whose edges are a
+ * factor sqrt(2) apart: the two are within a factor sqrt(2) of each other (the
+ * scraper's 29% under to 41% over the Run's). (An `ioscope.run/1` Run's
+ * log-linear buckets are counted under the first bound at or above their top.)
  * @module
  */
 
@@ -17,19 +20,19 @@ import { runLabels, type SeriesOptions } from "./_native_histogram.ts";
 /** The HTTP Content-Type of the text format. */
 export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** Coarse buckets per power of two (schema 2). */
-const PER_OCTAVE = 4;
+/** Coarse buckets per power of two (schema 1). */
+const PER_OCTAVE = 2;
 const FIRST = -22 * PER_OCTAVE; // 2^-22 s = 238 ns
 const LAST = 5 * PER_OCTAVE; // 2^5 s = 32 s
 
 /**
  * The histogram bucket bounds exposed, in nanoseconds, ascending (no `+Inf`).
- * @returns 109 bounds, 1e9 * 2^(j/4) ns for j = -88..20
+ * @returns 55 bounds, 1e9 * 2^(j/2) ns for j = -44..10
  * @example
  * ```ts
  * import { histogramBoundsNs } from "./openmetrics.ts";
  * const b = histogramBoundsNs();
- * console.assert(b[0] === 1e9 / 2 ** 22 && b[88] === 1e9 && b.length === 109);
+ * console.assert(b[0] === 1e9 / 2 ** 22 && b[44] === 1e9 && b.length === 55);
  * ```
  */
 export function histogramBoundsNs(): number[] {
@@ -42,11 +45,11 @@ export function histogramBoundsNs(): number[] {
 
 /**
  * The largest whole ns at or under each bound: the top of the Run bucket that
- * ends there (native index 4j, slot 4j + 479 of schema/buckets.ts).
+ * ends there (native index 8j, slot 8j + 479 of schema/buckets.ts).
  */
 const BOUND_TOPS_NS = Array.from(
   { length: LAST - FIRST + 1 },
-  (_, k) => bucketBounds(4 * (FIRST + k) + 1 - SLOT_ONE_NATIVE)[1] - 1,
+  (_, k) => bucketBounds((16 / PER_OCTAVE) * (FIRST + k) + 1 - SLOT_ONE_NATIVE)[1] - 1,
 );
 
 const BOUNDS_NS = histogramBoundsNs();
@@ -89,7 +92,7 @@ export function cumulativeBuckets(buckets: readonly Bucket[]): [number, number][
   for (const [, high, n] of buckets) {
     if (!(n > 0)) continue;
     let i = 0;
-    // BOUNDS_NS is short (109 bounds): a linear scan keeps this obvious.
+    // BOUNDS_NS is short (55 bounds): a linear scan keeps this obvious.
     while (i < BOUND_TOPS_NS.length && (BOUND_TOPS_NS[i] ?? Infinity) < high - 1) i++;
     counts[i] = (counts[i] ?? 0) + n;
   }

@@ -1,8 +1,20 @@
 /**
  * Test helper: a real Prometheus (Debian's package) on a free loopback port,
- * with its own config and data directory, killed on dispose; and a free port.
+ * with its own config and data directory, killed on dispose; a free port; a
+ * receiver that never answers; and the workloads the push tests trace (fio
+ * reading a page-cached file, a shell loop), each killed (SIGKILL) and reaped
+ * on dispose.
  * @module
  */
+
+import { assert } from "./assert.ts";
+import { killOnDispose } from "./common.ts";
+import {
+  nativeBoundsNs,
+  nativeIndexOfNs,
+  toNative,
+} from "../../agent/nightly/_native_histogram.ts";
+import type { RunDocument } from "../../schema/mod.ts";
 
 /** A free TCP port on 127.0.0.1 (free when asked: bind it soon). */
 export function freePort(): number {
@@ -127,4 +139,134 @@ ${scrape}`,
       await errors;
     },
   };
+}
+
+/** What {@linkcode startFioReader} runs. */
+export interface FioReaderOptions {
+  /** fio's `--rate_iops`. @default unlimited */
+  rateIops?: number;
+}
+
+/**
+ * fio reading a 32 MiB file of `dir` with pread64 (4 KiB random reads, psync,
+ * a thread) for `seconds`; the file is written first (in /dev/shm it stays cached).
+ * @param dir where the file goes
+ * @param seconds fio's `--runtime`
+ * @param options a rate limit, a job name
+ * @returns the fio process, killed (SIGKILL) and reaped on dispose
+ */
+export function startFioReader(
+  dir: string,
+  seconds: number,
+  options: FioReaderOptions = {},
+): Deno.ChildProcess & AsyncDisposable {
+  const { rateIops } = options;
+  Deno.writeFileSync(`${dir}/fio.dat`, new Uint8Array(32 << 20).fill(3));
+  return killOnDispose(
+    new Deno.Command("fio", {
+      args: [
+        "--name=reader",
+        `--filename=${dir}/fio.dat`,
+        "--size=32M",
+        "--rw=randread",
+        "--bs=4k",
+        "--ioengine=psync",
+        "--thread",
+        "--invalidate=0",
+        "--time_based",
+        `--runtime=${seconds}`,
+        ...(rateIops === undefined ? [] : [`--rate_iops=${rateIops}`]),
+        "--output=/dev/null",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn(),
+  );
+}
+
+/**
+ * A shell that makes a few syscalls every `sleepS` (`cat /proc/self/stat`, then sleep).
+ * @param sleepS the pause between rounds, seconds
+ * @returns the shell, killed (SIGKILL) and reaped on dispose
+ */
+export function startShellLoop(sleepS: number): Deno.ChildProcess & AsyncDisposable {
+  return killOnDispose(
+    new Deno.Command("sh", {
+      args: ["-c", `while :; do cat /proc/self/stat >/dev/null; sleep ${sleepS}; done`],
+      stdout: "null",
+      stderr: "null",
+    }).spawn(),
+  );
+}
+
+/** A loopback listener that accepts connections and never reads or answers. */
+export interface DeadReceiver extends AsyncDisposable {
+  /** `http://127.0.0.1:PORT` */
+  base: string;
+  /** The connections it holds. */
+  held: Deno.Conn[];
+}
+
+/**
+ * Listens on a free loopback port, accepts every connection and holds it,
+ * never reading or answering: a receiver that hangs.
+ * @returns the receiver; dispose closes the listener and every connection
+ */
+export function startDeadReceiver(): DeadReceiver {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const c of listener) held.push(c);
+    } catch {
+      // closed
+    }
+  })();
+  return {
+    base: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    held,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const c of held) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+      await accepting;
+    },
+  };
+}
+
+/**
+ * How far a fleet store's P99 of a syscall may be from the Run's: one native
+ * bucket, the width of the one holding the Run's P99 (the Run's buckets are
+ * native ones: no re-bucketing; asserted).
+ * @param run the Run
+ * @param syscall the syscall
+ * @returns nanoseconds
+ */
+export function p99Tolerance(run: RunDocument, syscall: string): number {
+  const s = run.syscalls[syscall];
+  assert(s, `${syscall} in the Run`);
+  assert(toNative(s.buckets, 0).exact, `${syscall}: the Run's buckets are schema-4 buckets`);
+  const [lo, hi] = nativeBoundsNs(nativeIndexOfNs(Math.max(1, s.p99_ns)));
+  return hi - lo;
+}
+
+/**
+ * `histogram_count(selector)` of a native histogram series.
+ * @param prom the server
+ * @param selector one series
+ * @param at the query's time, seconds @default now
+ * @returns the count, NaN unless exactly one series answered
+ */
+export async function histogramCount(
+  prom: Prometheus,
+  selector: string,
+  at?: number,
+): Promise<number> {
+  const r = await prom.query(`histogram_count(${selector})`, at);
+  return r.length === 1 ? Number(r[0]?.value?.[1]) : NaN;
 }

@@ -43,3 +43,32 @@ Deno.test("the benchmark's nginx serves its 16 KiB file by sendfile, and wrk get
     `sendfile vs openat\n${table}`,
   );
 });
+
+Deno.test("an nginx that cannot serve its file is stopped whole: no worker left running", async () => {
+  // A 0700 directory above the one nginx serves: the worker (nobody) gets 403s. Until 2026-12-06
+  // the master was killed outright there, and its orphaned worker ran on with every descriptor it
+  // inherited (once the global test lock's, held for everyone for 11 minutes).
+  await using dir = tmpDir();
+  const www = `${dir.path}/www`;
+  Deno.mkdirSync(www);
+  let threw = "";
+  try {
+    await using _ = await startNginx(www);
+  } catch (e: unknown) {
+    threw = String(e);
+  }
+  assert(/does not serve .*HTTP 403/.test(threw), threw);
+  const holders: string[] = [];
+  for (const p of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(p.name)) continue;
+    try {
+      for (const fd of Deno.readDirSync(`/proc/${p.name}/fd`)) {
+        const target = Deno.readLinkSync(`/proc/${p.name}/fd/${fd.name}`);
+        if (target.startsWith(www)) holders.push(`${p.name}: ${target}`);
+      }
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  assertEquals(holders, [], "processes holding the nginx directory's files");
+});

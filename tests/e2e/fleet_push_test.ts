@@ -12,61 +12,14 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { readRun } from "../_helpers/documents.ts";
-import { freePort, type Prometheus, startPrometheus } from "../_helpers/prometheus.ts";
-import { startOtlpReceiver } from "../_helpers/otlp_receiver.ts";
 import {
-  nativeBoundsNs,
-  nativeIndexOfNs,
-  toNative,
-} from "../../agent/nightly/_native_histogram.ts";
-import type { RunDocument } from "../../schema/mod.ts";
-
-/** fio reading a 32 MiB file with pread64 for `seconds`, killed on dispose. */
-function startFio(dir: string, seconds: number) {
-  Deno.writeFileSync(`${dir}/fio.dat`, new Uint8Array(32 << 20).fill(3));
-  const child = new Deno.Command("fio", {
-    args: [
-      "--name=push",
-      `--filename=${dir}/fio.dat`,
-      "--size=32M",
-      "--rw=randread",
-      "--bs=4k",
-      "--ioengine=psync",
-      "--thread",
-      "--invalidate=0",
-      "--time_based",
-      `--runtime=${seconds}`,
-      "--output=/dev/null",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: child.pid,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-      await child.status;
-    },
-  };
-}
-
-/** The Run's P99 tolerance: one native bucket (the Run's buckets are native ones: no re-bucketing). */
-function p99Tolerance(run: RunDocument, syscall: string): number {
-  const s = run.syscalls[syscall];
-  assert(s, `${syscall} in the Run`);
-  assert(toNative(s.buckets, 0).exact, `${syscall}: the Run's buckets are schema-4 buckets`);
-  const [lo, hi] = nativeBoundsNs(nativeIndexOfNs(Math.max(1, s.p99_ns)));
-  return hi - lo;
-}
-
-async function histogramCount(prom: Prometheus, selector: string, at?: number) {
-  const r = await prom.query(`histogram_count(${selector})`, at);
-  return r.length === 1 ? Number(r[0]?.value?.[1]) : NaN;
-}
+  freePort,
+  histogramCount,
+  p99Tolerance,
+  startFioReader,
+  startPrometheus,
+} from "../_helpers/prometheus.ts";
+import { startOtlpReceiver } from "../_helpers/otlp_receiver.ts";
 
 Deno.test("fio: Prometheus scrapes protobuf and takes remote-write, OTLP decodes; counts exact, P99 within a bucket", async () => {
   await using dir = tmpDir();
@@ -82,7 +35,7 @@ Deno.test("fio: Prometheus scrapes protobuf and takes remote-write, OTLP decodes
   const secret = `tok-${crypto.randomUUID()}`;
   Deno.writeTextFileSync(`${d}/auth`, `bearer ${secret}\n`, { mode: 0o600 });
   Deno.chmodSync(`${d}/auth`, 0o600);
-  await using fio = startFio(d, 30);
+  await using fio = startFioReader(d, 30);
   const cli = spawnCli([
     "trace",
     "--pid",

@@ -8,34 +8,14 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { leftovers, runCli, spawnCli, tmpDir } from "../_helpers/common.ts";
 import { readRun } from "../_helpers/documents.ts";
-import { startPrometheus } from "../_helpers/prometheus.ts";
-
-/** A sleeper that makes a few syscalls a second, killed on dispose. */
-function startTarget() {
-  const child = new Deno.Command("sh", {
-    args: ["-c", "while :; do cat /proc/self/stat >/dev/null; sleep 0.05; done"],
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  return {
-    pid: child.pid,
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // gone
-      }
-      await child.status;
-    },
-  };
-}
+import { startDeadReceiver, startPrometheus, startShellLoop } from "../_helpers/prometheus.ts";
 
 Deno.test("remote-write receiver killed and restarted mid-trace: nothing lost", async () => {
   await using dir = tmpDir();
   const d = dir.path;
   let prom = await startPrometheus(d, { nativeHistograms: true, remoteWriteReceiver: true });
   const port = prom.port;
-  await using target = startTarget();
+  await using target = startShellLoop(0.05);
   const cli = spawnCli([
     "trace",
     "--pid",
@@ -85,16 +65,8 @@ Deno.test("remote-write receiver killed and restarted mid-trace: nothing lost", 
 
 Deno.test("a receiver that never answers: the trace runs its time, unsent samples counted", async () => {
   await using dir = tmpDir();
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const c of listener) held.push(c);
-    } catch {
-      // closed
-    }
-  })();
-  await using target = startTarget();
+  await using dead = startDeadReceiver();
+  await using target = startShellLoop(0.05);
   const t0 = performance.now();
   const result = await runCli([
     "trace",
@@ -103,16 +75,13 @@ Deno.test("a receiver that never answers: the trace runs its time, unsent sample
     "--duration",
     "4s",
     "--remote-write",
-    `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/api/v1/write`,
+    `${dead.base}/api/v1/write`,
     "--push-interval",
     "1s",
     "--json",
     `${dir.path}/run.json`,
   ]);
   const wallS = (performance.now() - t0) / 1000;
-  listener.close();
-  for (const c of held) c.close();
-  await accepting;
   assertEquals(result.code, 0, result.stderr);
   const run = readRun(`${dir.path}/run.json`);
   assert(Math.abs(run.meta.duration_s - 4) < 0.5, `traced ${run.meta.duration_s} s`);

@@ -99,12 +99,21 @@ Deno.test("an unmeasured metric (null) is left out, not reported as zero", () =>
   assert(!text.includes("ioscope_tlb_flushes_total"), "no tlb family");
 });
 
-Deno.test("cumulative buckets are exact, end at the count, and P99 stays within 25%", () => {
+Deno.test("55 classic buckets, sqrt(2) apart, exact, end at the count; P99 within a factor sqrt(2)", () => {
   const bounds = histogramBoundsNs();
+  // Schema 1: 2^(j/2) s for j = -44..10 (238 ns .. 32 s), issue 23's "fewer of them" (109 before).
+  assertEquals(bounds.length, 55);
+  assertEquals([bounds[0], bounds[44], bounds[54]], [1e9 / 2 ** 22, 1e9, 32e9]);
   for (let i = 1; i < bounds.length; i++) {
     const ratio = (bounds[i] ?? 0) / (bounds[i - 1] ?? 1);
-    assert(ratio > 1 && ratio <= 1.25, `bucket ${i} is ${ratio}x the one before`);
+    assert(Math.abs(ratio - Math.SQRT2) < 1e-9, `bucket ${i} is ${ratio}x the one before`);
   }
+  const text = renderMetrics(fixture());
+  const les = text.split("\n").filter((l) =>
+    l.startsWith('ioscope_syscall_duration_seconds_bucket{syscall="pread64"')
+  );
+  assertEquals(les.length, 56, "55 bounds and +Inf per series");
+  let checked = 0;
   for (const [name, s] of Object.entries(fixture().syscalls)) {
     const cum = cumulativeBuckets(s.buckets);
     const total = s.buckets.reduce((a, b) => a + b[2], 0);
@@ -119,11 +128,15 @@ Deno.test("cumulative buckets are exact, end at the count, and P99 stays within 
       assertEquals(n, exact, `${name} count at le=${le}`);
     }
     if (total >= 1000) {
+      // Both lie in the coarse bucket that holds the rank, whose edges are sqrt(2) apart.
       const ours = quantile(s.buckets, 0.99);
       const theirs = promQuantile(0.99, cum);
-      assert(Math.abs(theirs - ours) / ours <= 0.25, `${name}: ${theirs} vs ${ours}`);
+      const ratio = Math.max(theirs, ours) / Math.min(theirs, ours);
+      assert(ratio <= Math.SQRT2, `${name}: ${theirs} vs ${ours}, ${ratio}x`);
+      checked++;
     }
   }
+  assert(checked > 0, "a syscall with 1000 calls or more in the fixture");
 });
 
 Deno.test("the exporter serves /metrics, 404 elsewhere, and refreshes from current()", async () => {

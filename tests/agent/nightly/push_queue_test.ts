@@ -5,7 +5,7 @@
 // memory stays within the bound; and the credentials file's rules.
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { tmpDir } from "../../_helpers/common.ts";
-import { freePort } from "../../_helpers/prometheus.ts";
+import { freePort, startDeadReceiver } from "../../_helpers/prometheus.ts";
 import { PushQueue } from "../../../agent/nightly/_push_queue.ts";
 import { parsePushUrl, readAuthFile } from "../../../agent/nightly/push_config.ts";
 import { UsageError } from "../../../agent/errors.ts";
@@ -84,16 +84,8 @@ Deno.test("a receiver down at the start: said once, everything sent when it come
 
 Deno.test("a receiver that never answers: enqueue stays fast, memory bounded, finish on time", async () => {
   // Accepts connections and never reads or answers.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    try {
-      for await (const c of listener) held.push(c);
-    } catch {
-      // closed
-    }
-  })();
-  const url = new URL(`http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/write`);
+  await using dead = startDeadReceiver();
+  const url = new URL(`${dead.base}/write`);
   const q = new PushQueue({ url, headers: {} }, { ...FAST, maxQueueBytes: 4 << 20 });
   const chunk = new Uint8Array(1 << 20);
   const t0 = performance.now();
@@ -106,9 +98,6 @@ Deno.test("a receiver that never answers: enqueue stays fast, memory bounded, fi
   const finishMs = performance.now() - t1;
   assert(finishMs < 1000, `finish took ${finishMs} ms with a 300 ms deadline`);
   assertEquals([s.sent_samples, s.unsent_samples], [0, 100]);
-  listener.close();
-  for (const c of held) c.close();
-  await accepting;
 });
 
 Deno.test("credentials: bearer and basic from an owner-only file; others refused with one line", async () => {
