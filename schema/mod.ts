@@ -24,4 +24,5 @@ export * from "./target.ts";
 export * from "./sha256.ts";
 export * from "./units.ts";
 export * from "./why.ts";
+export * from "./page_cache.ts";
 export type { IntervalDocument, IntervalOpStats } from "./interval.ts";
