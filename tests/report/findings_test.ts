@@ -30,12 +30,14 @@ Deno.test("no findings without data: an empty run says nothing", () => {
 
 Deno.test("every rule is listed once and has a threshold-backed test below", () => {
   assertEquals(Object.keys(RULES).sort(), [
+    "disk-tail",
     "io_uring-async",
     "lost-events",
     "major-faults",
     "mmap-faults",
     "munmap-shootdowns",
     "read-write-copy",
+    "runqueue-tail",
     "small-reads",
     "small-writes",
     "syscall-errors",
@@ -349,4 +351,80 @@ Deno.test("the recorded demo trace yields small pread64 reads, mmap faults and m
     4096,
     "4 KiB preads (a few short at EOF)",
   );
+});
+
+const FIO = new URL("../testdata/run_why_fio.json", import.meta.url);
+const PGBENCH = new URL("../testdata/run_why_pgbench.json", import.meta.url);
+
+Deno.test("disk-tail: the recorded fio O_DIRECT run, whose slow pread64 calls were 69% disk, names vda's P99 and request size", () => {
+  // tests/testdata/run_why_fio.json (docs/why.md): pread64's 256 slow calls
+  // 69% disk, 20% run queue, 11% CPU; vda 42.2k reads by fio, P99 416 us.
+  const run = readRun(FIO);
+  const [f, ...rest] = only(run, "disk-tail");
+  assert(f, "finding");
+  assertEquals(rest, [], "read's slow calls were 100% CPU: not the disk");
+  wellFormed(f);
+  assertEquals(f.title, "pread64's tail is the disk: vda's P99 is 416 µs for 4.07 KiB reads");
+  assertEquals(f.figures.slow_calls, 256);
+  assertEquals(Math.round((f.figures.slow_disk_share ?? 0) * 100), 69);
+  assertEquals(f.figures.device_p99_ns, run.block?.devices.vda?.traced.read.p99_ns);
+  assertEquals(f.figures.requests, 42_249);
+  assertEquals(f.severity, "medium", "under 80% disk");
+  assert(!("hit_ratio" in f.figures), "no page cache in that Run");
+  assert(f.evidence[0]?.includes("19.9 % run queue"), f.evidence[0]);
+  // With the page cache counted (a synthetic one: 1 of 4 MiB read was added), the ratio is named.
+  run.page_cache = {
+    page_size: 4096,
+    pages_added: 256,
+    other_files: 0,
+    other_pages: 0,
+    files: [{
+      target: "/var/tmp/why/f.dat",
+      dev: "254:0",
+      ino: 12,
+      pages_added: 256,
+      bytes_added: MIB,
+      read_bytes: 4 * MIB,
+      written_bytes: 0,
+      hit_ratio: 0.75,
+    }],
+  };
+  const [g] = only(run, "disk-tail");
+  assert(g?.title.endsWith("; page cache hit ratio 75.0 %"), g?.title);
+  assertEquals(g?.figures.hit_ratio, 0.75);
+});
+
+Deno.test("disk-tail stays silent where the slow calls were not mostly disk, or too few to mean anything", () => {
+  // PostgreSQL: fdatasync's slow calls 3% disk (91% run queue), pread64's 0%.
+  assertEquals(only(readRun(PGBENCH), "disk-tail"), []);
+  const run = readRun(FIO);
+  const pread = run.syscalls.pread64!;
+  const slow = pread.slow_time_split!;
+  // Mostly disk, but only 19 slow calls.
+  pread.slow_time_split = { ...slow, count: THRESHOLDS.splitMinSlowCalls - 1 };
+  assertEquals(only(run, "disk-tail"), []);
+  // Enough calls, but 49% disk.
+  const t = slow.cpu_ns + slow.runqueue_ns + slow.disk_ns + slow.other_ns;
+  pread.slow_time_split = {
+    ...slow,
+    disk_ns: 0.49 * t,
+    cpu_ns: 0.51 * t - slow.runqueue_ns - slow.other_ns,
+  };
+  assertEquals(only(run, "disk-tail"), []);
+  // A Run without the split (bpftrace, ftrace): nothing.
+  assertEquals(only(demoRun(), "disk-tail"), []);
+});
+
+Deno.test("runqueue-tail: PostgreSQL's slow fdatasync and pwrite64 calls waited for a CPU; fio's slow preads did not", () => {
+  // tests/testdata/run_why_pgbench.json: fdatasync's 98 slow calls 91% run
+  // queue, pwrite64's 60 slow calls 91%; pread64's 19%, recvfrom's 0%.
+  const list = only(readRun(PGBENCH), "runqueue-tail");
+  assertEquals(list.map((f) => f.title), [
+    "fdatasync's slow calls waited for a CPU: 91.4 % run queue",
+    "pwrite64's slow calls waited for a CPU: 90.9 % run queue",
+  ]);
+  list.forEach(wellFormed);
+  assertEquals(list[0]?.figures.involuntary, 18_549);
+  // fio: pread64's slow calls 20% run queue, the rest disk and CPU.
+  assertEquals(only(readRun(FIO), "runqueue-tail"), []);
 });
