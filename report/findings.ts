@@ -263,8 +263,10 @@ const SOCKET_CALLS = [
 
 /**
  * The share of these syscalls' calls made on sockets: socket-only syscalls
- * count whole; read/write count by the descriptors the Run's `fds` resolved
- * (the rest are taken as files).
+ * count whole; read/write by the share of their calls on the descriptors the
+ * Run's `fds` lists that were on sockets (`fds` holds the top descriptors
+ * only: a server's other connections are as likely sockets as the listed
+ * ones); a syscall on no listed descriptor is taken as on files.
  */
 function socketShare(ctx: Context, picked: [string, SyscallStats][]): number {
   let total = 0;
@@ -275,9 +277,14 @@ function socketShare(ctx: Context, picked: [string, SyscallStats][]): number {
       socket += num(s.count);
       continue;
     }
+    let listed = 0;
+    let onSockets = 0;
     for (const fd of ctx.doc.fds ?? []) {
-      if (fd.kind === "socket") socket += num(fd.calls?.[name]);
+      const n = num(fd.calls?.[name]);
+      listed += n;
+      if (fd.kind === "socket") onSockets += n;
     }
+    if (listed > 0) socket += num(s.count) * onSockets / listed;
   }
   return total > 0 ? Math.min(1, socket / total) : 0;
 }
@@ -368,6 +375,10 @@ function mmapFaults(ctx: Context): Finding[] {
   const faults = num(ctx.doc.faults?.total);
   const rate = ctx.rate(faults);
   if (!mmap || num(mmap.count) === 0) return [];
+  // A heap that gives memory back (madvise DONTNEED or FREE: Go's scavenger,
+  // jemalloc, glibc's trim) faults again when it touches it: more madvise
+  // calls than mmap calls say the faults are the allocator's, not mappings'.
+  if (num(ctx.doc.syscalls?.madvise?.count) > num(mmap.count)) return [];
   if (faults < THRESHOLDS.faultsMin || !atLeast(rate, THRESHOLDS.faultsMinPerS)) return [];
   const minor = ctx.doc.faults?.minor;
   const major = ctx.doc.faults?.major;
@@ -575,14 +586,19 @@ function syscallErrors(ctx: Context): Finding[] {
     const rate = ctx.rate(errors);
     // A non-blocking server reads until EAGAIN, then sleeps in epoll_wait (or
     // poll, select): as many sleeps as EAGAINs is waiting, not polling, and
-    // healthy. Polling retries without sleeping in between.
+    // healthy. Under load an event loop finds other work instead of sleeping
+    // (Go's netpoller parks the goroutine and runs another), but it still
+    // fails at most once per message: no more EAGAINs than successful calls.
+    // Polling retries without waiting in between: its failures outnumber the
+    // calls that found data.
     const eagain = num(s.errnos?.EAGAIN);
     const sleeps = num(ctx.doc.sched?.voluntary);
+    const succeeded = num(s.count) - errors;
     const mostlyEagain = eagain >= 0.9 * errors;
-    if (mostlyEagain && sleeps >= 0.5 * eagain) continue;
+    if (mostlyEagain && (sleeps >= 0.5 * eagain || eagain <= succeeded)) continue;
     const polling = mostlyEagain
       ? [
-        `${formatCount(eagain)} EAGAIN and ${
+        `${formatCount(eagain)} EAGAIN for ${formatCount(succeeded)} successful calls and ${
           formatCount(sleeps)
         } sleeps (voluntary context switches): it retries without waiting in between`,
       ]
