@@ -707,8 +707,10 @@ function slowLine(name: string, s: SyscallStats, slow: TimeSplit): string {
 }
 
 /**
- * The page-cache hit ratio over the files the traced processes only read
- * (page_cache.files with a hit ratio), or null where it is not known.
+ * The page-cache hit ratio over the files the traced processes only read and
+ * added pages for (page_cache.files with a hit ratio), or null where it is
+ * not known. A file read without a single miss adds no page and is not
+ * listed: the ratio is that of the files that missed.
  */
 function hitRatio(doc: RunDocument): { ratio: number; files: number } | null {
   const files = (doc.page_cache?.files ?? []).filter((f) =>
@@ -752,9 +754,10 @@ function diskTail(ctx: Context): Finding[] {
         ),
         ...(cache
           ? [
-            `page cache: ${formatPercent(cache.ratio)} of the bytes read from ${
+            `page cache: ${formatPercent(cache.ratio)} of the bytes read from the ${
               formatCount(cache.files)
-            } file${cache.files === 1 ? "" : "s"} were cached (readahead counts as misses)`,
+            } file${cache.files === 1 ? "" : "s"} with pages added were cached (pages readahead ` +
+            "brought in count as misses; files read without a miss are not among them)",
           ]
           : []),
       ],
