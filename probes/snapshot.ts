@@ -89,6 +89,15 @@ export interface FdTotals {
   callBytes: Map<string, number>;
 }
 
+/** Pages the traced processes added to the page cache for one file (the bpf backend). */
+export interface PageCacheTotals {
+  /** The file's device as the kernel numbers it (`s_dev`: major << 20 | minor). */
+  dev: number;
+  ino: number;
+  /** Pages added (misses, readahead included, and pages a write added). */
+  pages: number;
+}
+
 /** Cumulative totals of one trace, as a backend last reported them. */
 export interface Snapshot {
   /** Keyed by the kernel's tracepoint name: `pread64`, `sendfile64`, ... */
@@ -134,6 +143,10 @@ export interface Snapshot {
   whyUnsupported?: string;
   /** Why the block layer alone was not measured. */
   blockUnsupported?: string;
+  /** Pages added to the page cache, per file (absent: not measured). */
+  pageCache?: PageCacheTotals[];
+  /** Why the page cache was not measured. */
+  pageCacheUnsupported?: string;
 }
 
 /** A snapshot with nothing in it. */

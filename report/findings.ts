@@ -14,6 +14,7 @@ import {
   formatSeconds,
   type RunDocument,
   type SyscallStats,
+  type TimeSplit,
 } from "../schema/mod.ts";
 
 /** How much a finding matters. */
@@ -88,6 +89,12 @@ export const THRESHOLDS = {
   uringMinCount: 100,
   /** ...and this share punted to io-wq workers. */
   uringAsyncShare: 0.5,
+  /** A slow calls' split (slow_time_split) means something from this many calls... */
+  splitMinSlowCalls: 20,
+  /** ...and names a cause when this share of their time went to it (disk, run queue). */
+  splitCauseShare: 0.5,
+  /** ...at most this many findings per cause. */
+  splitMaxFindings: 3,
 } as const;
 
 /** Syscalls that read into one user buffer per call. */
@@ -126,6 +133,8 @@ export const RULES: Record<string, Rule> = {
   "syscall-errors": syscallErrors,
   "io_uring-async": uringAsync,
   "lost-events": lostEvents,
+  "disk-tail": diskTail,
+  "runqueue-tail": runqueueTail,
 };
 
 /**
@@ -254,8 +263,10 @@ const SOCKET_CALLS = [
 
 /**
  * The share of these syscalls' calls made on sockets: socket-only syscalls
- * count whole; read/write count by the descriptors the Run's `fds` resolved
- * (the rest are taken as files).
+ * count whole; read/write by the share of their calls on the descriptors the
+ * Run's `fds` lists that were on sockets (`fds` holds the top descriptors
+ * only: a server's other connections are as likely sockets as the listed
+ * ones); a syscall on no listed descriptor is taken as on files.
  */
 function socketShare(ctx: Context, picked: [string, SyscallStats][]): number {
   let total = 0;
@@ -266,9 +277,14 @@ function socketShare(ctx: Context, picked: [string, SyscallStats][]): number {
       socket += num(s.count);
       continue;
     }
+    let listed = 0;
+    let onSockets = 0;
     for (const fd of ctx.doc.fds ?? []) {
-      if (fd.kind === "socket") socket += num(fd.calls?.[name]);
+      const n = num(fd.calls?.[name]);
+      listed += n;
+      if (fd.kind === "socket") onSockets += n;
     }
+    if (listed > 0) socket += num(s.count) * onSockets / listed;
   }
   return total > 0 ? Math.min(1, socket / total) : 0;
 }
@@ -359,6 +375,10 @@ function mmapFaults(ctx: Context): Finding[] {
   const faults = num(ctx.doc.faults?.total);
   const rate = ctx.rate(faults);
   if (!mmap || num(mmap.count) === 0) return [];
+  // A heap that gives memory back (madvise DONTNEED or FREE: Go's scavenger,
+  // jemalloc, glibc's trim) faults again when it touches it: more madvise
+  // calls than mmap calls say the faults are the allocator's, not mappings'.
+  if (num(ctx.doc.syscalls?.madvise?.count) > num(mmap.count)) return [];
   if (faults < THRESHOLDS.faultsMin || !atLeast(rate, THRESHOLDS.faultsMinPerS)) return [];
   const minor = ctx.doc.faults?.minor;
   const major = ctx.doc.faults?.major;
@@ -566,14 +586,19 @@ function syscallErrors(ctx: Context): Finding[] {
     const rate = ctx.rate(errors);
     // A non-blocking server reads until EAGAIN, then sleeps in epoll_wait (or
     // poll, select): as many sleeps as EAGAINs is waiting, not polling, and
-    // healthy. Polling retries without sleeping in between.
+    // healthy. Under load an event loop finds other work instead of sleeping
+    // (Go's netpoller parks the goroutine and runs another), but it still
+    // fails at most once per message: no more EAGAINs than successful calls.
+    // Polling retries without waiting in between: its failures outnumber the
+    // calls that found data.
     const eagain = num(s.errnos?.EAGAIN);
     const sleeps = num(ctx.doc.sched?.voluntary);
+    const succeeded = num(s.count) - errors;
     const mostlyEagain = eagain >= 0.9 * errors;
-    if (mostlyEagain && sleeps >= 0.5 * eagain) continue;
+    if (mostlyEagain && (sleeps >= 0.5 * eagain || eagain <= succeeded)) continue;
     const polling = mostlyEagain
       ? [
-        `${formatCount(eagain)} EAGAIN and ${
+        `${formatCount(eagain)} EAGAIN for ${formatCount(succeeded)} successful calls and ${
           formatCount(sleeps)
         } sleeps (voluntary context switches): it retries without waiting in between`,
       ]
@@ -636,4 +661,145 @@ function lostEvents(ctx: Context): Finding[] {
       "backend, which aggregates in the kernel and loses nothing, or trace for less time.",
     score: 1,
   }];
+}
+
+/** A split's four shares, largest first: `69% disk, 20% run queue, 11% CPU` (under 1% left out). */
+function splitText(t: TimeSplit): string {
+  const total = t.cpu_ns + t.runqueue_ns + t.disk_ns + t.other_ns;
+  const parts: [string, number][] = [
+    ["CPU", t.cpu_ns],
+    ["run queue", t.runqueue_ns],
+    ["disk", t.disk_ns],
+    ["other sleep", t.other_ns],
+  ];
+  return parts.filter(([, ns]) => total > 0 && ns / total >= 0.01).sort((a, b) => b[1] - a[1])
+    .map(([name, ns]) => `${formatPercent(ns / total)} ${name}`).join(", ");
+}
+
+/**
+ * The syscalls whose slow calls spent at least the cause's share of their
+ * time in it (`slow_time_split`, enough slow calls to mean something), most
+ * time in it first.
+ */
+function slowBy(
+  ctx: Context,
+  cause: "disk_ns" | "runqueue_ns",
+): { name: string; s: SyscallStats; slow: TimeSplit; share: number }[] {
+  const out = [];
+  for (const [name, s] of ctx.calls) {
+    const slow = s.slow_time_split;
+    if (!slow || num(slow.count) < THRESHOLDS.splitMinSlowCalls) continue;
+    const total = num(slow.cpu_ns) + num(slow.runqueue_ns) + num(slow.disk_ns) +
+      num(slow.other_ns);
+    if (total <= 0) continue;
+    const share = num(slow[cause]) / total;
+    if (share >= THRESHOLDS.splitCauseShare) out.push({ name, s, slow, share });
+  }
+  return out.sort((a, b) => b.slow[cause] - a.slow[cause]).slice(0, THRESHOLDS.splitMaxFindings);
+}
+
+/** The slow calls' line of evidence: how many, from what latency, where their time went. */
+function slowLine(name: string, s: SyscallStats, slow: TimeSplit): string {
+  return `${name}: ${formatCount(slow.count)} slow calls (P99 ${formatNs(num(s.p99_ns))}) ` +
+    `took ${formatNs(slow.total_ns)}: ${splitText(slow)}; all ${formatCount(s.count)} calls: ${
+      s.time_split ? splitText(s.time_split) : "n/a"
+    }`;
+}
+
+/**
+ * The page-cache hit ratio over the files the traced processes only read and
+ * added pages for (page_cache.files with a hit ratio), or null where it is
+ * not known. A file read without a single miss adds no page and is not
+ * listed: the ratio is that of the files that missed.
+ */
+function hitRatio(doc: RunDocument): { ratio: number; files: number } | null {
+  const files = (doc.page_cache?.files ?? []).filter((f) =>
+    typeof f.hit_ratio === "number" && num(f.read_bytes) > 0
+  );
+  const read = files.reduce((t, f) => t + num(f.read_bytes), 0);
+  if (read <= 0) return null;
+  const added = files.reduce((t, f) => t + num(f.bytes_added), 0);
+  return { ratio: Math.max(0, 1 - added / read), files: files.length };
+}
+
+function diskTail(ctx: Context): Finding[] {
+  const devices = Object.entries(ctx.doc.block?.devices ?? {});
+  return slowBy(ctx, "disk_ns").map(({ name, s, slow, share: part }) => {
+    // The direction of the calls' own requests: a sync's are writes (flushes).
+    const dir = READ_SIDE.includes(name) || name === "sendfile64" ? "read" : "write";
+    const mine = devices.filter(([, d]) => num(d.traced?.[dir]?.count) > 0)
+      .sort((a, b) => b[1].traced[dir].count - a[1].traced[dir].count);
+    const named = mine.map(([dev, d]) => {
+      const t = d.traced[dir];
+      return { dev, t, size: t.bytes / t.count, all: d[dir] };
+    });
+    const first = named[0];
+    const cache = dir === "read" ? hitRatio(ctx.doc) : null;
+    const what = first
+      ? `: ${first.dev}'s P99 is ${formatNs(first.t.p99_ns)} for ${formatBytes(first.size)} ${dir}s`
+      : "";
+    return {
+      rule: "disk-tail",
+      severity: part >= 0.8 ? "high" : "medium",
+      title: `${name}'s tail is the disk${what}` +
+        (cache ? `; page cache hit ratio ${formatPercent(cache.ratio)}` : ""),
+      evidence: [
+        slowLine(name, s, slow),
+        ...named.map(({ dev, t, size, all }) =>
+          `${dev}: ${formatCount(t.count)} ${dir}s by the traced processes, ${
+            formatBytes(size)
+          } each on average, P50 ${formatNs(t.p50_ns)}, P99 ${formatNs(t.p99_ns)} ` +
+          `(all ${formatCount(all.count)}: P99 ${formatNs(all.p99_ns)}, ${all.in_flight_mean} ` +
+          "in flight on average)"
+        ),
+        ...(cache
+          ? [
+            `page cache: ${formatPercent(cache.ratio)} of the bytes read from the ${
+              formatCount(cache.files)
+            } file${cache.files === 1 ? "" : "s"} with pages added were cached (pages readahead ` +
+            "brought in count as misses; files read without a miss are not among them)",
+          ]
+          : []),
+      ],
+      figures: {
+        slow_calls: slow.count,
+        slow_disk_share: part,
+        slow_disk_ns: slow.disk_ns,
+        ...(first
+          ? { device_p99_ns: first.t.p99_ns, request_bytes: first.size, requests: first.t.count }
+          : {}),
+        ...(cache ? { hit_ratio: cache.ratio } : {}),
+      },
+      suggestion: "The slow calls waited for their own block requests. Faster storage or a " +
+        "shallower queue shortens the wait; fewer requests avoid it: keep the hot data " +
+        "cached (more memory, or buffered reads instead of O_DIRECT where it is reread), " +
+        "read ahead (posix_fadvise WILLNEED), or batch small requests into larger ones.",
+      score: share(slow.disk_ns / 1e9, ctx.seconds),
+    };
+  });
+}
+
+function runqueueTail(ctx: Context): Finding[] {
+  const involuntary = num(ctx.doc.sched?.involuntary);
+  return slowBy(ctx, "runqueue_ns").map(({ name, s, slow, share: part }) => ({
+    rule: "runqueue-tail",
+    severity: "medium",
+    title: `${name}'s slow calls waited for a CPU: ${formatPercent(part)} run queue`,
+    evidence: [
+      slowLine(name, s, slow),
+      `the traced processes were preempted ${formatCount(involuntary)} times ` +
+      "(involuntary context switches)",
+    ],
+    figures: {
+      slow_calls: slow.count,
+      slow_runqueue_share: part,
+      slow_runqueue_ns: slow.runqueue_ns,
+      involuntary,
+    },
+    suggestion: "The slow calls were ready to run but no CPU was free: the host or the " +
+      "cgroup's CPU quota is the tail, not the I/O. Run fewer busy threads than CPUs, " +
+      "raise the process's priority (nice, SCHED_FIFO for a latency-critical thread), pin " +
+      "noisy neighbours elsewhere (taskset, cpusets), or check the cgroup's cpu.max throttling.",
+    score: share(slow.runqueue_ns / 1e9, ctx.seconds),
+  }));
 }

@@ -25,4 +25,5 @@ export * from "./sha256.ts";
 export * from "./units.ts";
 export * from "./why.ts";
 export * from "./fleet.ts";
+export * from "./page_cache.ts";
 export type { IntervalBlockStats, IntervalDocument, IntervalOpStats } from "./interval.ts";

@@ -7,6 +7,7 @@
  */
 
 import type { BlockLayer, TimeSplit } from "./why.ts";
+import type { PageCacheStats } from "./page_cache.ts";
 
 /** A histogram bucket: `[low_ns, high_ns, count]`, low inclusive (schema/buckets.ts; base-2 exponential since ioscope.run/2, log-linear before). */
 export type Bucket = [number, number, number];
@@ -296,4 +297,9 @@ export interface RunDocument {
   flamegraph?: { folded: string[]; samples: number };
   /** Block requests per device (null where the backend cannot see them: meta.unsupported). */
   block?: BlockLayer | null;
+  /**
+   * Pages the traced processes added to the page cache, per file (null where
+   * the backend cannot count them: meta.unsupported says why).
+   */
+  page_cache?: PageCacheStats | null;
 }

@@ -8,6 +8,7 @@ import { formatBytes, formatCount, formatNs } from "./_terminal_format.ts";
 import type { RunDocument } from "../../schema/mod.ts";
 import { terminalSafe } from "./terminal_safe.ts";
 import { timeSplitLines } from "./_why_text.ts";
+import { pageCacheLines } from "./_page_cache_text.ts";
 
 /**
  * Renders the summary.
@@ -106,6 +107,7 @@ export function summaryText(run: RunDocument): string {
     );
   }
   lines.push(...timeSplitLines(run));
+  lines.push(...pageCacheLines(run));
   // Every line: reasons and names come from the kernel, tools and the target.
   return lines.map(terminalSafe).join("\n");
 }

@@ -20,6 +20,8 @@ export interface FdInfo {
   target: string;
   /** Opened write-only (a pipe's write end). */
   writeOnly: boolean;
+  /** What it names, from stat(2) through the link: `st_dev` (as user space numbers it) and `st_ino`. */
+  stat?: { dev: number; ino: number };
 }
 
 function round4(x: number): number {

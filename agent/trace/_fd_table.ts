@@ -83,12 +83,15 @@ export function readFdInfo(pid: number, fd: number): FdInfo {
   try {
     const target = Deno.readLinkSync(`/proc/${pid}/fd/${fd}`);
     let info = "";
+    let stat: FdInfo["stat"];
     try {
       info = Deno.readTextFileSync(`/proc/${pid}/fdinfo/${fd}`);
+      const st = Deno.statSync(`/proc/${pid}/fd/${fd}`); // the file, for its page-cache misses
+      if (st.dev !== null && st.ino !== null) stat = { dev: st.dev, ino: st.ino };
     } catch {
       // closed meanwhile
     }
-    return { kind: fdKind(target), target, writeOnly: writeOnly(info) };
+    return { kind: fdKind(target), target, writeOnly: writeOnly(info), ...(stat ? { stat } : {}) };
   } catch {
     return { kind: "unknown", target: "", writeOnly: false };
   }

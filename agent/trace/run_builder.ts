@@ -21,6 +21,7 @@ import { copySplit, type FdInfo } from "./_copy_split.ts";
 import { topFds } from "./_fd_table.ts";
 import type { PerfResult } from "./perf.ts";
 import { addWhy } from "./_why_run.ts";
+import { addPageCache } from "./_page_cache_run.ts";
 
 /** Counters read from /proc at the start and the end of the trace. */
 export interface ProcDeltas {
@@ -235,6 +236,7 @@ export function buildRun(snapshot: Snapshot, options: BuildRunOptions): RunDocum
   if (perf?.perf) run.perf = perf.perf;
   if (perf?.flamegraph) run.flamegraph = perf.flamegraph;
   addWhy(run, snapshot);
+  addPageCache(run, snapshot, fds);
   return run;
 }
 

@@ -23,6 +23,7 @@ import {
 import { Timeline } from "./timeline.ts";
 import { buildRun, type ProcDeltas, snapshotTotals, unsupportedMetrics } from "./run_builder.ts";
 import { whyUnsupported } from "./_why_run.ts";
+import { pageCacheUnsupported } from "./_page_cache_run.ts";
 import { FdTable } from "./_fd_table.ts";
 import type { IntervalDocument, RunDocument } from "../../schema/mod.ts";
 import { type PerfResult, type PerfSession, startPerf, sweepStalePerfData } from "./perf.ts";
@@ -333,6 +334,7 @@ class Session implements TraceSession {
   /** Reports the interval that ends with snapshot `s`, and starts the next one. */
   #emitInterval(s: Snapshot, final: boolean): void {
     const now = final && this.#stoppedAtMs ? this.#stoppedAtMs : performance.now();
+    const cache = pageCacheUnsupported(this.#backend.name, s);
     const info = {
       pids: [...this.#target.pids],
       comm: this.#comm,
@@ -349,6 +351,7 @@ class Session implements TraceSession {
               o.count > 0 || o.hist.size > 0 || (o.untimed ?? 0) > 0
             ),
           ),
+          ...(cache ? [cache] : []),
         ],
         this.#procDeltas(),
       ),

@@ -12,6 +12,7 @@ export { BpfMapReader, mapSpecs, slotValue } from "./maps.ts";
 export type { MapSetOptions, TracedSyscall } from "./maps.ts";
 export type { BpfModule } from "./module.ts";
 export { BPF_MODULES } from "./modules.ts";
+export { pageCache } from "./_page_cache.ts";
 export { planPrograms } from "./programs.ts";
 export type { PlannedProgram } from "./programs.ts";
 export { planWhy, whyEnd } from "./why.ts";

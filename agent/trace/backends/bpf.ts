@@ -51,6 +51,7 @@ import {
   type BuildContext,
   type FieldPlace,
   MAP_NAMES,
+  pageCache,
   type PlannedProgram,
   planPrograms,
   slotValue,
@@ -605,12 +606,17 @@ interface Started {
 function running(options: BpfBackendOptions, started: Started): BpfBackend {
   const { maps, full, sets, modules, why } = started;
   const split = typeof why === "string" ? null : why;
+  const cache = modules.find((m) => m.module === pageCache);
+  const cacheReason = started.attach.reasons.find((r) => r.kind === `module:${pageCache.name}`)
+    ?.reason ?? "the page-cache module is not loaded in this trace";
   function read(): Snapshot {
     const s = maps.read();
     s.recursionMisses = sets.reduce((n, set) => n + set.recursionMisses(), 0);
     s.mapFull += full;
     if (split) split.fill(s);
     else s.whyUnsupported = why as string;
+    if (cache) s.pageCache = cache.module.read(cache.maps) as NonNullable<Snapshot["pageCache"]>;
+    else s.pageCacheUnsupported = cacheReason;
     return s;
   }
 

@@ -12,6 +12,7 @@ import { emptySnapshot } from "../../../probes/snapshot.ts";
 import type { RunDocument } from "../../../schema/mod.ts";
 import { runOptionsOf } from "../../_helpers/documents.ts";
 import { whyUnsupported } from "../../../agent/trace/_why_run.ts";
+import { pageCacheUnsupported } from "../../../agent/trace/_page_cache_run.ts";
 
 const META = JSON.parse(
   Deno.readTextFileSync(new URL("../../testdata/run_demo.json", import.meta.url)),
@@ -58,12 +59,17 @@ Deno.test("run: buildRun writes all of meta from its options, key for key in the
   // A recorded Run's meta (tests/testdata/run_demo.json, a real bpftrace
   // trace) comes back the same from the facts it holds, plus the snapshot's
   // own counts, which buildRun always writes, and what a snapshot without the
-  // time split lacks (the Run recorded before issue 24 had none to say).
+  // time split or the page cache lacks (the Run recorded before issue 24 had
+  // none to say).
   const snapshot = emptySnapshot();
   const run = buildRun(snapshot, runOptionsOf(META));
   const want = {
     ...META,
-    unsupported: [...META.unsupported, ...whyUnsupported(META.backend, snapshot, false)],
+    unsupported: [
+      ...META.unsupported,
+      ...whyUnsupported(META.backend, snapshot, false),
+      pageCacheUnsupported(META.backend, snapshot)!,
+    ],
     map_full: 0,
     in_flight: 0,
     recursion_misses: 0,
@@ -98,6 +104,11 @@ Deno.test("run: every optional meta field comes from its option", () => {
   assertEquals(run.meta.backend, "bpf");
   // /proc not read: minor/major are null, and the reason is listed.
   assertEquals(run.faults.minor, null);
-  // ... and a snapshot without the time split says so too.
-  assertEquals(run.meta.unsupported.map((u) => u.metric), ["faults.minor", "time_split", "block"]);
+  // ... and a snapshot without the time split or the page cache says so too.
+  assertEquals(run.meta.unsupported.map((u) => u.metric), [
+    "faults.minor",
+    "time_split",
+    "block",
+    "page_cache",
+  ]);
 });
