@@ -34,6 +34,12 @@ export interface BlockTotals {
   total_ns: number;
   /** Requests issued before the probes were attached: counted, not timed. */
   untimed: number;
+  /**
+   * Completions no program saw (the kernel ran none of ours in that
+   * context), found when the request's memory was issued again: counted,
+   * not timed.
+   */
+  unseen: number;
   /** Issue-to-complete latency, bucket index to count. */
   hist: Map<number, number>;
 }
@@ -61,5 +67,5 @@ export function emptySplit(): TimeSplitTotals {
 
 /** Empty block totals. */
 export function emptyBlockTotals(): BlockTotals {
-  return { count: 0, bytes: 0, total_ns: 0, untimed: 0, hist: new Map() };
+  return { count: 0, bytes: 0, total_ns: 0, untimed: 0, unseen: 0, hist: new Map() };
 }

@@ -43,6 +43,13 @@ export interface BlockStats {
   in_flight_mean: number;
   /** Requests issued before the probes were attached: counted, not timed. */
   untimed: number;
+  /**
+   * Completions none of ioscope's programs saw (the kernel ran none in the
+   * context the request completed in: docs/why.md), found when the
+   * request's memory was issued again: counted, not timed. Absent in
+   * documents written before it.
+   */
+  unseen?: number;
   buckets: Bucket[];
 }
 

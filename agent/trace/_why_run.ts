@@ -40,7 +40,7 @@ function split(t: TimeSplitTotals): TimeSplit {
 function blockStats(t: BlockTotals, durationS: number): BlockStats {
   const buckets = toBuckets(t.hist);
   const p = percentiles(buckets);
-  const timed = t.count - t.untimed;
+  const timed = t.count - t.untimed - t.unseen;
   return {
     count: t.count,
     bytes: t.bytes,
@@ -49,6 +49,7 @@ function blockStats(t: BlockTotals, durationS: number): BlockStats {
     mean_ns: timed > 0 ? Math.round(t.total_ns / timed) : 0,
     in_flight_mean: durationS > 0 ? Math.round(t.total_ns / (durationS * 1e9) * 1000) / 1000 : 0,
     untimed: t.untimed,
+    unseen: t.unseen,
     buckets,
   };
 }

@@ -201,6 +201,7 @@ export class WhyMapSet implements Disposable {
       t.bytes = sumWord(v, BLK.bytes);
       t.total_ns = sumWord(v, BLK.totalNs);
       t.untimed = sumWord(v, BLK.untimed);
+      t.unseen = sumWord(v, BLK.unseen);
       const h = this.#m.blockHist.lookup(u32(key));
       t.hist = histFrom(h ? perCpuWords(h, HIST_VALUE_BYTES) : null);
       return t;
@@ -213,6 +214,7 @@ export class WhyMapSet implements Disposable {
         bytes: a.bytes + b.bytes,
         total_ns: a.total_ns + b.total_ns,
         untimed: a.untimed + b.untimed,
+        unseen: a.unseen + b.unseen,
         hist,
       };
     };

@@ -85,6 +85,27 @@ Deno.test("the bpf backend's split and block figures reach the Run as measured",
   assert(!run.meta.unsupported.some((u) => u.metric === "time_split"));
 });
 
+Deno.test("a block completion no program saw is counted, and left out of the mean latency", () => {
+  const s = emptySnapshot();
+  const read = {
+    ...emptyBlockTotals(),
+    count: 5,
+    bytes: 20480,
+    total_ns: 4e6,
+    unseen: 1,
+    hist: new Map([[bucketIndex(1e6), 4]]),
+  };
+  s.block = new Map([["vda", {
+    read,
+    write: emptyBlockTotals(),
+    traced: { read, write: emptyBlockTotals() },
+  }]]);
+  const vda = buildRun(s, runOptionsOf(meta("bpf"))).block?.devices.vda;
+  assertEquals(vda?.read.count, 5);
+  assertEquals(vda?.read.unseen, 1);
+  assertEquals(vda?.read.mean_ns, 1e6, "4 ms over the 4 timed ones");
+});
+
 Deno.test("the slow threshold is the low edge of the bucket holding the interval's P99, from the calls of that interval only", () => {
   const before = new Map([["read", op(Array(1000).fill(1_000_000))]]); // an old, slow second
   const fast = [...Array(990).fill(1000), ...Array(10).fill(50_000)];
