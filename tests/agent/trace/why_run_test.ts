@@ -3,8 +3,13 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { buildRun } from "../../../agent/trace/run_builder.ts";
 import { slowThresholds } from "../../../agent/trace/backends/_bpf_why.ts";
-import { emptyOpTotals, emptySnapshot, type OpTotals } from "../../../probes/snapshot.ts";
-import { emptyBlockTotals, emptySplit } from "../../../probes/why_snapshot.ts";
+import {
+  emptyOpTotals,
+  emptySnapshot,
+  type OpTotals,
+  type Snapshot,
+} from "../../../probes/snapshot.ts";
+import { type BlockTotals, emptyBlockTotals, emptySplit } from "../../../probes/why_snapshot.ts";
 import { bucketBounds, bucketIndex } from "../../../schema/buckets.ts";
 import type { RunMeta } from "../../../schema/mod.ts";
 import { runOptionsOf } from "../../_helpers/documents.ts";
@@ -57,23 +62,29 @@ Deno.test("a backend that does not split calls' time writes null with the reason
   }
 });
 
-Deno.test("the bpf backend's split and block figures reach the Run as measured", () => {
-  const s = emptySnapshot();
-  s.syscalls.set("pread64", op([1000, 2000]));
-  const all = { ...emptySplit(), count: 2, total_ns: 3000, cpu_ns: 500, disk_ns: 2500 };
-  s.timeSplit = new Map([["pread64", { all, slow: emptySplit() }]]);
+/** vda's reads in `s`: 4 of 1 ms each, all the traced processes', with `extra` over them. */
+function vdaReads(s: Snapshot, extra: Partial<BlockTotals> = {}): void {
   const read = {
     ...emptyBlockTotals(),
     count: 4,
     bytes: 16384,
     total_ns: 4e6,
     hist: new Map([[bucketIndex(1e6), 4]]),
+    ...extra,
   };
   s.block = new Map([["vda", {
     read,
     write: emptyBlockTotals(),
     traced: { read, write: emptyBlockTotals() },
   }]]);
+}
+
+Deno.test("the bpf backend's split and block figures reach the Run as measured", () => {
+  const s = emptySnapshot();
+  s.syscalls.set("pread64", op([1000, 2000]));
+  const all = { ...emptySplit(), count: 2, total_ns: 3000, cpu_ns: 500, disk_ns: 2500 };
+  s.timeSplit = new Map([["pread64", { all, slow: emptySplit() }]]);
+  vdaReads(s);
   const run = buildRun(s, runOptionsOf(meta("bpf")));
   assertEquals(run.syscalls.pread64?.time_split?.disk_ns, 2500);
   assertEquals(run.syscalls.pread64?.slow_time_split?.count, 0, "measured: none slow, not null");
@@ -87,19 +98,7 @@ Deno.test("the bpf backend's split and block figures reach the Run as measured",
 
 Deno.test("a block completion no program saw is counted, and left out of the mean latency", () => {
   const s = emptySnapshot();
-  const read = {
-    ...emptyBlockTotals(),
-    count: 5,
-    bytes: 20480,
-    total_ns: 4e6,
-    unseen: 1,
-    hist: new Map([[bucketIndex(1e6), 4]]),
-  };
-  s.block = new Map([["vda", {
-    read,
-    write: emptyBlockTotals(),
-    traced: { read, write: emptyBlockTotals() },
-  }]]);
+  vdaReads(s, { count: 5, bytes: 20480, unseen: 1 });
   const vda = buildRun(s, runOptionsOf(meta("bpf"))).block?.devices.vda;
   assertEquals(vda?.read.count, 5);
   assertEquals(vda?.read.unseen, 1);
