@@ -8,6 +8,7 @@
 
 import {
   type BlockLayer,
+  type BlockQueueStats,
   type BlockStats,
   type IntervalDocument,
   percentiles,
@@ -41,6 +42,12 @@ function blockStats(t: BlockTotals, durationS: number): BlockStats {
   const buckets = toBuckets(t.hist);
   const p = percentiles(buckets);
   const timed = t.count - t.untimed - t.unseen;
+  const queued = (): BlockQueueStats => {
+    const buckets = toBuckets(t.queueHist);
+    const q = percentiles(buckets);
+    const mean_ns = Math.round(t.queue_ns / t.queued);
+    return { count: t.queued, p50_ns: q.p50_ns, p99_ns: q.p99_ns, mean_ns, buckets };
+  };
   return {
     count: t.count,
     bytes: t.bytes,
@@ -51,6 +58,7 @@ function blockStats(t: BlockTotals, durationS: number): BlockStats {
     untimed: t.untimed,
     unseen: t.unseen,
     buckets,
+    ...(t.queued > 0 ? { queued: queued() } : {}),
   };
 }
 

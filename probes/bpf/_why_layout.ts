@@ -107,7 +107,14 @@ export const BLK = {
    * counted, not timed.
    */
   unseen: 4,
-  words: 5,
+  /**
+   * Queue to complete summed over the timed requests the kernel gave a start
+   * (`request.start_time_ns`, the clock of /sys/block's ticks).
+   */
+  queueNs: 5,
+  /** Timed requests with a start: those in queueNs. */
+  queued: 6,
+  words: 7,
 } as const;
 
 /** Capacities of the hashes. */
@@ -122,4 +129,5 @@ export const WHY_MAP_NAMES = {
   devices: "ios_blk_devs",
   blockOps: "ios_blk_ops",
   blockHist: "ios_blk_hist",
+  blockQHist: "ios_blk_qhist",
 } as const;

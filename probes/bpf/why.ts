@@ -96,6 +96,7 @@ export interface WhyFds {
   devices: number;
   blockOps: number;
   blockHist: number;
+  blockQHist: number;
 }
 
 /** What the time split's programs are built with, beyond the syscall programs' context. */
@@ -589,8 +590,10 @@ function blockKey(w: WhyContext, skip = "out"): Insn[] {
 /**
  * The block request completion program (raw `block_rq_complete(rq, error,
  * nr_bytes)`): issue-to-complete latency by device and direction, traced
- * requests apart; a request issued before the programs were attached is
- * counted, not timed. The request is forgotten while the gate is still
+ * requests apart, and queue to complete from the request's start (its
+ * `start_time_ns`, kept at issue: the kernel's own start for the device's
+ * accounting, 0 where it keeps none); a request issued before the programs
+ * were attached is counted, not timed. The request is forgotten while the gate is still
  * closed too, so that its memory issued again is not taken for a
  * completion no program saw.
  * @param b the build context (kind raw_tp)
@@ -606,6 +609,8 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     ...lookup(w.fds.requests, RQ_KEY_AT),
     jeq.imm(R0, 0, "untimed"),
     ldx.dw(R7, R0, RQ_VALUE.issueNs),
+    ldx.dw(R1, R0, RQ_VALUE.startNs),
+    stx.dw(R10, -32, R1),
     ...entryFacts(),
     call(Helper.ktime_get_ns),
     sub.reg(R0, R7),
@@ -622,6 +627,16 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     ...addTo(R9, BLK.bytes * 8, R2),
     ...addTo(R9, BLK.totalNs * 8, R7),
     ...histogramAdd(w.fds.blockHist, -4, R7, "h"),
+    // Queue to complete: from the request's start, where the kernel set one.
+    call(Helper.ktime_get_ns),
+    ldx.dw(R1, R10, -32),
+    jeq.imm(R1, 0, "out"),
+    jgt.reg(R1, R0, "out"),
+    sub.reg(R0, R1),
+    mov.reg(R7, R0),
+    ...increment(R9, BLK.queued * 8),
+    ...addTo(R9, BLK.queueNs * 8, R7),
+    ...histogramAdd(w.fds.blockQHist, -4, R7, "qh"),
     ja("out"),
     label("untimed"),
     ...ifOpen(b, "out"),

@@ -103,6 +103,20 @@ Deno.test("a block completion no program saw is counted, and left out of the mea
   assertEquals(vda?.read.count, 5);
   assertEquals(vda?.read.unseen, 1);
   assertEquals(vda?.read.mean_ns, 1e6, "4 ms over the 4 timed ones");
+  assertEquals(vda?.read.queued, undefined, "no start kept: no queue figures");
+});
+
+Deno.test("queue to complete reaches the Run beside issue to complete", () => {
+  const s = emptySnapshot();
+  const queueHist = new Map([[bucketIndex(1e6), 1], [bucketIndex(3e6), 2]]);
+  vdaReads(s, { queue_ns: 7e6, queued: 3, queueHist });
+  const read = buildRun(s, runOptionsOf(meta("bpf"))).block?.devices.vda?.read;
+  assertEquals(read?.queued?.count, 3);
+  assertEquals(read?.queued?.mean_ns, Math.round(7e6 / 3));
+  const [lo, hi] = bucketBounds(bucketIndex(3e6));
+  const p50 = read?.queued?.p50_ns ?? 0;
+  assert(p50 >= lo && p50 <= hi, `median ${p50} in the 3 ms bucket [${lo}, ${hi}]`);
+  assertEquals(read?.mean_ns, 1e6, "issue to complete apart");
 });
 
 Deno.test("the slow threshold is the low edge of the bucket holding the interval's P99, from the calls of that interval only", () => {
