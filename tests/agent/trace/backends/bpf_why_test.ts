@@ -136,11 +136,11 @@ Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the devi
     assertEquals(block.traced.read.count, block.read.count, "every one issued by fio");
     assertEquals(block.read.untimed, 0);
     // Completions no program of ioscope's ran for, booked when the request's
-    // memory was issued again (2026-12-06, 6.18 guest: 0 to 7 of 11k-14k in
-    // a run). Measured: each one completed in a softirq on a thread of the
+    // memory was issued again (2026-12-06, this 6.18 VM: 0 to 20 of 4k-8k in
+    // a run, 11 runs). Measured: each one completed in a softirq on a thread of the
     // VM's PID 1 (/process_api); the program counted 0 completions with
     // PID 1 current, the tracefs instance all of them, and the kernel
-    // reported no recursion miss: this kernel runs no BPF program there.
+    // reported no recursion miss: this kernel does not run the program there.
     // Every unseen one ran there; elsewhere (a host without it) none is.
     const onInit = tids.filter((t) => tgidOf(t) === 1).length;
     const unseen = block.read.unseen ?? 0;
@@ -153,7 +153,7 @@ Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the devi
     // Queue to complete: from each request's start_time_ns, where the
     // device's accounting starts too. It ends a little earlier (at the
     // tracepoint, before the bios' completion work; the accounting after it):
-    // 1.0-1.1% below the ticks' mean in 4 runs (2026-12-06).
+    // 0.3-1.1% below the ticks' mean in 8 runs (2026-12-06).
     const queued = block.read.queued;
     assert(queued, "queue to complete measured");
     assertEquals(queued.count, reads - unseen, "every timed request had a start");
