@@ -34,8 +34,20 @@ export interface BlockTotals {
   total_ns: number;
   /** Requests issued before the probes were attached: counted, not timed. */
   untimed: number;
+  /**
+   * Completions no program saw (the kernel ran none of ours in that
+   * context), found when the request's memory was issued again: counted,
+   * not timed.
+   */
+  unseen: number;
   /** Issue-to-complete latency, bucket index to count. */
   hist: Map<number, number>;
+  /** Queue to complete (from the kernel's start of the request), summed over `queued`. */
+  queue_ns: number;
+  /** Timed requests the kernel gave a start (request.start_time_ns). */
+  queued: number;
+  /** Queue-to-complete latency, bucket index to count. */
+  queueHist: Map<number, number>;
 }
 
 /** One device's requests: all of them, and those the traced processes issued. */
@@ -61,5 +73,15 @@ export function emptySplit(): TimeSplitTotals {
 
 /** Empty block totals. */
 export function emptyBlockTotals(): BlockTotals {
-  return { count: 0, bytes: 0, total_ns: 0, untimed: 0, hist: new Map() };
+  return {
+    count: 0,
+    bytes: 0,
+    total_ns: 0,
+    untimed: 0,
+    unseen: 0,
+    hist: new Map(),
+    queue_ns: 0,
+    queued: 0,
+    queueHist: new Map(),
+  };
 }

@@ -43,6 +43,31 @@ export interface BlockStats {
   in_flight_mean: number;
   /** Requests issued before the probes were attached: counted, not timed. */
   untimed: number;
+  /**
+   * Completions none of ioscope's programs saw (the kernel ran none in the
+   * context the request completed in: docs/why.md), found when the
+   * request's memory was issued again: counted, not timed. Absent in
+   * documents written before it.
+   */
+  unseen?: number;
+  buckets: Bucket[];
+  /**
+   * Queue to complete: from the kernel's own start of each timed request
+   * (`request.start_time_ns`, set as the request is made from its bio,
+   * before any scheduler queue; the clock of /sys/block/DEV/stat's ticks)
+   * to its completion. Absent where the kernel kept no start (I/O
+   * statistics off and no scheduler), and in documents written before it.
+   */
+  queued?: BlockQueueStats;
+}
+
+/** Queue-to-complete latency of a device's timed requests in one direction. */
+export interface BlockQueueStats {
+  /** Timed requests with a start. */
+  count: number;
+  p50_ns: number;
+  p99_ns: number;
+  mean_ns: number;
   buckets: Bucket[];
 }
 

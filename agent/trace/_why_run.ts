@@ -8,6 +8,7 @@
 
 import {
   type BlockLayer,
+  type BlockQueueStats,
   type BlockStats,
   type IntervalDocument,
   percentiles,
@@ -40,7 +41,13 @@ function split(t: TimeSplitTotals): TimeSplit {
 function blockStats(t: BlockTotals, durationS: number): BlockStats {
   const buckets = toBuckets(t.hist);
   const p = percentiles(buckets);
-  const timed = t.count - t.untimed;
+  const timed = t.count - t.untimed - t.unseen;
+  const queued = (): BlockQueueStats => {
+    const buckets = toBuckets(t.queueHist);
+    const q = percentiles(buckets);
+    const mean_ns = Math.round(t.queue_ns / t.queued);
+    return { count: t.queued, p50_ns: q.p50_ns, p99_ns: q.p99_ns, mean_ns, buckets };
+  };
   return {
     count: t.count,
     bytes: t.bytes,
@@ -49,7 +56,9 @@ function blockStats(t: BlockTotals, durationS: number): BlockStats {
     mean_ns: timed > 0 ? Math.round(t.total_ns / timed) : 0,
     in_flight_mean: durationS > 0 ? Math.round(t.total_ns / (durationS * 1e9) * 1000) / 1000 : 0,
     untimed: t.untimed,
+    unseen: t.unseen,
     buckets,
+    ...(t.queued > 0 ? { queued: queued() } : {}),
   };
 }
 

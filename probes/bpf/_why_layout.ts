@@ -70,7 +70,7 @@ export const BLOCK_DEVICES = 32;
 export const RQ_KEY = { bytes: 8 } as const;
 /** Value of the in-flight hash. */
 export const RQ_VALUE = {
-  bytes: 24,
+  bytes: 32,
   issueNs: 0,
   /** The thread that issued it, when it is traced (u32; 0: not one of ours). */
   tid: 8,
@@ -80,6 +80,13 @@ export const RQ_VALUE = {
   dev: 16,
   /** REQ_OP: 0 read, 1 write, 2 flush, ... (u32); only reads and writes are booked. */
   write: 20,
+  /**
+   * `request.start_time_ns` at issue (u64): set when the request is
+   * allocated, so a request issued again with the same one is a requeue, and
+   * with another one a new request in the same memory, whose predecessor's
+   * completion no program saw.
+   */
+  startNs: 24,
 } as const;
 
 /**
@@ -94,7 +101,20 @@ export const BLK = {
   totalNs: 2,
   /** Completions of requests issued before the programs were attached: counted, not timed. */
   untimed: 3,
-  words: 4,
+  /**
+   * Completions no program saw (the kernel ran none of ours where the
+   * request completed), found when the request's memory was issued again:
+   * counted, not timed.
+   */
+  unseen: 4,
+  /**
+   * Queue to complete summed over the timed requests the kernel gave a start
+   * (`request.start_time_ns`, the clock of /sys/block's ticks).
+   */
+  queueNs: 5,
+  /** Timed requests with a start: those in queueNs. */
+  queued: 6,
+  words: 7,
 } as const;
 
 /** Capacities of the hashes. */
@@ -109,4 +129,5 @@ export const WHY_MAP_NAMES = {
   devices: "ios_blk_devs",
   blockOps: "ios_blk_ops",
   blockHist: "ios_blk_hist",
+  blockQHist: "ios_blk_qhist",
 } as const;

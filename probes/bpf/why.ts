@@ -39,6 +39,7 @@ import {
   add,
   and,
   atomicAdd,
+  BPF_ANY,
   BPF_NOEXIST,
   call,
   exit,
@@ -95,6 +96,7 @@ export interface WhyFds {
   devices: number;
   blockOps: number;
   blockHist: number;
+  blockQHist: number;
 }
 
 /** What the time split's programs are built with, beyond the syscall programs' context. */
@@ -422,11 +424,15 @@ export interface RequestFields {
   major: number;
   /** `gendisk.first_minor`. */
   firstMinor: number;
+  /** `request.start_time_ns` (set as the request is allocated). */
+  startTimeNs: number;
 }
 
 /** The in-flight value being built (RQ_VALUE), and the request's key. */
 const RQ = -184;
 const RQ_KEY_AT = -152;
+/** The request's `start_time_ns` as it is issued. */
+const RQ_START_AT = -192;
 
 /** `*(fp + dst) = size bytes at src + off` (a kernel read), else leaves by `out`. */
 function kernelRead(dst: number, size: number, src: Reg, off: number): Insn[] {
@@ -474,8 +480,11 @@ function requestFacts(f: RequestFields): Insn[] {
  * remembered by its address (while the gate is still closed too, so that a
  * request issued as the window opens is timed), with its issuer when that
  * is a traced task (the issue runs in the submitter's context when the
- * request goes straight to the driver). A requeued request keeps its first
- * issue.
+ * request goes straight to the driver). A requeued request (the same
+ * `start_time_ns`) keeps its first issue. A new request in the memory of
+ * one still remembered is the proof that the old one completed where no
+ * program of ours ran (the kernel runs none in some contexts; docs/why.md):
+ * the old one is booked then, counted as unseen, not timed.
  * @param b the build context (kind raw_tp)
  * @param w the time split's maps and the request's fields
  * @param f where the request's facts lie
@@ -486,11 +495,29 @@ export function blockIssue(b: BuildContext, w: WhyContext, f: RequestFields): In
     mov.reg(R6, R1),
     ldx.dw(R9, R6, 0), // R9 = the request
     stx.dw(R10, RQ_KEY_AT, R9),
+    ...kernelRead(RQ_START_AT, 8, R9, f.startTimeNs),
     ...lookup(w.fds.requests, RQ_KEY_AT),
-    jne.imm(R0, 0, "out"), // requeued
+    jeq.imm(R0, 0, "fresh"),
+    ldx.dw(R1, R0, RQ_VALUE.startNs),
+    ldx.dw(R2, R10, RQ_START_AT),
+    jeq.reg(R1, R2, "out"), // requeued
+    ...entryFacts(),
+    ...noLongerInFlight(w, "un"),
+    ...ifOpen(b, "fresh"),
+    ...blockKey(w, "fresh"),
+    ...lookup(w.fds.blockOps, -4),
+    jeq.imm(R0, 0, "fresh"),
+    mov.reg(R7, R0),
+    ...increment(R7, BLK.count * 8),
+    ...increment(R7, BLK.unseen * 8),
+    ldx.w(R2, R10, -24),
+    ...addTo(R7, BLK.bytes * 8, R2),
+    label("fresh"),
     ...requestFacts(f),
     call(Helper.ktime_get_ns),
     stx.dw(R10, RQ + RQ_VALUE.issueNs, R0),
+    ldx.dw(R1, R10, RQ_START_AT),
+    stx.dw(R10, RQ + RQ_VALUE.startNs, R1),
     st.w(R10, RQ + RQ_VALUE.tid, 0),
     mov.imm(R7, 0), // R7 = its traced issuer
     ...ifTraced(b, "unowned"),
@@ -498,7 +525,7 @@ export function blockIssue(b: BuildContext, w: WhyContext, f: RequestFields): In
     stx.w(R10, RQ + RQ_VALUE.tid, R0),
     ldx.w(R7, R10, RQ + RQ_VALUE.tid),
     label("unowned"),
-    ...update(w.fds.requests, RQ_KEY_AT, RQ, BPF_NOEXIST),
+    ...update(w.fds.requests, RQ_KEY_AT, RQ, BPF_ANY),
     jne.imm(R0, 0, "out"),
     jeq.imm(R7, 0, "out"),
     stx.w(R10, -8, R7),
@@ -510,14 +537,46 @@ export function blockIssue(b: BuildContext, w: WhyContext, f: RequestFields): In
 }
 
 /**
- * `fp-4 = the totals key` (device slot * 4 + write * 2 + R8, the traced
- * flag) of the device at fp-12 and the direction at fp-16; leaves by `out`
- * for a device the agent did not list.
+ * The remembered request at R0 (RQ_VALUE) onto the stack: its issuer at
+ * fp-8, its disk at fp-12, its direction at fp-16, its size at fp-24.
  */
-function blockKey(w: WhyContext): Insn[] {
+function entryFacts(): Insn[] {
+  return ([[RQ_VALUE.tid, -8], [RQ_VALUE.dev, -12], [RQ_VALUE.write, -16], [
+    RQ_VALUE.size,
+    -24,
+  ]] as const).flatMap(([at, off]) => [ldx.w(R1, R0, at), stx.w(R10, off, R1)]);
+}
+
+/**
+ * `R8 = 1` when the request's issuer (fp-8) is a traced task, whose requests
+ * in flight it no longer counts; else 0.
+ */
+function noLongerInFlight(w: WhyContext, p: string): Insn[] {
   return [
+    mov.imm(R8, 0),
+    ldx.w(R1, R10, -8),
+    jeq.imm(R1, 0, `${p}_done`),
+    mov.imm(R8, 1),
+    ...stateOf(w, false, `${p}_st`),
+    jeq.imm(R0, 0, `${p}_done`),
+    mov.imm(R1, -1),
+    atomicAdd.dw(R0, WHY_TASK.inflight * 8, R1),
+    label(`${p}_done`),
+  ];
+}
+
+/**
+ * `fp-4 = the totals key` (device slot * 4 + write * 2 + R8, the traced
+ * flag) of the device at fp-12 and the direction at fp-16; leaves by `skip`
+ * for a device the agent did not list, or a request neither a read nor a
+ * write (a flush, a discard: in flight for its task, not booked).
+ */
+function blockKey(w: WhyContext, skip = "out"): Insn[] {
+  return [
+    ldx.w(R1, R10, -16),
+    jgt.imm(R1, 1, skip),
     ...lookup(w.fds.devices, -12),
-    jeq.imm(R0, 0, "out"),
+    jeq.imm(R0, 0, skip),
     ldx.w(R1, R0, 0),
     lsh.imm(R1, 2),
     ldx.w(R2, R10, -16),
@@ -531,8 +590,12 @@ function blockKey(w: WhyContext): Insn[] {
 /**
  * The block request completion program (raw `block_rq_complete(rq, error,
  * nr_bytes)`): issue-to-complete latency by device and direction, traced
- * requests apart; a request issued before the programs were attached is
- * counted, not timed.
+ * requests apart, and queue to complete from the request's start (its
+ * `start_time_ns`, kept at issue: the kernel's own start for the device's
+ * accounting, 0 where it keeps none); a request issued before the programs
+ * were attached is counted, not timed. The request is forgotten while the gate is still
+ * closed too, so that its memory issued again is not taken for a
+ * completion no program saw.
  * @param b the build context (kind raw_tp)
  * @param w the time split's maps
  * @param f where the request's facts lie
@@ -540,33 +603,21 @@ function blockKey(w: WhyContext): Insn[] {
  */
 export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields): Insn[] {
   return program([
-    ...ifOpen(b, "out"),
     mov.reg(R6, R1),
     ldx.dw(R9, R6, 0), // R9 = the request
     stx.dw(R10, RQ_KEY_AT, R9),
     ...lookup(w.fds.requests, RQ_KEY_AT),
     jeq.imm(R0, 0, "untimed"),
     ldx.dw(R7, R0, RQ_VALUE.issueNs),
-    ...([[RQ_VALUE.tid, -8], [RQ_VALUE.dev, -12], [RQ_VALUE.write, -16], [
-      RQ_VALUE.size,
-      -24,
-    ]] as const)
-      .flatMap(([at, off]) => [ldx.w(R1, R0, at), stx.w(R10, off, R1)]),
+    ldx.dw(R1, R0, RQ_VALUE.startNs),
+    stx.dw(R10, -32, R1),
+    ...entryFacts(),
     call(Helper.ktime_get_ns),
     sub.reg(R0, R7),
     mov.reg(R7, R0), // R7 = issue to complete
     ...remove(w.fds.requests, RQ_KEY_AT),
-    mov.imm(R8, 0),
-    ldx.w(R1, R10, -8),
-    jeq.imm(R1, 0, "timed"),
-    mov.imm(R8, 1), // a traced task's: no longer in flight
-    ...stateOf(w, false, "st"),
-    jeq.imm(R0, 0, "timed"),
-    mov.imm(R1, -1),
-    atomicAdd.dw(R0, WHY_TASK.inflight * 8, R1),
-    label("timed"),
-    ldx.w(R1, R10, -16),
-    jgt.imm(R1, 1, "out"), // a flush, a discard: in flight for its task, not booked
+    ...noLongerInFlight(w, "fl"),
+    ...ifOpen(b, "out"),
     ...blockKey(w),
     ...lookup(w.fds.blockOps, -4),
     jeq.imm(R0, 0, "out"),
@@ -576,11 +627,20 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     ...addTo(R9, BLK.bytes * 8, R2),
     ...addTo(R9, BLK.totalNs * 8, R7),
     ...histogramAdd(w.fds.blockHist, -4, R7, "h"),
+    // Queue to complete: from the request's start, where the kernel set one.
+    call(Helper.ktime_get_ns),
+    ldx.dw(R1, R10, -32),
+    jeq.imm(R1, 0, "out"),
+    jgt.reg(R1, R0, "out"),
+    sub.reg(R0, R1),
+    mov.reg(R7, R0),
+    ...increment(R9, BLK.queued * 8),
+    ...addTo(R9, BLK.queueNs * 8, R7),
+    ...histogramAdd(w.fds.blockQHist, -4, R7, "qh"),
     ja("out"),
     label("untimed"),
+    ...ifOpen(b, "out"),
     ...requestFacts(f),
-    ldx.w(R1, R10, RQ + RQ_VALUE.write),
-    jgt.imm(R1, 1, "out"),
     ldx.w(R1, R10, RQ + RQ_VALUE.dev),
     stx.w(R10, -12, R1),
     ldx.w(R1, R10, RQ + RQ_VALUE.write),

@@ -129,6 +129,12 @@ export class WhyMapSet implements Disposable {
           valueSize: HIST_VALUE_BYTES,
           maxEntries: 4 * BLOCK_DEVICES,
         }),
+        blockQHist: make("blockQHist", {
+          type: MapType.PERCPU_ARRAY,
+          keySize: 4,
+          valueSize: HIST_VALUE_BYTES,
+          maxEntries: 4 * BLOCK_DEVICES,
+        }),
       };
     } catch (e: unknown) {
       this.close();
@@ -143,6 +149,7 @@ export class WhyMapSet implements Disposable {
       devices: m.devices.fd,
       blockOps: m.blockOps.fd,
       blockHist: m.blockHist.fd,
+      blockQHist: m.blockQHist.fd,
     };
   }
 
@@ -201,18 +208,33 @@ export class WhyMapSet implements Disposable {
       t.bytes = sumWord(v, BLK.bytes);
       t.total_ns = sumWord(v, BLK.totalNs);
       t.untimed = sumWord(v, BLK.untimed);
-      const h = this.#m.blockHist.lookup(u32(key));
-      t.hist = histFrom(h ? perCpuWords(h, HIST_VALUE_BYTES) : null);
+      t.unseen = sumWord(v, BLK.unseen);
+      t.queue_ns = sumWord(v, BLK.queueNs);
+      t.queued = sumWord(v, BLK.queued);
+      const hist = (m: BpfMap) => {
+        const h = m.lookup(u32(key));
+        return histFrom(h ? perCpuWords(h, HIST_VALUE_BYTES) : null);
+      };
+      t.hist = hist(this.#m.blockHist);
+      t.queueHist = hist(this.#m.blockQHist);
       return t;
     };
+    const merged = (a: Map<number, number>, b: Map<number, number>) => {
+      const hist = new Map(a);
+      for (const [i, n] of b) hist.set(i, (hist.get(i) ?? 0) + n);
+      return hist;
+    };
     const sum = (a: BlockTotals, b: BlockTotals): BlockTotals => {
-      const hist = new Map(a.hist);
-      for (const [i, n] of b.hist) hist.set(i, (hist.get(i) ?? 0) + n);
+      const hist = merged(a.hist, b.hist);
       return {
         count: a.count + b.count,
         bytes: a.bytes + b.bytes,
         total_ns: a.total_ns + b.total_ns,
         untimed: a.untimed + b.untimed,
+        unseen: a.unseen + b.unseen,
+        queue_ns: a.queue_ns + b.queue_ns,
+        queued: a.queued + b.queued,
+        queueHist: merged(a.queueHist, b.queueHist),
         hist,
       };
     };

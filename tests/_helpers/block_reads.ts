@@ -60,6 +60,56 @@ function fileSectors(file: string): { dev: number; name: string; extents: Extent
 }
 
 /**
+ * Opens a tracefs instance of the test's own at `dir` on the block `events`
+ * of the device `dev` (its dev_t as tracepoints record it: major << 20 | minor).
+ */
+function openInstance(dir: string, dev: number, events: readonly string[]): void {
+  Deno.mkdirSync(dir);
+  const w = (path: string, text: string) => Deno.writeTextFileSync(`${dir}/${path}`, text);
+  try {
+    // One clock for every CPU: a request is issued on one and completes on another.
+    w("trace_clock", "mono");
+    w("buffer_size_kb", "65536");
+    for (const ev of events) {
+      w(`events/block/${ev}/filter`, `dev == ${dev}`);
+      w(`events/block/${ev}/enable`, "1");
+    }
+    w("tracing_on", "1");
+  } catch (e) {
+    closeInstance(dir, events);
+    throw e;
+  }
+}
+
+/** Stops the instance at `dir` and returns its text; fails when the buffer overran. */
+function stopInstance(dir: string): string {
+  Deno.writeTextFileSync(`${dir}/tracing_on`, "0");
+  const text = Deno.readTextFileSync(`${dir}/trace`);
+  const header = /entries-in-buffer\/entries-written: (\d+)\/(\d+)/.exec(text);
+  assert(header && header[1] === header[2], `block trace overran: ${header?.[0]}`);
+  return text;
+}
+
+/** Turns the instance's events off and removes it. */
+function closeInstance(dir: string, events: readonly string[]): void {
+  try {
+    Deno.writeTextFileSync(`${dir}/tracing_on`, "0");
+  } catch {
+    // never enabled
+  }
+  for (const ev of events) {
+    try {
+      Deno.writeTextFileSync(`${dir}/events/block/${ev}/enable`, "0");
+    } catch {
+      // never enabled
+    }
+  }
+  Deno.removeSync(dir);
+}
+
+const READ_EVENTS = ["block_rq_issue", "block_rq_complete"] as const;
+
+/**
  * Records the block layer's read requests for `file` until stopped.
  * Start it once the file is written, before the workload reads it.
  */
@@ -71,21 +121,7 @@ export class BlockReads implements Disposable {
   constructor(file: string) {
     this.#file = fileSectors(file);
     this.#dir = `${TRACING}/instances/iotest-blk-${Deno.pid}`;
-    Deno.mkdirSync(this.#dir);
-    const w = (path: string, text: string) => Deno.writeTextFileSync(`${this.#dir}/${path}`, text);
-    try {
-      // One clock for every CPU: a request is issued on one and completes on another.
-      w("trace_clock", "mono");
-      w("buffer_size_kb", "65536");
-      for (const ev of ["block_rq_issue", "block_rq_complete"]) {
-        w(`events/block/${ev}/filter`, `dev == ${this.#file.dev}`);
-        w(`events/block/${ev}/enable`, "1");
-      }
-      w("tracing_on", "1");
-    } catch (e) {
-      this[Symbol.dispose]();
-      throw e;
-    }
+    openInstance(this.#dir, this.#file.dev, READ_EVENTS);
   }
 
   /**
@@ -94,10 +130,7 @@ export class BlockReads implements Disposable {
    * @returns the requests, in completion order; fails when the buffer overran
    */
   stop(ioBytes: number): BlockRead[] {
-    Deno.writeTextFileSync(`${this.#dir}/tracing_on`, "0");
-    const text = Deno.readTextFileSync(`${this.#dir}/trace`);
-    const header = /entries-in-buffer\/entries-written: (\d+)\/(\d+)/.exec(text);
-    assert(header && header[1] === header[2], `block trace overran: ${header?.[0]}`);
+    const text = stopInstance(this.#dir);
     const inFile = (sector: number) =>
       this.#file.extents.some(([lo, hi]) => sector >= lo && sector < hi);
     const issued = new Map<number, number>();
@@ -126,19 +159,41 @@ export class BlockReads implements Disposable {
 
   /** Turns the events off and removes the instance. */
   [Symbol.dispose](): void {
-    try {
-      Deno.writeTextFileSync(`${this.#dir}/tracing_on`, "0");
-    } catch {
-      // never enabled
+    closeInstance(this.#dir, READ_EVENTS);
+  }
+}
+
+/**
+ * Records the task each of a block device's request completions ran on
+ * (`block_rq_complete`: the thread the kernel was running when it completed
+ * the request, in an interrupt or a softirq often), until stopped.
+ */
+export class BlockCompletions implements Disposable {
+  #dir = `${TRACING}/instances/iotest-done-${Deno.pid}`;
+
+  /** @param name the device as /sys/block names it */
+  constructor(name: string) {
+    const [major = NaN, minor = NaN] = Deno.readTextFileSync(`/sys/block/${name}/dev`).trim()
+      .split(":").map(Number);
+    openInstance(this.#dir, major * (1 << 20) + minor, ["block_rq_complete"]);
+  }
+
+  /**
+   * Stops recording.
+   * @returns the thread id current at each completion (0: the idle task)
+   */
+  stop(): number[] {
+    const tids: number[] = [];
+    for (const line of stopInstance(this.#dir).split("\n")) {
+      const m = /^\s*.*-(\d+)\s+\[\d+\].*\sblock_rq_complete: /.exec(line);
+      if (m) tids.push(Number(m[1]));
     }
-    for (const ev of ["block_rq_issue", "block_rq_complete"]) {
-      try {
-        Deno.writeTextFileSync(`${this.#dir}/events/block/${ev}/enable`, "0");
-      } catch {
-        // never enabled
-      }
-    }
-    Deno.removeSync(this.#dir);
+    return tids;
+  }
+
+  /** Turns the event off and removes the instance. */
+  [Symbol.dispose](): void {
+    closeInstance(this.#dir, ["block_rq_complete"]);
   }
 }
 

@@ -111,6 +111,7 @@ export function requestFields(): RequestFields | string {
       disk: at("request_queue", "disk"),
       major: at("gendisk", "major"),
       firstMinor: at("gendisk", "first_minor"),
+      startTimeNs: at("request", "start_time_ns"),
     };
   } catch (e: unknown) {
     return `a block request's disk is not known from BTF: ${oneLine(e)}`;

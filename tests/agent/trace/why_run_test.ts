@@ -3,8 +3,13 @@
 import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { buildRun } from "../../../agent/trace/run_builder.ts";
 import { slowThresholds } from "../../../agent/trace/backends/_bpf_why.ts";
-import { emptyOpTotals, emptySnapshot, type OpTotals } from "../../../probes/snapshot.ts";
-import { emptyBlockTotals, emptySplit } from "../../../probes/why_snapshot.ts";
+import {
+  emptyOpTotals,
+  emptySnapshot,
+  type OpTotals,
+  type Snapshot,
+} from "../../../probes/snapshot.ts";
+import { type BlockTotals, emptyBlockTotals, emptySplit } from "../../../probes/why_snapshot.ts";
 import { bucketBounds, bucketIndex } from "../../../schema/buckets.ts";
 import type { RunMeta } from "../../../schema/mod.ts";
 import { runOptionsOf } from "../../_helpers/documents.ts";
@@ -57,23 +62,29 @@ Deno.test("a backend that does not split calls' time writes null with the reason
   }
 });
 
-Deno.test("the bpf backend's split and block figures reach the Run as measured", () => {
-  const s = emptySnapshot();
-  s.syscalls.set("pread64", op([1000, 2000]));
-  const all = { ...emptySplit(), count: 2, total_ns: 3000, cpu_ns: 500, disk_ns: 2500 };
-  s.timeSplit = new Map([["pread64", { all, slow: emptySplit() }]]);
+/** vda's reads in `s`: 4 of 1 ms each, all the traced processes', with `extra` over them. */
+function vdaReads(s: Snapshot, extra: Partial<BlockTotals> = {}): void {
   const read = {
     ...emptyBlockTotals(),
     count: 4,
     bytes: 16384,
     total_ns: 4e6,
     hist: new Map([[bucketIndex(1e6), 4]]),
+    ...extra,
   };
   s.block = new Map([["vda", {
     read,
     write: emptyBlockTotals(),
     traced: { read, write: emptyBlockTotals() },
   }]]);
+}
+
+Deno.test("the bpf backend's split and block figures reach the Run as measured", () => {
+  const s = emptySnapshot();
+  s.syscalls.set("pread64", op([1000, 2000]));
+  const all = { ...emptySplit(), count: 2, total_ns: 3000, cpu_ns: 500, disk_ns: 2500 };
+  s.timeSplit = new Map([["pread64", { all, slow: emptySplit() }]]);
+  vdaReads(s);
   const run = buildRun(s, runOptionsOf(meta("bpf")));
   assertEquals(run.syscalls.pread64?.time_split?.disk_ns, 2500);
   assertEquals(run.syscalls.pread64?.slow_time_split?.count, 0, "measured: none slow, not null");
@@ -83,6 +94,29 @@ Deno.test("the bpf backend's split and block figures reach the Run as measured",
   assertEquals(vda?.read.in_flight_mean, 0.002, "4 ms in flight over 2 s");
   assert(run.meta.time_split?.includes("previous interval"), run.meta.time_split);
   assert(!run.meta.unsupported.some((u) => u.metric === "time_split"));
+});
+
+Deno.test("a block completion no program saw is counted, and left out of the mean latency", () => {
+  const s = emptySnapshot();
+  vdaReads(s, { count: 5, bytes: 20480, unseen: 1 });
+  const vda = buildRun(s, runOptionsOf(meta("bpf"))).block?.devices.vda;
+  assertEquals(vda?.read.count, 5);
+  assertEquals(vda?.read.unseen, 1);
+  assertEquals(vda?.read.mean_ns, 1e6, "4 ms over the 4 timed ones");
+  assertEquals(vda?.read.queued, undefined, "no start kept: no queue figures");
+});
+
+Deno.test("queue to complete reaches the Run beside issue to complete", () => {
+  const s = emptySnapshot();
+  const queueHist = new Map([[bucketIndex(1e6), 1], [bucketIndex(3e6), 2]]);
+  vdaReads(s, { queue_ns: 7e6, queued: 3, queueHist });
+  const read = buildRun(s, runOptionsOf(meta("bpf"))).block?.devices.vda?.read;
+  assertEquals(read?.queued?.count, 3);
+  assertEquals(read?.queued?.mean_ns, Math.round(7e6 / 3));
+  const [lo, hi] = bucketBounds(bucketIndex(3e6));
+  const p50 = read?.queued?.p50_ns ?? 0;
+  assert(p50 >= lo && p50 <= hi, `median ${p50} in the 3 ms bucket [${lo}, ${hi}]`);
+  assertEquals(read?.mean_ns, 1e6, "issue to complete apart");
 });
 
 Deno.test("the slow threshold is the low edge of the bucket holding the interval's P99, from the calls of that interval only", () => {

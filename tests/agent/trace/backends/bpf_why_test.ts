@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../../../_helpers/assert.ts";
 import { killOnDispose, runCli, tmpDir } from "../../../_helpers/common.ts";
 import { diskDir } from "../../../_helpers/fio.ts";
+import { BlockCompletions } from "../../../_helpers/block_reads.ts";
 import { readRun } from "../../../_helpers/documents.ts";
 import { PYTHON, WORKLOADS } from "../../../_helpers/python.ts";
 import type { RunDocument, TimeSplit } from "../../../../schema/mod.ts";
@@ -50,6 +51,15 @@ function statReads(dev: string): { reads: number; sectors: number; ticksMs: numb
   return { reads: f[0] ?? NaN, sectors: f[2] ?? NaN, ticksMs: f[3] ?? NaN };
 }
 
+/** The process a thread belongs to (0 once it is gone, or for the idle task). */
+function tgidOf(tid: number): number {
+  try {
+    return Number(/^Tgid:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${tid}/status`))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 function sh(cmd: string, args: string[]): string {
   const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
   if (!out.success) {
@@ -58,7 +68,7 @@ function sh(cmd: string, args: string[]): string {
   return new TextDecoder().decode(out.stdout).trim();
 }
 
-Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the device's reads and their mean latency are its own accounting's", async () => {
+Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the device's reads, bytes and mean latency are exactly its own accounting's", async () => {
   // A loop device (direct I/O) over a file in /var/tmp: its reads go to the
   // disk, and nobody else reads it, so /sys/block/loopN/stat's change over the
   // trace is fio's alone and can be compared exactly (vda's counts every
@@ -78,6 +88,8 @@ Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the devi
       before = now;
     }
     await using out = tmpDir();
+    // Which thread each completion ran on, by a tracefs instance of the test's own.
+    using completions = new BlockCompletions(dev);
     // SCHED_FIFO: fio is not kept waiting for a CPU by the other work on this
     // 2-CPU host (in a plain run 7-39% of pread64's time was run queue).
     // 1 MiB reads: 4 KiB ones here spend 11-12% of their time on a CPU
@@ -101,6 +113,7 @@ Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the devi
       "--output-format=terse",
     ]);
     const after = statReads(dev);
+    const tids = completions.stop();
     assertEquals(r.code, 0, r.stderr);
     const run = readRun(`${out.path}/run.json`);
     const pread = run.syscalls.pread64;
@@ -116,36 +129,39 @@ Deno.test("time split: O_DIRECT reads of a disk file are disk time, and the devi
     );
     const reads = after.reads - before.reads;
     assert(reads > 1000, `enough requests for ms-resolution ticks: ${reads}`);
-    // FINDING (open, 2026-12-06): the count is not exact. Over 8 runs 0 to 110
-    // of 20k-50k completions (at most 0.3%) never reached the completion
-    // program: a tracefs instance on block_rq_complete saw exactly the
-    // device's count, fio's total_ios agreed, the program's own invocation
-    // counter (before the gate) equalled what it booked, no recursion miss
-    // was reported, and neither atomic adds nor reading the request's disk
-    // at completion changed it. Until the cause is found this asserts the
-    // bound measured, never more than the device's count.
-    assert(block.read.count <= reads, `${block.read.count} <= the device's ${reads}`);
-    assert(
-      reads - block.read.count <= 0.005 * reads,
-      `${block.read.count} of the device's ${reads} completed reads`,
-    );
-    assertEquals(
-      block.traced.read.count,
-      block.read.count,
-      "every one issued by fio, in its context",
-    );
+    assertEquals(tids.length, reads, "the tracefs instance saw every completion");
+    // Exact: every completed read, bytes too, all fio's, issued in its context.
+    assertEquals(block.read.count, reads, "the device's completed reads");
+    assertEquals(block.read.bytes, (after.sectors - before.sectors) * 512, "its sectors read");
+    assertEquals(block.traced.read.count, block.read.count, "every one issued by fio");
     assertEquals(block.read.untimed, 0);
+    // Completions no program of ioscope's ran for, booked when the request's
+    // memory was issued again (2026-12-06, this 6.18 VM: 0 to 20 of 4k-8k in
+    // a run, 11 runs). Measured: each one completed in a softirq on a thread of the
+    // VM's PID 1 (/process_api); the program counted 0 completions with
+    // PID 1 current, the tracefs instance all of them, and the kernel
+    // reported no recursion miss: this kernel does not run the program there.
+    // Every unseen one ran there; elsewhere (a host without it) none is.
+    const onInit = tids.filter((t) => tgidOf(t) === 1).length;
+    const unseen = block.read.unseen ?? 0;
+    assert(unseen <= onInit, `${unseen} unseen, ${onInit} completed on PID 1's threads`);
     const mean = (after.ticksMs - before.ticksMs) * 1e6 / reads;
     assert(
       Math.abs(block.read.mean_ns - mean) <= 0.1 * mean,
       `mean request latency ${block.read.mean_ns} ns vs the device's ${mean} ns`,
     );
-    // Bytes: the device's sectors read (512 bytes each); the same loss.
-    const bytes = (after.sectors - before.sectors) * 512;
+    // Queue to complete: from each request's start_time_ns, where the
+    // device's accounting starts too. It ends a little earlier (at the
+    // tracepoint, before the bios' completion work; the accounting after it):
+    // 0.3-1.1% below the ticks' mean in 8 runs (2026-12-06).
+    const queued = block.read.queued;
+    assert(queued, "queue to complete measured");
+    assertEquals(queued.count, reads - unseen, "every timed request had a start");
     assert(
-      block.read.bytes <= bytes && bytes - block.read.bytes <= 0.005 * bytes,
-      `${block.read.bytes} of ${bytes} bytes`,
+      queued.mean_ns <= mean && queued.mean_ns >= 0.97 * mean,
+      `mean queue to complete ${queued.mean_ns} ns vs the device's ${mean} ns`,
     );
+    assert(queued.mean_ns >= block.read.mean_ns, "queued before it was issued");
   } finally {
     sh("losetup", ["--detach", loop]);
   }
