@@ -12,39 +12,48 @@ import { demoRun, readRun } from "../_helpers/documents.ts";
 
 const OUT = `${ROOT}out`;
 
-Deno.test("the time split's section draws its stacked bars and block histograms in a browser", async () => {
-  const run = readRun(new URL("../testdata/run_why_fio.json", import.meta.url));
-  const html = renderRunHtml(run);
-  assert(html.includes('id="why"'), "the section");
-  Deno.mkdirSync(OUT, { recursive: true });
-  const path = `${OUT}/report-why.html`;
-  Deno.writeTextFileSync(path, html);
-  await using browser = await launchBrowser();
-  const { page, log } = await browser.open(path);
-  assertEquals(log.consoleErrors, [], "console errors");
-  assertEquals(log.pageErrors, [], "uncaught errors");
-  assertEquals(log.requests, [], "network requests");
-  assertEquals(log.cspViolations, [], "CSP violations");
-  const drawn = await canvases(page);
-  const ids = drawn.map((c) => c.id);
-  assert(ids.includes("chart-time-split"), `canvases: ${ids.join(", ")}`);
-  assert(ids.some((id) => id.startsWith("chart-block-")), `canvases: ${ids.join(", ")}`);
-  for (
-    const c of drawn.filter((c) => c.id === "chart-time-split" || c.id.startsWith("chart-block-"))
-  ) {
-    assert(c.painted / (c.width * c.height) > 0.02 && c.colors >= 3, `${c.id} looks blank`);
-  }
-  const box = await page.locator("#why").boundingBox();
-  assert(box, "the section is laid out");
-  const shot = Deno.env.get("IOSCOPE_DOCS_SCREENSHOT") === "1"
-    ? `${ROOT}docs/why-report.png`
-    : `${OUT}/report-why.png`;
-  await page.screenshot({
-    path: shot,
-    fullPage: true,
-    clip: { x: 0, y: box.y, width: 1280, height: Math.ceil(box.height) },
+// The fio Run (disk-bound) and PostgreSQL under pgbench (run queue and disk):
+// the two pictures README and docs/why.md show.
+const PICTURES = [
+  { fixture: "run_why_fio.json", png: "why-report.png" },
+  { fixture: "run_why_pgbench.json", png: "why-report-pgbench.png" },
+];
+
+for (const { fixture, png } of PICTURES) {
+  Deno.test(`the time split's section draws its stacked bars and block histograms in a browser (${fixture})`, async () => {
+    const run = readRun(new URL(`../testdata/${fixture}`, import.meta.url));
+    const html = renderRunHtml(run);
+    assert(html.includes('id="why"'), "the section");
+    Deno.mkdirSync(OUT, { recursive: true });
+    const path = `${OUT}/report-${png.replace(".png", ".html")}`;
+    Deno.writeTextFileSync(path, html);
+    await using browser = await launchBrowser();
+    const { page, log } = await browser.open(path);
+    assertEquals(log.consoleErrors, [], "console errors");
+    assertEquals(log.pageErrors, [], "uncaught errors");
+    assertEquals(log.requests, [], "network requests");
+    assertEquals(log.cspViolations, [], "CSP violations");
+    const drawn = await canvases(page);
+    const ids = drawn.map((c) => c.id);
+    assert(ids.includes("chart-time-split"), `canvases: ${ids.join(", ")}`);
+    assert(ids.some((id) => id.startsWith("chart-block-")), `canvases: ${ids.join(", ")}`);
+    for (
+      const c of drawn.filter((c) => c.id === "chart-time-split" || c.id.startsWith("chart-block-"))
+    ) {
+      assert(c.painted / (c.width * c.height) > 0.02 && c.colors >= 3, `${c.id} looks blank`);
+    }
+    const box = await page.locator("#why").boundingBox();
+    assert(box, "the section is laid out");
+    const shot = Deno.env.get("IOSCOPE_DOCS_SCREENSHOT") === "1"
+      ? `${ROOT}docs/${png}`
+      : `${OUT}/report-${png}`;
+    await page.screenshot({
+      path: shot,
+      fullPage: true,
+      clip: { x: 0, y: box.y, width: 1280, height: Math.ceil(box.height) },
+    });
   });
-});
+}
 
 Deno.test("each stacked bar adds up to the whole of its calls' time (fractions, as the percent axis formats)", () => {
   const charts: ChartSpec[] = [];
