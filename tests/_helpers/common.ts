@@ -82,7 +82,13 @@ export function spawnCli(args: string[]): {
     done,
     async waitForStderr(needle, timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
+      let exited: number | null = null;
+      done.then((r) => exited = r.code, () => exited = -1);
       while (!err.includes(needle)) {
+        // A process that ended will never print it: say so now, with what it said.
+        if (exited !== null) {
+          throw new Error(`exited with ${exited} before '${needle}' in stderr: ${err}`);
+        }
         if (Date.now() > deadline) {
           throw new Error(`timed out waiting for '${needle}' in stderr: ${err}`);
         }

@@ -59,6 +59,15 @@ export interface Trace {
   end(signal?: Deno.Signal): Promise<TracedRun>;
 }
 
+/** SIGKILL, unless it has ended already (kill() throws then, hiding the error that brought us here). */
+function killIfRunning(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // It exited by itself: cli.done has what it said.
+  }
+}
+
 /**
  * Starts `ioscope trace ...args --json json` and waits until it traces (the
  * `ready` text on stderr; null: does not wait).
@@ -92,7 +101,7 @@ export async function startTrace(
     try {
       await cli.waitForStderr(ready, readyTimeoutMs);
     } catch (e) {
-      cli.child.kill("SIGKILL");
+      killIfRunning(cli.child);
       await cli.done;
       throw e;
     }
@@ -119,7 +128,7 @@ export async function traceRun(
   try {
     await during?.(trace.cli);
   } catch (e) {
-    trace.cli.child.kill("SIGKILL");
+    killIfRunning(trace.cli.child);
     await trace.cli.done;
     throw e;
   }
