@@ -33,7 +33,13 @@ export function procTree(root: number): number[] {
   return all;
 }
 
-function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number; anonMiB: number } {
+/**
+ * The CPU time (user + system, /proc/PID/stat) and resident memory of these
+ * processes together; a process gone meanwhile counts nothing.
+ * @param pids the processes
+ * @returns seconds of CPU, MiB resident, MiB of it anonymous
+ */
+export function cpuAndRss(pids: number[]): { cpuS: number; rssMiB: number; anonMiB: number } {
   let cpuS = 0;
   let rssMiB = 0;
   let anonMiB = 0;

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { fioPsyncArgs } from "./agent_cost.ts";
+import { cpuAndRss, fioPsyncArgs } from "./agent_cost.ts";
 import { median } from "./overhead.ts";
 import { startDeadReceiver, startPrometheus } from "../tests/_helpers/prometheus.ts";
 import { getrusage } from "../ffi/rusage.ts";
@@ -59,12 +59,6 @@ export interface PushCostOptions {
   rate?: number;
   /** Called with each trace's figures. */
   progress?: (mode: PushMode, s: PushSample) => void;
-}
-
-function statCpuS(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 function hwmMiB(pid: number): number {
@@ -116,7 +110,7 @@ async function traceOnce(
       try {
         peak = Math.max(peak, hwmMiB(agent.pid));
         const t = (performance.now() - t0) / 1000;
-        const p = { cpuS: statCpuS(agent.pid), t };
+        const p = { cpuS: cpuAndRss([agent.pid]).cpuS, t };
         if (t >= 5 && from === null) from = p;
         // The trace ends traceS after the attach, itself a second or two after the start.
         if (t <= traceS + 0.5) to = p;

@@ -7,6 +7,8 @@
  */
 
 import {
+  COPYING_READS,
+  COPYING_WRITES,
   formatBytes,
   formatCount,
   formatNs,
@@ -98,13 +100,13 @@ export const THRESHOLDS = {
 } as const;
 
 /** Syscalls that read into one user buffer per call. */
-const SINGLE_READS = ["read", "pread64", "recvfrom", "recv"];
+const SINGLE_READS = ["read", "pread64", "recvfrom"];
 /** Syscalls that write from one user buffer per call. */
-const SINGLE_WRITES = ["write", "pwrite64", "sendto", "send"];
+const SINGLE_WRITES = ["write", "pwrite64", "sendto"];
 /** Every syscall that copies bytes from the kernel into user buffers. */
-const READ_SIDE = [...SINGLE_READS, "readv", "preadv", "preadv2", "recvmsg"];
+const READ_SIDE = COPYING_READS;
 /** Every syscall that copies bytes from user buffers into the kernel. */
-const WRITE_SIDE = [...SINGLE_WRITES, "writev", "pwritev", "pwritev2", "sendmsg"];
+const WRITE_SIDE = COPYING_WRITES;
 
 const SEVERITY_ORDER: Record<Severity, number> = { high: 0, medium: 1, low: 2 };
 
@@ -203,7 +205,7 @@ function intensity(rate: number | null, high: number): number {
 }
 
 function readWriteCopy(ctx: Context): Finding[] {
-  const side = (names: string[]) => ctx.calls.filter(([n, s]) => names.includes(n) && s.bytes > 0);
+  const side = (names: readonly string[]) => ctx.calls.filter(([n, s]) => names.includes(n) && s.bytes > 0);
   const reads = side(READ_SIDE);
   const writes = side(WRITE_SIDE);
   const readBytes = reads.reduce((t, [, s]) => t + num(s.bytes), 0);

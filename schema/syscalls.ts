@@ -79,6 +79,22 @@ const named = (bytes: SyscallBytes) => SYSCALLS.filter((s) => s.bytes === bytes)
 /** Syscalls whose return value counts bytes moved through a user buffer. */
 export const COPYING_SYSCALLS: readonly string[] = named("copy");
 
+/** The copying syscalls that bring bytes from the kernel into user buffers. */
+export const COPYING_READS: readonly string[] = [
+  "read",
+  "pread64",
+  "readv",
+  "preadv",
+  "preadv2",
+  "recvfrom",
+  "recvmsg",
+];
+
+/** The copying syscalls that take bytes from user buffers into the kernel: the rest. */
+export const COPYING_WRITES: readonly string[] = COPYING_SYSCALLS.filter((n) =>
+  !COPYING_READS.includes(n)
+);
+
 /** Syscalls that move bytes without copying them through user space. */
 export const ZERO_COPY_SYSCALLS: readonly string[] = named("zero_copy");
 

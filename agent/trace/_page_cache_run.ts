@@ -7,6 +7,8 @@
  */
 
 import {
+  COPYING_READS,
+  COPYING_WRITES,
   PAGE_CACHE_TOP_FILES,
   type PageCacheFile,
   type PageCacheStats,
@@ -15,9 +17,6 @@ import {
 } from "../../schema/mod.ts";
 import type { Snapshot } from "../../probes/mod.ts";
 import type { FdInfo } from "./_copy_split.ts";
-
-const READS = ["read", "pread64", "readv", "preadv", "preadv2"];
-const WRITES = ["write", "pwrite64", "writev", "pwritev", "pwritev2"];
 
 /**
  * A device number as user space has it (`st_dev`, glibc's encoding) in the
@@ -102,8 +101,8 @@ export function addPageCache(
     const id = `${kernelDev(info.stat.dev)}:${info.stat.ino}`;
     const f = named.get(id) ?? { target: info.target, read: 0, written: 0 };
     for (const [call, bytes] of t.callBytes) {
-      if (READS.includes(call)) f.read += bytes;
-      if (WRITES.includes(call)) f.written += bytes;
+      if (COPYING_READS.includes(call)) f.read += bytes;
+      if (COPYING_WRITES.includes(call)) f.written += bytes;
     }
     named.set(id, f);
   }

@@ -4,7 +4,9 @@
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { ROOT } from "../_helpers/common.ts";
 import {
+  COPYING_READS,
   COPYING_SYSCALLS,
+  COPYING_WRITES,
   OTHER_SYSCALLS,
   SYSCALL_NAMES_I386,
   SYSCALL_NAMES_X86_64,
@@ -45,6 +47,16 @@ Deno.test("the table's lists partition it, with one number and one name per sysc
   assertEquals(
     [...COPYING_SYSCALLS, ...ZERO_COPY_SYSCALLS, ...OTHER_SYSCALLS].sort(),
     [...names].sort(),
+  );
+  // Each copying syscall goes one way: its reads are a subset of the table's.
+  assertEquals(
+    [...COPYING_READS, ...COPYING_WRITES].sort(),
+    [...COPYING_SYSCALLS].sort(),
+    "reads and writes partition the copying syscalls",
+  );
+  assertEquals(
+    [...COPYING_WRITES].sort(),
+    ["pwrite64", "pwritev", "pwritev2", "sendmsg", "sendto", "write", "writev"],
   );
   for (const s of SYSCALLS.filter((s) => !s.fd)) {
     assert(s.bytes === "none", `${s.name} takes no descriptor, so it moves no file's bytes`);
