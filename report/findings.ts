@@ -205,7 +205,8 @@ function intensity(rate: number | null, high: number): number {
 }
 
 function readWriteCopy(ctx: Context): Finding[] {
-  const side = (names: readonly string[]) => ctx.calls.filter(([n, s]) => names.includes(n) && s.bytes > 0);
+  const side = (names: readonly string[]) =>
+    ctx.calls.filter(([n, s]) => names.includes(n) && s.bytes > 0);
   const reads = side(READ_SIDE);
   const writes = side(WRITE_SIDE);
   const readBytes = reads.reduce((t, [, s]) => t + num(s.bytes), 0);
