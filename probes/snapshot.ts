@@ -98,6 +98,13 @@ export interface PageCacheTotals {
   pages: number;
 }
 
+/** The page-cache module's read-back. */
+export interface PageCacheRead {
+  files: PageCacheTotals[];
+  /** Pages added to files past the kernel map's capacity (counted, not by file). */
+  lostPages: number;
+}
+
 /** Cumulative totals of one trace, as a backend last reported them. */
 export interface Snapshot {
   /** Keyed by the kernel's tracepoint name: `pread64`, `sendfile64`, ... */
@@ -144,7 +151,7 @@ export interface Snapshot {
   /** Why the block layer alone was not measured. */
   blockUnsupported?: string;
   /** Pages added to the page cache, per file (absent: not measured). */
-  pageCache?: PageCacheTotals[];
+  pageCache?: PageCacheRead;
   /** Why the page cache was not measured. */
   pageCacheUnsupported?: string;
 }

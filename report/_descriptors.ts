@@ -9,6 +9,7 @@ import {
   formatCount,
   formatNs,
   formatPercent,
+  PAGE_CACHE_MAX_FILES,
   type RunDocument,
 } from "../schema/mod.ts";
 import { type Html, markup } from "./html.ts";
@@ -54,10 +55,17 @@ export function pageCacheBlock(doc: RunDocument): Html | false {
   const more = pc.other_files > 0
     ? ` and ${formatCount(pc.other_files)} more files (${formatCount(pc.other_pages)} pages)`
     : "";
+  const lost = pc.lost_pages
+    ? `, ${
+      formatCount(pc.lost_pages)
+    } of them in files past the ${PAGE_CACHE_MAX_FILES} counted by name`
+    : "";
   return markup`<h3 id="page-cache">Page-cache misses per file</h3>
 <p class="sub">Pages the traced processes added to the page cache: ${
     formatCount(pc.pages_added)
-  } pages of ${formatBytes(pc.page_size)}${more}. Readahead adds pages for reads not made yet, so a
+  } pages of ${
+    formatBytes(pc.page_size)
+  }${more}${lost}. Readahead adds pages for reads not made yet, so a
 file read in part shows fewer hits than it had.</p>
 ${table(columns, rows, { sortedBy: 1, id: "page-cache-table" })}`;
 }

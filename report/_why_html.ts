@@ -127,7 +127,17 @@ export function whySection(doc: RunDocument, charts: ChartSpec[]): Html {
           formatNs(st.p50_ns)
         }, P99 ${formatNs(st.p99_ns)}; ${
           formatCount(traced)
-        } issued by the traced processes; ${st.in_flight_mean} in flight on average`,
+        } issued by the traced processes; ${st.in_flight_mean} in flight on average${
+          st.queued && st.queued.count > 0
+            ? `; queue to complete P50 ${formatNs(st.queued.p50_ns)}, P99 ${
+              formatNs(st.queued.p99_ns)
+            }`
+            : ""
+        }${
+          st.unseen
+            ? `; ${formatCount(st.unseen)} completions no program saw (counted, not timed)`
+            : ""
+        }`,
       }));
     }
   }

@@ -46,7 +46,16 @@ export interface PageCacheStats {
   /** Files past the top ones, and their pages. */
   other_files: number;
   other_pages: number;
+  /**
+   * Pages added to files the kernel's map had no room for (past
+   * {@linkcode PAGE_CACHE_MAX_FILES} files in one trace): in `pages_added`,
+   * in no file. Absent in Runs written before it was counted.
+   */
+  lost_pages?: number;
 }
+
+/** How many files the bpf backend counts by name in one trace (its map's size). */
+export const PAGE_CACHE_MAX_FILES = 16_384;
 
 /** How many files `page_cache.files` lists. */
 export const PAGE_CACHE_TOP_FILES = 20;

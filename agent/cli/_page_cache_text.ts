@@ -6,7 +6,7 @@
  */
 
 import { formatBytes, formatCount } from "./_terminal_format.ts";
-import type { PageCacheFile, RunDocument } from "../../schema/mod.ts";
+import { PAGE_CACHE_MAX_FILES, type PageCacheFile, type RunDocument } from "../../schema/mod.ts";
 
 /** A path cut to `width` characters from its end (the file name matters most). */
 function tail(path: string, width: number): string {
@@ -23,7 +23,7 @@ function fileLine(f: PageCacheFile): string {
 
 /**
  * The page cache's lines: the pages added in all, then the files with the
- * most (at most `limit`).
+ * most (at most `limit`), and the pages of files the kernel map had no room for.
  * @param run the Run document
  * @param limit files shown at most
  * @returns lines of at most 80 characters (none when nothing was counted)
@@ -38,5 +38,12 @@ export function pageCacheLines(run: RunDocument, limit = 3): string[] {
       formatBytes(pc.pages_added * pc.page_size)
     }: misses and readahead) in ${formatCount(files)} file${files === 1 ? "" : "s"}`,
     ...pc.files.slice(0, limit).map(fileLine),
+    ...(pc.lost_pages
+      ? [
+        `  ${
+          formatCount(pc.lost_pages)
+        } pages of files past the ${PAGE_CACHE_MAX_FILES} counted by name`,
+      ]
+      : []),
   ];
 }

@@ -44,7 +44,8 @@ export function splitShares(t: TimeSplit, options: { short?: boolean } = {}): st
 
 /**
  * The time split's lines: the syscalls with the most time first (at most
- * `limit`), then each block device with requests.
+ * `limit`), then each block device with requests (queue to complete, and
+ * completions no program saw, on a line below each).
  * @param run the Run document
  * @param limit syscalls shown at most
  * @returns lines of at most 80 characters (none when nothing was measured)
@@ -69,16 +70,24 @@ export function timeSplitLines(run: RunDocument, limit = 6): string[] {
   for (const [name, d] of devices) {
     for (const [dir, st] of [["reads", d.read], ["writes", d.write]] as const) {
       if (st.count === 0) continue;
-      lines.push(blockLine(name, dir, st, d.traced[dir === "reads" ? "read" : "write"].count));
+      lines.push(...blockLines(name, dir, st, d.traced[dir === "reads" ? "read" : "write"].count));
     }
   }
   return lines;
 }
 
-function blockLine(name: string, dir: string, st: BlockStats, traced: number): string {
-  return `${name.slice(0, 12)} ${formatCount(st.count)} ${dir} ${formatBytes(st.bytes)}, p50 ${
-    formatNs(st.p50_ns)
-  }, p99 ${formatNs(st.p99_ns)}, ${formatCount(traced)} traced, depth ${st.in_flight_mean}`;
+function blockLines(name: string, dir: string, st: BlockStats, traced: number): string[] {
+  const lines = [
+    `${name.slice(0, 12)} ${formatCount(st.count)} ${dir} ${formatBytes(st.bytes)}, p50 ${
+      formatNs(st.p50_ns)
+    }, p99 ${formatNs(st.p99_ns)}, ${formatCount(traced)} traced, depth ${st.in_flight_mean}`,
+  ];
+  const q = st.queued;
+  const unseen = st.unseen ? `; ${formatCount(st.unseen)} completions unseen, counted` : "";
+  if (q && q.count > 0) {
+    lines.push(`  queue to complete p50 ${formatNs(q.p50_ns)}, p99 ${formatNs(q.p99_ns)}${unseen}`);
+  } else if (unseen) lines.push(`  ${unseen.slice(2)}`);
+  return lines;
 }
 
 /**

@@ -106,7 +106,7 @@ export function addPageCache(
     }
     named.set(id, f);
   }
-  const all = snapshot.pageCache.filter((f) => f.pages > 0).sort((a, b) => b.pages - a.pages);
+  const all = snapshot.pageCache.files.filter((f) => f.pages > 0).sort((a, b) => b.pages - a.pages);
   const files = all.slice(0, PAGE_CACHE_TOP_FILES).map((f): PageCacheFile => {
     const n = named.get(`${f.dev}:${f.ino}`);
     const bytesAdded = f.pages * size;
@@ -126,10 +126,11 @@ export function addPageCache(
   const rest = all.slice(PAGE_CACHE_TOP_FILES);
   const stats: PageCacheStats = {
     page_size: size,
-    pages_added: all.reduce((t, f) => t + f.pages, 0),
+    pages_added: all.reduce((t, f) => t + f.pages, snapshot.pageCache.lostPages),
     files,
     other_files: rest.length,
     other_pages: rest.reduce((t, f) => t + f.pages, 0),
+    lost_pages: snapshot.pageCache.lostPages,
   };
   run.page_cache = stats;
 }

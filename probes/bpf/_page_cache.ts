@@ -26,6 +26,7 @@ import {
   exit,
   ja,
   jeq,
+  jne,
   label,
   ldx,
   lsh,
@@ -42,16 +43,14 @@ import {
 } from "../../ffi/bpf/mod.ts";
 import { CTX, type FieldPlace, ifOpen, ifTraced, KEY_SLOTS, lookup, update } from "./_emit.ts";
 import { defineModule } from "./module.ts";
-import type { PageCacheTotals } from "../snapshot.ts";
+import type { PageCacheRead } from "../snapshot.ts";
+import { PAGE_CACHE_MAX_FILES } from "../../schema/mod.ts";
 
 /** The classic tracepoint the module attaches to. */
 export const PAGE_CACHE_EVENT = "filemap:mm_filemap_add_to_page_cache";
 
 /** The stack: the fragments' keys, then ours: the file's key and the first count. */
 export const PAGE_CACHE_SLOTS = stackFrame({ key: 16, pages: 8 }, { below: KEY_SLOTS });
-
-/** The most files counted; a file past it is not counted (its pages are lost). */
-export const PAGE_CACHE_MAX_FILES = 16_384;
 
 function place(b: { field(e: string, f: string): FieldPlace }, name: string, size: number) {
   const f = b.field(PAGE_CACHE_EVENT, name);
@@ -76,6 +75,14 @@ export const pageCache = defineModule({
       keySize: 16,
       valueSize: 8,
       maxEntries: PAGE_CACHE_MAX_FILES,
+    },
+    // key: 0 (u32) -> pages of files the hash had no room for (u64)
+    lost: {
+      name: "ios_pagecache_x",
+      type: MapType.ARRAY,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: 1,
     },
   },
   programs: (b, fds) => {
@@ -114,7 +121,12 @@ export const pageCache = defineModule({
         jeq.imm(R0, 0, "out"),
         // Another CPU inserted it first: add to its entry.
         ...lookup(fds.pages, key),
+        jne.imm(R0, 0, "add"),
+        // No room for the file: its pages are counted, as lost.
+        st.w(R10, key, 0),
+        ...lookup(fds.lost, key),
         jeq.imm(R0, 0, "out"),
+        label("add"),
         atomicAdd.dw(R0, 0, r.pages),
         label("out"),
         mov.imm(R0, 0),
@@ -122,8 +134,8 @@ export const pageCache = defineModule({
       ],
     }];
   },
-  read: (maps): PageCacheTotals[] =>
-    maps.pages.readAll().entries.map((e) => {
+  read: (maps): PageCacheRead => {
+    const files = maps.pages.readAll().entries.map((e) => {
       const k = new DataView(e.key.buffer, e.key.byteOffset, 16);
       const v = new DataView(e.value.buffer, e.value.byteOffset, 8);
       return {
@@ -131,5 +143,11 @@ export const pageCache = defineModule({
         ino: Number(k.getBigUint64(8, true)),
         pages: Number(v.getBigUint64(0, true)),
       };
-    }),
+    });
+    const lost = maps.lost.lookup(new Uint8Array(4));
+    const lostPages = lost
+      ? Number(new DataView(lost.buffer, lost.byteOffset, 8).getBigUint64(0, true))
+      : 0;
+    return { files, lostPages };
+  },
 });

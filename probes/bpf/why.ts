@@ -613,6 +613,7 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     stx.dw(R10, -32, R1),
     ...entryFacts(),
     call(Helper.ktime_get_ns),
+    stx.dw(R10, -40, R0), // the completion time, for queue to complete too
     sub.reg(R0, R7),
     mov.reg(R7, R0), // R7 = issue to complete
     ...remove(w.fds.requests, RQ_KEY_AT),
@@ -628,7 +629,7 @@ export function blockComplete(b: BuildContext, w: WhyContext, f: RequestFields):
     ...addTo(R9, BLK.totalNs * 8, R7),
     ...histogramAdd(w.fds.blockHist, -4, R7, "h"),
     // Queue to complete: from the request's start, where the kernel set one.
-    call(Helper.ktime_get_ns),
+    ldx.dw(R0, R10, -40),
     ldx.dw(R1, R10, -32),
     jeq.imm(R1, 0, "out"),
     jgt.reg(R1, R0, "out"),

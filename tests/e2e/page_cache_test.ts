@@ -11,6 +11,7 @@ import { assert, assertEquals } from "../_helpers/assert.ts";
 import { ROOT, tmpDir } from "../_helpers/common.ts";
 import { traceWorkload } from "../_helpers/trace_run.ts";
 import { startLineWorkload } from "../_helpers/line_workload.ts";
+import { PAGE_CACHE_MAX_FILES } from "../../schema/mod.ts";
 
 const SIZE = 8 << 20;
 
@@ -57,6 +58,42 @@ Deno.test("bpf: page-cache misses per file equal the pages fincore finds residen
   } finally {
     Deno.removeSync(cold);
     Deno.removeSync(shm);
+  }
+});
+
+// Past the map's capacity: a process writes one page to each of 16,384 +
+// 300 new files (each write adds the page: pages added = files written, plus
+// the directory's and inode tables' blocks, which the block device's cache
+// adds, in one more "file"). The map counts 16,384 files by name; the pages
+// of the rest are counted as lost, not dropped.
+Deno.test("bpf: page-cache pages of files past the map's capacity are counted as lost", async () => {
+  await using dir = tmpDir();
+  const many = Deno.makeTempDirSync({ dir: "/var/tmp", prefix: "ioscope-pagecache-many-" });
+  const files = PAGE_CACHE_MAX_FILES + 300;
+  try {
+    const w = await startLineWorkload("python3", [
+      `${ROOT}tests/_helpers/workloads/many_files_writer.py`,
+      many,
+      String(files),
+    ]);
+    const { run } = await traceWorkload(w, `${dir.path}/run.json`, { backend: "bpf" });
+    const pc = run.page_cache;
+    assert(pc, JSON.stringify(run.meta.unsupported));
+    const summary = JSON.stringify({ ...pc, files: pc.files.length });
+    console.log(`${files} files written: ${summary}`);
+    assertEquals(
+      pc.files.length + pc.other_files,
+      PAGE_CACHE_MAX_FILES,
+      `the map full: ${summary}`,
+    );
+    assert(pc.pages_added >= files, `a page per file written at least: ${summary}`);
+    // Every file past the capacity had its page; without the lost count
+    // they were dropped (pages_added fell short of the files written).
+    assert((pc.lost_pages ?? 0) >= files - PAGE_CACHE_MAX_FILES, `lost pages: ${summary}`);
+    const named = pc.files.reduce((t, f) => t + f.pages_added, 0) + pc.other_pages;
+    assertEquals(pc.pages_added, named + (pc.lost_pages ?? 0), summary);
+  } finally {
+    Deno.removeSync(many, { recursive: true });
   }
 });
 

@@ -4,6 +4,7 @@ import { assert, assertEquals } from "../../_helpers/assert.ts";
 import { splitShares, timeSplitLines } from "../../../agent/cli/_why_text.ts";
 import { summaryText } from "../../../agent/cli/_summary.ts";
 import { readRun } from "../../_helpers/documents.ts";
+import { renderRunHtml } from "../../../report/mod.ts";
 import type { TimeSplit } from "../../../schema/mod.ts";
 
 const split = (cpu: number, runqueue: number, disk: number, other: number): TimeSplit => ({
@@ -35,4 +36,40 @@ Deno.test("the summary says where each syscall's time went, for all and for slow
   for (const s of Object.values(bare.syscalls)) s.time_split = null;
   bare.block = null;
   assertEquals(timeSplitLines(bare), []);
+});
+
+Deno.test("a device's queue to complete and its unseen completions, on a line below it, in the summary and the report", () => {
+  const run = readRun(new URL("../../testdata/run_why_fio.json", import.meta.url));
+  const vda = run.block?.devices.vda;
+  assert(vda, "the recorded Run has vda");
+  vda.read.queued = {
+    count: 10,
+    p50_ns: 2_130_000,
+    p99_ns: 4_440_000,
+    mean_ns: 2_200_000,
+    buckets: [],
+  };
+  vda.read.unseen = 3;
+  const lines = timeSplitLines(run);
+  const at = lines.findIndex((l) => l.startsWith("vda ") && l.includes(" reads "));
+  assert(at >= 0, lines.join("\n"));
+  assertEquals(
+    lines[at + 1],
+    "  queue to complete p50 2.13ms, p99 4.44ms; 3 completions unseen, counted",
+  );
+  delete vda.read.queued;
+  assertEquals(timeSplitLines(run)[at + 1], "  3 completions unseen, counted");
+  vda.read.unseen = 0;
+  assert(!timeSplitLines(run).some((l) => l.includes("unseen")), "none unseen: no line");
+  vda.read.queued = {
+    count: 10,
+    p50_ns: 2_130_000,
+    p99_ns: 4_440_000,
+    mean_ns: 2_200_000,
+    buckets: [],
+  };
+  vda.read.unseen = 3;
+  const html = renderRunHtml(run);
+  assert(html.includes("queue to complete P50 2.13 ms, P99 4.44 ms"), "the report's note");
+  assert(html.includes("3 completions no program saw"), "the report's note");
 });

@@ -40,12 +40,13 @@ Deno.test("page cache: st_dev as user space numbers it becomes the kernel's s_de
 Deno.test("page cache: files named by the descriptors' paths, read bytes summed, a hit ratio only for files only read", () => {
   const snapshot = emptySnapshot();
   const vda = 254 << 20;
-  snapshot.pageCache = [
+  const files = [
     { dev: vda, ino: 11, pages: 512 }, // read 4 MiB through two descriptors: 2 MiB added
     { dev: vda, ino: 12, pages: 256 }, // read and written
     { dev: vda, ino: 13, pages: 64 }, // no descriptor of it (mapped, or closed early)
     ...Array.from({ length: 25 }, (_, i) => ({ dev: vda, ino: 100 + i, pages: 1 })),
   ];
+  snapshot.pageCache = { files, lostPages: 3 }; // 3 pages of files the map had no room for
   snapshot.fds.set("7:3", fd(7, 3, { read: 3 * MIB }));
   snapshot.fds.set("8:4", fd(8, 4, { pread64: MIB }));
   snapshot.fds.set("7:5", fd(7, 5, { read: MIB, write: MIB }));
@@ -64,9 +65,9 @@ Deno.test("page cache: files named by the descriptors' paths, read bytes summed,
   const pc = run.page_cache;
   assert(pc, "measured");
   assertEquals(pc.page_size, 4096);
-  assertEquals(pc.pages_added, 512 + 256 + 64 + 25);
+  assertEquals(pc.pages_added, 512 + 256 + 64 + 25 + 3, "the lost pages too");
   assertEquals(pc.files.length, 20);
-  assertEquals([pc.other_files, pc.other_pages], [8, 8]);
+  assertEquals([pc.other_files, pc.other_pages, pc.lost_pages], [8, 8, 3]);
   assertEquals(pc.files[0], {
     target: "/data/<b>a</b>.db",
     dev: "254:0",
@@ -88,10 +89,11 @@ Deno.test("page cache: files named by the descriptors' paths, read bytes summed,
 
   const lines = pageCacheLines(run);
   assertEquals(lines.slice(1), [
-    "page cache: 857 pages added (3.35MiB: misses and readahead) in 28 files",
+    "page cache: 860 pages added (3.36MiB: misses and readahead) in 28 files",
     "  /data/<b>a</b>.db: 512 pages, read 4.0MiB, hit ratio 50%",
     "  /data/log: 256 pages, read 1.0MiB",
     "  dev 254:0 inode 13: 64 pages",
+    "  3 pages of files past the 16384 counted by name",
   ]);
   assert(lines.every((l) => l.length <= 80));
 
@@ -99,6 +101,7 @@ Deno.test("page cache: files named by the descriptors' paths, read bytes summed,
   assert(html.includes('id="page-cache-table"'), "the table");
   assert(html.includes("/data/&lt;b&gt;a&lt;/b&gt;.db") && !html.includes("<b>a</b>"), "escaped");
   assert(html.indexOf('id="fd-table"') < html.indexOf('id="page-cache-table"'), "beside");
+  assert(html.includes("3 of them in files past the 16384 counted by name"), "the lost pages");
 });
 
 Deno.test("page cache: a run of another backend has none, and says why", () => {

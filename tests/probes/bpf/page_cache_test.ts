@@ -33,7 +33,7 @@ function build(fields: Record<string, FieldPlace>) {
     maps: fakeMapFds(true),
     filter: {},
   };
-  const [p, ...more] = pageCache.programs(b, { pages: 30 });
+  const [p, ...more] = pageCache.programs(b, { pages: 30, lost: 31 });
   assert(p && more.length === 0, "one program");
   return p;
 }
@@ -45,7 +45,7 @@ Deno.test("page cache: registered, a classic tracepoint program whose record fie
   assertEquals(p.at, { tracepoint: "filemap:mm_filemap_add_to_page_cache" });
   assertEquals(clobberedReads(p.insns), []);
   const text = formatProgram(p.insns, {
-    maps: { 10: "gate", 11: "targets", 30: "pages" },
+    maps: { 10: "gate", 11: "targets", 30: "pages", 31: "lost" },
     frame: PAGE_CACHE_SLOTS,
   });
   for (
