@@ -42,13 +42,14 @@ Deno.test("a device's queue to complete and its unseen completions, on a line be
   const run = readRun(new URL("../../testdata/run_why_fio.json", import.meta.url));
   const vda = run.block?.devices.vda;
   assert(vda, "the recorded Run has vda");
-  vda.read.queued = {
+  const queued = {
     count: 10,
     p50_ns: 2_130_000,
     p99_ns: 4_440_000,
     mean_ns: 2_200_000,
     buckets: [],
   };
+  vda.read.queued = queued;
   vda.read.unseen = 3;
   const lines = timeSplitLines(run);
   const at = lines.findIndex((l) => l.startsWith("vda ") && l.includes(" reads "));
@@ -61,13 +62,7 @@ Deno.test("a device's queue to complete and its unseen completions, on a line be
   assertEquals(timeSplitLines(run)[at + 1], "  3 completions unseen, counted");
   vda.read.unseen = 0;
   assert(!timeSplitLines(run).some((l) => l.includes("unseen")), "none unseen: no line");
-  vda.read.queued = {
-    count: 10,
-    p50_ns: 2_130_000,
-    p99_ns: 4_440_000,
-    mean_ns: 2_200_000,
-    buckets: [],
-  };
+  vda.read.queued = queued;
   vda.read.unseen = 3;
   const html = renderRunHtml(run);
   assert(html.includes("queue to complete P50 2.13 ms, P99 4.44 ms"), "the report's note");
