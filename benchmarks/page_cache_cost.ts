@@ -47,8 +47,10 @@ function sh(cmd: string, args: string[]): string {
 /** The reader, driven a pass at a time. */
 class Reader {
   #child: Deno.ChildProcess;
-  #lines: AsyncIterator<string>;
+  #out: ReadableStreamDefaultReader<Uint8Array>;
   #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #text = "";
+  #decoder = new TextDecoder();
 
   constructor(file: string) {
     this.#child = new Deno.Command("python3", {
@@ -56,25 +58,21 @@ class Reader {
       stdin: "piped",
       stdout: "piped",
     }).spawn();
-    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
-      new TransformStream<string, string>(
-        {
-          buffered: "",
-          transform(chunk, c) {
-            const parts = (this.buffered + chunk).split("\n");
-            this.buffered = parts.pop() ?? "";
-            for (const p of parts) c.enqueue(p);
-          },
-        } as Transformer<string, string> & { buffered: string },
-      ),
-    )[Symbol.asyncIterator]();
+    this.#out = this.#child.stdout.getReader();
     this.#writer = this.#child.stdin.getWriter();
   }
 
+  /** Its next line. */
   async line(): Promise<string> {
-    const { value, done } = await this.#lines.next();
-    if (done) throw new Error("the reader ended");
-    return value;
+    while (!this.#text.includes("\n")) {
+      const { value, done } = await this.#out.read();
+      if (done) throw new Error("the reader ended");
+      this.#text += this.#decoder.decode(value, { stream: true });
+    }
+    const at = this.#text.indexOf("\n");
+    const line = this.#text.slice(0, at);
+    this.#text = this.#text.slice(at + 1);
+    return line;
   }
 
   /** One cold pass: its wall time in ns. */
@@ -87,6 +85,7 @@ class Reader {
 
   async close(): Promise<void> {
     await this.#writer.close().catch(() => {});
+    await this.#out.cancel().catch(() => {});
     await this.#child.status;
   }
 }
