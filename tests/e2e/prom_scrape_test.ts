@@ -4,6 +4,11 @@
 // in the same coarse bucket as the Run's own P99, within a factor sqrt(2), the
 // agent's /metrics moves on at least every 2 seconds, and every scraped
 // counter value is one of the trace's snapshots, at most ~2 s old.
+// The bound was 25% while the text format had 109 schema-2 buckets (2^(1/4)
+// apart); issue 23 asked for fewer, and with 55 edges sqrt(2) apart a text
+// scraper's quantile is only known within one of them. Measured against this
+// Prometheus 2.42 (2026-12-06): 1158 vs 1019 ns and 1317 vs 1144 ns (1.14x,
+// 1.15x). The native-histogram tests keep one 4.4% bucket.
 import { assert, assertEquals } from "../_helpers/assert.ts";
 import { spawnCli, tmpDir } from "../_helpers/common.ts";
 import { assertHostClean } from "../_helpers/trace_run.ts";
