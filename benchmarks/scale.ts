@@ -245,12 +245,17 @@ export function scaleMarkdown(
       } |`
     ),
     "",
-    "Every case counted exactly. The busy host is two Python processes pacing getppid() to 100k " +
+    (cases.every((c) => c.counted === c.expected)
+      ? "Every case counted exactly. "
+      : "Not every case counted exactly: see the table. ") +
+    "The busy host is two Python processes pacing getppid() to 100k " +
     "calls/s each; the rate in the case's name is the one they measured themselves. bpftrace's " +
     "`--comm` attach is the compile of a predicate with one `pid ==` per process; bpf and ftrace " +
     "hold the set in a map and in `set_event_pid`. The host's 1-minute load average was " +
-    `${load.before} before the cases and ${load.after} after (the 10 000-thread workloads are ` +
-    "runnable threads too). Tests: tests/e2e/scale_test.ts (10 000 threads and `--comm` over 500 " +
+    `${load.before} before the cases and ${load.after} after. All but the 100 reading threads ` +
+    "of a many-thread target stay asleep, as a pool's idle threads do (until 2026-12-06 all of " +
+    "them woke at once: a herd on two Python locks that once took over 120 s on a VM of this " +
+    "kind). Tests: tests/e2e/scale_test.ts (10 000 threads and `--comm` over 500 " +
     "processes, default backend).",
     "<!-- /scale -->",
   ].join("\n");

@@ -4,7 +4,8 @@ processes with one name, or a host-wide syscall load. Each does its I/O only
 when told (SIGUSR1), so a tracer that attached first sees a known count.
 
   many_tasks.py threads N K M      N threads; on SIGUSR1 the last M started do K preads
-                                   of /dev/zero each (all N wake: M keeps the GIL out of it)
+                                   of /dev/zero each; the other N - M never wake (a pool's
+                                   idle threads)
   many_tasks.py procs N K NAME     N processes named NAME (comm); on SIGUSR1 each does K preads
   many_tasks.py load RATE          getppid() at RATE calls/s (not an I/O syscall); on SIGTERM
                                    prints "rate N", the calls/s it made
@@ -27,16 +28,22 @@ def preads(fd, k):
 
 def threads(n, k, m):
     threading.stack_size(64 * 1024)
+    # Only the M readers wait on `go` and meet at `done`: waking all N through
+    # one Event and one Barrier was a herd on two Python locks, serialised by
+    # the GIL, that took 8 s here and over 120 s on another VM of this kind.
     go = threading.Event()
-    done = threading.Barrier(n + 1)
+    done = threading.Barrier(m + 1)
+    idle = threading.Event()  # never set
     fd = os.open("/dev/zero", os.O_RDONLY)
 
     def worker(i):
+        if i < n - m:
+            idle.wait()
+            return
         go.wait()
-        if i >= n - m:
-            preads(fd, k)
+        preads(fd, k)
         done.wait()
-        threading.Event().wait()  # stay alive until the process ends
+        idle.wait()  # stay alive until the process ends
 
     signal.signal(signal.SIGUSR1, lambda *_: go.set())
     for i in range(n):
