@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """why_reader.py MODE ARG SECONDS: a reader whose calls wait on one thing.
 
-cpu FILE SECONDS: pread64 of 1 MiB from FILE (in /dev/shm: no disk) in a loop;
+cpu FILE SECONDS: pread64 of all of FILE (in /dev/shm: no disk) in a loop;
   prints "RUNDELAY_NS n" and "ONCPU_NS n", the change of /proc/self/schedstat's
   run delay (second field) and on-CPU time (first) over the loop, read by the
   loop itself so that they cover it and nothing else.
@@ -22,11 +22,12 @@ def schedstat():
 mode = sys.argv[1]
 if mode == "cpu":
     fd = os.open(sys.argv[2], os.O_RDONLY)
+    size = os.fstat(fd).st_size
     end = time.monotonic() + float(sys.argv[3])
     cpu0, delay0 = schedstat()
     while time.monotonic() < end:
         for _ in range(20):
-            os.pread(fd, 1 << 20, 0)
+            os.pread(fd, size, 0)
     cpu1, delay1 = schedstat()
     print(f"RUNDELAY_NS {delay1 - delay0}")
     print(f"ONCPU_NS {cpu1 - cpu0}")
