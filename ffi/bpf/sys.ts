@@ -207,6 +207,13 @@ function cmdName(cmd: number): string {
 
 /**
  * Calls bpf(2) and returns its result, or the errno as a negative number.
+ *
+ * The errno is read by a second FFI call, once the first has returned to the
+ * runtime, and the runtime may run code of its own between the two: the
+ * errno can be another call's (Dart's FFI documents the same hazard,
+ * dart-lang/sdk#38832). So the commands that only read ask the kernel a
+ * second time when a call fails otherwise than ENOENT (their usual "no
+ * more"), and take that answer: {@linkcode askedAgain}.
  * @param cmd a {@linkcode Cmd}
  * @param attr the attr bytes (the kernel reads and may write them)
  * @returns the result (>= 0) or `-errno`
@@ -214,6 +221,19 @@ function cmdName(cmd: number): string {
 export function bpfRaw(cmd: number, attr: Uint8Array): number {
   const ret = syscall(syscallNumbers().bpf, cmd, addressOf(attr), attr.byteLength);
   return ret < 0 ? -lastErrno() : ret;
+}
+
+/**
+ * Whether a read command's result is to be asked again (see
+ * {@linkcode bpfRaw}): it failed, and not with ENOENT. A suite's run once saw
+ * a batch lookup of a per-CPU array fail with EAGAIN at a trace's first read,
+ * where the call should have ended with ENOENT: the kernel's lookup paths
+ * (kernel/bpf/syscall.c, arraymap.c, hashtab.c, 6.18) return no EAGAIN.
+ * @param ret what {@linkcode bpfRaw} returned
+ * @returns true to call again with the same arguments
+ */
+export function askedAgain(ret: number): boolean {
+  return ret < 0 && ret !== -ENOENT;
 }
 
 /**
@@ -511,7 +531,8 @@ function elemAttr(fd: number, key: Uint8Array | null, value: Uint8Array | null, 
  * @throws ErrnoError on any other failure
  */
 export function mapLookup(fd: number, key: Uint8Array, value: Uint8Array): boolean {
-  const ret = bpfRaw(Cmd.MAP_LOOKUP_ELEM, elemAttr(fd, key, value).bytes);
+  let ret = bpfRaw(Cmd.MAP_LOOKUP_ELEM, elemAttr(fd, key, value).bytes);
+  if (askedAgain(ret)) ret = bpfRaw(Cmd.MAP_LOOKUP_ELEM, elemAttr(fd, key, value).bytes);
   if (ret === -ENOENT) return false;
   if (ret < 0) throw bpfError(Cmd.MAP_LOOKUP_ELEM, -ret);
   return true;
@@ -552,7 +573,8 @@ export function mapDelete(fd: number, key: Uint8Array): boolean {
  * @throws ErrnoError on any other failure
  */
 export function mapGetNextKey(fd: number, key: Uint8Array | null, next: Uint8Array): boolean {
-  const ret = bpfRaw(Cmd.MAP_GET_NEXT_KEY, elemAttr(fd, key, next).bytes);
+  let ret = bpfRaw(Cmd.MAP_GET_NEXT_KEY, elemAttr(fd, key, next).bytes);
+  if (askedAgain(ret)) ret = bpfRaw(Cmd.MAP_GET_NEXT_KEY, elemAttr(fd, key, next).bytes);
   if (ret === -ENOENT) return false;
   if (ret < 0) throw bpfError(Cmd.MAP_GET_NEXT_KEY, -ret);
   return true;
@@ -585,15 +607,22 @@ export function mapLookupBatch(
   fd: number,
   b: BatchAttr,
 ): { count: number; done: boolean } | null {
-  const attr = new Attr(MAP_BATCH_ATTR.size).put(MAP_BATCH_ATTR, {
-    in_batch: addressOf(b.inBatch),
-    out_batch: addressOf(b.outBatch),
-    keys: addressOf(b.keys),
-    values: addressOf(b.values),
-    count: b.count,
-    map_fd: fd,
-  });
-  const ret = bpfRaw(Cmd.MAP_LOOKUP_BATCH, attr.bytes);
+  const made = () =>
+    new Attr(MAP_BATCH_ATTR.size).put(MAP_BATCH_ATTR, {
+      in_batch: addressOf(b.inBatch),
+      out_batch: addressOf(b.outBatch),
+      keys: addressOf(b.keys),
+      values: addressOf(b.values),
+      count: b.count,
+      map_fd: fd,
+    });
+  let attr = made();
+  let ret = bpfRaw(Cmd.MAP_LOOKUP_BATCH, attr.bytes);
+  if (askedAgain(ret)) {
+    // The kernel wrote its count into the first attr: ask with a fresh one.
+    attr = made();
+    ret = bpfRaw(Cmd.MAP_LOOKUP_BATCH, attr.bytes);
+  }
   const count = attr.getU32(MAP_BATCH_ATTR.fields.count);
   if (ret === -ENOENT) return { count, done: true };
   if (ret === -EINVAL && b.inBatch === null && count === 0) return null;
