@@ -227,12 +227,12 @@ export function bpfRaw(cmd: number, attr: Uint8Array): number {
  * Whether a read command's result is to be asked again (see
  * {@linkcode bpfRaw}): it failed, and not with ENOENT. A suite's run once saw
  * a batch lookup of a per-CPU array fail with EAGAIN at a trace's first read,
- * where the call should have ended with ENOENT: the kernel's lookup paths
- * (kernel/bpf/syscall.c, arraymap.c, hashtab.c, 6.18) return no EAGAIN.
+ * where the call should have ended with ENOENT; no EAGAIN was found in the
+ * kernel's lookup paths (kernel/bpf/syscall.c's generic batch, hashtab.c).
  * @param ret what {@linkcode bpfRaw} returned
  * @returns true to call again with the same arguments
  */
-export function askedAgain(ret: number): boolean {
+function askedAgain(ret: number): boolean {
   return ret < 0 && ret !== -ENOENT;
 }
 
