@@ -24,6 +24,7 @@ import { enableStats, Fd, progGetFdById, progInfo } from "../ffi/mod.ts";
 import { startBpf } from "../agent/trace/backends/bpf.ts";
 import { pageCache } from "../probes/bpf/mod.ts";
 import type { PageCacheRead } from "../probes/snapshot.ts";
+import { median } from "../report/trend.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -89,8 +90,6 @@ class Reader {
     await this.#child.status;
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Cell {
   passNs: number[];

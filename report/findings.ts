@@ -103,10 +103,6 @@ export const THRESHOLDS = {
 const SINGLE_READS = ["read", "pread64", "recvfrom"];
 /** Syscalls that write from one user buffer per call. */
 const SINGLE_WRITES = ["write", "pwrite64", "sendto"];
-/** Every syscall that copies bytes from the kernel into user buffers. */
-const READ_SIDE = COPYING_READS;
-/** Every syscall that copies bytes from user buffers into the kernel. */
-const WRITE_SIDE = COPYING_WRITES;
 
 const SEVERITY_ORDER: Record<Severity, number> = { high: 0, medium: 1, low: 2 };
 
@@ -207,8 +203,8 @@ function intensity(rate: number | null, high: number): number {
 function readWriteCopy(ctx: Context): Finding[] {
   const side = (names: readonly string[]) =>
     ctx.calls.filter(([n, s]) => names.includes(n) && s.bytes > 0);
-  const reads = side(READ_SIDE);
-  const writes = side(WRITE_SIDE);
+  const reads = side(COPYING_READS);
+  const writes = side(COPYING_WRITES);
   const readBytes = reads.reduce((t, [, s]) => t + num(s.bytes), 0);
   const writeBytes = writes.reduce((t, [, s]) => t + num(s.bytes), 0);
   const forwarded = Math.min(readBytes, writeBytes);
@@ -564,12 +560,12 @@ function tailAdvice(name: string): string {
     return "Rare slow flushes stall whoever waits on them: sync from a separate thread, batch " +
       "syncs (group commit), and check the device's write cache and the filesystem's journal.";
   }
-  if (READ_SIDE.includes(name) || name === "sendfile64" || name === "splice") {
+  if (COPYING_READS.includes(name) || name === "sendfile64" || name === "splice") {
     return "The slow few usually went to storage (page cache misses) or waited on a lock or " +
       "the CPU: compare with major faults, involuntary context switches and the timeline; " +
       "read ahead (posix_fadvise, MADV_WILLNEED) or keep hot data cached.";
   }
-  if (WRITE_SIDE.includes(name)) {
+  if (COPYING_WRITES.includes(name)) {
     return "Slow writes are often writeback throttling (the dirty page limit) or a full socket " +
       "buffer: lower vm.dirty_bytes so writeback starts earlier, sync_file_range in the " +
       "background, or check the receiver.";
@@ -729,7 +725,7 @@ function diskTail(ctx: Context): Finding[] {
   const devices = Object.entries(ctx.doc.block?.devices ?? {});
   return slowBy(ctx, "disk_ns").map(({ name, s, slow, share: part }) => {
     // The direction of the calls' own requests: a sync's are writes (flushes).
-    const dir = READ_SIDE.includes(name) || name === "sendfile64" ? "read" : "write";
+    const dir = COPYING_READS.includes(name) || name === "sendfile64" ? "read" : "write";
     const mine = devices.filter(([, d]) => num(d.traced?.[dir]?.count) > 0)
       .sort((a, b) => b[1].traced[dir].count - a[1].traced[dir].count);
     const named = mine.map(([dev, d]) => {

@@ -83,10 +83,13 @@ function blockLines(name: string, dir: string, st: BlockStats, traced: number): 
     }, p99 ${formatNs(st.p99_ns)}, ${formatCount(traced)} traced, depth ${st.in_flight_mean}`,
   ];
   const q = st.queued;
-  const unseen = st.unseen ? `; ${formatCount(st.unseen)} completions unseen, counted` : "";
-  if (q && q.count > 0) {
-    lines.push(`  queue to complete p50 ${formatNs(q.p50_ns)}, p99 ${formatNs(q.p99_ns)}${unseen}`);
-  } else if (unseen) lines.push(`  ${unseen.slice(2)}`);
+  const below = [
+    ...(q && q.count > 0
+      ? [`queue to complete p50 ${formatNs(q.p50_ns)}, p99 ${formatNs(q.p99_ns)}`]
+      : []),
+    ...(st.unseen ? [`${formatCount(st.unseen)} completions unseen, counted`] : []),
+  ];
+  if (below.length > 0) lines.push(`  ${below.join("; ")}`);
   return lines;
 }
 
